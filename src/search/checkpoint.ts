@@ -1,6 +1,7 @@
 // The search checkpoint: strategy state and counters, written atomically (temp file, fsync, rename, fsync the folder).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from './checked-write';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -20,20 +21,12 @@ export interface Checkpoint {
 
 export const CHECKPOINT_FILE = 'checkpoint.json';
 
-/** Writes the checkpoint so that a crash at any moment leaves either the old file or the new one, never a mix. */
+/**
+ * Writes the checkpoint so that a crash or a full disk at any moment leaves either the old file or the new one,
+ * never a mix (temporary file written whole, fsynced, renamed, folder fsynced); a failed write throws a WriteError.
+ */
 export function writeCheckpoint(dir: string, checkpoint: Checkpoint): void {
-  const target = path.join(dir, CHECKPOINT_FILE);
-  const temp = `${target}.tmp-${process.pid}`;
-  const fd = fs.openSync(temp, 'w');
-  try {
-    fs.writeSync(fd, JSON.stringify(checkpoint));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(temp, target);
-  const dirFd = fs.openSync(dir, 'r'); // make the rename itself durable
-  try { fs.fsyncSync(dirFd); } finally { fs.closeSync(dirFd); }
+  writeFileAtomic(path.join(dir, CHECKPOINT_FILE), JSON.stringify(checkpoint), { durable: true });
 }
 
 /** Reads the checkpoint of a search folder; null when there is none. */

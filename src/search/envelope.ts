@@ -1,6 +1,7 @@
-// Turns what a worker reported into a sanitized Envelope: finite rewards only, failures at the floor reward 0.
+// Turns what a worker reported into a checked Envelope: rewards finite and in [0, 1], failures at the floor reward 0.
 import type { EvalOutcome } from '../runtime/child/protocol';
 import type { Envelope, Job, JobStatus } from './backend';
+import { envelopeProblem } from './record-validation';
 
 /** What one run of a job produced, before it becomes an envelope. */
 export type RunResult =
@@ -20,8 +21,21 @@ function sanitizeOutcome(outcome: EvalOutcome, reward: number, status: EvalOutco
   return { ...outcome, status, reward, sweep, bestLr: finiteOrNull(outcome.bestLr) };
 }
 
-/** Builds the envelope of a finished run. A NaN or infinite reward becomes status 'error' with reward 0. */
+/**
+ * Builds the envelope of a finished run. A NaN or infinite reward, or any result the record validator refuses (a
+ * reward outside [0, 1], a field of the wrong type), becomes status 'error' with reward 0 and the reason.
+ */
 export function makeEnvelope(job: Job, result: RunResult, info: {
+  attempt: number; worker: string; queuedMs: number; runMs: number;
+}): Envelope {
+  const envelope = buildEnvelope(job, result, info);
+  const problem = envelopeProblem(envelope, job.id);
+  if (!problem) return envelope;
+  return { jobId: job.id, status: 'error', reward: 0, bestLr: null, timings: envelope.timings, attempt: envelope.attempt, worker: envelope.worker,
+    error: `evaluator returned an invalid result: ${problem}; recorded as error with reward 0` };
+}
+
+function buildEnvelope(job: Job, result: RunResult, info: {
   attempt: number; worker: string; queuedMs: number; runMs: number;
 }): Envelope {
   const base = { jobId: job.id, attempt: info.attempt, worker: info.worker,

@@ -1,6 +1,8 @@
-// The search ledger: append-only JSON lines, fsynced after each record; the reader tolerates a torn last line.
+// The search ledger: append-only JSON lines, each checked when read and fsynced when written; a torn tail is cut.
 import * as fs from 'node:fs';
 import type { Envelope } from './backend';
+import { WriteError, writeFully } from './checked-write';
+import { ledgerRecordProblem } from './record-validation';
 
 /** The ledger's name inside a search folder. */
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -31,74 +33,125 @@ export type LedgerRecord =
   | { type: 'stop'; time: string; reason: string }
   | { type: 'finish'; time: string; candidates: number };
 
+/** A complete line of the ledger that is not a valid record: its 1-based line number and what is wrong. */
+export interface LedgerProblem { line: number; problem: string }
+
 export interface LedgerContents {
+  /** The valid records, in order. */
   records: LedgerRecord[];
-  /** Bytes of an incomplete last line (a write cut short by a crash); 0 when the file ends cleanly. */
+  /** The 1-based line number of each record in `records`. */
+  lines: number[];
+  /** Complete lines that are not valid records (the record validator's reason for each); a sound ledger has none. */
+  problems: LedgerProblem[];
+  /** Bytes of an unterminated last line (a write cut short by a crash); 0 when the file ends with a newline. */
   tornBytes: number;
-  /** Length in bytes of the part that holds whole records. */
+  /** Length in bytes of the part made of whole lines. */
   validBytes: number;
 }
 
-const RECORD_TYPES = new Set(['start', 'resume', 'batch', 'result', 'update', 'stop', 'finish']);
+/** `FILE line N: why`, for messages. */
+export function formatLedgerProblem(file: string, p: LedgerProblem): string {
+  return `${file} line ${p.line}: ${p.problem}`;
+}
+
+/** A ledger with invalid complete lines: a search does not resume on it (nos report still shows the valid part). */
+export class LedgerDamagedError extends Error {
+  constructor(readonly file: string, readonly problems: LedgerProblem[]) {
+    const shown = problems.slice(0, 5).map((p) => `  ${formatLedgerProblem(file, p)}`);
+    if (problems.length > shown.length) shown.push(`  ... and ${problems.length - shown.length} more`);
+    super(`${file}: ${problems.length === 1 ? 'a line is not a valid ledger record' : `${problems.length} lines are not valid ledger records`}:\n${shown.join('\n')}\n`
+      + 'nos writes only whole, valid records, so the ledger was changed or damaged from outside. `nos report` shows the valid '
+      + 'records; to resume, restore or remove the lines named (a removed result is trained again)');
+    this.name = 'LedgerDamagedError';
+  }
+}
+
+function parseLine(text: string): { record: LedgerRecord } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    return { problem: `not JSON (${(e as Error).message}): ${JSON.stringify(text.slice(0, 80))}` };
+  }
+  const problem = ledgerRecordProblem(value);
+  return problem ? { problem } : { record: value as LedgerRecord };
+}
 
 /**
- * Reads a ledger. The last line may be torn (no newline, or not valid JSON): it is reported, not fatal. A bad
- * line anywhere else means the file was damaged by something other than a crash: that throws, naming the line.
+ * Reads a ledger, checking every record. Only an unterminated last line can come from a crash (a record and its
+ * newline are one write): it is reported as torn. Every complete line that is not a valid record is a problem.
  */
 export function readLedger(file: string): LedgerContents {
   let buffer: Buffer;
   try {
     buffer = fs.readFileSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], tornBytes: 0, validBytes: 0 };
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], lines: [], problems: [], tornBytes: 0, validBytes: 0 };
     throw e;
   }
-  const records: LedgerRecord[] = [];
+  const contents: LedgerContents = { records: [], lines: [], problems: [], tornBytes: 0, validBytes: 0 };
   let offset = 0;
-  let line = 0;
-  while (offset < buffer.length) {
+  for (let line = 1; offset < buffer.length; line++) {
     const end = buffer.indexOf(0x0a, offset);
-    line++;
-    if (end < 0) return { records, tornBytes: buffer.length - offset, validBytes: offset }; // no newline: torn
-    const text = buffer.subarray(offset, end).toString('utf8');
-    let record: LedgerRecord | undefined;
-    try {
-      record = JSON.parse(text) as LedgerRecord;
-    } catch {
-      record = undefined;
+    if (end < 0) {
+      contents.tornBytes = buffer.length - offset;
+      break;
     }
-    const valid = record && typeof record === 'object' && RECORD_TYPES.has((record as { type: string }).type);
-    if (!valid) {
-      if (end === buffer.length - 1) return { records, tornBytes: buffer.length - offset, validBytes: offset };
-      throw new Error(`${file}: line ${line} is not a ledger record (${JSON.stringify(text.slice(0, 80))}); the ledger is damaged`);
+    const parsed = parseLine(buffer.subarray(offset, end).toString('utf8'));
+    if ('record' in parsed) {
+      contents.records.push(parsed.record);
+      contents.lines.push(line);
+    } else {
+      contents.problems.push({ line, problem: parsed.problem });
     }
-    records.push(record!);
     offset = end + 1;
   }
-  return { records, tornBytes: 0, validBytes: offset };
+  contents.validBytes = offset;
+  return contents;
 }
 
 export class Ledger {
   private fd: number | null;
+  private size: number;
 
-  private constructor(readonly file: string, fd: number, readonly records: LedgerRecord[]) {
+  private constructor(readonly file: string, fd: number, readonly records: LedgerRecord[], readonly lines: number[],
+    /** Bytes of a torn last line that open() cut off (0 when there was none). */
+    readonly cutBytes: number) {
     this.fd = fd;
+    this.size = fs.fstatSync(fd).size;
   }
 
-  /** Opens (or creates) a ledger for appending; a torn last line is cut off first so new records start clean. */
+  /**
+   * Opens (or creates) a ledger for appending. A torn last line is cut off first so new records start clean; a
+   * ledger with invalid complete lines is refused (LedgerDamagedError), never silently shortened.
+   */
   static open(file: string): Ledger {
     const contents = readLedger(file);
-    if (contents.tornBytes > 0) fs.truncateSync(file, contents.validBytes);
+    if (contents.problems.length > 0) throw new LedgerDamagedError(file, contents.problems);
+    if (contents.tornBytes > 0) {
+      try { fs.truncateSync(file, contents.validBytes); } catch (e) { throw new WriteError(file, e, 'cut the torn last line of'); }
+    }
     const fd = fs.openSync(file, 'a');
-    return new Ledger(file, fd, contents.records);
+    return new Ledger(file, fd, contents.records, contents.lines, contents.tornBytes);
   }
 
-  /** Appends one record and fsyncs it before returning: once this returns, the record survives a crash. */
+  /**
+   * Appends one record and fsyncs it before returning: once this returns, the record survives a crash. A write
+   * that fails (a full disk) throws a WriteError and leaves the ledger as it was before the call.
+   */
   append(record: LedgerRecord): void {
     if (this.fd === null) throw new Error(`ledger ${this.file} is closed`);
-    fs.writeSync(this.fd, JSON.stringify(record) + '\n');
-    fs.fsyncSync(this.fd);
+    const bytes = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
+    try {
+      writeFully(this.fd, bytes);
+      fs.fsyncSync(this.fd);
+    } catch (e) {
+      try { fs.ftruncateSync(this.fd, this.size); } catch { /* the reader cuts an unterminated line anyway */ }
+      throw new WriteError(this.file, e, 'append to');
+    }
+    this.size += bytes.length;
     this.records.push(record);
+    this.lines.push(this.lines.length > 0 ? this.lines[this.lines.length - 1] + 1 : 1);
   }
 
   close(): void {

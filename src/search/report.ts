@@ -1,7 +1,8 @@
 // The search report from a ledger: leaderboard (markdown, JSON, terminal) and the reward plot (paper's Figure 4) as SVG.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LEDGER_FILE, readLedger, type CandidateRecord, type LedgerRecord } from './ledger';
+import { writeFileAtomic } from './checked-write';
+import { formatLedgerProblem, LEDGER_FILE, readLedger, type CandidateRecord, type LedgerRecord } from './ledger';
 import { renderRewardSvg } from './reward-plot';
 
 export interface CandidateRow {
@@ -29,12 +30,14 @@ export interface SearchReport {
   /** In candidate order, only those with a result. */
   rows: CandidateRow[];
   state: 'running-or-interrupted' | 'stopped' | 'finished';
+  /** Ledger lines left out because they are not valid records (`FILE line N: why`); empty for a sound ledger. */
+  problems: string[];
 }
 
 export function buildReport(dir: string): SearchReport {
   const file = path.join(dir, LEDGER_FILE);
   if (!fs.existsSync(file)) throw new Error(`${dir}: no search here (no ${LEDGER_FILE})`);
-  const { records } = readLedger(file);
+  const { records, problems } = readLedger(file);
   const candidates = new Map<number, CandidateRecord>();
   const results = new Map<number, Extract<LedgerRecord, { type: 'result' }>>();
   let runId: string | null = null;
@@ -76,6 +79,7 @@ export function buildReport(dir: string): SearchReport {
   return {
     runId, config, proposed: candidates.size, finished: rows.length, statusCounts,
     reused: rows.filter((r) => r.reusedFrom !== null).length, distinctRules: sampled.size, leaderboard, rows, state,
+    problems: problems.map((p) => formatLedgerProblem(file, p)),
   };
 }
 
@@ -144,10 +148,10 @@ export function writeReport(dir: string): SearchReport {
   return report;
 }
 
-/** Writes the three report files of `report` into `dir`. */
+/** Writes the three report files of `report` into `dir`, each replaced whole (a full disk leaves the old one). */
 export function writeReportFiles(dir: string, report: SearchReport): void {
-  fs.writeFileSync(path.join(dir, 'leaderboard.md'), leaderboardMarkdown(report));
-  fs.writeFileSync(path.join(dir, 'leaderboard.json'), leaderboardJson(report));
+  writeFileAtomic(path.join(dir, 'leaderboard.md'), leaderboardMarkdown(report));
+  writeFileAtomic(path.join(dir, 'leaderboard.json'), leaderboardJson(report));
   const title = `Reward of sampled rules${report.config?.strategy ? ` (${String(report.config.strategy)})` : ''}`;
-  fs.writeFileSync(path.join(dir, 'rewards.svg'), renderRewardSvg(report.rows.map((r) => ({ x: r.index + 1, reward: r.reward, ok: r.status === 'ok' })), { title }));
+  writeFileAtomic(path.join(dir, 'rewards.svg'), renderRewardSvg(report.rows.map((r) => ({ x: r.index + 1, reward: r.reward, ok: r.status === 'ok' })), { title }));
 }

@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { errnoWords } from './checked-write';
 import { DEFAULT_FAKE_PROTOCOL, validateFakeProtocol, type FakeProtocolConfig } from './fake-evaluator';
 import { defaultLimits, STRATEGY_KINDS, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import type { ProtocolConfig } from '../runtime/child/protocol';
@@ -123,16 +124,6 @@ function checkData(protocol: ProtocolConfig, dataPath: string | undefined): void
   }
 }
 
-const ERRNO_WORDS: Record<string, string> = {
-  EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
-  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', ENAMETOOLONG: 'name too long',
-};
-
-function reason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return (code && ERRNO_WORDS[code]) || (e as Error)?.message || String(e);
-}
-
 /**
  * The search folder named by --out, checked before anything is written: a new search needs a folder it can create
  * and write that holds no search yet; --resume needs one that holds a search. Bad ones are InputErrors (exit 2).
@@ -150,15 +141,15 @@ export function prepareOutDir(dir: string, resume: boolean): void {
     try {
       fs.mkdirSync(dir, { recursive: true });
     } catch (e) {
-      let why = reason(e);
-      try { fs.accessSync(parent, fs.constants.W_OK); } catch (denied) { why = `cannot write in ${parent} (${reason(denied)})`; }
+      let why = errnoWords(e);
+      try { fs.accessSync(parent, fs.constants.W_OK); } catch (denied) { why = `cannot write in ${parent} (${errnoWords(denied)})`; }
       throw new InputError(`${where}: cannot create the folder: ${why}`);
     }
   }
   try {
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
-    throw new InputError(`${where}: cannot write in the folder (${reason(e)})`);
+    throw new InputError(`${where}: cannot write in the folder (${errnoWords(e)})`);
   }
   const ledger = path.join(dir, 'ledger.jsonl');
   if (!resume && fs.existsSync(ledger) && fs.statSync(ledger).size > 0) {

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { integer } from '../flags';
+import { describeFsError, WriteError } from '../../search/checked-write';
 import { buildReport, formatLeaderboard, leaderboardJson, writeReportFiles } from '../../search/report';
 import { InputError } from '../../search/search-inputs';
 
@@ -15,12 +16,15 @@ export function register(program: Command): void {
     .action((dir: string, flags: { top: number; json?: boolean }) => {
       if (dir.trim() === '' || !fs.existsSync(path.join(dir, 'ledger.jsonl'))) throw new InputError(`${dir.trim() === '' ? JSON.stringify(dir) : dir}: not a search folder (no ledger.jsonl)`);
       const report = buildReport(dir);
+      // A damaged line costs that line, not the report: say which and why, then print what is valid.
+      for (const problem of report.problems.slice(0, 10)) process.stderr.write(`warning: ${problem}; left out of the report\n`);
+      if (report.problems.length > 10) process.stderr.write(`warning: ... and ${report.problems.length - 10} more invalid lines left out\n`);
       try {
         writeReportFiles(dir, report);
       } catch (e) {
-        // A read-only or archived folder still gets its leaderboard printed.
-        const code = (e as NodeJS.ErrnoException).code;
-        process.stderr.write(`note: ${dir}: could not redraw the report files (${code === 'EROFS' ? 'read-only file system' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message})\n`);
+        // A read-only, archived or full folder still gets its leaderboard printed.
+        const why = e instanceof WriteError ? `${path.basename(e.file)}: ${e.reason}` : describeFsError(e);
+        process.stderr.write(`note: ${dir}: could not redraw the report files (${why})\n`);
       }
       if (flags.json) process.stdout.write(leaderboardJson(report));
       else process.stdout.write(formatLeaderboard(report, flags.top));

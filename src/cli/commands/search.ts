@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { WriteError } from '../../search/checked-write';
 import { formatLeaderboard, writeReport } from '../../search/report';
 import { assertRedisReachable, parseRedisUrl } from '../../search/queue-redis';
 import { LEDGER_FILE, readLedger } from '../../search/ledger';
@@ -82,6 +83,15 @@ class StatusLine {
   }
 }
 
+/** A write that failed (a full disk) stops the search: what was kept, and how to go on once there is space. */
+function stoppedByWrite(e: WriteError, outDir: string): Error {
+  let started = false;
+  try { started = readLedger(path.join(outDir, LEDGER_FILE)).records.length > 0; } catch { /* unreadable: say the general thing */ }
+  return new Error(started
+    ? `${e.message}\nthe search stopped: every result recorded before this is in the ledger, and checkpoint.json is the last good one; once there is space, continue with: nos search --resume --out ${outDir}`
+    : `${e.message}\nthe search did not start (nothing was recorded); once there is space, run the same command again`);
+}
+
 async function searchAction(flags: SearchFlags, command: Command): Promise<void> {
   const fromUser = (name: string) => command.getOptionValueSource(name) === 'cli';
   if (flags.out !== undefined && flags.out.trim() === '') throw new InputError(`--out must name a folder, got ${JSON.stringify(flags.out)}`); // not the current folder by accident
@@ -140,12 +150,20 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
         }
       },
     });
+  } catch (e) {
+    throw e instanceof WriteError ? stoppedByWrite(e, outDir) : e;
   } finally {
     status.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const report = writeReport(outDir);
+  let report;
+  try {
+    report = writeReport(outDir);
+  } catch (e) {
+    if (!(e instanceof WriteError)) throw e;
+    throw new Error(`${e.message}\nthe search ${summary.stopped ? 'stopped' : 'finished'} and its ledger is complete; once there is space, redraw its report with: nos report ${outDir}`);
+  }
   process.stdout.write(`\n${formatLeaderboard(report, flags.top)}\n`);
   process.stdout.write(`search folder: ${outDir} (ledger.jsonl, checkpoint.json, leaderboard.md, leaderboard.json, rewards.svg)\n`);
   if (summary.stopped) {

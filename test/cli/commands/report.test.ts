@@ -50,3 +50,31 @@ test('nos report "" is not a search folder, even run inside one', async () => {
   assert.equal(r.code, 2);
   assert.equal(r.stderr, 'nos: "": not a search folder (no ledger.jsonl)\n');
 });
+
+test('nos report on a ledger with invalid records: each is named by file, line and field, and the valid rest is printed', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-report-cli-'));
+  try {
+    await runSearch({ outDir: dir, config: fakeConfig({ budget: 5 }), deps: standInDeps });
+    const file = path.join(dir, 'ledger.jsonl');
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const resultLines = lines.map((r, i) => (r.type === 'result' ? i : -1)).filter((i) => i >= 0);
+    const [a, b, c] = resultLines;
+    lines[a].envelope.reward = 'abc'; // was: x.toFixed is not a function
+    lines[b].envelope.reward = 7; // was: ranked first
+    delete lines[c].envelope; // was: Cannot read properties of undefined
+    fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const r = await nos(['report', dir]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^2 of 5 sampled rules finished/);
+    assert.doesNotMatch(r.stdout, /7\.0000/);
+    assert.equal(r.stderr, [
+      `warning: ${file} line ${a + 1}: result record: envelope.reward must be a finite number or null (got "abc"); left out of the report`,
+      `warning: ${file} line ${b + 1}: result record: envelope.reward must be <= 1 (got 7); left out of the report`,
+      `warning: ${file} line ${c + 1}: result record: envelope is missing; left out of the report`,
+    ].join('\n') + '\n');
+    const resumed = runSearch({ outDir: dir, resume: true, deps: standInDeps });
+    await assert.rejects(resumed, new RegExp(`3 lines are not valid ledger records:\\n  ${file.replace(/[.]/g, '\\.')} line ${a + 1}: `));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
