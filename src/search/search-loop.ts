@@ -6,10 +6,13 @@ import * as path from 'node:path';
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import type { Candidate, SearchSpace, Strategy } from '../controller/strategy';
 import type { Backend, Envelope, Job, JobStatus } from './backend';
-import { CHECKPOINT_VERSION, readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint';
+import { removeStaleTemporaries, writeFileAtomic } from './checked-write';
+import { CHECKPOINT_VERSION, writeCheckpoint, type Checkpoint } from './checkpoint';
 import { FAKE_PROTOCOL_VERSION } from './fake-evaluator';
 import { lockFolder } from './folder-lock';
 import { LEDGER_FILE, Ledger, type CandidateRecord, type LedgerRecord } from './ledger';
+import { checkedEnvelope } from './record-validation';
+import { readLedgerState, rebuildStrategy, type BatchState } from './resume';
 import { identifyWithCompiler, type IdentifyRule } from './rule-identity';
 import { validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import { InputError } from './search-inputs';
@@ -51,13 +54,6 @@ export interface SearchSummary {
   outDir: string; runId: string; candidates: number; results: number; stopped: boolean;
   best: { index: number; rule: string; reward: number } | null;
   statusCounts: Record<string, number>;
-}
-
-interface BatchState {
-  batch: number;
-  candidates: CandidateRecord[];
-  results: Map<number, Extract<LedgerRecord, { type: 'result' }>>;
-  updated: boolean;
 }
 
 class StopRequested extends Error {}
@@ -116,8 +112,8 @@ class Search {
   private readonly batches: BatchState[] = [];
   private readonly byHash = new Map<string, { index: number; envelope: Envelope }>();
   private batchesFed = 0;
-  /** On resume, the batch that was in flight when the search stopped (-1 when none). */
-  private resumedBatch = -1;
+  /** On resume, the batches the ledger left unfinished (their jobs may still be on a queue). */
+  private readonly resumedBatches = new Set<number>();
   private candidatesProposed = 0;
   private best: number | null = null;
   private done = 0;
@@ -141,12 +137,14 @@ class Search {
         validateConfig(this.options.config); // before anything is written
         fs.mkdirSync(this.outDir, { recursive: true });
       }
-      if (fs.existsSync(this.outDir)) unlock = lockFolder(this.outDir);
+      if (fs.existsSync(this.outDir)) {
+        unlock = lockFolder(this.outDir);
+        removeStaleTemporaries(this.outDir); // a killed search's half-written checkpoint, say
+      }
       if (this.options.resume) this.openExisting();
       else this.openNew();
       this.emit({ type: 'started', resumed: !!this.options.resume, runId: this.runId, done: this.done, budget: this.config.budget, best: this.best });
-      const current = this.batches[this.batchesFed];
-      if (current) await this.completeBatch(current);
+      for (const batch of this.batches.filter((b) => !b.updated || b.results.size < b.candidates.length)) await this.completeBatch(batch);
       while (this.candidatesProposed < this.config.budget) {
         this.throwIfStopped();
         const batch = this.proposeBatch(Math.min(this.config.batchSize, this.config.budget - this.candidatesProposed));
@@ -180,7 +178,7 @@ class Search {
     this.runId = `${config.strategy}-${config.seed}-${randomBytes(4).toString('hex')}`;
     // The folder never holds a queue password: a resume takes the full URL again from --queue.
     const stored = config.queue ? { ...config, queue: redactQueueUrl(config.queue) } : config;
-    fs.writeFileSync(path.join(this.outDir, CONFIG_FILE), JSON.stringify({ runId: this.runId, ...stored }, null, 2) + '\n');
+    writeFileAtomic(path.join(this.outDir, CONFIG_FILE), JSON.stringify({ runId: this.runId, ...stored }, null, 2) + '\n', { durable: true });
     this.ledger = Ledger.open(ledgerFile);
     this.ledger.append({ type: 'start', time: now(), runId: this.runId, config: stored, versions: this.versions() });
     this.checkpoint();
@@ -192,7 +190,8 @@ class Search {
     this.ledger = Ledger.open(ledgerFile);
     const records = this.ledger.records;
     const start = records[0];
-    if (!start || start.type !== 'start') throw new Error(`${ledgerFile}: the first record must be the search's start record`);
+    if (!start) throw new InputError(`--resume: ${this.outDir} holds no search to resume (its ledger is empty: the search never started); start it again without --resume`);
+    if (start.type !== 'start') throw new Error(`${ledgerFile}: the first record must be the search's start record`);
     this.runId = start.runId;
     this.config = { ...(start.config as SearchConfig) };
     const { budget, workers, queue } = this.options.overrides ?? {};
@@ -214,56 +213,20 @@ class Search {
       this.emit({ type: 'note', message: `this search started with compiler version ${then.compiler} and protocol version ${then.protocol}; this build has ${current.compiler} and ${current.protocol}, so new results may not be comparable with the recorded ones` });
     }
 
-    for (const r of records) {
-      if (r.type === 'batch') {
-        if (r.batch !== this.batches.length) throw new Error(`${ledgerFile}: batch ${r.batch} follows batch ${this.batches.length - 1}`);
-        for (const [i, c] of r.candidates.entries()) {
-          if (c.index !== this.candidatesProposed + i) throw new Error(`${ledgerFile}: batch ${r.batch} candidate ${c.index} out of order`);
-        }
-        this.batches.push({ batch: r.batch, candidates: r.candidates, results: new Map(), updated: false });
-        this.candidatesProposed += r.candidates.length;
-      } else if (r.type === 'result') {
-        const b = this.batches[r.batch];
-        if (!b) throw new Error(`${ledgerFile}: a result for batch ${r.batch} comes before that batch`);
-        if (b.results.has(r.index)) continue; // recorded once; a repeat would count a reward twice
-        b.results.set(r.index, r);
-        this.noteResult(r);
-      } else if (r.type === 'update') {
-        const b = this.batches[r.batch];
-        if (b) b.updated = true;
-      }
+    const state = readLedgerState(records, this.ledger.lines, ledgerFile);
+    if (this.options.overrides?.budget !== undefined && this.config.budget < state.candidatesProposed) {
+      throw new InputError(`--budget ${this.config.budget} is less than the ${state.candidatesProposed} rules this search already sampled`);
     }
-    if (this.options.overrides?.budget !== undefined && this.config.budget < this.candidatesProposed) {
-      throw new InputError(`--budget ${this.config.budget} is less than the ${this.candidatesProposed} rules this search already sampled`);
-    }
-
-    const checkpoint = readCheckpoint(this.outDir);
-    this.strategy = this.deps.makeStrategy(this.config.strategy, this.config.space, this.config.seed, this.config.strategyOptions);
-    let proposed = 0;
-    if (checkpoint) {
-      if (checkpoint.runId !== this.runId) throw new Error(`${this.outDir}: checkpoint belongs to run ${checkpoint.runId}, the ledger to ${this.runId}`);
-      this.strategy.loadState(checkpoint.strategyState);
-      proposed = checkpoint.batchesProposed;
-      this.batchesFed = checkpoint.batchesFed;
-    } else if (this.batches.length > 0) {
-      throw new Error(`${this.outDir}: the ledger holds ${this.batches.length} batches but there is no checkpoint.json`);
-    }
-    const logged = this.batches.length;
-    if (logged === proposed + 1) {
-      // Crashed between logging a batch and checkpointing the strategy: propose again from the saved state so the
-      // strategy's random stream advances exactly as it did; the ledger's candidates are the ones used.
-      const again = this.strategy.propose(this.batches[logged - 1].candidates.length);
-      const same = JSON.stringify(again.map((c) => c.tokens)) === JSON.stringify(this.batches[logged - 1].candidates.map((c) => c.tokens));
-      if (!same) this.emit({ type: 'note', message: `resume: re-proposing batch ${logged - 1} gave other rules than the ledger holds; using the ledger's` });
-      proposed = logged;
-      this.checkpoint();
-    } else if (logged !== proposed) {
-      throw new Error(`${this.outDir}: the ledger holds ${logged} batches but the checkpoint says ${proposed} were proposed`);
-    }
-    if (this.batchesFed !== logged && this.batchesFed !== logged - 1) {
-      throw new Error(`${this.outDir}: checkpoint says ${this.batchesFed} batches were fed back, the ledger holds ${logged}`);
-    }
-    if (this.batchesFed < logged) this.resumedBatch = this.batchesFed;
+    if (this.ledger.cutBytes > 0) this.emit({ type: 'note', message: `${ledgerFile} ended in a line cut short by a crash (${this.ledger.cutBytes} bytes); removed it` });
+    const makeStrategy = () => this.deps.makeStrategy(this.config.strategy, this.config.space, this.config.seed, this.config.strategyOptions);
+    const rebuilt = rebuildStrategy(this.outDir, this.runId, records, state, makeStrategy, (message) => this.emit({ type: 'note', message }));
+    this.strategy = rebuilt.strategy;
+    this.batches.push(...state.batches);
+    this.candidatesProposed = state.candidatesProposed;
+    this.batchesFed = state.batchesFed;
+    for (const r of state.results) this.noteResult(r);
+    for (const b of state.batches) if (!b.updated || b.results.size < b.candidates.length) this.resumedBatches.add(b.batch);
+    if (rebuilt.replayed > 0) this.checkpoint();
     this.ledger.append({ type: 'resume', time: now(), note: `${this.done} of ${this.candidatesProposed} results recorded, ${this.batchesFed} batches fed back` });
   }
 
@@ -375,30 +338,37 @@ class Search {
       this.throwIfStopped();
       this.backend ??= await this.deps.makeBackend(this.config);
       const reconcile = (this.backend as Partial<ReconcilingBackend>).reconcile;
-      if (this.options.resume && batch.batch === this.resumedBatch && typeof reconcile === 'function') {
+      if (this.resumedBatches.has(batch.batch) && typeof reconcile === 'function') {
         // A queue may still hold these jobs from before the crash: take or await those instead of training again.
         await reconcile.call(this.backend, jobs);
       } else {
         await this.backend.submit(jobs);
       }
       while (waiting.size > 0) {
-        const envelope = await this.nextOrStop(this.backend);
-        const group = waiting.get(envelope.jobId);
-        if (!group) { this.emit({ type: 'note', message: `ignored a result for unknown or finished job ${envelope.jobId}` }); continue; }
-        waiting.delete(envelope.jobId);
+        const received: unknown = await this.nextOrStop(this.backend);
+        const jobId = (received as { jobId?: unknown } | null)?.jobId;
+        const group = typeof jobId === 'string' ? waiting.get(jobId) : undefined;
+        if (!group) { this.emit({ type: 'note', message: `ignored a result for unknown or finished job ${JSON.stringify(jobId)}` }); continue; }
+        waiting.delete(jobId as string);
+        // A worker's bad result (a string or out-of-range reward, a missing field) becomes this job's error.
+        const envelope = checkedEnvelope(received, jobId as string);
         this.record(batch, group[0], envelope);
         for (const dup of group.slice(1)) this.record(batch, dup, envelope, group[0].index);
       }
     }
-    if (this.batchesFed === batch.batch) {
-      const rewards = batch.candidates.map((c) => batch.results.get(c.index)!.envelope.reward ?? 0);
-      this.strategy.feedback(batch.candidates.map((c, i) => ({ candidate: { tokens: c.tokens, meta: c.meta }, reward: rewards[i] })));
-      if (!batch.updated) this.ledger.append({ type: 'update', time: now(), batch: batch.batch, rewards });
-      batch.updated = true;
-      this.batchesFed++;
-      this.checkpoint();
-      this.emit({ type: 'updated', batch: batch.batch });
-    }
+    if (!batch.updated) this.feed(batch);
+  }
+
+  /** Feeds a complete batch's rewards to the strategy, records the update, and checkpoints. */
+  private feed(batch: BatchState): void {
+    if (batch.batch !== this.batchesFed) throw new Error(`internal: feeding batch ${batch.batch} before batch ${this.batchesFed}`);
+    const rewards = batch.candidates.map((c) => batch.results.get(c.index)!.envelope.reward ?? 0);
+    this.strategy.feedback(batch.candidates.map((c, i) => ({ candidate: { tokens: c.tokens, meta: c.meta }, reward: rewards[i] })));
+    this.ledger.append({ type: 'update', time: now(), batch: batch.batch, rewards });
+    batch.updated = true;
+    this.batchesFed++;
+    this.checkpoint();
+    this.emit({ type: 'updated', batch: batch.batch });
   }
 
   private summary(stopped: boolean): SearchSummary {
