@@ -114,6 +114,10 @@ export function fillScalars(
   out[Scalar.beta1] = beta1;
   out[Scalar.beta2] = beta2;
   out[Scalar.beta3] = beta3;
+  // 1 - beta in double, rounded once on the way into the Float32Array (torch.optim's order of rounding).
+  out[Scalar.oneMinusBeta1] = 1 - beta1;
+  out[Scalar.oneMinusBeta2] = 1 - beta2;
+  out[Scalar.oneMinusBeta3] = 1 - beta3;
   out[Scalar.invBc1] = correct ? 1 / (1 - beta1 ** t) : 1;
   out[Scalar.invBc2] = correct ? 1 / (1 - beta2 ** t) : 1;
   out[Scalar.invBc3] = correct ? 1 / (1 - beta3 ** t) : 1;

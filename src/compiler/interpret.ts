@@ -1,8 +1,8 @@
 // The reference interpreter: one optimizer step over Float32Arrays, the definition every rendered kernel is checked against.
 //
 // Per element, in this order (kernel-abi.ts):
-//   1. the state slots the rule uses are updated with this g:  m <- b1*m + (1-b1)*g,  v <- b2*v + (1-b2)*g2,
-//      y <- b3*y + (1-b3)*g3,  mom <- mu*mom + g;  the inputs m, v, y are then m*invBc1, v*invBc2, y*invBc3.
+//   1. the state slots the rule uses are updated with this g:  m <- b1*m + omb1*g,  v <- b2*v + omb2*g2,
+//      y <- b3*y + omb3*g3 (omb = 1 - beta from the host's scalars),  mom <- mu*mom + g;  the inputs m, v, y are then m*invBc1, v*invBc2, y*invBc3.
 //   2. the rule is evaluated node by node in topological order;
 //   3. w <- w - lr * rule.
 // Every operation is rounded to float32 (Math.fround) right after it, the way C and CUDA compute in `float`, so the
@@ -100,7 +100,7 @@ export function interpretStep(info: KernelRule, ts: JsTensor[], scalars: Float32
 
   const lr = scalars[Scalar.lr];
   const [b1, b2, b3] = [scalars[Scalar.beta1], scalars[Scalar.beta2], scalars[Scalar.beta3]];
-  const [omb1, omb2, omb3] = [f32(1 - b1), f32(1 - b2), f32(1 - b3)];
+  const [omb1, omb2, omb3] = [scalars[Scalar.oneMinusBeta1], scalars[Scalar.oneMinusBeta2], scalars[Scalar.oneMinusBeta3]];
   const [inv1, inv2, inv3] = [scalars[Scalar.invBc1], scalars[Scalar.invBc2], scalars[Scalar.invBc3]];
   const delta = scalars[Scalar.delta];
   const mu = scalars[Scalar.momentum];

@@ -1,9 +1,9 @@
 // The contract between generated kernels (every target) and the runtime that calls them: state slots, per-step scalars, RNG.
 //
 // State: up to four Float32 buffers per tensor, in fixed slots (unused slots are null pointers / absent):
-//   slot 0 'm'   raw running average of g    m <- beta1*m + (1-beta1)*g      (m-hat = m * invBc1)
-//   slot 1 'v'   raw running average of g^2  v <- beta2*v + (1-beta2)*g^2    (v-hat = v * invBc2)
-//   slot 2 'y'   raw running average of g^3  y <- beta3*y + (1-beta3)*g^3    (gamma-hat = y * invBc3)
+//   slot 0 'm'   raw running average of g    m <- beta1*m + oneMinusBeta1*g      (m-hat = m * invBc1)
+//   slot 1 'v'   raw running average of g^2  v <- beta2*v + oneMinusBeta2*g^2    (v-hat = v * invBc2)
+//   slot 2 'y'   raw running average of g^3  y <- beta3*y + oneMinusBeta3*g^3    (gamma-hat = y * invBc3)
 //   slot 3 'mom' heavy-ball buffer           mom <- mu*mom + g  (PyTorch SGD momentum, dampening 0)
 // A kernel updates the state it needs in the same pass, before computing the rule, then writes
 //   w <- w - lr * rule.
@@ -11,7 +11,9 @@
 // Scalars: one Float32Array of NOS_SCALAR_COUNT values per step, filled by the host (runtime/scalars.ts):
 //   the fixed slots below, then one slot per decay term the rule uses, in the order analysis lists them
 //   (DECAY_BASE + i).  Step t is 1-based for bias corrections (invBc1 = 1/(1-beta1^t)); decays use the 0-based
-//   global step t-1 and total steps T exactly like TensorFlow's sign_decay.py.
+//   global step t-1 and total steps T exactly like TensorFlow's sign_decay.py.  oneMinusBeta<k> is 1 - beta<k>
+//   computed in double on the host, then rounded to float32 (as torch.optim does: 1 - 0.999f in float32 is 1.3e-5
+//   off, and every early step of Adam carries that error), never 1 - beta in the kernel.
 //
 // RNG: Philox4x32-10 with key (seed, step) and counter (element index low 32 bits, high 32 bits, site, 0), where
 //   the element index is the tensor's rngBase plus the index within the tensor, so a list of tensors and one flat
@@ -47,9 +49,13 @@ export enum Scalar {
   momentum = 8,
   noiseStd = 9,
   anoiseStd = 10,
+  oneMinusBeta1 = 11,
+  oneMinusBeta2 = 12,
+  oneMinusBeta3 = 13,
 }
 export const SCALAR_NAMES = [
   'lr', 'beta1', 'beta2', 'beta3', 'invBc1', 'invBc2', 'invBc3', 'delta', 'momentum', 'noiseStd', 'anoiseStd',
+  'oneMinusBeta1', 'oneMinusBeta2', 'oneMinusBeta3',
 ] as const;
 export const DECAY_BASE = 16;
 export const MAX_DECAYS = 16;
@@ -64,4 +70,5 @@ export interface JsTensor {
 }
 
 /** Bumped whenever generated code or this ABI changes; part of every kernel cache key. */
-export const KERNEL_ABI_VERSION = 1;
+// 2: oneMinusBeta1..3 come from the host (scalar slots 11-13) instead of 1 - beta in float32 in the kernel.
+export const KERNEL_ABI_VERSION = 2;

@@ -60,6 +60,7 @@ const SCALAR_NAMES: Array<[string, Scalar]> = [
   ['lr', Scalar.lr], ['b1', Scalar.beta1], ['b2', Scalar.beta2], ['b3', Scalar.beta3],
   ['ibc1', Scalar.invBc1], ['ibc2', Scalar.invBc2], ['ibc3', Scalar.invBc3], ['delta', Scalar.delta],
   ['mu', Scalar.momentum], ['nstd', Scalar.noiseStd], ['astd', Scalar.anoiseStd],
+  ['omb1', Scalar.oneMinusBeta1], ['omb2', Scalar.oneMinusBeta2], ['omb3', Scalar.oneMinusBeta3],
 ];
 
 /** A transcendental or division on the way from a select's node down to its sign product: worth a table. */
@@ -208,9 +209,6 @@ export function emitKernelBody(rule: KernelRule, dialect: Dialect): KernelBody {
 
   // Per-call scalars.
   for (const [local, slot] of SCALAR_NAMES) prologue.push(d.decl(local, d.scalar(slot)));
-  for (const [k, s] of (['m', 'v', 'y'] as const).entries()) {
-    if (usesState(s)) prologue.push(d.decl(`omb${k + 1}`, d.binary('sub', d.lit(1), `b${k + 1}`)));
-  }
   // Nodes of scalars only, in topological order (the prologue is evaluated like the element code).
   const emitOp = (n: Node, arg: (c: Node) => string): string => {
     switch (n.kind) {

@@ -68,6 +68,7 @@ ${slotPointers}
   if (end > t->n) end = t->n;
 ${indent(body.prologue, '  ')}
   (void)lr; (void)b1; (void)b2; (void)b3; (void)ibc1; (void)ibc2; (void)ibc3; (void)delta; (void)mu; (void)nstd; (void)astd;
+  (void)omb1; (void)omb2; (void)omb3;
 #pragma GCC ivdep
   for (int64_t i = begin; i < end; ++i) {
 ${indent(body.element, '    ')}

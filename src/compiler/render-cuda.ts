@@ -48,6 +48,7 @@ ${slotPointers.join('\n')}
   const unsigned long long rng_base = t.rng_base;
 ${indent(body.prologue, '  ')}
   (void)lr; (void)b1; (void)b2; (void)b3; (void)ibc1; (void)ibc2; (void)ibc3; (void)delta; (void)mu; (void)nstd; (void)astd;
+  (void)omb1; (void)omb2; (void)omb3;
   (void)seed; (void)step; (void)rng_base;
   const long long stride = (long long)gridDim.x * blockDim.x;
   for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < t.n; i += stride) {

@@ -15,7 +15,7 @@ void nos_update_range(const nos_tensor* t, int64_t begin, int64_t end, const flo
   float* __restrict w = t->w; const float* __restrict g = t->g;
   float* __restrict sm = t->s[0]; float* __restrict sv = t->s[1]; (void)sm; (void)sv;
   const float lr = sc[0], b1 = sc[1], b2 = sc[2], inv1 = sc[4], inv2 = sc[5], delta = sc[7];
-  const float omb1 = 1.0f - b1, omb2 = 1.0f - b2; (void)b1; (void)b2; (void)inv1; (void)inv2; (void)delta; (void)omb1; (void)omb2;
+  const float omb1 = sc[11], omb2 = sc[12]; (void)b1; (void)b2; (void)inv1; (void)inv2; (void)delta; (void)omb1; (void)omb2;
   for (int64_t i = begin; i < end; ++i) {
 ${body}
   }
