@@ -10,6 +10,86 @@ export function formatNumber(value: number): string {
   return exponential.length < plain.length && Number(exponential) === value ? exponential : plain;
 }
 
+/** Significant digits of a number's shortest text (`formatNumber`): 1e-4 has 1, 7.38905609893065 has 15. */
+function significantDigits(value: number): number {
+  const mantissa = formatNumber(Math.abs(value)).split('e')[0].replace('.', '').replace(/^0+/, '');
+  return Math.max(1, mantissa.replace(/0+$/, '').length);
+}
+
+/**
+ * A constant as a person writes it: `factor*fn(arg) + offset`, negated when `negative` (fn null: the number `arg`
+ * itself).  `e` is exp(1); factor and offset are small integers (1 and 0 when absent).
+ */
+export interface ReadableConstant { fn: 'e' | 'exp' | 'log' | 'sqrt' | 'sigmoid' | null; arg: number; factor: number; offset: number; negative: boolean }
+
+/** Arguments worth a name: at most this many significant digits (exp(0.5), sqrt(10), log(1e-3)). */
+const SHORT_ARGUMENT_DIGITS = 4;
+/** A plain number this short always prints as itself (0.5, 1e-4, 3.14159). */
+const SHORT_NUMBER_DIGITS = 6;
+/** Integer factors and offsets tried around a named value (2*e, exp(2) - 1). */
+const SMALL_INTEGERS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+/** fn(arg) for a positive c when that is exactly c with a short arg (the value constant folding gives). */
+function namedValue(c: number): { fn: Exclude<ReadableConstant['fn'], null>; arg: number } | null {
+  if (c === Math.E) return { fn: 'e', arg: 1 };
+  const forms: Array<['exp' | 'log' | 'sqrt' | 'sigmoid', number, (a: number) => number]> = [
+    ['exp', Math.log(c), Math.exp],
+    ['log', Math.exp(c), (a) => Math.log(Math.abs(a))],
+    ['sqrt', c * c, (a) => Math.sqrt(Math.abs(a))],
+    ['sigmoid', Math.log(c / (1 - c)), (a) => 1 / (1 + Math.exp(-a))],
+  ];
+  for (const [fn, guess, fold] of forms) {
+    if (!Number.isFinite(guess)) continue;
+    const arg = Number(guess.toPrecision(SHORT_ARGUMENT_DIGITS));
+    if (fold(arg) === c && significantDigits(arg) <= SHORT_ARGUMENT_DIGITS) return { fn, arg };
+  }
+  return null;
+}
+
+/**
+ * How a folded constant reads best.  A long one that is exactly what constant folding gives for exp, log, sqrt or
+ * sigmoid of a short number (e for exp(1)), maybe times a small integer or plus one, is written that way, so the
+ * text folds back to the very same double: 7.38905609893065 is exp(2), 5.43656365691809 is 2*e, 3.718281828459045 is
+ * 1 + e.  Anything else is the number itself.
+ */
+export function readableConstant(value: number): ReadableConstant {
+  const plain: ReadableConstant = { fn: null, arg: value, factor: 1, offset: 0, negative: false };
+  const c = Math.abs(value);
+  if (!Number.isFinite(c) || significantDigits(c) <= SHORT_NUMBER_DIGITS) return plain;
+  const negative = value < 0;
+  const named = namedValue(c);
+  if (named) return { ...named, factor: 1, offset: 0, negative };
+  // Folding k*f(a) multiplies the coefficient k by f(a), and f(a) + k adds them: only those exact doubles qualify.
+  for (const k of SMALL_INTEGERS.slice(1)) {
+    const n = k * (c / k) === c ? namedValue(c / k) : null;
+    if (n) return { ...n, factor: k, offset: 0, negative };
+  }
+  for (const k of SMALL_INTEGERS) {
+    for (const offset of [k, -k]) {
+      const n = c - offset > 0 && (c - offset) + offset === c ? namedValue(c - offset) : null;
+      if (n) return { ...n, factor: 1, offset, negative };
+    }
+  }
+  return plain;
+}
+
+/** Infix text of a constant and its precedence level (what printInfix writes): `exp(2)`, `-e`, `2*e`, `1 + e`, `0.5`. */
+function constantText(value: number): [string, number] {
+  const r = readableConstant(value);
+  if (r.fn === null) return [formatNumber(value), value < 0 || Object.is(value, -0) ? NEGATION : ATOM];
+  let text = r.fn === 'e' ? 'e' : `${r.fn}(${formatNumber(r.arg)})`;
+  let prec = ATOM;
+  if (r.factor !== 1) { text = `${r.factor}*${text}`; prec = PRODUCT; }
+  if (r.offset !== 0) { text = `${text} ${r.offset < 0 ? '-' : '+'} ${formatNumber(Math.abs(r.offset))}`; prec = SUM; }
+  if (r.negative) return [prec === SUM ? `-(${text})` : `-${text}`, NEGATION];
+  return [text, prec];
+}
+
+/** Infix text of a constant as printInfix writes it. */
+export function formatConstant(value: number): string {
+  return constantText(value)[0];
+}
+
 // Precedence levels of printed forms (higher binds tighter).
 const SUM = 1;
 const NEGATION = 2;
@@ -60,7 +140,7 @@ export function printInfix(root: Node, options: PrintOptions = {}): string {
     let out: [string, number];
     switch (node.kind) {
       case 'input': out = [node.name, ATOM]; break;
-      case 'const': out = node.value < 0 || Object.is(node.value, -0) ? [formatNumber(node.value), NEGATION] : [formatNumber(node.value), ATOM]; break;
+      case 'const': out = constantText(node.value); break;
       case 'decay':
         out = [node.name === 'ld' ? 'ld' : node.name === 'cd' && node.n === 0.5 ? 'cd' : `${node.name}(${formatNumber(node.n)})`, ATOM];
         break;
@@ -77,7 +157,12 @@ export function printInfix(root: Node, options: PrintOptions = {}): string {
           case 'sub': out = [`${wrap(node.left, SUM)} - ${wrap(node.right, NEGATION)}`, SUM]; break;
           case 'mul': out = [`${wrap(node.left, PRODUCT)}*${wrap(node.right, PRODUCT + 1)}`, PRODUCT]; break;
           case 'div': out = [`${wrap(node.left, PRODUCT)}/${wrap(node.right, PRODUCT + 1)}`, PRODUCT]; break;
-          case 'pow': out = [`${wrap(node.left, ATOM)}^${wrap(node.right, POWER)}`, POWER]; break;
+          case 'pow': {
+            // e^x reads as exp(x): the constant e as a base keeps parentheses, (e)^x, to stay powf(e, x).
+            const base = wrap(node.left, ATOM);
+            out = [`${base === 'e' ? '(e)' : base}^${wrap(node.right, POWER)}`, POWER];
+            break;
+          }
         }
     }
     memo.set(node.id, out);
@@ -91,6 +176,12 @@ const LATEX_INPUTS: Record<string, string> = {
 };
 
 function latexNumber(value: number): string {
+  const r = readableConstant(value);
+  if (r.fn !== null) {
+    const arg = latexNumber(r.arg);
+    const body = { e: 'e', exp: `e^{${arg}}`, log: `\\log ${arg}`, sqrt: `\\sqrt{${arg}}`, sigmoid: `\\sigma\\left(${arg}\\right)` }[r.fn];
+    return r.negative ? `-${body}` : body;
+  }
   return formatNumber(value).replace(/^(-?)([\d.]+)e([+-]?)(\d+)$/, (_, sign: string, mantissa: string, expSign: string, exp: string) =>
     `${sign}${mantissa === '1' ? '' : `${mantissa} \\cdot `}10^{${expSign === '-' ? '-' : ''}${exp}}`);
 }
