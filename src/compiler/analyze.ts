@@ -7,9 +7,11 @@ import { STATE_SLOTS, StateName, MAX_DECAYS } from './kernel-abi';
 import { canonicalize } from './canonical';
 import { parseRule } from './named-rules';
 import { isSignProduct } from './rewrite-rules';
+import { isUniform, scheduleKernel } from './schedule';
 import { NosSyntaxError } from './errors';
 
 export { isSignProduct } from './rewrite-rules';
+export { isUniform } from './schedule';
 
 export interface RuleInfo {
   /** The text the rule was compiled from (a name, a token form or infix). */
@@ -24,7 +26,7 @@ export interface RuleInfo {
   state: StateName[];
   /** 4 * state.length. */
   bytesPerParam: number;
-  /** Arithmetic operations per element per step (see docs/compiler.md for what counts). */
+  /** Arithmetic operations per element per step, as the kernel's schedule computes them (docs/compiler.md). */
   flopsPerElement: number;
   /** Decay terms in first-use order; decay i is scalar slot DECAY_BASE + i. */
   decays: Array<{ name: 'ld' | 'cd' | 'rd'; n: number }>;
@@ -32,16 +34,6 @@ export interface RuleInfo {
   randomSites: number;
   usesNoise: boolean;
   usesAnnealedNoise: boolean;
-}
-
-/** True when the node is the same for every element of a step (constants and decays only): hoist it out of loops. */
-export function isUniform(node: Node): boolean {
-  switch (node.kind) {
-    case 'const': case 'decay': return true;
-    case 'input': case 'noise': return false;
-    case 'unary': return node.op !== 'drop' && isUniform(node.arg);
-    case 'binary': return isUniform(node.left) && isUniform(node.right);
-  }
 }
 
 /**
@@ -76,41 +68,6 @@ function constantOne(): Node {
   return constant(1);
 }
 
-// Cost model of flopsPerElement: each unary or binary node of the rule evaluated per element costs 1 (division 2:
-// it adds delta); nodes that are uniform cost 0 (computed once per step); an exp of a sign product (signSelect)
-// costs 2 (two compares/selects) plus its sign product.  Per element the kernel also pays: g2 1, g3 2 (when read
-// or needed by a running average), each running average 3 (beta*s + (1-beta)*x) plus 1 for its bias correction
-// when read, mom 2, and the final w - lr*rule 2.  Random draws are counted by randomSites, not here.
-function countFlops(root: Node, state: StateName[]): number {
-  let flops = 2;
-  const order = topoOrder(root);
-  const skipped = new Set<number>();
-  for (const n of [...order].reverse()) {
-    if (skipped.has(n.id)) continue;
-    if (n.kind !== 'unary' && n.kind !== 'binary') continue;
-    if (isUniform(n)) { markSubtree(n, skipped); continue; }
-    const select = signSelect(n);
-    if (select) {
-      flops += 2;
-      markSubtree(select.scale, skipped);
-      continue;
-    }
-    flops += n.kind === 'binary' && n.op === 'div' ? 2 : 1;
-  }
-  const inputs = new Set(order.filter((n) => n.kind === 'input').map((n) => (n as { name: string }).name));
-  if (inputs.has('g3') || state.includes('y')) flops += 2;
-  else if (inputs.has('g2') || state.includes('v')) flops += 1;
-  for (const s of state) {
-    if (s === 'mom') flops += 2;
-    else flops += 4;
-  }
-  return flops;
-}
-
-function markSubtree(n: Node, into: Set<number>): void {
-  for (const x of topoOrder(n)) into.add(x.id);
-}
-
 /** Analysis of an already simplified root. */
 export function analyzeRule(source: string, root: Node, canonical: string, hash: string): RuleInfo {
   const order = topoOrder(root);
@@ -136,7 +93,7 @@ export function analyzeRule(source: string, root: Node, canonical: string, hash:
   return {
     source, root, canonical, hash, state,
     bytesPerParam: 4 * state.length,
-    flopsPerElement: countFlops(root, state),
+    flopsPerElement: scheduleKernel({ root, state, decays }).flopsPerElement,
     decays, randomSites: sites.size, usesNoise, usesAnnealedNoise,
   };
 }

@@ -12,7 +12,10 @@ export * from './print';
 export * from './canonical';
 export * from './named-rules';
 export * from './analyze';
-// back end (render targets, reference interpreter, decays, Philox)
+// back end (op table, kernel schedule, dialects and render targets, reference interpreter, decays, Philox)
+export * from './ops';
+export * from './schedule';
+export * from './dialect';
 export * from './render';
 export * from './interpret';
 export * from './decays';

@@ -6,13 +6,14 @@
 //   2. the rule is evaluated node by node in topological order;
 //   3. w <- w - lr * rule.
 // Every operation is rounded to float32 (Math.fround) right after it, the way C and CUDA compute in `float`, so the
-// targets agree with this to within the last bits of their libm (and FMA contraction).  Conventions shared by all
-// targets: sign(x) is (x > 0) - (x < 0) (so sign(NaN) = 0, as Eigen's), clip keeps NaN, pow follows C's powf.
-import type { Node, DecayName } from './ir';
+// targets agree with this to within the last bits of their libm (and FMA contraction).  Each op's float32 value is
+// the op table's (ops.ts), shared by every target: sign(NaN) = 0, clip keeps NaN, pow follows C's powf.
 import { types } from 'node:util';
-import { topoOrder } from './ir';
+import type { Node, DecayName } from './ir';
+import { INPUT_NAMES, children, topoOrder } from './ir';
 import { DECAY_BASE, MAX_DECAYS, NOS_SCALAR_COUNT, Scalar, STATE_SLOTS, type JsTensor, type StateName } from './kernel-abi';
 import { normal, philoxDraw, uniform } from './philox';
+import { OPS, type OpName } from './ops';
 
 /** What a kernel needs to know about a rule; the front end's RuleInfo is one. */
 export interface KernelRule {
@@ -27,11 +28,13 @@ export interface KernelRule {
 
 const f32 = Math.fround;
 
-/** C's powf special cases where JS's Math.pow differs: 1^y = 1 and (-1)^(+-inf) = 1, even for NaN y. */
-export function powF32(x: number, y: number): number {
-  if (x === 1 || y === 0) return 1;
-  if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
-  return f32(Math.pow(x, y));
+export { powF32 } from './ops';
+
+/** The float32 value of op `name` (the op table's definition); throws for an op the table does not know. */
+export function evaluateOp(name: Exclude<OpName, 'drop'>, a: number, b: number, param: number, delta: number): number {
+  const spec = OPS[name];
+  if (!spec?.f32) throw new Error(`interpretStep: unknown op '${String(name)}'`);
+  return spec.f32(a, b, param, delta);
 }
 
 /** The scalar slot of a decay node in this rule; throws if analysis did not list it. */
@@ -85,107 +88,98 @@ export function checkStepArguments(where: string, rule: KernelRule, ts: JsTensor
 }
 
 /**
+ * The rule's nodes in evaluation (topological) order, evaluated for one element at a time: set `inputs` (the
+ * element's g, g2, g3, m-hat, v-hat, y-hat, w and mom, indexed as INPUT_NAMES), call evaluate; `values[k]` is then the
+ * value of `order[k]`, the last one the rule's.
+ */
+export class ElementEvaluator {
+  readonly order: Node[];
+  readonly values: Float64Array;
+  readonly inputs = new Float64Array(INPUT_NAMES.length);
+  /** Per node: the input slot it reads, the decay's scalar slot, the positions of its operands. */
+  private readonly inputSlots: number[];
+  private readonly decaySlots: number[];
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly draw = new Uint32Array(4);
+
+  constructor(rule: KernelRule) {
+    this.order = topoOrder(rule.root);
+    this.values = new Float64Array(this.order.length);
+    const position = new Map(this.order.map((n, k) => [n.id, k]));
+    const operands = this.order.map((n) => children(n).map((c) => position.get(c.id)!));
+    this.left = Int32Array.from(operands, (c) => c[0] ?? -1);
+    this.right = Int32Array.from(operands, (c) => c[1] ?? -1);
+    this.decaySlots = this.order.map((n) => (n.kind === 'decay' ? decaySlot(rule, n.name, n.n) : -1));
+    this.inputSlots = this.order.map((n) => {
+      if (n.kind !== 'input') return -1;
+      const slot = INPUT_NAMES.indexOf(n.name);
+      if (slot < 0) throw new Error(`interpretStep: unknown input '${String(n.name)}'`);
+      return slot;
+    });
+  }
+
+  /** Evaluates every node for the element with Philox index `index`; returns the rule's value. */
+  evaluate(index: number, scalars: Float32Array, seed: number, step: number): number {
+    const { order, values, draw, left, right } = this;
+    const delta = scalars[Scalar.delta];
+    for (let k = 0; k < order.length; k++) {
+      const node = order[k];
+      let x: number;
+      switch (node.kind) {
+        case 'input': x = this.inputs[this.inputSlots[k]]; break;
+        case 'const': x = f32(node.value); break;
+        case 'decay': x = scalars[this.decaySlots[k]]; break;
+        case 'noise':
+          philoxDraw(seed, step, index, node.site, draw);
+          x = f32(normal(draw[0], draw[1]) * scalars[node.annealed ? Scalar.anoiseStd : Scalar.noiseStd]);
+          break;
+        case 'unary':
+          if (node.op === 'drop') {
+            philoxDraw(seed, step, index, node.site, draw);
+            x = uniform(draw[0]) >= f32(node.param) ? values[left[k]] : 0;
+          } else x = evaluateOp(node.op, values[left[k]], 0, node.param, delta);
+          break;
+        case 'binary': x = evaluateOp(node.op, values[left[k]], values[right[k]], 0, delta); break;
+        default: throw new Error(`interpretStep: unknown node kind '${String((node as { kind: string }).kind)}'`);
+      }
+      values[k] = x;
+    }
+    return values[order.length - 1];
+  }
+}
+
+/**
  * One optimizer step of `rule` over `ts`, in place: state slots first, then w <- w - lr * rule.
  * `scalars` per kernel-abi.ts (decays.ts fills it); `seed` and `step` key the Philox draws of drop and noise.
  */
 export function interpretStep(info: KernelRule, ts: JsTensor[], scalars: Float32Array, seed: number, step: number): void {
   checkRuleState(info);
   checkStepArguments('interpretStep', info, ts, scalars, seed, step);
-  const order = topoOrder(info.root);
-  const position = new Map<number, number>(order.map((n, k) => [n.id, k]));
-  const at = (n: Node): number => position.get(n.id)!;
-  const vals = new Float64Array(order.length);
-  const draw = new Uint32Array(4);
-  const decaySlots = order.map((n) => (n.kind === 'decay' ? decaySlot(info, n.name, n.n) : -1));
-
+  const rule = new ElementEvaluator(info);
   const lr = scalars[Scalar.lr];
   const [b1, b2, b3] = [scalars[Scalar.beta1], scalars[Scalar.beta2], scalars[Scalar.beta3]];
   const [omb1, omb2, omb3] = [scalars[Scalar.oneMinusBeta1], scalars[Scalar.oneMinusBeta2], scalars[Scalar.oneMinusBeta3]];
   const [inv1, inv2, inv3] = [scalars[Scalar.invBc1], scalars[Scalar.invBc2], scalars[Scalar.invBc3]];
-  const delta = scalars[Scalar.delta];
   const mu = scalars[Scalar.momentum];
   const uses = (s: StateName): boolean => info.state.includes(s);
+  const x = rule.inputs; // g g2 g3 m v y w mom, as INPUT_NAMES
 
   for (const t of ts) {
     const [sm, sv, sy, smom] = [0, 1, 2, 3].map((k) => t.s[k]);
     for (let i = 0; i < t.w.length; i++) {
       const g = t.g[i];
       const w = t.w[i];
-      const g2 = f32(g * g);
-      const g3 = f32(g2 * g);
-      let mHat = 0, vHat = 0, yHat = 0, mom = 0;
-      if (uses('m')) { const m = f32(f32(b1 * sm![i]) + f32(omb1 * g)); sm![i] = m; mHat = f32(m * inv1); }
-      if (uses('v')) { const v = f32(f32(b2 * sv![i]) + f32(omb2 * g2)); sv![i] = v; vHat = f32(v * inv2); }
-      if (uses('y')) { const y = f32(f32(b3 * sy![i]) + f32(omb3 * g3)); sy![i] = y; yHat = f32(y * inv3); }
-      if (uses('mom')) { mom = f32(f32(mu * smom![i]) + g); smom![i] = mom; }
-      const index = t.rngBase + i;
-
-      for (let k = 0; k < order.length; k++) {
-        const node = order[k];
-        let x: number;
-        switch (node.kind) {
-          case 'input':
-            switch (node.name) {
-              case 'g': x = g; break;
-              case 'g2': x = g2; break;
-              case 'g3': x = g3; break;
-              case 'm': x = mHat; break;
-              case 'v': x = vHat; break;
-              case 'y': x = yHat; break;
-              case 'w': x = w; break;
-              case 'mom': x = mom; break;
-              default: throw new Error(`interpretStep: unknown input '${String((node as { name: string }).name)}'`);
-            }
-            break;
-          case 'const':
-            x = f32(node.value);
-            break;
-          case 'decay':
-            x = scalars[decaySlots[k]];
-            break;
-          case 'noise': {
-            philoxDraw(seed, step, index, node.site, draw);
-            const std = scalars[node.annealed ? Scalar.anoiseStd : Scalar.noiseStd];
-            x = f32(normal(draw[0], draw[1]) * std);
-            break;
-          }
-          case 'unary': {
-            const a = vals[at(node.arg)];
-            switch (node.op) {
-              case 'neg': x = -a; break;
-              case 'exp': x = f32(Math.exp(a)); break;
-              case 'log': x = f32(Math.log(Math.abs(a))); break;
-              case 'sqrt': x = f32(Math.sqrt(Math.abs(a))); break;
-              case 'clip': { const l = f32(node.param); x = a < -l ? -l : a > l ? l : a; break; }
-              case 'drop':
-                philoxDraw(seed, step, index, node.site, draw);
-                x = uniform(draw[0]) >= f32(node.param) ? a : 0;
-                break;
-              case 'sign': x = a > 0 ? 1 : a < 0 ? -1 : 0; break;
-              case 'sigmoid': x = f32(1 / f32(1 + f32(Math.exp(-a)))); break;
-              default: throw new Error(`interpretStep: unknown unary op '${String((node as { op: string }).op)}'`);
-            }
-            break;
-          }
-          case 'binary': {
-            const a = vals[at(node.left)];
-            const b = vals[at(node.right)];
-            switch (node.op) {
-              case 'add': x = f32(a + b); break;
-              case 'sub': x = f32(a - b); break;
-              case 'mul': x = f32(a * b); break;
-              case 'div': x = f32(a / f32(b + delta)); break;
-              case 'pow': x = powF32(a, b); break;
-              default: throw new Error(`interpretStep: unknown binary op '${String((node as { op: string }).op)}'`);
-            }
-            break;
-          }
-          default:
-            throw new Error(`interpretStep: unknown node kind '${String((node as { kind: string }).kind)}'`);
-        }
-        vals[k] = x;
-      }
-      t.w[i] = f32(w - f32(lr * vals[order.length - 1]));
+      x.fill(0);
+      x[0] = g;
+      x[1] = f32(g * g);
+      x[2] = f32(x[1] * g);
+      x[6] = w;
+      if (uses('m')) { const m = f32(f32(b1 * sm![i]) + f32(omb1 * g)); sm![i] = m; x[3] = f32(m * inv1); }
+      if (uses('v')) { const v = f32(f32(b2 * sv![i]) + f32(omb2 * x[1])); sv![i] = v; x[4] = f32(v * inv2); }
+      if (uses('y')) { const y = f32(f32(b3 * sy![i]) + f32(omb3 * x[2])); sy![i] = y; x[5] = f32(y * inv3); }
+      if (uses('mom')) { const mom = f32(f32(mu * smom![i]) + g); smom![i] = mom; x[7] = mom; }
+      t.w[i] = f32(w - f32(lr * rule.evaluate(t.rngBase + i, scalars, seed, step)));
     }
   }
 }

@@ -3,7 +3,8 @@
 // The element loop has restrict-qualified pointers and branch-free helpers, so g++ -O3 -mavx2 (with CPU_COMPILE_FLAGS)
 // turns it into 8-wide AVX2 code with a scalar tail.  Loops that call expf/logf/powf per element stay scalar: libm is
 // not vectorized without -ffast-math, which would break agreement with the interpreter.
-import { emitKernelBody, dropThreshold, cBinary, cFloatLiteral, cHelpers, cUnary, ruleComment, type Dialect } from './render-c-base';
+import { CDialect, cFloatLiteral, cHelpers } from './render-c-base';
+import { emitKernelBody, ruleComment } from './dialect';
 import type { KernelRule } from './interpret';
 import { KERNEL_ABI_VERSION, NOS_SCALAR_COUNT } from './kernel-abi';
 
@@ -13,26 +14,15 @@ import { KERNEL_ABI_VERSION, NOS_SCALAR_COUNT } from './kernel-abi';
  */
 export const CPU_COMPILE_FLAGS: readonly string[] = ['-O3', '-mavx2', '-mfma', '-fno-math-errno', '-ffp-contract=off'];
 
-const lit = (x: number): string => cFloatLiteral(x, '__builtin_inff()', '__builtin_nanf("")');
+/** C++ for g++ and clang++: scalars from the `scalars` array, drops as a bit mask (see nos_keep). */
+export class CpuDialect extends CDialect {
+  lit(x: number): string { return cFloatLiteral(x, '__builtin_inff()', '__builtin_nanf("")'); }
+  scalar(k: number): string { return `scalars[${k}]`; }
+  drop(a: string, site: number, p: number): string { return `nos_keep(${a}, ${this.keepTest(site, p)})`; }
+  indexDecl(): string { return 'const uint64_t idx = rng_base + (uint64_t)i;'; }
+}
 
-/** The kernel's local pointer for an array the body names (w, g, s0..s3). */
-const pointer = (arr: string): string => (arr === 'w' ? 'wp' : arr === 'g' ? 'gp' : arr);
-
-const cpuDialect: Dialect = {
-  lit,
-  decl: (name, expr) => `const float ${name} = ${expr};`,
-  scalar: (k) => `scalars[${k}]`,
-  load: (arr) => `${pointer(arr)}[i]`,
-  store: (arr, value) => `${pointer(arr)}[i] = ${value};`,
-  unary: (op, a, param) => cUnary(op, a, param, lit),
-  binary: cBinary,
-  draw: (site) => [`const nos_u4 r${site} = nos_philox(idx, ${site}u, seed, step);`],
-  // uniform(x) >= p as an integer compare (dropThreshold): exact, and it vectorizes.
-  drop: (a, site, p) => `nos_keep(${a}, (r${site}.x0 >> 8) >= ${dropThreshold(p)}u)`,
-  noise: (site, std) => `(nos_normal(r${site}.x0, r${site}.x1) * ${std})`,
-  select: (p, pos, neg, zero, negZero) => `nos_select(${p}, ${pos}, ${neg}, ${zero}, ${negZero})`,
-  indexDecl: () => 'const uint64_t idx = rng_base + (uint64_t)i;',
-};
+const cpuDialect = new CpuDialect();
 
 /** C++ source of the fused update kernel for the CPU; compile with g++ -O3 -mavx2 -mfma -shared -fPIC. */
 export function renderCpu(rule: KernelRule): string {

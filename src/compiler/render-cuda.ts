@@ -3,28 +3,20 @@
 // Self-contained for NVRTC (no #include: the math functions are built in, the integer types are spelled out).
 // Every element reads w, g and its state once, updates the state, computes the rule and writes w: one pass.
 // Launch with gridDim.y = count (at most 65535 tensors per launch) and any gridDim.x, blockDim.x.
-import { emitKernelBody, dropThreshold, cBinary, cFloatLiteral, cHelpers, cUnary, ruleComment, type Dialect } from './render-c-base';
+import { CDialect, cFloatLiteral, cHelpers } from './render-c-base';
+import { emitKernelBody, ruleComment } from './dialect';
 import type { KernelRule } from './interpret';
 import { KERNEL_ABI_VERSION, NOS_SCALAR_COUNT } from './kernel-abi';
 
-const lit = (x: number): string => cFloatLiteral(x, '__int_as_float(0x7f800000)', '__int_as_float(0x7fffffff)');
-const pointer = (arr: string): string => (arr === 'w' ? 'wp' : arr === 'g' ? 'gp' : arr);
+/** CUDA C for NVRTC: scalars from the by-value nos_scalars struct, infinities by bit pattern, drops as a ternary. */
+export class CudaDialect extends CDialect {
+  lit(x: number): string { return cFloatLiteral(x, '__int_as_float(0x7f800000)', '__int_as_float(0x7fffffff)'); }
+  scalar(k: number): string { return `sc.v[${k}]`; }
+  drop(a: string, site: number, p: number): string { return `(${this.keepTest(site, p)} ? ${a} : 0.0f)`; }
+  indexDecl(): string { return 'const unsigned long long idx = rng_base + (unsigned long long)i;'; }
+}
 
-const cudaDialect: Dialect = {
-  lit,
-  decl: (name, expr) => `const float ${name} = ${expr};`,
-  scalar: (k) => `sc.v[${k}]`,
-  load: (arr) => `${pointer(arr)}[i]`,
-  store: (arr, value) => `${pointer(arr)}[i] = ${value};`,
-  unary: (op, a, param) => cUnary(op, a, param, lit),
-  binary: cBinary,
-  draw: (site) => [`const nos_u4 r${site} = nos_philox(idx, ${site}u, seed, step);`],
-  // uniform(x) >= p as an integer compare (dropThreshold): exact, and it vectorizes.
-  drop: (a, site, p) => `((r${site}.x0 >> 8) >= ${dropThreshold(p)}u ? ${a} : 0.0f)`,
-  noise: (site, std) => `(nos_normal(r${site}.x0, r${site}.x1) * ${std})`,
-  select: (p, pos, neg, zero, negZero) => `nos_select(${p}, ${pos}, ${neg}, ${zero}, ${negZero})`,
-  indexDecl: () => 'const unsigned long long idx = rng_base + (unsigned long long)i;',
-};
+const cudaDialect = new CudaDialect();
 
 /** CUDA C source of the fused update kernel; compiles with NVRTC or `nvcc -ptx`. */
 export function renderCuda(rule: KernelRule): string {

@@ -9,7 +9,7 @@ export const RENDER_TARGETS: readonly RenderTarget[] = ['cpu', 'cuda', 'js'];
 
 /**
  * Source text of the fused update kernel of `info` for `target`: C++ for the CPU (nos_update_range, nos_update_list),
- * CUDA C (nos_update), or a JS function body (`new Function(src)()` returns the kernel).
+ * CUDA C (nos_update), or a JS function body (`new Function('nos', src)(JS_KERNEL_HELPERS)` returns the kernel).
  */
 export function renderRule(info: KernelRule, target: RenderTarget): string {
   switch (target) {
@@ -20,4 +20,4 @@ export function renderRule(info: KernelRule, target: RenderTarget): string {
   }
 }
 
-export { loadJsKernel } from './render-js';
+export { loadJsKernel, JS_KERNEL_HELPERS } from './render-js';

@@ -25,6 +25,7 @@
 // gradient or the running average can be exactly 0), x/1 -> x (division adds delta), exp(log x) -> x (log takes |x|).
 
 import { Node, UnaryOp, BinaryOp, InputName, INPUT_NAMES, binary, constant, input, unary } from './ir';
+import { OPS } from './ops';
 
 export type Pattern = number | string | Pattern[];
 export type Bindings = Record<string, Node | number>;
@@ -42,30 +43,17 @@ function single(x: number): number | null {
   return Number.isFinite(Math.fround(x)) ? x : null;
 }
 
+/** The folded value of a unary op on a constant (the op table's double-precision meaning), or null. */
 export function foldUnary(op: UnaryOp, a: number, param: number): number | null {
-  const x = a;
-  switch (op) {
-    case 'neg': return single(-x);
-    case 'exp': return single(Math.exp(x));
-    case 'log': return single(Math.log(Math.abs(x)));
-    case 'sqrt': return single(Math.sqrt(Math.abs(x)));
-    case 'sign': return Math.sign(x);
-    case 'sigmoid': return single(1 / (1 + Math.exp(-x)));
-    case 'clip': return Math.min(Math.max(x, -param), param);
-    case 'drop': return null; // random: never folded
-  }
+  const fold = OPS[op].fold;
+  if (!fold) return null; // drop: random, never folded
+  return op === 'sign' || op === 'clip' ? fold(a, 0, param) : single(fold(a, 0, param));
 }
 
+/** The folded value of a binary op on constants, or null (division: its delta is a per-step scalar). */
 export function foldBinary(op: BinaryOp, a: number, b: number): number | null {
-  const x = a;
-  const y = b;
-  switch (op) {
-    case 'add': return single(x + y);
-    case 'sub': return single(x - y);
-    case 'mul': return single(x * y);
-    case 'pow': return single(Math.pow(x, y));
-    case 'div': return null; // x / (y + delta): delta is a per-step scalar
-  }
+  const fold = OPS[op].fold;
+  return fold ? single(fold(a, b, 0)) : null;
 }
 
 /** True when any random site (noise, anoise, drop) is inside the node. */

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { compileOutput, printIr, EMIT_KINDS } from '../../src/cli/commands/compile';
 import { compileRule } from '../../src/compiler/analyze';
+import { JS_KERNEL_HELPERS } from '../../src/compiler/render-js';
 
 const ext = path.extname(__filename);
 const cliDir = path.join(__dirname, '..', '..', 'src', 'cli');
@@ -61,7 +62,7 @@ test('every --emit kind prints something fitting for a named rule and for a toke
     assert.match(out.cpu, /extern "C" void nos_update_range\(/);
     assert.match(out.cpu, /extern "C" void nos_update_list\(/);
     assert.match(out.cuda, /extern "C" __global__ void nos_update\(/);
-    assert.equal(typeof new Function(out.js)(), 'function');
+    assert.equal(typeof new Function('nos', out.js)(JS_KERNEL_HELPERS), 'function');
     assert.match(out.ir, /^%\d+ = input g$/m);
     assert.match(out.ir, /^rule = %\d+$/m);
     assert.match(out.latex, /\\operatorname\{sign\}/);
