@@ -12,7 +12,7 @@ import { renderCpu, CPU_COMPILE_FLAGS } from '../../src/compiler/render-cpu';
 import { renderCuda } from '../../src/compiler/render-cuda';
 import type { JsTensor } from '../../src/compiler/kernel-abi';
 import { cloneTensors, localRuleInfo, randomTensors, seededRandom, testScalars } from './render-rules';
-import { HARNESS_SOURCE, cpuBundle, cudaEmulationSource, harnessOutput, prepareRuns, runAll, which } from './render-native';
+import { HARNESS_SOURCE, assertSameFloats, cpuBundle, cudaEmulationSource, harnessOutput, prepareRuns, runAll, which } from './render-native';
 
 /** A random rule tree of depth <= 4, leaning on sign products so the select and regrouping paths get exercised. */
 function randomRule(random: () => number): Node {
@@ -46,14 +46,6 @@ function usesLibm(root: Node): boolean {
   return ir.topoOrder(root).some((n) => n.kind === 'noise'
     || (n.kind === 'unary' && (n.op === 'exp' || n.op === 'log' || n.op === 'sigmoid'))
     || (n.kind === 'binary' && n.op === 'pow'));
-}
-
-function assertSameFloats(actual: Float32Array, expected: Float32Array, what: string): void {
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
-    if (a === e || (Number.isNaN(a) && Number.isNaN(e))) continue;
-    assert.fail(`${what}[${i}]: kernel ${a}, interpreter ${e}`);
-  }
 }
 
 function assertSameTensors(actual: JsTensor[], expected: JsTensor[], what: string): void {

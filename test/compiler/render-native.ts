@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { NOS_SCALAR_COUNT, type JsTensor } from '../../src/compiler/kernel-abi';
 import { interpretStep, type KernelRule } from '../../src/compiler/interpret';
 import { cloneTensors, randomGradient, randomTensors, testScalars } from './render-rules';
+import { KernelErrorBound, assertWithinBound } from '../support/kernel-error-bound';
 
 /** Run commands with at most `parallel` at a time; resolves to each command's error text ('' when it succeeded). */
 export async function runAll(commands: Array<[string, string[]]>, parallel = 2): Promise<string[]> {
@@ -217,36 +218,30 @@ export function which(name: string): string | null {
   return null;
 }
 
-/**
- * Agreement of a compiled kernel with the interpreter.  Kernels are compiled without FMA contraction, so + - * / and
- * sqrt round exactly as the interpreter does; only libm's expf/logf/powf/cosf may differ from JS's double-then-round
- * by an ulp, and an ulp in a state or in the rule reaches w scaled by lr.  4 float32 ulps of the larger magnitude
- * (floored at 1e-30) covers one such difference carried through the few operations after it.  Infinities and NaN
- * must match exactly.
- */
-export function assertCloseFloats(actual: Float32Array, expected: Float32Array, what: string): void {
+/** Bit-for-bit equality of two float32 arrays (NaN equals NaN; +0 equals -0). */
+export function assertSameFloats(actual: Float32Array, expected: Float32Array, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   for (let i = 0; i < expected.length; i++) {
     const a = actual[i], e = expected[i];
     if (a === e || (Number.isNaN(a) && Number.isNaN(e))) continue;
-    assert.ok(Number.isFinite(a) && Number.isFinite(e), `${what}[${i}]: kernel ${a}, interpreter ${e}`);
-    const scale = Math.max(Math.abs(a), Math.abs(e), 1e-30);
-    const ulp = 2 ** (Math.floor(Math.log2(scale)) - 23);
-    assert.ok(Math.abs(a - e) <= 4 * ulp, `${what}[${i}]: kernel ${a}, interpreter ${e} (${Math.abs(a - e) / ulp} ulp)`);
+    assert.fail(`${what}[${i}]: kernel ${a}, interpreter ${e}`);
   }
 }
 
-/** One kernel run: the interpreter's result after the steps, and the files the harness reads and writes. */
-export interface NativeRun { name: string; expected: JsTensor[]; shape: JsTensor[]; input: string; output: string }
+/** One kernel run: the interpreter's result after the steps, the bound of its w, the files the harness reads and writes. */
+export interface NativeRun { name: string; expected: JsTensor[]; bounds: Float64Array[]; shape: JsTensor[]; input: string; output: string }
 
 /**
  * For each rule: fresh tensors (element indices crossing 2^32, so Philox's high counter word matters), 4 steps of
- * fresh gradients run through the interpreter, and the same inputs written for the harness.
+ * fresh gradients run through the interpreter (with the error bound of w beside it), and the same inputs written
+ * for the harness.
  */
 export function prepareRuns(rules: Array<{ name: string; info: KernelRule }>, dir: string, random: () => number): NativeRun[] {
   return rules.map(({ name, info }, k) => {
-    const initial = randomTensors(info, [37, 1, 64], random, 2 ** 32 - 50);
+    const sizes = [37, 1, 64];
+    const initial = randomTensors(info, sizes, random, 2 ** 32 - 50);
     const expected = cloneTensors(initial);
+    const bound = new KernelErrorBound(info, sizes);
     const seed = (random() * 2 ** 32) >>> 0;
     const steps: HarnessStep[] = [];
     for (let t = 1; t <= 4; t++) {
@@ -254,22 +249,26 @@ export function prepareRuns(rules: Array<{ name: string; info: KernelRule }>, di
       const scalars = testScalars(info, t);
       steps.push({ scalars, step: t, grads });
       expected.forEach((x, j) => x.g.set(grads[j]));
+      bound.step(expected, scalars, seed, t);
       interpretStep(info, expected, scalars, seed, t);
     }
     const input = path.join(dir, `in${k}.bin`);
     fs.writeFileSync(input, harnessInput(initial, seed, steps));
-    return { name, expected, shape: initial, input, output: path.join(dir, `out${k}.bin`) };
+    return { name, expected, bounds: bound.wBound, shape: initial, input, output: path.join(dir, `out${k}.bin`) };
   });
 }
 
-/** Compare every run's harness output with the interpreter; `errors[k]` is run k's harness error text. */
+/**
+ * Compare every run's harness output with the interpreter; `errors[k]` is run k's harness error text.  The state is
+ * bit for bit; w within its error bound (test/support/kernel-error-bound.ts), bit for bit where no libm reaches it.
+ */
 export function checkRuns(runs: NativeRun[], errors: string[], label: string): void {
-  runs.forEach(({ name, expected, shape, output }, k) => {
+  runs.forEach(({ name, expected, bounds, shape, output }, k) => {
     assert.equal(errors[k], '', `${label} rule ${name}: harness failed`);
     harnessOutput(output, shape).forEach((t, j) => {
       const what = `${label} rule ${name}, tensor ${j}`;
-      assertCloseFloats(t.w, expected[j].w, `${what} w`);
-      t.s.forEach((s, slot) => { if (s) assertCloseFloats(s, expected[j].s[slot]!, `${what} slot ${slot}`); });
+      assertWithinBound(t.w, expected[j].w, bounds[j], `${what} w`);
+      t.s.forEach((s, slot) => { if (s) assertSameFloats(s, expected[j].s[slot]!, `${what} slot ${slot}`); });
     });
   });
 }
