@@ -15,6 +15,8 @@ function symbolic(shape: number[]): Array<number | string> {
 }
 
 type BackwardFn = (gradOutput: Value) => void;
+/** The backward pass of an op with several outputs: one gradient per output, null where none reached it. */
+type MultiBackwardFn = (gradOutputs: Array<Value | null>) => void;
 
 export class GraphBuilder {
   readonly nodes: OnnxNode[] = [];
@@ -22,7 +24,7 @@ export class GraphBuilder {
   readonly inputs: OnnxValueInfo[] = [];
   readonly outputs: OnnxValueInfo[] = [];
   private counter = 0;
-  private tape: Array<{ output: Value; backward: BackwardFn }> = [];
+  private tape: Array<{ output: Value; backward: BackwardFn } | { outputs: Value[]; backwardMulti: MultiBackwardFn }> = [];
   private grads = new Map<string, Value>();
   private constants = new Map<string, string>();
 
@@ -88,6 +90,14 @@ export class GraphBuilder {
     if (output.requiresGrad) this.tape.push({ output, backward });
   }
 
+  /**
+   * As `record`, for an op with several outputs (a split): its backward runs once, after every consumer of every
+   * output has sent its gradient back, and is skipped when no output got one.
+   */
+  recordMulti(outputs: Value[], backwardMulti: MultiBackwardFn): void {
+    if (outputs.some((o) => o.requiresGrad)) this.tape.push({ outputs, backwardMulti });
+  }
+
   /** Adds `grad` to the gradient accumulated for `v` (a value used twice gets the sum of both paths). */
   accumulate(v: Value, grad: Value): void {
     if (!v.requiresGrad) return;
@@ -105,9 +115,14 @@ export class GraphBuilder {
     if (loss.shape.length !== 0) throw new Error(`backward: the loss must be a scalar, got shape [${loss.shape}]`);
     this.grads.set(loss.name, { name: this.scalar(1), shape: [], requiresGrad: false });
     for (let i = this.tape.length - 1; i >= 0; i--) {
-      const { output, backward } = this.tape[i];
-      const g = this.grads.get(output.name);
-      if (g) backward(g);
+      const entry = this.tape[i];
+      if ('output' in entry) {
+        const g = this.grads.get(entry.output.name);
+        if (g) entry.backward(g);
+      } else {
+        const gs = entry.outputs.map((o) => this.grads.get(o.name) ?? null);
+        if (gs.some((g) => g !== null)) entry.backwardMulti(gs);
+      }
     }
   }
 

@@ -243,3 +243,202 @@ export function weightedSum(b: GraphBuilder, x: Value, weights: Value): Value {
   });
   return out;
 }
+
+// Ops of the transfer tasks' networks (a residual network, a recurrent language model): the existing ops above are
+// untouched, so the child networks' graphs stay byte for byte what they were.
+
+/** A float zero tensor of v's shape, built at run time (works for dynamic dimensions too). */
+function zerosLike(b: GraphBuilder, v: Value): string {
+  const [shape] = b.node('Shape', [v.name]);
+  const zero = { name: 'zero', dataType: b.dataType, dims: [1], raw: new Uint8Array(b.dataType === OnnxDataType.DOUBLE ? 8 : 4) };
+  const [z] = b.node('ConstantOfShape', [shape], 1, { value: zero });
+  return z;
+}
+
+function sameShape(op: string, x: Value, y: Value): void {
+  if (x.shape.length !== y.shape.length || x.shape.some((d, i) => d !== y.shape[i])) {
+    throw new Error(`${op}: shapes [${x.shape}] and [${y.shape}] differ`);
+  }
+}
+
+/** Elementwise x + y of one shape (a residual connection): the gradient goes to both unchanged. */
+export function add(b: GraphBuilder, x: Value, y: Value): Value {
+  sameShape('add', x, y);
+  const [z] = b.node('Add', [x.name, y.name]);
+  const out = value(z, x.shape, x.requiresGrad || y.requiresGrad);
+  b.record(out, (dz) => {
+    b.accumulate(x, dz);
+    b.accumulate(y, dz);
+  });
+  return out;
+}
+
+/** x + bias along the last axis (x [..., D], bias [D]); the bias gradient sums over every leading axis. */
+export function addBias(b: GraphBuilder, x: Value, bias: Value): Value {
+  const d = x.shape[x.shape.length - 1];
+  if (bias.shape.length !== 1 || bias.shape[0] !== d) throw new Error(`addBias: bias [${bias.shape}] does not match the last axis of [${x.shape}]`);
+  const [y] = b.node('Add', [x.name, bias.name]);
+  const out = value(y, x.shape, x.requiresGrad || bias.requiresGrad);
+  b.record(out, (dy) => {
+    b.accumulate(x, dy);
+    if (bias.requiresGrad) {
+      const [db] = b.node('ReduceSum', [dy.name, b.int64(x.shape.slice(0, -1).map((_, i) => i))], 1, { keepdims: 0 });
+      b.accumulate(bias, value(db, bias.shape, false));
+    }
+  });
+  return out;
+}
+
+/** Elementwise x * y of one shape. */
+export function mul(b: GraphBuilder, x: Value, y: Value): Value {
+  sameShape('mul', x, y);
+  const [z] = b.node('Mul', [x.name, y.name]);
+  const out = value(z, x.shape, x.requiresGrad || y.requiresGrad);
+  b.record(out, (dz) => {
+    if (x.requiresGrad) {
+      const [dx] = b.node('Mul', [dz.name, y.name]);
+      b.accumulate(x, value(dx, x.shape, false));
+    }
+    if (y.requiresGrad) {
+      const [dy] = b.node('Mul', [dz.name, x.name]);
+      b.accumulate(y, value(dy, y.shape, false));
+    }
+  });
+  return out;
+}
+
+/** The logistic function; its gradient y(1 - y) reuses the output. */
+export function sigmoid(b: GraphBuilder, x: Value): Value {
+  const [y] = b.node('Sigmoid', [x.name]);
+  const out = value(y, x.shape, x.requiresGrad);
+  b.record(out, (dy) => {
+    const [oneMinus] = b.node('Sub', [b.scalar(1), y]);
+    const [slope] = b.node('Mul', [y, oneMinus]);
+    const [dx] = b.node('Mul', [dy.name, slope]);
+    b.accumulate(x, value(dx, x.shape, false));
+  });
+  return out;
+}
+
+/** tanh; its gradient 1 - y^2 reuses the output. */
+export function tanh(b: GraphBuilder, x: Value): Value {
+  const [y] = b.node('Tanh', [x.name]);
+  const out = value(y, x.shape, x.requiresGrad);
+  b.record(out, (dy) => {
+    const [sq] = b.node('Mul', [y, y]);
+    const [slope] = b.node('Sub', [b.scalar(1), sq]);
+    const [dx] = b.node('Mul', [dy.name, slope]);
+    b.accumulate(x, value(dx, x.shape, false));
+  });
+  return out;
+}
+
+/** y = x W^T without a bias: x [N, in], weight [out, in] (PyTorch layout). */
+export function linear(b: GraphBuilder, x: Value, weight: Value): Value {
+  const [n, inF] = x.shape;
+  const [outF, wIn] = weight.shape;
+  if (x.shape.length !== 2 || wIn !== inF) throw new Error(`linear: input [${x.shape}] does not match the weight [${weight.shape}]`);
+  const [y] = b.node('Gemm', [x.name, weight.name], 1, { transB: 1 });
+  const out = value(y, [n, outF], x.requiresGrad || weight.requiresGrad);
+  b.record(out, (dy) => {
+    if (x.requiresGrad) {
+      const [dx] = b.node('MatMul', [dy.name, weight.name]);
+      b.accumulate(x, value(dx, x.shape, false));
+    }
+    if (weight.requiresGrad) {
+      const [dw] = b.node('Gemm', [dy.name, x.name], 1, { transA: 1 });
+      b.accumulate(weight, value(dw, weight.shape, false));
+    }
+  });
+  return out;
+}
+
+/**
+ * Rows of `table` [V, D] picked by the int64 `indices` (any shape): [...indices, D].  The gradient scatters each
+ * picked row's gradient back and adds those of a row picked twice (ScatterND with reduction 'add').
+ */
+export function embedding(b: GraphBuilder, table: Value, indices: Value): Value {
+  if (table.shape.length !== 2) throw new Error(`embedding: the table must be [V, D], got [${table.shape}]`);
+  const [y] = b.node('Gather', [table.name, indices.name], 1, { axis: 0 });
+  const out = value(y, [...indices.shape, table.shape[1]], table.requiresGrad);
+  b.record(out, (dy) => {
+    const [where] = b.node('Unsqueeze', [indices.name, b.int64([-1])]);
+    const [dtable] = b.node('ScatterND', [zerosLike(b, table), where, dy.name], 1, { reduction: 'add' });
+    b.accumulate(table, value(dtable, table.shape, false));
+  });
+  return out;
+}
+
+/** Splits x along `axis` into `parts` equal pieces; the gradient is their gradients concatenated (zeros where none). */
+export function split(b: GraphBuilder, x: Value, axis: number, parts: number): Value[] {
+  const size = x.shape[axis];
+  if (!(size > 0) || size % parts !== 0) throw new Error(`split: axis ${axis} of [${x.shape}] does not split into ${parts} equal parts`);
+  const shape = x.shape.map((d, i) => (i === axis ? size / parts : d));
+  const names = b.node('Split', [x.name, b.int64(new Array(parts).fill(size / parts))], parts, { axis });
+  const outs = names.map((n) => value(n, shape, x.requiresGrad));
+  b.recordMulti(outs, (grads) => {
+    const pieces = grads.map((g, i) => g?.name ?? zerosLike(b, outs[i]));
+    const [dx] = b.node('Concat', pieces, 1, { axis });
+    b.accumulate(x, value(dx, x.shape, false));
+  });
+  return outs;
+}
+
+/** x [T, ...] as T values [...] (axis 0 removed); the gradient stacks theirs back (zeros where none). */
+export function unstack(b: GraphBuilder, x: Value): Value[] {
+  const [t, ...rest] = x.shape;
+  const names = b.node('Split', [x.name, b.int64(new Array(t).fill(1))], t, { axis: 0 });
+  const outs = names.map((n) => {
+    const [squeezed] = b.node('Squeeze', [n, b.int64([0])]);
+    return value(squeezed, rest, x.requiresGrad);
+  });
+  b.recordMulti(outs, (grads) => {
+    const pieces = grads.map((g, i) => b.node('Unsqueeze', [g?.name ?? zerosLike(b, outs[i]), b.int64([0])])[0]);
+    const [dx] = b.node('Concat', pieces, 1, { axis: 0 });
+    b.accumulate(x, value(dx, x.shape, false));
+  });
+  return outs;
+}
+
+/** Values of one shape stacked along a new axis 0: [T, ...]; the gradient is split back. */
+export function stack(b: GraphBuilder, xs: Value[]): Value {
+  for (const x of xs) sameShape('stack', xs[0], x);
+  const unsqueezed = xs.map((x) => b.node('Unsqueeze', [x.name, b.int64([0])])[0]);
+  const [y] = b.node('Concat', unsqueezed, 1, { axis: 0 });
+  const out = value(y, [xs.length, ...xs[0].shape], xs.some((x) => x.requiresGrad));
+  b.record(out, (dy) => {
+    const pieces = b.node('Split', [dy.name, b.int64(new Array(xs.length).fill(1))], xs.length, { axis: 0 });
+    xs.forEach((x, i) => {
+      if (!x.requiresGrad) return;
+      const [dx] = b.node('Squeeze', [pieces[i], b.int64([0])]);
+      b.accumulate(x, value(dx, x.shape, false));
+    });
+  });
+  return out;
+}
+
+/** x with another shape of the same size (one entry may be -1: the dynamic batch); the gradient reshapes back. */
+export function reshape(b: GraphBuilder, x: Value, shape: number[]): Value {
+  const [y] = b.node('Reshape', [x.name, b.int64(shape)]);
+  const out = value(y, shape, x.requiresGrad);
+  b.record(out, (dy) => {
+    const [dx] = b.node('Reshape', [dy.name, b.int64(x.shape)]);
+    b.accumulate(x, value(dx, x.shape, false));
+  });
+  return out;
+}
+
+/** The mean over the spatial axes of NCHW input: [N, C]; the gradient spreads dy/(H*W) over each plane. */
+export function globalAvgPool(b: GraphBuilder, x: Value): Value {
+  const [n, c, h, w] = x.shape;
+  const [pooled] = b.node('GlobalAveragePool', [x.name]);
+  const [y] = b.node('Reshape', [pooled, b.int64([-1, c])]);
+  const out = value(y, [n, c], x.requiresGrad);
+  b.record(out, (dy) => {
+    const [scaled] = b.node('Mul', [dy.name, b.scalar(1 / (h * w))]);
+    const [column] = b.node('Reshape', [scaled, b.int64([n, c, 1, 1])]);
+    const [dx] = b.node('Expand', [column, b.int64(x.shape)]);
+    b.accumulate(x, value(dx, x.shape, false));
+  });
+  return out;
+}
