@@ -100,10 +100,15 @@ function checkLabels(file: string, labels: Uint8Array, classes: number): void {
   }
 }
 
-function loadIdx(dir: string, imagesFile: string): RawDataset {
-  const labelsFile = findFile(dir, ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte']);
+const TRAIN_LABELS = ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'];
+const TEST_IMAGES = ['t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte'];
+const TEST_LABELS = ['t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte'];
+
+function loadIdx(dir: string, imagesFile: string, labelNames = TRAIN_LABELS): RawDataset {
+  const labelsFile = findFile(dir, labelNames);
   if (!labelsFile) {
-    throw new DataError(path.join(dir, 'train-labels-idx1-ubyte.gz'), `missing: found ${path.basename(imagesFile)} but no training labels. ${HOW_TO_GET}`);
+    const which = labelNames === TRAIN_LABELS ? 'training' : 'test';
+    throw new DataError(path.join(dir, `${labelNames[0]}.gz`), `missing: found ${path.basename(imagesFile)} but no ${which} labels. ${HOW_TO_GET}`);
   }
   const images = parseIdx(imagesFile, readMaybeGzipped(imagesFile), 3);
   const labels = parseIdx(labelsFile, readMaybeGzipped(labelsFile), 1);
@@ -117,12 +122,14 @@ function loadIdx(dir: string, imagesFile: string): RawDataset {
 
 const CIFAR_RECORD = 1 + 3 * 32 * 32;
 
-function loadCifar10(dir: string): RawDataset {
+const CIFAR_TRAIN_BATCHES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
+
+function loadCifar10(dir: string, batchNames = CIFAR_TRAIN_BATCHES): RawDataset {
   const files: string[] = [];
-  for (let i = 1; i <= 5; i++) {
-    const f = findFile(dir, [`data_batch_${i}.bin`]);
+  for (const name of batchNames) {
+    const f = findFile(dir, [name]);
     if (!f) {
-      if (i === 1) throw new DataError(path.join(dir, 'data_batch_1.bin'), `missing. ${HOW_TO_GET}`);
+      if (files.length === 0) throw new DataError(path.join(dir, name), `missing. ${HOW_TO_GET}`);
       break; // fewer batches are accepted: the training set is what is there
     }
     files.push(f);
@@ -175,6 +182,16 @@ export function prepareSplits(raw: RawDataset, trainExamples: number, validation
   if (trainExamples + validationExamples > raw.count) {
     throw new DataError(source, `holds ${raw.count} examples, fewer than the ${trainExamples} training + ${validationExamples} validation the protocol asks for`);
   }
+  const stats = channelStatistics(raw, trainExamples);
+  return {
+    train: normalizeImages(raw, 0, trainExamples, stats),
+    validation: normalizeImages(raw, raw.count - validationExamples, validationExamples, stats),
+    channels: raw.channels, height: raw.height, width: raw.width, classes: raw.classes, mean: stats.mean, std: stats.std, source,
+  };
+}
+
+/** Per-channel mean and standard deviation of the pixels (scaled to [0, 1]) of the first `count` images. */
+export function channelStatistics(raw: RawDataset, count: number): { mean: number[]; std: number[] } {
   const pixels = raw.channels * raw.height * raw.width;
   const plane = raw.height * raw.width;
   const mean: number[] = [];
@@ -182,7 +199,7 @@ export function prepareSplits(raw: RawDataset, trainExamples: number, validation
   for (let c = 0; c < raw.channels; c++) {
     let sum = 0;
     let sumSq = 0;
-    for (let i = 0; i < trainExamples; i++) {
+    for (let i = 0; i < count; i++) {
       const base = i * pixels + c * plane;
       for (let p = 0; p < plane; p++) {
         const v = raw.images[base + p] / 255;
@@ -190,27 +207,40 @@ export function prepareSplits(raw: RawDataset, trainExamples: number, validation
         sumSq += v * v;
       }
     }
-    const n = trainExamples * plane;
+    const n = count * plane;
     const m = sum / n;
     mean.push(m);
     std.push(Math.sqrt(Math.max(sumSq / n - m * m, 0)) || 1);
   }
-  const normalize = (start: number, count: number): Split => {
-    const images = new Float32Array(count * pixels);
-    for (let i = 0; i < count; i++) {
-      for (let c = 0; c < raw.channels; c++) {
-        const src = (start + i) * pixels + c * plane;
-        const dst = i * pixels + c * plane;
-        const scale = 1 / (255 * std[c]);
-        const shift = mean[c] / std[c];
-        for (let p = 0; p < plane; p++) images[dst + p] = raw.images[src + p] * scale - shift;
-      }
+  return { mean, std };
+}
+
+/** Images [start, start + count) scaled to [0, 1] and standardized per channel with the given statistics. */
+export function normalizeImages(raw: RawDataset, start: number, count: number, stats: { mean: number[]; std: number[] }): Split {
+  const pixels = raw.channels * raw.height * raw.width;
+  const plane = raw.height * raw.width;
+  const images = new Float32Array(count * pixels);
+  for (let i = 0; i < count; i++) {
+    for (let c = 0; c < raw.channels; c++) {
+      const src = (start + i) * pixels + c * plane;
+      const dst = i * pixels + c * plane;
+      const scale = 1 / (255 * stats.std[c]);
+      const shift = stats.mean[c] / stats.std[c];
+      for (let p = 0; p < plane; p++) images[dst + p] = raw.images[src + p] * scale - shift;
     }
-    return { images, labels: raw.labels.slice(start, start + count), count };
-  };
-  return {
-    train: normalize(0, trainExamples),
-    validation: normalize(raw.count - validationExamples, validationExamples),
-    channels: raw.channels, height: raw.height, width: raw.width, classes: raw.classes, mean, std, source,
-  };
+  }
+  return { images, labels: raw.labels.slice(start, start + count), count };
+}
+
+/**
+ * The test set beside the training data `train` came from: t10k-images/labels (IDX) or test_batch.bin (CIFAR-10),
+ * gzipped or not; null when that folder holds none.
+ */
+export function loadTestData(train: RawDataset): RawDataset | null {
+  const folder = path.dirname(train.files[0]);
+  if (train.format === 'idx') {
+    const images = findFile(folder, TEST_IMAGES);
+    return images ? loadIdx(folder, images, TEST_LABELS) : null;
+  }
+  return findFile(folder, ['test_batch.bin']) ? loadCifar10(folder, ['test_batch.bin']) : null;
 }

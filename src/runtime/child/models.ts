@@ -1,15 +1,16 @@
-// The child networks (the paper's two-layer convnet and a small MLP): parameters, initialization and forward graphs.
+// The child networks (the paper's two-layer convnet, a small MLP) and the transfer task's residual network:
+// parameters, initialization and forward graphs.
 import type { GraphBuilder, Value } from './graph';
 import * as ops from './ops';
 import type { SeededRandom } from './random';
 
-export type ModelKind = 'convnet' | 'mlp';
+export type ModelKind = 'convnet' | 'mlp' | 'resnet';
 
 export interface ParamSpec {
   name: string;
   shape: number[];
   /** PyTorch's defaults: uniform(-bound, bound) with bound = 1/sqrt(fan_in) for conv and linear weights and biases. */
-  init: { kind: 'uniform'; bound: number } | { kind: 'constant'; value: number };
+  init: { kind: 'uniform'; bound: number } | { kind: 'constant'; value: number } | { kind: 'normal'; std: number };
 }
 
 /** A batch-norm layer: its running statistics live on the host and are folded in after each training step. */
@@ -46,17 +47,24 @@ function size(shape: number[]): number {
   return shape.reduce((p, q) => p * q, 1);
 }
 
+/** A standard normal draw from two uniforms (Box-Muller). */
+function standardNormal(rng: SeededRandom): number {
+  const u = 1 - rng.next(); // in (0, 1]: its log is finite
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
 /** Fills parameter arrays with PyTorch's default initialization drawn from `rng`. */
-export function initializeParams(model: ModelSpec, params: Float32Array[], rng: SeededRandom): void {
+export function initializeParams(model: Pick<ModelSpec, 'params'>, params: Float32Array[], rng: SeededRandom): void {
   model.params.forEach((spec, i) => {
     const p = params[i];
     if (spec.init.kind === 'constant') p.fill(spec.init.value);
+    else if (spec.init.kind === 'normal') for (let k = 0; k < p.length; k++) p[k] = spec.init.std * standardNormal(rng);
     else for (let k = 0; k < p.length; k++) p[k] = rng.uniform(-spec.init.bound, spec.init.bound);
   });
 }
 
-function conv(name: string, out: number, inC: number): ParamSpec {
-  return { name, shape: [out, inC, 3, 3], init: { kind: 'uniform', bound: 1 / Math.sqrt(inC * 9) } };
+function conv(name: string, out: number, inC: number, k = 3): ParamSpec {
+  return { name, shape: [out, inC, k, k], init: { kind: 'uniform', bound: 1 / Math.sqrt(inC * k * k) } };
 }
 
 function linear(name: string, out: number, inF: number): ParamSpec[] {
@@ -126,8 +134,71 @@ export function mlp(inputShape: [number, number, number], classes: number, hidde
   };
 }
 
+export interface ResNetShape {
+  /** Channels of each stage; 2x2 max pooling halves the image between stages. */
+  widths: number[];
+  /** Basic blocks per stage. */
+  blocks: number;
+}
+
+/**
+ * A small residual network (the transfer task `convnet-large`): conv3x3 -> BN -> ReLU stem, then stages of basic
+ * blocks, relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x)), where the shortcut is x itself or, where the width
+ * changes, a 1x1 convolution; 2x2 max pooling between stages; global average pooling; a dense softmax layer.  As in
+ * ResNet, convolutions followed by batch norm have no bias.
+ */
+export function resNet(inputShape: [number, number, number], classes: number, batchSize: number, shape: ResNetShape): ModelSpec {
+  const [c, h, w] = inputShape;
+  const pools = shape.widths.length - 1;
+  if (h % 2 ** pools !== 0 || w % 2 ** pools !== 0) throw new Error(`resnet: input ${h}x${w} must be divisible by ${2 ** pools} (${pools} 2x2 poolings)`);
+  const params: ParamSpec[] = [conv('stem.weight', shape.widths[0], c), ...batchNormParams('stem.bn', shape.widths[0])];
+  const batchNorms: BatchNormSpec[] = [{ name: 'stem.bn', channels: shape.widths[0], elementsPerChannel: batchSize * h * w }];
+  const blocks: Array<{ name: string; projection: boolean }> = [];
+  let inC = shape.widths[0];
+  shape.widths.forEach((width, stage) => {
+    const elementsPerChannel = batchSize * (h / 2 ** stage) * (w / 2 ** stage);
+    for (let i = 0; i < shape.blocks; i++) {
+      const name = `stage${stage + 1}.block${i + 1}`;
+      params.push(conv(`${name}.conv1.weight`, width, inC), ...batchNormParams(`${name}.bn1`, width));
+      params.push(conv(`${name}.conv2.weight`, width, width), ...batchNormParams(`${name}.bn2`, width));
+      batchNorms.push({ name: `${name}.bn1`, channels: width, elementsPerChannel }, { name: `${name}.bn2`, channels: width, elementsPerChannel });
+      if (inC !== width) params.push(conv(`${name}.shortcut.weight`, width, inC, 1));
+      blocks.push({ name, projection: inC !== width });
+      inC = width;
+    }
+  });
+  params.push(...linear('fc', classes, inC));
+  return {
+    kind: 'resnet', inputShape, classes, params, batchNorms,
+    forward(b, x, p, mode, running) {
+      const batchStats: ForwardResult['batchStats'] = [];
+      const bn = (y: Value, name: string): Value => {
+        if (mode === 'eval') return ops.batchNormEval(b, y, p[`${name}.weight`], p[`${name}.bias`], running![`${name}.running_mean`], running![`${name}.running_var`], BN_EPS);
+        const r = ops.batchNormTrain(b, y, p[`${name}.weight`], p[`${name}.bias`], BN_EPS);
+        batchStats.push({ mean: r.mean, variance: r.variance });
+        return r.y;
+      };
+      let y = ops.relu(b, bn(ops.conv2d(b, x, p['stem.weight'], null, 1), 'stem.bn'));
+      let stage = 'stage1';
+      for (const block of blocks) {
+        const blockStage = block.name.split('.')[0];
+        if (blockStage !== stage) { y = ops.maxPool2(b, y); stage = blockStage; }
+        const inner = ops.relu(b, bn(ops.conv2d(b, y, p[`${block.name}.conv1.weight`], null, 1), `${block.name}.bn1`));
+        const residual = bn(ops.conv2d(b, inner, p[`${block.name}.conv2.weight`], null, 1), `${block.name}.bn2`);
+        const shortcut = block.projection ? ops.conv2d(b, y, p[`${block.name}.shortcut.weight`], null, 0) : y;
+        y = ops.relu(b, ops.add(b, residual, shortcut));
+      }
+      return { logits: ops.dense(b, ops.globalAvgPool(b, y), p['fc.weight'], p['fc.bias']), batchStats };
+    },
+  };
+}
+
+/** The transfer task's residual network: widths 16, 32, 64 at 28x28, 14x14, 7x7 (Fashion-MNIST), one block each. */
+export const RESNET_DEFAULT: ResNetShape = { widths: [16, 32, 64], blocks: 1 };
+
 export function createModel(kind: ModelKind, inputShape: [number, number, number], classes: number, batchSize: number): ModelSpec {
   if (kind === 'convnet') return convNet(inputShape, classes, batchSize);
   if (kind === 'mlp') return mlp(inputShape, classes);
-  throw new Error(`unknown model '${kind as string}': expected 'convnet' or 'mlp'`);
+  if (kind === 'resnet') return resNet(inputShape, classes, batchSize, RESNET_DEFAULT);
+  throw new Error(`unknown model '${kind as string}': expected 'convnet', 'mlp' or 'resnet'`);
 }

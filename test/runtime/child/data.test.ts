@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { DataError, loadTrainingData, prepareSplits } from '../../../src/runtime/child/data';
+import { channelStatistics, DataError, loadTestData, loadTrainingData, normalizeImages, prepareSplits } from '../../../src/runtime/child/data';
 
 const made: string[] = [];
 after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
@@ -158,4 +158,29 @@ test('a file path instead of a directory is refused with what was expected', () 
   const f = path.join(dir, 'x.bin');
   fs.writeFileSync(f, 'x');
   expectDataError(() => loadTrainingData(f), f, /expected a directory/);
+});
+
+test('loadTestData: the t10k files beside the training files, standardized with the training statistics', () => {
+  const dir = tmpDir();
+  writeIdx(dir, 30, true);
+  const images = new Uint8Array(5 * 16).fill(200);
+  fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), idx([5, 4, 4], images));
+  fs.writeFileSync(path.join(dir, 't10k-labels-idx1-ubyte'), idx([5], Uint8Array.from([9, 8, 7, 6, 5])));
+  const train = loadTrainingData(dir);
+  const test = loadTestData(train)!;
+  assert.deepEqual([test.count, test.height, test.width, Array.from(test.labels)], [5, 4, 4, [9, 8, 7, 6, 5]]);
+  const stats = channelStatistics(train, 20);
+  const split = normalizeImages(test, 0, 5, stats);
+  const expected = (200 / 255 - stats.mean[0]) / stats.std[0];
+  assert.ok(Math.abs(split.images[3] - expected) <= 1e-6 * Math.abs(expected), `${split.images[3]} vs ${expected}`);
+  // The same statistics and arithmetic as prepareSplits.
+  assert.deepEqual(normalizeImages(train, 25, 5, stats).images, prepareSplits(train, 20, 5).validation.images);
+});
+
+test('loadTestData: null without test files; test labels missing names the file', () => {
+  const dir = tmpDir();
+  writeIdx(dir, 30, false);
+  assert.equal(loadTestData(loadTrainingData(dir)), null);
+  fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), idx([5, 4, 4], new Uint8Array(80)));
+  assert.throws(() => loadTestData(loadTrainingData(dir)), (e: Error) => e instanceof DataError && /t10k-labels-idx1-ubyte.*no test labels/.test(e.message));
 });
