@@ -1,0 +1,187 @@
+// `nos transfer RULE...`: runs rules and the usual optimizers, each at its tuned learning rate and several seeds, on
+// Rosenbrock, a residual network and a character language model; prints the ranking, writes Markdown, JSON and SVG.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DEFAULT_DATA_PATH } from '../../runtime/child/data';
+import { DEFAULT_BASELINES, resolveOptimizers } from '../../transfer/optimizers';
+import { formatLr, renderTerminal, SUMMARY_JSON, SUMMARY_MD } from '../../transfer/report';
+import { RUNS_FILE } from '../../transfer/run-log';
+import { runTransfer, type RunInfo } from '../../transfer/run-transfer';
+import type { TransferTask } from '../../transfer/task';
+import { createTask, TASK_NAMES } from '../../transfer/tasks';
+import { DEFAULT_TEXT_PATH } from '../../transfer/text-corpus';
+import { integer } from '../flags';
+
+/** Where the command writes (tests swap these for buffers). */
+export const transferOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+};
+
+interface TransferFlags {
+  tasks: string[]; baselines: string[]; seeds: number; out?: string; quick?: boolean; data?: string; text?: string;
+  threads: number; lrs?: number[]; progress: boolean;
+}
+
+function list(flag: string) {
+  return (text: string): string[] => {
+    const items = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    if (items.some((s) => /\s/.test(s))) throw new InvalidArgumentError(`${flag} takes a comma-separated list, got ${JSON.stringify(text)}`);
+    return items;
+  };
+}
+
+function learningRates(text: string): number[] {
+  const lrs = text.split(',').map((s) => Number(s.trim()));
+  if (lrs.length === 0 || lrs.some((lr) => !Number.isFinite(lr) || lr <= 0 || !Number.isFinite(Math.fround(lr)))) {
+    throw new InvalidArgumentError(`--lrs takes comma-separated learning rates > 0 (e.g. 1e-3,1e-2), got ${JSON.stringify(text)}`);
+  }
+  return [...new Set(lrs)].sort((a, b) => a - b);
+}
+
+/** Marks an error as bad input (exit code 2), keeping its message. */
+function badInput(e: unknown): Error {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return Object.assign(err, { exitCode: 2 });
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+function describeRun(i: RunInfo): string {
+  return `${i.task} ${i.optimizer} ${i.phase === 'tune' ? 'tune' : 'final'} lr ${formatLr(i.lr)}${i.phase === 'final' ? ` seed ${i.seed}` : ''}`;
+}
+
+/** Progress on stderr: one line rewritten in place on a terminal (at most 10 times a second), a line per run otherwise. */
+class Progress {
+  private lastDraw = 0;
+  constructor(private readonly stream: { write(s: string): unknown }, private readonly tty: boolean) {}
+
+  start(i: RunInfo): void {
+    if (!this.tty) this.stream.write(`run ${i.index}/${i.total}: ${describeRun(i)} | ${formatDuration(i.elapsedSeconds)} elapsed | ETA ${formatDuration(i.etaSeconds)}\n`);
+    else this.draw(i, true);
+  }
+
+  progress(i: RunInfo): void {
+    if (this.tty) this.draw(i, false);
+  }
+
+  end(i: RunInfo, status: string, score: string, seconds: number): void {
+    if (!this.tty) this.stream.write(`  ${status}${score ? ` ${score}` : ''} in ${seconds.toFixed(1)} s\n`);
+  }
+
+  private draw(i: RunInfo, force: boolean): void {
+    const now = Date.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const width = 20;
+    const filled = Math.min(width, Math.round(i.fraction * width));
+    this.stream.write(`\rrun ${i.index}/${i.total} ${describeRun(i)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${formatDuration(i.elapsedSeconds)}, ETA ${formatDuration(i.etaSeconds)}\x1b[K`);
+  }
+
+  finish(): void {
+    if (this.tty) this.stream.write('\r\x1b[K');
+  }
+}
+
+/** The command line that reproduces this run (also what continues it). */
+function commandLine(rules: string[], flags: TransferFlags, out: string): string {
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const parts = ['nos', 'transfer', ...rules.map(quote), '--tasks', flags.tasks.join(','), '--baselines', flags.baselines.join(',') || "''", '--seeds', String(flags.seeds)];
+  if (flags.quick) parts.push('--quick');
+  if (flags.data) parts.push('--data', quote(flags.data));
+  if (flags.text) parts.push('--text', quote(flags.text));
+  if (flags.lrs) parts.push('--lrs', flags.lrs.join(','));
+  if (flags.threads !== 2) parts.push('--threads', String(flags.threads));
+  parts.push('--out', quote(out));
+  return parts.join(' ');
+}
+
+async function transferAction(rules: string[], flags: TransferFlags): Promise<void> {
+  if (flags.out !== undefined && flags.out.trim() === '') throw badInput(new Error(`--out must name a folder, got ${JSON.stringify(flags.out)}`));
+  const unknown = flags.tasks.filter((t) => !TASK_NAMES.includes(t));
+  if (unknown.length || flags.tasks.length === 0) throw badInput(new Error(`--tasks: unknown task '${unknown[0] ?? ''}': expected some of ${TASK_NAMES.join(', ')}`));
+  const optimizers = resolveOptimizers(rules, flags.baselines); // a bad rule or baseline: exit 2, before any data loads
+  const out = path.resolve(flags.out ?? path.join('runs', `transfer-${timestamp()}`));
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw badInput(new Error(`--out ${out} is a file, not a folder`));
+  const continuing = fs.existsSync(path.join(out, RUNS_FILE));
+
+  const tasks: TransferTask[] = [];
+  try {
+    for (const name of [...new Set(flags.tasks)]) {
+      try {
+        tasks.push(await createTask(name, { quick: !!flags.quick, dataPath: flags.data, textPath: flags.text, threads: flags.threads, lrs: flags.lrs }));
+      } catch (e) {
+        throw badInput(e); // missing or malformed data or text names the file
+      }
+    }
+    const err = transferOutput.stderr;
+    err.write(`${continuing ? 'continuing' : 'starting'} ${out}: ${optimizers.length} optimizers (${optimizers.map((o) => o.label).join(', ')}) on ${tasks.map((t) => t.name).join(', ')}, seeds 0..${flags.seeds - 1}${flags.quick ? ', quick sizes' : ''}\n`);
+    const progress = flags.progress ? new Progress(err, !!err.isTTY) : null;
+    let interrupts = 0;
+    let stopCode = 130;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupts++;
+      if (interrupts === 1) {
+        stopCode = signal === 'SIGTERM' ? 143 : 130;
+        progress?.finish();
+        err.write(`\nstopping: every finished run is in ${RUNS_FILE}; the run in progress is dropped (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again quits at once)\n`);
+      } else {
+        err.write('stopping now\n');
+        process.exit(signal === 'SIGTERM' ? 143 : 130);
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    let result;
+    try {
+      result = await runTransfer({ tasks, optimizers, seeds: Array.from({ length: flags.seeds }, (_, i) => i), out, command: commandLine(rules, flags, out) }, {
+        stopped: () => interrupts > 0,
+        onRunStart: (i) => progress?.start(i),
+        onRunProgress: (i) => progress?.progress(i),
+        onRunEnd: (i, r) => progress?.end(i, r.status, r.score === null ? '' : `${tasks.find((t) => t.name === r.task)!.metric.short} ${r.score.toPrecision(4)}`, r.seconds),
+      });
+    } finally {
+      progress?.finish();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    transferOutput.stdout.write(`${renderTerminal(result.summaries)}\n`);
+    transferOutput.stdout.write(`transfer folder: ${out} (${RUNS_FILE}, ${SUMMARY_MD}, ${SUMMARY_JSON}, ${tasks.map((t) => `${t.name}.svg`).join(', ')}${tasks.some((t) => t.name === 'rosenbrock') ? ', rosenbrock-<start>.svg' : ''})\n`);
+    transferOutput.stdout.write(`${result.ran} runs done now, ${result.reused} found done in the folder\n`);
+    if (result.interrupted) {
+      transferOutput.stdout.write(`stopped early; continue with: ${commandLine(rules, flags, out)}\n`);
+      process.exitCode = stopCode;
+    }
+  } finally {
+    for (const t of tasks) await t.dispose();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('transfer')
+    .description('compare rules with the usual optimizers on other problems: Rosenbrock, a residual network, a character language model')
+    .argument('[rules...]', 'rules to compare: names (powersign, addsign-ld, ...), infix text or controller tokens')
+    .showHelpAfterError('(run with --help for usage; a rule that starts with \'-\' goes after --)')
+    .option('--tasks <list>', `tasks: some of ${TASK_NAMES.join(',')}`, list('--tasks'), [...TASK_NAMES])
+    .option('--baselines <list>', 'baselines (as PyTorch defines them): some of sgd,momentum,adam,rmsprop; \'\' for none', list('--baselines'), [...DEFAULT_BASELINES])
+    .option('--seeds <n>', 'seeds per optimizer at its tuned learning rate', integer('--seeds', 1, 100), 3)
+    .option('--out <dir>', 'results folder (default runs/transfer-<timestamp>); a folder with finished runs is continued')
+    .option('--quick', 'tiny sizes: a first look in about a minute, and the tests')
+    .option('--data <dir>', `images for convnet-large: IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary (default ${DEFAULT_DATA_PATH})`)
+    .option('--text <path>', `plain-text file or folder for lm (default ${DEFAULT_TEXT_PATH})`)
+    .option('--lrs <list>', 'learning-rate grid for every task instead of each task\'s own', learningRates)
+    .option('--threads <n>', 'onnxruntime threads', integer('--threads', 1, 256), 2)
+    .option('--no-progress', 'no progress on stderr')
+    .action(transferAction);
+}
