@@ -9,7 +9,7 @@ export const SUMMARY_MD = 'summary.md';
 export const SUMMARY_JSON = 'summary.json';
 
 export function formatLr(lr: number): string {
-  return lr.toExponential(0).replace('e+', 'e');
+  return lr.toExponential().replace('e+', 'e'); // shortest exact form: 3e-4, 2.5e-3, 1e0
 }
 
 export function formatScore(v: number | null, metric: Metric): string {

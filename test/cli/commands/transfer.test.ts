@@ -1,0 +1,101 @@
+// `nos transfer`: a quick run on tiny data (table, files, progress), a second run continuing the folder, bad input.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../../../src/cli/nos';
+import { tinyText } from '../../transfer/tiny-data';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-transfer-cli-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const text = path.join(dir, 'corpus.txt');
+fs.writeFileSync(text, tinyText(2000));
+
+async function nos(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await main(['node', 'nos', ...args]), stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    process.exitCode = undefined;
+  }
+}
+
+test('nos transfer --quick: ranks the rule and the baselines per task, writes the report, and continues a folder', async () => {
+  const out = path.join(dir, 'run');
+  const args = ['transfer', 'powersign', '--baselines', 'sgd,adam', '--tasks', 'rosenbrock,lm', '--quick', '--text', text, '--seeds', '2', '--lrs', '1e-3,1e-2', '--out', out];
+  const first = await nos(args);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /^starting .*run: 3 optimizers \(powersign, sgd, adam\) on rosenbrock, lm, seeds 0\.\.1, quick sizes$/m);
+  assert.match(first.stderr, /^run 1\/24: rosenbrock powersign tune lr 1e-3 \| \d+s elapsed \| ETA \S+$/m);
+  assert.match(first.stdout, /rosenbrock: mean final distance .* \(lower is better\), seeds 0, 1$/m);
+  assert.match(first.stdout, /^ {2}rank +optimizer +loss\/char +sd +tuned lr +status$/m);
+  assert.match(first.stdout, /^ {2}1 +(powersign|sgd|adam) +\d\.\d+ /m);
+  assert.match(first.stdout, /24 runs done now, 0 found done in the folder/);
+  for (const f of ['runs.jsonl', 'summary.md', 'summary.json', 'rosenbrock.svg', 'lm.svg', 'rosenbrock-classic.svg', 'rosenbrock-far.svg']) {
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  }
+  const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+  assert.ok(md.includes(`\`nos transfer powersign --tasks rosenbrock,lm --baselines sgd,adam --seeds 2 --quick --text ${text} --lrs 0.001,0.01 --out ${out}\``), md.slice(0, 300));
+  const again = await nos(args);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /^continuing /m);
+  assert.match(again.stdout, /0 runs done now, 24 found done in the folder/);
+});
+
+test('nos transfer: bad input is refused with exit 2 before anything runs', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--tasks', 'rosenbrock,mnist'], /--tasks: unknown task 'mnist': expected some of rosenbrock, convnet-large, lm/],
+    [['--baselines', 'sgd,lion'], /unknown baseline 'lion': expected some of sgd, momentum, adam, rmsprop/],
+    [['exp(sign(g)*sgn(m))*g'], /unknown name 'sgn'/],
+    [['--seeds', '0'], /--seeds must be an integer from 1 to 100, got "0"/],
+    [['--lrs', '1e-3,-1'], /--lrs takes comma-separated learning rates > 0/],
+    [['--tasks', 'lm', '--text', path.join(dir, 'missing.txt')], /missing\.txt: no such file or folder/],
+    [['--out', ''], /--out must name a folder/],
+    [['--baselines', ''], /nothing to compare/],
+  ];
+  for (const [extra, message] of cases) {
+    const out = path.join(dir, 'bad');
+    // Later flags win: each case overrides the base command.
+    const r = await nos(['transfer', '--quick', '--tasks', 'rosenbrock', '--out', out, ...extra]);
+    assert.equal(r.code, 2, `${extra.join(' ')}: exit ${r.code}, ${r.stderr}`);
+    assert.match(r.stderr, message, extra.join(' '));
+    assert.ok(!fs.existsSync(path.join(out, 'runs.jsonl')), `${extra.join(' ')} ran nothing`);
+  }
+});
+
+const NOS = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'nos' + path.extname(__filename));
+const EXEC_ARGV = __filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
+
+test('nos transfer: Ctrl-C keeps the finished runs (exit 130, how to continue), and the same command finishes the rest', async () => {
+  const out = path.join(dir, 'interrupted');
+  const args = ['transfer', 'addsign', '--baselines', 'momentum', '--tasks', 'lm', '--quick', '--text', text, '--seeds', '2', '--lrs', '1e-2,1e-1', '--out', out];
+  const child = spawn(process.execPath, [...EXEC_ARGV, NOS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let sent = false;
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    // After the second finished run, while the third is under way.
+    if (!sent && (stderr.match(/^ {2}ok /gm) ?? []).length >= 2) { sent = true; child.kill('SIGINT'); }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /stopping: every finished run is in runs\.jsonl/);
+  assert.match(stdout, /stopped early; continue with: nos transfer addsign --tasks lm --baselines momentum --seeds 2 --quick/);
+  const kept = fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8').trimEnd().split('\n').length;
+  assert.ok(kept >= 2 && kept < 8, `${kept} runs kept`);
+  assert.match(fs.readFileSync(path.join(out, 'summary.md'), 'utf8'), /\*\*partial\*\*/);
+  const rest = await nos(args);
+  assert.equal(rest.code, 0, rest.stderr);
+  assert.match(rest.stdout, new RegExp(`${8 - kept} runs done now, ${kept} found done in the folder`));
+});

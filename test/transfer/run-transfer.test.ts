@@ -1,0 +1,92 @@
+// The transfer loop on fake tasks: tuning then seeds, the report files, resuming without re-running, a stop keeping
+// what finished, a change of settings re-running, an optimizer that diverges everywhere.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { resolveOptimizers } from '../../src/transfer/optimizers';
+import { RUNS_FILE } from '../../src/transfer/run-log';
+import { runTransfer, type TransferHooks } from '../../src/transfer/run-transfer';
+import { fakeTask } from './fake-task';
+
+const made: string[] = [];
+after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
+function tmp(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-transfer-'));
+  made.push(d);
+  return d;
+}
+
+const optimizers = resolveOptimizers(['powersign'], ['sgd', 'adam']);
+const best = { powersign: 1e-2, sgd: 1e-1, adam: 1e-3 };
+const go: TransferHooks = { stopped: () => false };
+
+test('each optimizer is tuned over the grid with seed 0, then its best rate runs every seed; the table ranks them', async () => {
+  const out = tmp();
+  const task = fakeTask({ best: { ...best, adam: 1e-2 }, diverges: { sgd: [1e-3] } });
+  const r = await runTransfer({ tasks: [task], optimizers, seeds: [0, 1, 2], out, command: 'nos transfer' }, go);
+  assert.equal(r.ran, 3 * 3 + 3 * 3);
+  assert.deepEqual(task.calls.filter((c) => c.optimizer === 'powersign').map((c) => `${c.phase} ${c.lr} ${c.seed}`), [
+    'tune 0.001 0', 'tune 0.01 0', 'tune 0.1 0', 'final 0.01 0', 'final 0.01 1', 'final 0.01 2',
+  ]);
+  const rows = r.summaries[0].rows;
+  assert.deepEqual(rows.map((row) => [row.optimizer, row.bestLr, row.rank]), [['powersign', 0.01, 1], ['sgd', 0.1, 1], ['adam', 0.01, 1]]);
+  assert.ok(Math.abs(rows[0].mean! - 0.01) < 1e-12);
+  assert.equal(rows[1].tuning[0].status, 'diverged');
+  for (const f of ['summary.md', 'summary.json', 'fake.svg', RUNS_FILE]) assert.ok(fs.existsSync(path.join(out, f)), f);
+  const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+  assert.match(md, /\| powersign \| 0\.0100 ± 0\.010 \(#1\) lr 1e-2 \|/);
+  assert.match(md, /\| sgd \| diverged \| 2\.00 \| \*\*1\.00\*\* \|/); // the tuning grid, the chosen rate in bold
+  const json = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+  assert.equal(json.tasks[0].rows[2].optimizer, 'adam');
+  assert.equal(json.partial, false);
+});
+
+test('a second run on the same folder re-runs nothing; a changed setting re-runs that task only', async () => {
+  const out = tmp();
+  const plan = (settings: Record<string, unknown>) => ({ tasks: [fakeTask({ best, settings }), fakeTask({ name: 'other', best })], optimizers, seeds: [0, 1], out, command: 'nos transfer' });
+  const first = await runTransfer(plan({ size: 1 }), go);
+  assert.equal(first.ran, 2 * 3 * (3 + 2));
+  const again = plan({ size: 1 });
+  const second = await runTransfer(again, go);
+  assert.deepEqual([second.ran, second.reused], [0, 30]);
+  assert.equal((again.tasks[0] as ReturnType<typeof fakeTask>).calls.length, 0);
+  const changed = await runTransfer(plan({ size: 2 }), go);
+  assert.deepEqual([changed.ran, changed.reused], [15, 15]);
+});
+
+test('a stop (Ctrl-C) keeps every finished run, drops the one in progress, and the next run continues', async () => {
+  const out = tmp();
+  let stop = false;
+  const task = fakeTask({ best });
+  let starts = 0;
+  // The stop comes while the fifth run is in progress: the task throws RunInterrupted and the run is dropped.
+  const r = await runTransfer({ tasks: [task], optimizers, seeds: [0, 1], out, command: 'nos transfer' }, {
+    stopped: () => stop,
+    onRunStart: () => { if (++starts === 5) stop = true; },
+  });
+  assert.equal(r.interrupted, true);
+  assert.equal(r.ran, 4);
+  assert.equal(fs.readFileSync(path.join(out, RUNS_FILE), 'utf8').trimEnd().split('\n').length, 4);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).partial, true);
+  assert.match(fs.readFileSync(path.join(out, 'summary.md'), 'utf8'), /\*\*partial\*\*/);
+  const task2 = fakeTask({ best });
+  const rest = await runTransfer({ tasks: [task2], optimizers, seeds: [0, 1], out, command: 'nos transfer' }, go);
+  assert.deepEqual([rest.ran, rest.reused, rest.interrupted], [11, 4, false]);
+  assert.deepEqual(task2.calls[0], { optimizer: 'powersign', phase: 'final', lr: 1e-2, seed: 1 });
+});
+
+test('an optimizer that diverges at every rate gets no seeds and no rank; progress reports an ETA', async () => {
+  const out = tmp();
+  const task = fakeTask({ best, diverges: { adam: [1e-3, 1e-2, 1e-1] } });
+  const etas: number[] = [];
+  const r = await runTransfer({ tasks: [task], optimizers, seeds: [0, 1], out, command: 'nos transfer' }, {
+    stopped: () => false, onRunStart: (i) => etas.push(i.etaSeconds),
+  });
+  const adam = r.summaries[0].rows[2];
+  assert.deepEqual([adam.state, adam.rank, adam.finals.length], ['failed', null, 0]);
+  assert.equal(task.calls.filter((c) => c.optimizer === 'adam' && c.phase === 'final').length, 0);
+  assert.ok(etas.every((e) => Number.isFinite(e) && e >= 0));
+  assert.ok(etas[etas.length - 1] <= etas[0]);
+});
