@@ -32,8 +32,8 @@ export const CONVNET_LARGE_FULL: ConvnetLargeSettings = {
 
 export const CONVNET_LARGE_QUICK: ConvnetLargeSettings = {
   network: { widths: [8, 16], blocks: 1 }, batchSize: 50,
-  tuneExamples: 1000, tuneEpochs: 1, validationExamples: 500,
-  finalExamples: 2000, finalEpochs: 1, evalsPerEpoch: 2, testExamples: 1000,
+  tuneExamples: 2000, tuneEpochs: 1, validationExamples: 500,
+  finalExamples: 5000, finalEpochs: 1, evalsPerEpoch: 2, testExamples: 1000,
 };
 
 /** The paper's sweep for the child (10^-5..10^1) narrowed to the decades where any of these optimizers trains. */

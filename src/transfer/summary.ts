@@ -46,8 +46,9 @@ export interface TaskSummary {
 function stats(xs: number[]): { mean: number | null; sd: number | null; min: number | null; max: number | null } {
   if (xs.length === 0) return { mean: null, sd: null, min: null, max: null };
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  // Sample standard deviation (n - 1); 0 for a single seed.
-  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  // Sample standard deviation (n - 1); 0 for a single seed or equal values (the mean of equal values can be off by
+  // a rounding, which would show as a spread of 1e-17).
+  const sd = xs.length > 1 && Math.min(...xs) !== Math.max(...xs) ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
   return { mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
 }
 
