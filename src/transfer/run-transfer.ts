@@ -2,6 +2,7 @@
 // finishes (a stopped or killed run continues where it stopped), the report rewritten after every run.
 import { createHash } from 'node:crypto';
 import { compileRule } from '../compiler';
+import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import { BASELINES } from './optimizers';
 import { renderCurves, writeReport, type ReportMeta } from './report';
 import { RunLog, runKey, type RunRecord } from './run-log';
@@ -47,9 +48,15 @@ export interface TransferResult {
   interrupted: boolean;
 }
 
-/** The digest every run of this optimizer on this task carries: a change of settings, rule or options re-runs it. */
+/**
+ * The digest every run of this optimizer on this task carries: a change of settings, rule, options, of the tasks'
+ * code (TRANSFER_VERSION) or of the kernels' arithmetic (the kernel ABI version) re-runs it.
+ */
 export function fingerprint(task: TransferTask, optimizer: OptimizerSpec): string {
-  const text = JSON.stringify({ version: TRANSFER_VERSION, task: task.name, settings: task.settings, rule: compileRule(optimizer.rule).hash, options: optimizer.options });
+  const text = JSON.stringify({
+    version: TRANSFER_VERSION, kernelAbi: KERNEL_ABI_VERSION, task: task.name, settings: task.settings,
+    rule: compileRule(optimizer.rule).hash, options: optimizer.options,
+  });
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
