@@ -59,9 +59,11 @@ export interface OptimizerState {
 export interface Optimizer {
   readonly info: OptimizerRule;
   readonly device: string;
-  /** Steps taken so far. */
-  step: number;
+  /** Steps taken so far (what a saved state calls `step`). */
+  readonly iterations: number;
   /** One step in place: params[k] -= lr(t) * rule(grads[k], state). */
+  step(params: Float32Array[], grads: Float32Array[]): void;
+  /** @deprecated The same as step(params, grads), under its first name (kept so that code calling it keeps working). */
   update(params: Float32Array[], grads: Float32Array[]): void;
   /** The learning rate the next update will use. */
   currentLr(): number;
@@ -186,7 +188,7 @@ function checkNoSharedMemory(params: Float32Array[], grads: Float32Array[]): voi
     for (let i = 1; i < list.length; i++) {
       if (start(list[i]) < end(list[i - 1])) {
         const [a, b] = [list[i - 1], list[i]].sort((x, y) => x - y);
-        throw new RangeError(`update: params[${b}] shares memory with params[${a}] (each parameter must be its own array; one listed twice would be updated twice)`);
+        throw new RangeError(`step: params[${b}] shares memory with params[${a}] (each parameter must be its own array; one listed twice would be updated twice)`);
       }
     }
   }
@@ -207,19 +209,19 @@ function checkNoSharedMemory(params: Float32Array[], grads: Float32Array[]): voi
     if (lo === 0) continue;
     const k = list[lo - 1];
     if (end(k) <= gStart || (k === j && start(k) === gStart && end(k) === gEnd)) continue;
-    throw new RangeError(`update: grads[${j}] shares memory with params[${k}], which the step writes (a gradient may be its own parameter's array, but no other parameter's)`);
+    throw new RangeError(`step: grads[${j}] shares memory with params[${k}], which the step writes (a gradient may be its own parameter's array, but no other parameter's)`);
   }
 }
 
 function checkArrays(what: string, arrays: unknown, count: number | undefined): asserts arrays is Float32Array[] {
-  if (!Array.isArray(arrays)) throw new TypeError(`update: ${what} must be an Array of Float32Array, received ${describe(arrays)}`);
+  if (!Array.isArray(arrays)) throw new TypeError(`step: ${what} must be an Array of Float32Array, received ${describe(arrays)}`);
   if (count !== undefined && arrays.length !== count) {
-    throw new RangeError(`update: ${what} has ${arrays.length} arrays, expected ${count}`);
+    throw new RangeError(`step: ${what} has ${arrays.length} arrays, expected ${count}`);
   }
   arrays.forEach((a, k) => {
     // types.isFloat32Array also knows arrays made in another realm (vm contexts, some test runners).
-    if (!types.isFloat32Array(a)) throw new TypeError(`update: ${what}[${k}] must be a Float32Array, received ${describe(a)}`);
-    if (isDetached(a)) throw new TypeError(`update: ${what}[${k}] is detached (its ArrayBuffer was transferred)`);
+    if (!types.isFloat32Array(a)) throw new TypeError(`step: ${what}[${k}] must be a Float32Array, received ${describe(a)}`);
+    if (isDetached(a)) throw new TypeError(`step: ${what}[${k}] is detached (its ArrayBuffer was transferred)`);
   });
 }
 
@@ -241,7 +243,7 @@ function decode(where: string, x: unknown, n: number): Float32Array {
 }
 
 class NosOptimizer implements Optimizer {
-  step = 0;
+  private taken = 0;
   readonly device: string;
   private sizes: number[] | undefined;
   private readonly scalars: StepScalars;
@@ -258,32 +260,40 @@ class NosOptimizer implements Optimizer {
     return this.runner;
   }
 
+  get iterations(): number {
+    return this.taken;
+  }
+
   update(params: Float32Array[], grads: Float32Array[]): void {
+    this.step(params, grads);
+  }
+
+  step(params: Float32Array[], grads: Float32Array[]): void {
     const runner = this.live();
     checkArrays('params', params, this.sizes?.length);
     checkArrays('grads', grads, params.length);
     params.forEach((w, k) => {
       if (grads[k].length !== w.length) {
-        throw new RangeError(`update: grads[${k}] has ${grads[k].length} elements, params[${k}] has ${w.length}`);
+        throw new RangeError(`step: grads[${k}] has ${grads[k].length} elements, params[${k}] has ${w.length}`);
       }
       if (this.sizes && this.sizes[k] !== w.length) {
-        throw new RangeError(`update: params[${k}] has ${w.length} elements, but the optimizer's state for it has ${this.sizes[k]} (did the parameter list change?)`);
+        throw new RangeError(`step: params[${k}] has ${w.length} elements, but the optimizer's state for it has ${this.sizes[k]} (did the parameter list change?)`);
       }
     });
     checkNoSharedMemory(params, grads);
-    if (this.step >= 0xffffffff) throw new RangeError('update: step counter would pass 2^32 - 1');
+    if (this.taken >= 0xffffffff) throw new RangeError('step: step counter would pass 2^32 - 1');
     // An empty list binds nothing (like a state saved before the first update): the first non-empty list fixes it.
     if (!this.sizes && params.length > 0) {
       this.sizes = params.map((w) => w.length);
       runner.bind(this.sizes);
     }
-    const t = this.step + 1;
+    const t = this.taken + 1;
     if (params.length > 0) runner.step(params, grads, this.scalars.fill(t), this.settings.seed, t);
-    this.step = t;
+    this.taken = t;
   }
 
   currentLr(): number {
-    return stepScalars(this.info, this.settings, this.step + 1, new Float32Array(NOS_SCALAR_COUNT))[0];
+    return stepScalars(this.info, this.settings, this.taken + 1, new Float32Array(NOS_SCALAR_COUNT))[0];
   }
 
   stateDict(): OptimizerState {
@@ -291,7 +301,7 @@ class NosOptimizer implements Optimizer {
     const slots = this.info.state;
     const sizes = this.sizes ?? [];
     return {
-      format: 'nos-optimizer-state', version: 1, rule: this.info.canonical, hash: this.info.hash, step: this.step,
+      format: 'nos-optimizer-state', version: 1, rule: this.info.canonical, hash: this.info.hash, step: this.taken,
       sizes: [...sizes], slots: [...slots],
       tensors: sizes.map((_, k) => Object.fromEntries(slots.map((s) => [s, encode(runner.readState(k, STATE_SLOTS.indexOf(s)))]))),
     };
@@ -326,7 +336,7 @@ class NosOptimizer implements Optimizer {
     this.sizes = state.sizes.length > 0 ? [...state.sizes] : undefined;
     runner.bind(state.sizes);
     decoded.forEach((slots, k) => slots.forEach((values, i) => runner.writeState(k, STATE_SLOTS.indexOf(this.info.state[i]), values)));
-    this.step = state.step;
+    this.taken = state.step;
   }
 
   dispose(): void {

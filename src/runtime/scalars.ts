@@ -49,7 +49,7 @@ export class StepScalars {
     const lr = learningRate(s.schedule, s.lr, t - 1, s.totalSteps, s.seed);
     // A schedule can grow past float32 (step with rate > 1) or meet a NaN: never run a step with such a rate.
     if (!Number.isFinite(Math.fround(lr))) {
-      throw new RangeError(`update: the learning rate of step ${t} is ${lr}, not a finite float32 (lr ${s.lr}, schedule ${JSON.stringify(s.schedule)})`);
+      throw new RangeError(`step: the learning rate of step ${t} is ${lr}, not a finite float32 (lr ${s.lr}, schedule ${JSON.stringify(s.schedule)})`);
     }
     out[Scalar.lr] = lr;
     if (s.biasCorrection) {

@@ -55,8 +55,8 @@ for (const rule of ['adam', 'powersign-cd', 'momentum', 'table6-01', 'table6-17'
     const pg = pc.map((p) => p.slice());
     const gradsAt = (t: number): Float32Array[] => sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + t)));
     for (let t = 0; t < 3; t++) {
-      cpu.update(pc, gradsAt(t));
-      cuda.update(pg, gradsAt(t));
+      cpu.step(pc, gradsAt(t));
+      cuda.step(pg, gradsAt(t));
     }
     assert.deepEqual(pg, pc);
     assert.deepEqual(cuda.stateDict(), cpu.stateDict());
@@ -64,8 +64,8 @@ for (const rule of ['adam', 'powersign-cd', 'momentum', 'table6-01', 'table6-17'
     const again = createOptimizer(rule, { ...options, device: 'cuda' });
     again.loadStateDict(cpu.stateDict());
     const pa = pc.map((p) => p.slice());
-    cpu.update(pc, gradsAt(3));
-    again.update(pa, gradsAt(3));
+    cpu.step(pc, gradsAt(3));
+    again.step(pa, gradsAt(3));
     assert.deepEqual(pa, pc);
     cuda.dispose();
     again.dispose();
@@ -103,7 +103,7 @@ test('a PTX cut short in the disk cache is compiled again, not an error until th
   const opt = createOptimizer('powersign', { device: 'cuda', cacheDir: dir });
   assert.equal(opt.device, 'cuda');
   const w = new Float32Array([1, -1]);
-  opt.update([w], [new Float32Array([0.5, -0.5])]);
+  opt.step([w], [new Float32Array([0.5, -0.5])]);
   assert.ok(w[0] < 1 && w[1] > -1);
   opt.dispose();
   assert.equal(fs.readFileSync(file, 'utf8'), whole, 'the entry on disk is whole again');

@@ -52,7 +52,7 @@ test(`adam and rmsprop match torch.optim to float32 rounding (${STEPS} steps of 
       const w = Float32Array.from(initial);
       const run: Float32Array[] = [];
       for (const g of grads) {
-        opt.update([w], [Float32Array.from(g)]);
+        opt.step([w], [Float32Array.from(g)]);
         run.push(w.slice());
       }
       const ours = score(run, out.cases[name].float64);

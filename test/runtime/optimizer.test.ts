@@ -39,13 +39,13 @@ for (const name of ['sgd', 'momentum', 'adam', 'rmsprop']) {
       const opt = createOptimizer(rule(name), { ...c.options, device, cacheDir });
       const params = fixture.initial.map((w) => Float32Array.from(w));
       for (let t = 0; t < fixture.steps; t++) {
-        opt.update(params, fixture.grads[t].map((g) => Float32Array.from(g)));
+        opt.step(params, fixture.grads[t].map((g) => Float32Array.from(g)));
         params.forEach((p, k) => p.forEach((x, i) => {
           const want = c.trajectory[t][k][i];
           assert.ok(closeTo(x, want, t + 1), `${name}/${device} step ${t + 1} tensor ${k}[${i}]: ${x} vs torch ${want}`);
         }));
       }
-      assert.equal(opt.step, fixture.steps);
+      assert.equal(opt.iterations, fixture.steps);
       opt.dispose();
     });
   }
@@ -100,7 +100,7 @@ for (const [name, kind, decay] of SIGN_CASES) {
     const opt = createOptimizer(rule(name), { lr: 0.02, betas: [0.9, 0.999, 0.999], totalSteps: T, cacheDir });
     for (let s = 0; s < T + 3; s++) { // past T the decays hold their final value
       const grads = sizes.map((n) => Float32Array.from({ length: n }, () => (rand() < 0.1 ? 0 : rand())));
-      opt.update(params, grads);
+      opt.step(params, grads);
       grads.forEach((g, k) => tfSignStep(kind, decay, ref[k], mRef[k], g, 0.02, 0.9, s, T));
     }
     params.forEach((p, k) => p.forEach((x, i) => {
@@ -117,7 +117,7 @@ test('schedules drive the learning rate of each step (sgd with cosine decay)', (
   for (let s = 0; s < T; s++) {
     const lr = 0.5 * 0.5 * (1 + Math.cos(Math.PI * s / T));
     assert.ok(Math.abs(opt.currentLr() - lr) < 1e-7, `lr at step ${s}`);
-    opt.update([w], [new Float32Array([1])]);
+    opt.step([w], [new Float32Array([1])]);
     expected -= Math.fround(lr);
     assert.ok(Math.abs(w[0] - expected) < 1e-6, `w after step ${s + 1}: ${w[0]} vs ${expected}`);
   }
@@ -130,17 +130,17 @@ test('stateDict survives JSON and a restored optimizer continues bit for bit', (
     const gradsAt = (t: number): Float32Array[] => sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.sin(t * 13 + i * 0.7)));
     const a = make();
     const pa = sizes.map((n) => new Float32Array(n).fill(1));
-    for (let t = 0; t < 10; t++) a.update(pa, gradsAt(t));
+    for (let t = 0; t < 10; t++) a.step(pa, gradsAt(t));
 
     const b = make();
     const pb = sizes.map((n) => new Float32Array(n).fill(1));
-    for (let t = 0; t < 5; t++) b.update(pb, gradsAt(t));
+    for (let t = 0; t < 5; t++) b.step(pb, gradsAt(t));
     const saved = JSON.parse(JSON.stringify(b.stateDict()));
     assert.deepEqual(Object.keys(saved.tensors[0]).sort(), ['m', 'v']);
     const c = make();
     c.loadStateDict(saved);
-    assert.equal(c.step, 5);
-    for (let t = 5; t < 10; t++) c.update(pb, gradsAt(t));
+    assert.equal(c.iterations, 5);
+    for (let t = 5; t < 10; t++) c.step(pb, gradsAt(t));
     assert.deepEqual(pb, pa, `${device}: restored run differs`);
     assert.deepEqual(c.stateDict(), a.stateDict());
   }
@@ -153,26 +153,26 @@ test('a state saved before the first update loads and leaves the parameter list 
   const b = createOptimizer(rule('adam'), { cacheDir });
   b.loadStateDict(empty);
   const w = new Float32Array([1, 2]);
-  b.update([w], [new Float32Array([1, 1])]);
-  assert.equal(b.step, 1);
+  b.step([w], [new Float32Array([1, 1])]);
+  assert.equal(b.iterations, 1);
   assert.ok(w[0] < 1 && w[1] < 2);
 });
 
 test('an update of an empty list leaves the parameter list open, and so does its saved state', () => {
   for (const device of DEVICES) {
     const a = createOptimizer(rule('adam'), { cacheDir, device });
-    a.update([], []);
-    assert.equal(a.step, 1);
+    a.step([], []);
+    assert.equal(a.iterations, 1);
     const saved = JSON.parse(JSON.stringify(a.stateDict()));
     assert.deepEqual(saved.sizes, []);
     const w = new Float32Array([1, 2]);
-    a.update([w], [new Float32Array([1, 1])]);
+    a.step([w], [new Float32Array([1, 1])]);
     assert.ok(w[0] < 1 && w[1] < 2, `${device}: the first non-empty list is updated`);
-    assert.throws(() => a.update([w, w.slice()], [w.slice(), w.slice()]), /params has 2 arrays, expected 1/);
+    assert.throws(() => a.step([w, w.slice()], [w.slice(), w.slice()]), /params has 2 arrays, expected 1/);
     const b = createOptimizer(rule('adam'), { cacheDir, device });
     b.loadStateDict(saved);
-    b.update([], []);
-    b.update([new Float32Array(3), new Float32Array(1)], [new Float32Array(3), new Float32Array(1)]);
+    b.step([], []);
+    b.step([new Float32Array(3), new Float32Array(1)], [new Float32Array(3), new Float32Array(1)]);
     assert.deepEqual(b.stateDict().sizes, [3, 1]);
   }
 });
@@ -182,21 +182,21 @@ test('parameters that share memory with each other or with another gradient are 
     const opt = createOptimizer(rule('sgd'), { cacheDir, device, lr: 1 });
     const a = new Float32Array(100_000).fill(1);
     const g = new Float32Array(100_000).fill(0.1);
-    assert.throws(() => opt.update([a, a], [g, g]), /params\[1\] shares memory with params\[0\]/);
+    assert.throws(() => opt.step([a, a], [g, g]), /params\[1\] shares memory with params\[0\]/);
     const flat = new Float32Array(10);
-    assert.throws(() => opt.update([flat.subarray(0, 6), flat.subarray(5)], [g.subarray(0, 6), g.subarray(0, 5)]), /params\[1\] shares memory with params\[0\]/);
+    assert.throws(() => opt.step([flat.subarray(0, 6), flat.subarray(5)], [g.subarray(0, 6), g.subarray(0, 5)]), /params\[1\] shares memory with params\[0\]/);
     const [p0, p1] = [new Float32Array(4), new Float32Array(4)];
-    assert.throws(() => opt.update([p0, p1], [p1, g.subarray(0, 4)]), /grads\[0\] shares memory with params\[1\], which the step writes/);
+    assert.throws(() => opt.step([p0, p1], [p1, g.subarray(0, 4)]), /grads\[0\] shares memory with params\[1\], which the step writes/);
     const buf = new Float32Array(9);
-    assert.throws(() => opt.update([buf.subarray(0, 8)], [buf.subarray(1, 9)]), /grads\[0\] shares memory with params\[0\]/);
-    assert.equal(opt.step, 0, 'a refused step is not taken');
+    assert.throws(() => opt.step([buf.subarray(0, 8)], [buf.subarray(1, 9)]), /grads\[0\] shares memory with params\[0\]/);
+    assert.equal(opt.iterations, 0, 'a refused step is not taken');
     // Disjoint views of one buffer, a gradient that is its own parameter's array, and shared gradients are fine.
     const w = new Float32Array([1, 2, 3, 4]);
     const same = new Float32Array([0.5, 0.5]);
-    opt.update([w.subarray(0, 2), w.subarray(2)], [same, same]);
+    opt.step([w.subarray(0, 2), w.subarray(2)], [same, same]);
     assert.deepEqual(w, new Float32Array([0.5, 1.5, 2.5, 3.5]));
     const self = new Float32Array([0.25, 0.5]);
-    opt.update([w.subarray(0, 2), self], [w.subarray(0, 2), self]);
+    opt.step([w.subarray(0, 2), self], [w.subarray(0, 2), self]);
     assert.deepEqual(w.subarray(0, 2), new Float32Array([0, 0]));
     assert.deepEqual(self, new Float32Array([0, 0]));
   }
@@ -207,13 +207,13 @@ test('views over a SharedArrayBuffer are updated, empty ones included', () => {
   const w = new Float32Array(new SharedArrayBuffer(12)).fill(1);
   const g = new Float32Array(new SharedArrayBuffer(12)).fill(0.5);
   const empty = new Float32Array(new SharedArrayBuffer(0));
-  opt.update([w, empty], [g, new Float32Array(new SharedArrayBuffer(0))]);
+  opt.step([w, empty], [g, new Float32Array(new SharedArrayBuffer(0))]);
   assert.deepEqual(w, new Float32Array([0.5, 0.5, 0.5]));
 });
 
 test('a state from another rule, or a damaged one, is refused and leaves the optimizer unchanged', () => {
   const adam = createOptimizer(rule('adam'), { cacheDir });
-  adam.update([new Float32Array(4)], [new Float32Array(4).fill(1)]);
+  adam.step([new Float32Array(4)], [new Float32Array(4).fill(1)]);
   const saved = adam.stateDict();
   const rms = createOptimizer(rule('rmsprop'), { cacheDir });
   assert.throws(() => rms.loadStateDict(saved), /the state is for rule "m\/sqrt\(v\)" \(hash [0-9a-f]{16}\), but this optimizer runs "g\/sqrt\(v\)"/);
@@ -221,24 +221,24 @@ test('a state from another rule, or a damaged one, is refused and leaves the opt
   assert.throws(() => other.loadStateDict({ ...saved, tensors: [{ m: saved.tensors[0].m }] }), /tensor 0 lacks state 'v'/);
   assert.throws(() => other.loadStateDict({ ...saved, tensors: [{ m: 'AAAA', v: saved.tensors[0].v }] }), /tensor 0 state 'm' holds 3 bytes, expected 16 \(4 float32 values\)/);
   assert.throws(() => other.loadStateDict({ format: 'x' } as never), /expected an object from stateDict/);
-  assert.equal(other.step, 0);
+  assert.equal(other.iterations, 0);
 });
 
 test('bad calls give errors that say what was expected and what was received', () => {
   const opt = createOptimizer(rule('adam'), { cacheDir });
   const w = new Float32Array(8);
-  assert.throws(() => opt.update([w], [new Float32Array(7)]), /grads\[0\] has 7 elements, params\[0\] has 8/);
-  assert.throws(() => opt.update([w], [new Float64Array(8) as never]), /grads\[0\] must be a Float32Array, received a Float64Array/);
-  assert.throws(() => opt.update([w], []), /grads has 0 arrays, expected 1/);
-  assert.throws(() => opt.update(w as never, [w]), /params must be an Array of Float32Array, received a Float32Array/);
+  assert.throws(() => opt.step([w], [new Float32Array(7)]), /grads\[0\] has 7 elements, params\[0\] has 8/);
+  assert.throws(() => opt.step([w], [new Float64Array(8) as never]), /grads\[0\] must be a Float32Array, received a Float64Array/);
+  assert.throws(() => opt.step([w], []), /grads has 0 arrays, expected 1/);
+  assert.throws(() => opt.step(w as never, [w]), /params must be an Array of Float32Array, received a Float32Array/);
   const gone = new Float32Array(8);
   structuredClone(gone.buffer as ArrayBuffer, { transfer: [gone.buffer as ArrayBuffer] });
-  assert.throws(() => opt.update([gone], [new Float32Array(0)]), /params\[0\] is detached/);
-  opt.update([w], [new Float32Array(8)]);
-  assert.throws(() => opt.update([new Float32Array(9)], [new Float32Array(9)]), /params\[0\] has 9 elements, but the optimizer's state for it has 8/);
-  assert.throws(() => opt.update([w, w], [w, w]), /params has 2 arrays, expected 1/);
+  assert.throws(() => opt.step([gone], [new Float32Array(0)]), /params\[0\] is detached/);
+  opt.step([w], [new Float32Array(8)]);
+  assert.throws(() => opt.step([new Float32Array(9)], [new Float32Array(9)]), /params\[0\] has 9 elements, but the optimizer's state for it has 8/);
+  assert.throws(() => opt.step([w, w], [w, w]), /params has 2 arrays, expected 1/);
   opt.dispose();
-  assert.throws(() => opt.update([w], [w]), /used after dispose/);
+  assert.throws(() => opt.step([w], [w]), /used after dispose/);
 
   assert.throws(() => createOptimizer(rule('adam'), { device: 'tpu' as never }), /device must be one of cpu, js, cuda, received "tpu"/);
   assert.throws(() => createOptimizer(rule('adam'), { lr: NaN }), /lr must be a finite number/);
@@ -264,7 +264,7 @@ test('device cpu without a C++ compiler falls back to the JS kernel with one war
     assert.equal(a.device, 'js');
     assert.equal(b.device, 'js');
     const w = new Float32Array([1]);
-    b.update([w], [new Float32Array([1])]);
+    b.step([w], [new Float32Array([1])]);
     assert.equal(w[0], Math.fround(1 - Math.fround(1e-3)));
   } finally {
     if (saved === undefined) delete process.env.CXX; else process.env.CXX = saved;
@@ -301,7 +301,7 @@ test('a CXX that cannot build kernels (fails, writes nothing, writes garbage, no
       assert.match(warnings[0], new RegExp(`the C\\+\\+ compiler ${cxx} does not work \\(.*\\); updates run in the slower JS kernel`));
       assert.match(warnings[0], why);
       const w = new Float32Array([1, -1]);
-      opt.update([w], [new Float32Array([0.5, -0.5])]);
+      opt.step([w], [new Float32Array([0.5, -0.5])]);
       assert.ok(w[0] < 1 && w[1] > -1, `${cxx}: the JS kernel updated w`);
     }
   } finally {
@@ -330,7 +330,7 @@ test('Float32Arrays made in another realm (a vm context) are accepted on every d
     const opt = createOptimizer(rule('adam'), { cacheDir, device, lr: 0.1 });
     const w = foreign('new Float32Array([1, -1, 0.5])');
     assert.ok(!(w instanceof Float32Array), 'the test needs an array from another realm');
-    opt.update([w, foreign('new Float32Array(new SharedArrayBuffer(0))')], [foreign('new Float32Array([1, -1, 0.5])'), foreign('new Float32Array(0)')]);
+    opt.step([w, foreign('new Float32Array(new SharedArrayBuffer(0))')], [foreign('new Float32Array([1, -1, 0.5])'), foreign('new Float32Array(0)')]);
     assert.ok(w[0] < 1 && w[1] > -1 && w[2] < 0.5, `${device}: updated`);
     const saved = opt.stateDict();
     const again = createOptimizer(rule('adam'), { cacheDir, device, lr: 0.1 });
@@ -354,7 +354,7 @@ test('options are checked: unknown names, float32 range, cacheDir, warn, and a R
   try {
     process.chdir(cacheDir);
     const w = new Float32Array([1]);
-    createOptimizer('sgd', { cacheDir: 'relative-kernels', lr: 1 }).update([w], [new Float32Array([0.5])]);
+    createOptimizer('sgd', { cacheDir: 'relative-kernels', lr: 1 }).step([w], [new Float32Array([0.5])]);
     assert.equal(w[0], 0.5);
     assert.ok(fs.readdirSync(path.join(cacheDir, 'relative-kernels')).some((f) => f.endsWith('.so')));
   } finally {
@@ -364,13 +364,27 @@ test('options are checked: unknown names, float32 range, cacheDir, warn, and a R
 
 test('a saved step the kernels cannot count to is refused when loaded, not at the next update', () => {
   const a = createOptimizer(rule('adam'), { cacheDir });
-  a.update([new Float32Array(2)], [new Float32Array(2)]);
+  a.step([new Float32Array(2)], [new Float32Array(2)]);
   const saved = a.stateDict();
   const b = createOptimizer(rule('adam'), { cacheDir });
   assert.throws(() => b.loadStateDict({ ...saved, step: 2 ** 40 }), /loadStateDict: step must be an integer in \[0, 2\^32 - 1\), received 1099511627776/);
   assert.throws(() => b.loadStateDict({ ...saved, step: '5' as never }), /step must be an integer .*received string 5/);
-  assert.equal(b.step, 0);
+  assert.equal(b.iterations, 0);
   b.loadStateDict({ ...saved, step: 0xfffffffe });
-  b.update([new Float32Array(2)], [new Float32Array(2)]);
-  assert.equal(b.step, 0xffffffff);
+  b.step([new Float32Array(2)], [new Float32Array(2)]);
+  assert.equal(b.iterations, 0xffffffff);
+});
+
+test('update is the deprecated name of step: the same step, counted once', () => {
+  const byStep = createOptimizer(rule('powersign'), { lr: 0.1, device: 'js' });
+  const byUpdate = createOptimizer(rule('powersign'), { lr: 0.1, device: 'js' });
+  const [w1, w2] = [new Float32Array([1, -2, 3]), new Float32Array([1, -2, 3])];
+  for (let t = 0; t < 3; t++) {
+    const g = new Float32Array([0.5, -t, 0.25 * t]);
+    byStep.step([w1], [g]);
+    byUpdate.update([w2], [g]);
+  }
+  assert.deepEqual(w2, w1);
+  assert.equal(byUpdate.iterations, 3);
+  assert.deepEqual(byUpdate.stateDict(), byStep.stateDict());
 });

@@ -35,5 +35,5 @@ test('bad settings are refused when the filler is made, with the compiler fill\'
 test('a scheduled learning rate that leaves float32 stops the step with an error instead of an infinite update', () => {
   const fill = new StepScalars(compileRule('sgd'), { ...base, lr: 1, schedule: { kind: 'step', decaySteps: 1, rate: 1e10 } });
   for (let t = 1; t <= 4; t++) assert.equal(fill.fill(t)[0], Math.fround(1e10 ** (t - 1)));
-  assert.throws(() => fill.fill(5), /update: the learning rate of step 5 is 1e\+40, not a finite float32 \(lr 1, schedule \{"kind":"step","decaySteps":1,"rate":10000000000\}\)/);
+  assert.throws(() => fill.fill(5), /step: the learning rate of step 5 is 1e\+40, not a finite float32 \(lr 1, schedule \{"kind":"step","decaySteps":1,"rate":10000000000\}\)/);
 });

@@ -6,6 +6,6 @@ if (require.main === module) {
   const n = 1 << 22;
   const opt = createOptimizer('sgd', { threads: 64, lr: 1, cacheDir: process.argv[2] });
   const w = new Float32Array(n).fill(1);
-  opt.update([w], [new Float32Array(n).fill(0.5)]);
+  opt.step([w], [new Float32Array(n).fill(0.5)]);
   process.stdout.write(JSON.stringify({ device: opt.device, wrong: w.filter((x) => x !== 0.5).length }));
 }

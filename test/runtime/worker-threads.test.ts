@@ -30,7 +30,7 @@ test('optimizers in two worker threads at once match the main thread', async () 
   const data = { rule: 'adam', cacheDir, sizes: [70_001, 5], steps: 3 };
   const opt = createOptimizer('adam', { lr: 0.01, cacheDir, threads: 2 });
   const params = data.sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.cos(i)));
-  for (let t = 0; t < data.steps; t++) opt.update(params, data.sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.3 + t))));
+  for (let t = 0; t < data.steps; t++) opt.step(params, data.sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.3 + t))));
   const results = await Promise.all([runInWorker(data), runInWorker(data)]);
   for (const r of results) {
     assert.equal(r.device, 'cpu');

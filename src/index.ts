@@ -1,0 +1,69 @@
+// The package's one entry, what `require('nos')` and `import { ... } from 'nos'` give (package.json main, types, exports).
+//
+// Loading it loads the compiler and the optimizer runtime only: child training (onnxruntime) and the search are
+// loaded on the first call of evaluateRule, loadProtocol or runSearch.
+import type { EvalOptions, EvalOutcome, ProtocolConfig } from './runtime/child/protocol';
+import type { RunSearchOptions, SearchSummary } from './search/search-loop';
+import type { SearchConfig } from './search/search-config';
+import type { SearchInputs } from './search/search-inputs';
+
+export { createOptimizer } from './runtime/optimizer';
+export type { Optimizer, OptimizerOptions, OptimizerRule, OptimizerState, ScheduleSpec } from './runtime/optimizer';
+export {
+  compileRule, parseRule, printInfix, printLatex, printTokens, encodeTokens, decodeTokens, renderRule, loadJsKernel,
+  interpretStep, fillScalars, decayValue, NAMED_RULES, TABLE6_RULES, NosSyntaxError, KERNEL_ABI_VERSION,
+} from './compiler';
+export type { RuleInfo, RenderTarget, JsTensor } from './compiler';
+export type { ProtocolConfig, EvalOutcome, EvalOptions } from './runtime/child/protocol';
+export type { SearchConfig } from './search/search-config';
+export type { SearchEvent, SearchSummary } from './search/search-loop';
+
+type ProtocolModule = typeof import('./runtime/child/protocol');
+const protocolModule = (): ProtocolModule => require('./runtime/child/protocol') as ProtocolModule;
+
+/** A protocol by name ('paper', 'quick') or JSON file, validated (child training's loadProtocol). */
+export function loadProtocol(nameOrFile: string): ProtocolConfig {
+  return protocolModule().loadProtocol(nameOrFile);
+}
+
+/**
+ * Trains the paper's child (or the quick protocol's MLP) with `rule` over the protocol's learning-rate sweep and
+ * gives its reward (child training's evaluateRule).  `protocol` is a ProtocolConfig or a name or file for
+ * loadProtocol; `data.path` a dataset folder (default: Debian's Fashion-MNIST).
+ */
+export async function evaluateRule(rule: string, protocol: ProtocolConfig | string = 'quick', data: { path?: string } = {},
+  options: EvalOptions = {}): Promise<EvalOutcome> {
+  const mod = protocolModule();
+  return mod.evaluateRule(rule, typeof protocol === 'string' ? mod.loadProtocol(protocol) : protocol, data, options);
+}
+
+/** The settings `nos search` takes as flags; each one left out takes the flag's default. */
+export type SearchSettings = Partial<SearchInputs>;
+
+/** `nos search`'s defaults (test/package/api.test.ts holds them to the CLI's). */
+export const SEARCH_DEFAULTS: Readonly<Omit<SearchInputs, 'workers' | 'data' | 'queue' | 'timeoutS' | 'maxRssMb'>> = Object.freeze({
+  budget: 100, batchSize: 5, strategy: 'ppo', space: 'sign-family', protocol: 'quick', device: 'cpu', seed: 1,
+});
+
+export interface SearchOptions extends Omit<RunSearchOptions, 'config' | 'deps'> {
+  /** A new search's settings (as `nos search`'s flags: budget, space, protocol, ...), or a full SearchConfig. */
+  config?: SearchSettings | SearchConfig;
+}
+
+function isFullConfig(config: SearchSettings | SearchConfig): config is SearchConfig {
+  return typeof (config as SearchConfig).limits === 'object' && typeof (config as SearchConfig).space === 'object';
+}
+
+/**
+ * Runs a search into `outDir` (a new folder, or one to continue with `resume: true`) until its budget is spent or
+ * `signal` aborts it, like `nos search`: the ledger, checkpoint and leaderboard files are the same.
+ */
+export async function runSearch(options: SearchOptions): Promise<SearchSummary> {
+  const inputs = require('./search/search-inputs') as typeof import('./search/search-inputs');
+  const loop = require('./search/search-loop') as typeof import('./search/search-loop');
+  const { config, ...rest } = options;
+  let full: SearchConfig | undefined;
+  if (!options.resume) full = config && isFullConfig(config) ? config : inputs.buildSearchConfig({ ...SEARCH_DEFAULTS, ...config });
+  inputs.prepareOutDir(options.outDir, !!options.resume);
+  return loop.runSearch({ ...rest, config: full });
+}

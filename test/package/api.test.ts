@@ -1,0 +1,38 @@
+// The package entry (src/index.ts): what require('nos') gives, what it loads, and its search defaults against the CLI's.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from '../../src/runtime/binding';
+import { buildProgram } from '../../src/cli/nos';
+import { SEARCH_DEFAULTS } from '../../src/index';
+
+const root = packageRoot();
+
+test("require('nos') gives the API with its types, and loads neither onnxruntime nor the search until they are used", () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  assert.ok(fs.existsSync(path.join(root, pkg.types)), `the types ${pkg.types} are built`);
+  assert.ok(fs.existsSync(path.join(root, pkg.main)), `the entry ${pkg.main} is built`);
+  // From the package folder, require('nos') resolves to the package itself through its exports.
+  const script = `const nos = require('nos');
+    const loaded = () => Object.keys(require.cache).filter((f) => /onnxruntime|search-loop|child[\\\\/]protocol/.test(f)).length;
+    const before = loaded();
+    const opt = nos.createOptimizer('adam', { lr: 0.1, device: 'js' });
+    const w = new Float32Array([1, 2]);
+    opt.step([w], [new Float32Array([1, -1])]);
+    process.stdout.write(JSON.stringify({ keys: Object.keys(nos).sort(), before, w: [...w], canonical: nos.compileRule('powersign').canonical }));`;
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root }).toString());
+  for (const name of ['createOptimizer', 'compileRule', 'evaluateRule', 'runSearch', 'loadProtocol', 'NAMED_RULES', 'renderRule', 'interpretStep']) {
+    assert.ok(out.keys.includes(name), `nos exports ${name}`);
+  }
+  assert.equal(out.before, 0, 'onnxruntime, child training and the search load on first use');
+  assert.deepEqual(out.w, [Math.fround(1 - 0.1), Math.fround(2 + 0.1)]);
+  assert.equal(out.canonical, 'exp(sign(g)*sign(m))*g');
+});
+
+test("runSearch's defaults are nos search's", () => {
+  const search = buildProgram().commands.find((c) => c.name() === 'search')!;
+  const defaults = Object.fromEntries(search.options.map((o) => [o.attributeName(), o.defaultValue]));
+  for (const [key, value] of Object.entries(SEARCH_DEFAULTS)) assert.equal(defaults[key], value, `--${key}`);
+});
