@@ -1,10 +1,13 @@
 // Regularized evolution (Real et al. 2019): tournament-select a good rule, mutate one decision, age out the oldest.
 //
-// Until the population is full, proposals are uniform random rules. Then each proposal is a mutant of the best of
-// `tournamentSize` members drawn without replacement. A mutation changes one decision that has an alternative and
-// keeps every later decision that is still allowed, redrawing only those the change made invalid (a new depth,
-// a now-equal operand pair, a now-final add), so every child is valid. Results join the population in arrival
-// order and the oldest members leave, whatever their reward.
+// Steady state: the first `populationSize` proposals are uniform random rules; every later proposal is a mutant of
+// the best of `tournamentSize` members of the population as it is then (drawn without replacement; fewer while the
+// population is smaller, a random rule while it is empty, as when many proposals are in flight at the start). A
+// mutation changes one decision that has an alternative and keeps every later decision that is still allowed,
+// redrawing only those the change made invalid (a new depth, a now-equal operand pair, a now-final add), so every
+// child is valid. Results join the population as they are fed back (one at a time with batches of one, the search's
+// default for evolution: each finished rule lets one child be bred) and the oldest members leave, whatever their
+// reward.
 import type { DecisionPath, DecisionSpace } from './decisions';
 import { checkCount, checkFeedback, checkOptionKeys, checkStateHeader, positiveInteger } from './feedback-check';
 import { Rng } from './rng';
@@ -22,6 +25,8 @@ export class EvolutionStrategy implements Strategy {
   private readonly rng: Rng;
   /** Oldest first. */
   population: Member[] = [];
+  /** Rules proposed so far (the first populationSize are random). */
+  proposed = 0;
 
   constructor(readonly decisions: DecisionSpace, seed: number, options: EvolutionOptions = {}) {
     checkOptionKeys(options, ['populationSize', 'tournamentSize', 'batchSize'], 'evolution');
@@ -37,8 +42,8 @@ export class EvolutionStrategy implements Strategy {
   propose(count: number): Candidate[] {
     checkCount(count, 'evolution');
     const out: Candidate[] = [];
-    for (let i = 0; i < count; i++) {
-      if (this.population.length < this.populationSize) {
+    for (let i = 0; i < count; i++, this.proposed++) {
+      if (this.proposed < this.populationSize || this.population.length === 0) {
         out.push({ tokens: this.decisions.tokensOf(this.decisions.sampleUniform(this.rng)), meta: { strategy: 'evolution', origin: 'random' } });
         continue;
       }
@@ -54,12 +59,12 @@ export class EvolutionStrategy implements Strategy {
     while (this.population.length > this.populationSize) this.population.shift();
   }
 
-  /** The best of tournamentSize distinct members (the youngest wins a tie). */
+  /** The best of tournamentSize distinct members, or of all while fewer (the youngest wins a tie). */
   tournament(): Member {
     const indices = this.population.map((_m, i) => i);
     let best: Member | null = null;
     let bestIndex = -1;
-    for (let k = 0; k < this.tournamentSize; k++) {
+    for (let k = 0; k < Math.min(this.tournamentSize, indices.length); k++) {
       const pick = k + this.rng.int(indices.length - k);
       [indices[k], indices[pick]] = [indices[pick], indices[k]];
       const i = indices[k];
@@ -93,7 +98,7 @@ export class EvolutionStrategy implements Strategy {
   }
 
   saveState(): unknown {
-    return { format: 'nos-controller-state', version: 1, strategy: 'evolution', space: this.decisions.signature, rng: this.rng.getState(), population: this.population };
+    return { format: 'nos-controller-state', version: 1, strategy: 'evolution', space: this.decisions.signature, rng: this.rng.getState(), population: this.population, proposed: this.proposed };
   }
 
   loadState(state: unknown): void {
@@ -107,7 +112,11 @@ export class EvolutionStrategy implements Strategy {
       this.decisions.pathOf(member.tokens);
       return { tokens: [...member.tokens], reward: member.reward };
     });
+    // States saved before `proposed` existed: the old rule was "random until the population is full".
+    const proposed = s.proposed === undefined ? population.length : s.proposed;
+    if (!(Number.isInteger(proposed) && (proposed as number) >= 0)) throw new TypeError(`evolution loadState: proposed must be a count, got ${String(s.proposed)}`);
     this.rng.setState(s.rng);
     this.population = population;
+    this.proposed = proposed as number;
   }
 }

@@ -3,15 +3,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from './checked-write';
 
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
 
 export interface Checkpoint {
   version: number;
   runId: string;
-  /** Batches whose 'batch' record is in the ledger and whose proposal is reflected in strategyState. */
-  batchesProposed: number;
-  /** Batches whose results were fed back to the strategy (reflected in strategyState). */
-  batchesFed: number;
+  /**
+   * How many strategy events of the ledger (its batch and update records, in ledger order: see resume.ts)
+   * strategyState reflects. The ledger may hold one more (a crash between appending it and writing this file).
+   */
+  events: number;
   /** Candidates proposed so far (the budget counter). */
   candidatesProposed: number;
   /** Strategy.saveState(): weights, optimizer state, baseline and its random stream. */
@@ -45,10 +46,18 @@ export function readCheckpoint(dir: string): Checkpoint | null {
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message}); checkpoints are written atomically, so the file was damaged from outside`);
   }
-  if (parsed.version !== CHECKPOINT_VERSION) {
-    throw new Error(`${file}: checkpoint version ${parsed.version}, this build reads version ${CHECKPOINT_VERSION}`);
+  if (parsed.version === 1) {
+    // Version 1 was written by the synchronous loop, whose events alternate: batch 0, its update, batch 1, ...
+    const v1 = parsed as unknown as { batchesProposed: number; batchesFed: number };
+    for (const key of ['batchesProposed', 'batchesFed'] as const) {
+      if (!Number.isInteger(v1[key]) || v1[key] < 0) throw new Error(`${file}: ${key} must be an integer >= 0, got ${JSON.stringify(v1[key])}`);
+    }
+    parsed = { ...parsed, version: CHECKPOINT_VERSION, events: v1.batchesProposed + v1.batchesFed };
   }
-  for (const key of ['batchesProposed', 'batchesFed', 'candidatesProposed'] as const) {
+  if (parsed.version !== CHECKPOINT_VERSION) {
+    throw new Error(`${file}: checkpoint version ${parsed.version}, this build reads versions 1 and ${CHECKPOINT_VERSION}`);
+  }
+  for (const key of ['events', 'candidatesProposed'] as const) {
     if (!Number.isInteger(parsed[key]) || parsed[key] < 0) throw new Error(`${file}: ${key} must be an integer >= 0, got ${JSON.stringify(parsed[key])}`);
   }
   return parsed;

@@ -29,7 +29,8 @@ export type LedgerRecord =
   | { type: 'batch'; time: string; batch: number; candidates: CandidateRecord[] }
   /** reusedFrom: the index of the candidate whose result this is (same canonical rule, trained once). */
   | { type: 'result'; time: string; batch: number; index: number; envelope: Envelope; reusedFrom?: number }
-  | { type: 'update'; time: string; batch: number; rewards: number[] }
+  /** staleness: batches fed back between this batch's proposal and its own feedback (0 in a synchronous loop). */
+  | { type: 'update'; time: string; batch: number; rewards: number[]; staleness?: number }
   | { type: 'stop'; time: string; reason: string }
   | { type: 'finish'; time: string; candidates: number };
 

@@ -53,7 +53,7 @@ const RECORD_SCHEMAS: Record<string, object> = {
   resume: { required: ['time'], properties: { note: TEXT } },
   batch: { required: ['time', 'batch', 'candidates'], properties: { batch: COUNT, candidates: { type: 'array', items: CANDIDATE } } },
   result: { required: ['time', 'batch', 'index', 'envelope'], properties: { batch: COUNT, index: COUNT, envelope: ENVELOPE, reusedFrom: COUNT } },
-  update: { required: ['time', 'batch', 'rewards'], properties: { batch: COUNT, rewards: { type: 'array', items: REWARD } } },
+  update: { required: ['time', 'batch', 'rewards'], properties: { batch: COUNT, rewards: { type: 'array', items: REWARD }, staleness: COUNT } },
   stop: { required: ['time', 'reason'], properties: { reason: TEXT } },
   finish: { required: ['time', 'candidates'], properties: { candidates: COUNT } },
 };

@@ -26,6 +26,19 @@ export interface SearchConfig {
   limits: RunLimits;
   /** redis://... when the jobs go through the Redis backend instead of the local pool. */
   queue?: string;
+  /**
+   * Trainings kept queued or running: the loop samples a new batch whenever fewer are. Absent in folders made before
+   * it existed: then the default for the backend (defaultInFlight).
+   */
+  inFlight?: number;
+}
+
+/** With --queue, the default --in-flight: enough to keep 16 single-job workers busy with one job waiting for each. */
+export const QUEUE_IN_FLIGHT = 32;
+
+/** Local workers: two jobs per worker, so a worker that finishes finds its next job already queued. */
+export function defaultInFlight(config: Pick<SearchConfig, 'queue' | 'workers'>): number {
+  return config.queue ? QUEUE_IN_FLIGHT : 2 * config.workers;
 }
 
 /** Throws a clear error naming the first bad field. */
@@ -36,6 +49,9 @@ export function validateConfig(config: SearchConfig): void {
   positiveInt('budget');
   positiveInt('batchSize');
   positiveInt('workers');
+  if (config.inFlight !== undefined && (!Number.isInteger(config.inFlight) || config.inFlight < 1)) {
+    throw new Error(`search config: inFlight must be an integer >= 1, got ${JSON.stringify(config.inFlight)}`);
+  }
   if (!STRATEGY_KINDS.includes(config.strategy)) throw new Error(`search config: strategy must be one of ${STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(config.strategy)}`);
   if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) throw new Error(`search config: seed must be an integer in [0, 2^32), got ${JSON.stringify(config.seed)}`);
   if (config.device !== 'cpu' && config.device !== 'cuda') throw new Error(`search config: device must be cpu or cuda, got ${JSON.stringify(config.device)}`);

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { errnoWords } from './checked-write';
 import { DEFAULT_FAKE_PROTOCOL, validateFakeProtocol, type FakeProtocolConfig } from './fake-evaluator';
-import { defaultLimits, STRATEGY_KINDS, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
+import { defaultInFlight, defaultLimits, STRATEGY_KINDS, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import type { ProtocolConfig } from '../runtime/child/protocol';
 import type { SearchSpace } from '../controller/strategy';
 
@@ -15,8 +15,14 @@ export class InputError extends Error {
 }
 
 export interface SearchInputs {
-  budget: number; batchSize: number; workers?: number; strategy: string; space: string; protocol: string;
-  data?: string; device: string; seed: number; queue?: string; timeoutS?: number; maxRssMb?: number;
+  /** batchSize: default 5 (the paper's), 1 for evolution (steady state). inFlight: default defaultInFlight. */
+  budget: number; batchSize?: number; workers?: number; strategy: string; space: string; protocol: string;
+  data?: string; device: string; seed: number; queue?: string; timeoutS?: number; maxRssMb?: number; inFlight?: number;
+}
+
+/** The batch size when none is given: the paper's 5; evolution breeds one child per finished rule. */
+export function defaultBatchSize(strategy: string): number {
+  return strategy === 'evolution' ? 1 : 5;
 }
 
 /** `fake`, a JSON file whose name is "fake", or anything child training's loadProtocol accepts (paper, quick, FILE). */
@@ -67,12 +73,14 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
   if (inputs.timeoutS !== undefined) limits.timeoutMs = Math.round(inputs.timeoutS * 1000);
   if (inputs.maxRssMb !== undefined) limits.maxRssMb = inputs.maxRssMb;
   if (inputs.data !== undefined && !fs.existsSync(inputs.data)) throw new InputError(`--data ${inputs.data}: no such file or folder`);
+  const batchSize = inputs.batchSize ?? defaultBatchSize(inputs.strategy);
   const config: SearchConfig = {
-    budget: inputs.budget, batchSize: inputs.batchSize, strategy: inputs.strategy as StrategyKind, strategyOptions: { batchSize: inputs.batchSize },
+    budget: inputs.budget, batchSize, strategy: inputs.strategy as StrategyKind, strategyOptions: { batchSize },
     // Local workers get an absolute path, so a --resume from another folder finds the same data; queue workers on
     // other machines read the path as given.
     space, spaceSource: inputs.space, protocol, data: inputs.data !== undefined ? { path: inputs.queue ? inputs.data : path.resolve(inputs.data) } : {},
     device: inputs.device, seed: inputs.seed, workers, limits, ...(inputs.queue ? { queue: inputs.queue } : {}),
+    inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers }),
   };
   try {
     validateConfig(config);

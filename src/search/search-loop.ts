@@ -1,5 +1,6 @@
-// The search loop (paper 3.2-3.3): propose a batch, log it, train its rules on the backend, log each result, feed the
-// strategy, checkpoint, repeat; --resume rebuilds all of it from the checkpoint plus the ledger.
+// The search loop (paper 3.2-3.3), asynchronous: it keeps up to `inFlight` trainings queued or running, samples a new
+// batch whenever fewer are, logs each result as it comes and feeds each batch back to the strategy as soon as it is
+// complete; --resume rebuilds all of it from the ledger (the strategy's state: the checkpoint plus a replay).
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -7,14 +8,14 @@ import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import type { Candidate, SearchSpace, Strategy } from '../controller/strategy';
 import type { Backend, Envelope, Job, JobStatus } from './backend';
 import { removeStaleTemporaries, writeFileAtomic } from './checked-write';
-import { CHECKPOINT_VERSION, writeCheckpoint, type Checkpoint } from './checkpoint';
+import { CHECKPOINT_VERSION, writeCheckpoint } from './checkpoint';
 import { FAKE_PROTOCOL_VERSION } from './fake-evaluator';
 import { lockFolder } from './folder-lock';
-import { LEDGER_FILE, Ledger, type CandidateRecord, type LedgerRecord } from './ledger';
+import { LEDGER_FILE, Ledger, type CandidateRecord } from './ledger';
 import { checkedEnvelope } from './record-validation';
-import { readLedgerState, rebuildStrategy, type BatchState } from './resume';
+import { readLedgerState, rebuildStrategy, type BatchState, type ResultRecord } from './resume';
 import { identifyWithCompiler, type IdentifyRule } from './rule-identity';
-import { validateConfig, type SearchConfig, type StrategyKind } from './search-config';
+import { defaultInFlight, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import { InputError } from './search-inputs';
 
 export { LEDGER_FILE };
@@ -30,9 +31,9 @@ export interface SearchDeps {
 }
 
 export type SearchEvent =
-  | { type: 'started'; resumed: boolean; runId: string; done: number; budget: number; best: number | null }
+  | { type: 'started'; resumed: boolean; runId: string; done: number; budget: number; best: number | null; statusCounts: Record<string, number> }
   | { type: 'proposed'; batch: number; count: number }
-  | { type: 'result'; index: number; rule: string | null; status: JobStatus; reward: number; reused: boolean; done: number; budget: number; best: number | null }
+  | { type: 'result'; index: number; rule: string | null; status: JobStatus; reward: number; reused: boolean; done: number; budget: number; best: number | null; inFlight: number }
   | { type: 'updated'; batch: number }
   | { type: 'note'; message: string };
 
@@ -43,7 +44,7 @@ export interface RunSearchOptions {
   /** Required for a new search; ignored on resume (the folder's config.json rules). */
   config?: SearchConfig;
   /** Settings a resume may change. */
-  overrides?: { budget?: number; workers?: number; queue?: string };
+  overrides?: { budget?: number; workers?: number; queue?: string; inFlight?: number };
   deps?: SearchDeps;
   onEvent?: (event: SearchEvent) => void;
   /** Aborting stops the search cleanly: every finished result is already in the ledger. */
@@ -56,9 +57,12 @@ export interface SearchSummary {
   statusCounts: Record<string, number>;
 }
 
+/** One distinct training queued or running, and the candidates waiting for it (the first is the one it trains). */
+interface Work { jobId: string; hash: string; waiting: Array<{ batch: BatchState; candidate: CandidateRecord }> }
+
 class StopRequested extends Error {}
 
-/** A backend whose jobs outlive the search process (Redis) can pick up a resumed batch's jobs where they are. */
+/** A backend whose jobs outlive the search process (Redis) can pick up a resumed search's jobs where they are. */
 interface ReconcilingBackend extends Backend { reconcile(jobs: Job[]): Promise<unknown> }
 
 function now(): string { return new Date().toISOString(); }
@@ -110,13 +114,18 @@ class Search {
   private strategy!: Strategy;
   private backend: Backend | null = null;
   private readonly batches: BatchState[] = [];
+  /** Finished trainings by canonical hash: a later candidate with the same rule takes this result. */
   private readonly byHash = new Map<string, { index: number; envelope: Envelope }>();
+  /** Trainings queued or running, by job id and by hash. */
+  private readonly work = new Map<string, Work>();
+  private readonly workByHash = new Map<string, Work>();
+  /** Strategy events (proposals and feedbacks) so far: the checkpoint says how many its state reflects. */
+  private events = 0;
   private batchesFed = 0;
-  /** On resume, the batches the ledger left unfinished (their jobs may still be on a queue). */
-  private readonly resumedBatches = new Set<number>();
   private candidatesProposed = 0;
   private best: number | null = null;
   private done = 0;
+  private readonly statusCounts: Record<string, number> = {};
 
   constructor(private readonly options: RunSearchOptions) {
     this.outDir = path.resolve(options.outDir);
@@ -126,6 +135,10 @@ class Search {
       makeBackend: options.deps?.makeBackend ?? defaultMakeBackend,
     };
     this.emit = options.onEvent ?? (() => undefined);
+  }
+
+  private get inFlightLimit(): number {
+    return this.config.inFlight ?? defaultInFlight(this.config);
   }
 
   async run(): Promise<SearchSummary> {
@@ -143,12 +156,14 @@ class Search {
       }
       if (this.options.resume) this.openExisting();
       else this.openNew();
-      this.emit({ type: 'started', resumed: !!this.options.resume, runId: this.runId, done: this.done, budget: this.config.budget, best: this.best });
-      for (const batch of this.batches.filter((b) => !b.updated || b.results.size < b.candidates.length)) await this.completeBatch(batch);
-      while (this.candidatesProposed < this.config.budget) {
+      this.emit({ type: 'started', resumed: !!this.options.resume, runId: this.runId, done: this.done, budget: this.config.budget,
+        best: this.best, statusCounts: { ...this.statusCounts } });
+      if (this.options.resume) await this.continueUnfinished();
+      for (;;) {
         this.throwIfStopped();
-        const batch = this.proposeBatch(Math.min(this.config.batchSize, this.config.budget - this.candidatesProposed));
-        await this.completeBatch(batch);
+        await this.topUp();
+        if (this.work.size === 0) break; // the budget is spent and every result is recorded and fed back
+        this.onEnvelope(await this.nextOrStop());
       }
       this.ledger.append({ type: 'finish', time: now(), candidates: this.candidatesProposed });
     } catch (e) {
@@ -193,53 +208,97 @@ class Search {
     if (!start) throw new InputError(`--resume: ${this.outDir} holds no search to resume (its ledger is empty: the search never started); start it again without --resume`);
     if (start.type !== 'start') throw new Error(`${ledgerFile}: the first record must be the search's start record`);
     this.runId = start.runId;
-    this.config = { ...(start.config as SearchConfig) };
-    const { budget, workers, queue } = this.options.overrides ?? {};
-    if (budget !== undefined) this.config.budget = budget;
-    if (workers !== undefined) this.config.workers = workers;
-    if (queue !== undefined) {
-      if (!this.config.queue) throw new InputError(`--resume --queue: this search ran on local workers; it cannot move to a queue`);
-      if (redactQueueUrl(queue) !== this.config.queue) {
-        throw new InputError(`--resume --queue ${redactQueueUrl(queue)}: this search ran on ${this.config.queue}`);
-      }
-      this.config.queue = queue;
-    } else if (this.config.queue && this.config.queue.includes(':***@')) {
-      throw new InputError(`--resume: this search ran on a password-protected queue (${this.config.queue}); give its full URL again with --queue`);
-    }
-    validateConfig(this.config);
+    this.config = this.resumedConfig(start.config as SearchConfig);
     const then = start.versions;
     const current = this.versions();
     if (then && (then.compiler !== current.compiler || then.protocol !== current.protocol)) {
       this.emit({ type: 'note', message: `this search started with compiler version ${then.compiler} and protocol version ${then.protocol}; this build has ${current.compiler} and ${current.protocol}, so new results may not be comparable with the recorded ones` });
     }
-
     const state = readLedgerState(records, this.ledger.lines, ledgerFile);
     if (this.options.overrides?.budget !== undefined && this.config.budget < state.candidatesProposed) {
       throw new InputError(`--budget ${this.config.budget} is less than the ${state.candidatesProposed} rules this search already sampled`);
     }
     if (this.ledger.cutBytes > 0) this.emit({ type: 'note', message: `${ledgerFile} ended in a line cut short by a crash (${this.ledger.cutBytes} bytes); removed it` });
     const makeStrategy = () => this.deps.makeStrategy(this.config.strategy, this.config.space, this.config.seed, this.config.strategyOptions);
-    const rebuilt = rebuildStrategy(this.outDir, this.runId, records, state, makeStrategy, (message) => this.emit({ type: 'note', message }));
+    const rebuilt = rebuildStrategy(this.outDir, this.runId, state, makeStrategy, (message) => this.emit({ type: 'note', message }));
     this.strategy = rebuilt.strategy;
     this.batches.push(...state.batches);
     this.candidatesProposed = state.candidatesProposed;
     this.batchesFed = state.batchesFed;
-    for (const r of state.results) this.noteResult(r);
-    for (const b of state.batches) if (!b.updated || b.results.size < b.candidates.length) this.resumedBatches.add(b.batch);
+    this.events = state.events.length;
+    for (const r of state.results) this.noteResult(this.batches[r.batch], r);
     if (rebuilt.replayed > 0) this.checkpoint();
     this.ledger.append({ type: 'resume', time: now(), note: `${this.done} of ${this.candidatesProposed} results recorded, ${this.batchesFed} batches fed back` });
   }
 
+  /** The folder's settings with what a resume may change (budget, workers, in-flight, the queue's password). */
+  private resumedConfig(stored: SearchConfig): SearchConfig {
+    const config = { ...stored };
+    const { budget, workers, queue, inFlight } = this.options.overrides ?? {};
+    if (budget !== undefined) config.budget = budget;
+    if (workers !== undefined) {
+      config.workers = workers;
+      // More (or fewer) local workers want a matching queue unless --in-flight says otherwise.
+      if (inFlight === undefined && !config.queue) delete config.inFlight;
+    }
+    if (inFlight !== undefined) config.inFlight = inFlight;
+    if (queue !== undefined) {
+      if (!config.queue) throw new InputError(`--resume --queue: this search ran on local workers; it cannot move to a queue`);
+      if (redactQueueUrl(queue) !== config.queue) {
+        throw new InputError(`--resume --queue ${redactQueueUrl(queue)}: this search ran on ${config.queue}`);
+      }
+      config.queue = queue;
+    } else if (config.queue && config.queue.includes(':***@')) {
+      throw new InputError(`--resume: this search ran on a password-protected queue (${config.queue}); give its full URL again with --queue`);
+    }
+    validateConfig(config);
+    return config;
+  }
+
+  /**
+   * After a resume: feeds batches completed before the stop but not fed (in the order they completed), then
+   * schedules every candidate still without a result; a queue that outlived the search hands back the jobs it holds.
+   */
+  private async continueUnfinished(): Promise<void> {
+    const lastResult = new Map<number, number>();
+    this.ledger.records.forEach((r, position) => { if (r.type === 'result') lastResult.set(r.batch, position); });
+    const complete = this.batches.filter((b) => !b.updated && b.results.size === b.candidates.length);
+    for (const b of complete.sort((x, y) => lastResult.get(x.batch)! - lastResult.get(y.batch)!)) this.feed(b);
+    const jobs: Job[] = [];
+    for (const b of this.batches) for (const c of b.candidates) this.settle(b, c, jobs);
+    if (jobs.length === 0) return;
+    const backend = await this.getBackend();
+    const reconcile = (backend as Partial<ReconcilingBackend>).reconcile;
+    // A queue may still hold these jobs from before the stop: take or await those instead of training again.
+    if (typeof reconcile === 'function') await reconcile.call(backend, jobs);
+    else await backend.submit(jobs);
+  }
+
   private checkpoint(): void {
-    const checkpoint: Checkpoint = {
-      version: CHECKPOINT_VERSION, runId: this.runId, batchesProposed: this.batches.length, batchesFed: this.batchesFed,
-      candidatesProposed: this.candidatesProposed, strategyState: this.strategy.saveState(), time: now(),
-    };
-    writeCheckpoint(this.outDir, checkpoint);
+    writeCheckpoint(this.outDir, {
+      version: CHECKPOINT_VERSION, runId: this.runId, events: this.events, candidatesProposed: this.candidatesProposed,
+      strategyState: this.strategy.saveState(), time: now(),
+    });
   }
 
   private throwIfStopped(): void {
     if (this.options.signal?.aborted) throw new StopRequested('stopped');
+  }
+
+  private async getBackend(): Promise<Backend> {
+    this.backend ??= await this.deps.makeBackend(this.config);
+    return this.backend;
+  }
+
+  /** Samples batches while fewer than inFlight trainings are queued or running and the budget is not spent. */
+  private async topUp(): Promise<void> {
+    while (this.candidatesProposed < this.config.budget && this.work.size < this.inFlightLimit) {
+      this.throwIfStopped();
+      const batch = this.proposeBatch(Math.min(this.config.batchSize, this.config.budget - this.candidatesProposed));
+      const jobs: Job[] = [];
+      for (const c of batch.candidates) this.settle(batch, c, jobs);
+      if (jobs.length > 0) await (await this.getBackend()).submit(jobs);
+    }
   }
 
   private proposeBatch(count: number): BatchState {
@@ -247,42 +306,95 @@ class Search {
     if (!Array.isArray(candidates) || candidates.length !== count) {
       throw new Error(`strategy ${this.config.strategy}: propose(${count}) returned ${Array.isArray(candidates) ? candidates.length : typeof candidates} candidates`);
     }
-    const records: CandidateRecord[] = candidates.map((c, i) => {
-      const index = this.candidatesProposed + i;
-      const base = { index, id: `${this.runId}:${index}`, tokens: c.tokens, meta: c.meta ?? null };
-      try {
-        if (!Array.isArray(c.tokens) || !c.tokens.every((t) => typeof t === 'string')) throw new Error('tokens must be an array of strings');
-        const id = this.deps.identify(c.tokens);
-        return { ...base, rule: id.canonical, hash: id.hash, bytesPerParam: id.bytesPerParam };
-      } catch (e) {
-        const message = typeof (e as { format?: () => string }).format === 'function' ? (e as { format: () => string }).format() : (e as Error).message;
-        return { ...base, rule: null, hash: null, bytesPerParam: null, compileError: message };
-      }
-    });
-    const batch: BatchState = { batch: this.batches.length, candidates: records, results: new Map(), updated: false };
+    const records: CandidateRecord[] = candidates.map((c, i) => this.identify(c, this.candidatesProposed + i));
+    const batch: BatchState = { batch: this.batches.length, candidates: records, results: new Map(), updated: false, fedBefore: this.batchesFed };
     this.ledger.append({ type: 'batch', time: now(), batch: batch.batch, candidates: records });
     this.batches.push(batch);
     this.candidatesProposed += count;
+    this.events++;
     this.checkpoint();
     this.emit({ type: 'proposed', batch: batch.batch, count });
     return batch;
   }
 
-  private noteResult(r: Extract<LedgerRecord, { type: 'result' }>): void {
+  /** The candidate's record: its canonical rule and hash, or why its tokens do not compile. */
+  private identify(c: Candidate, index: number): CandidateRecord {
+    const base = { index, id: `${this.runId}:${index}`, tokens: c.tokens, meta: c.meta ?? null };
+    try {
+      if (!Array.isArray(c.tokens) || !c.tokens.every((t) => typeof t === 'string')) throw new Error('tokens must be an array of strings');
+      const id = this.deps.identify(c.tokens);
+      return { ...base, rule: id.canonical, hash: id.hash, bytesPerParam: id.bytesPerParam };
+    } catch (e) {
+      const message = typeof (e as { format?: () => string }).format === 'function' ? (e as { format: () => string }).format() : (e as Error).message;
+      return { ...base, rule: null, hash: null, bytesPerParam: null, compileError: message };
+    }
+  }
+
+  /**
+   * Decides what a candidate without a result needs: a result at once (a compile error, the result of its canonical
+   * rule trained before), to wait for the same rule's training already under way, or a training of its own (pushed
+   * on `jobs` for the caller to submit).
+   */
+  private settle(batch: BatchState, c: CandidateRecord, jobs: Job[]): void {
+    if (batch.results.has(c.index)) return;
+    if (c.rule === null || c.hash === null) {
+      this.record(batch, c, { jobId: c.id, status: 'error', reward: 0, bestLr: null, timings: { queuedMs: 0, runMs: 0 },
+        attempt: 1, worker: 'compiler', error: `rule does not compile: ${c.compileError ?? 'unknown error'}` });
+      return;
+    }
+    const known = this.byHash.get(c.hash);
+    if (known) { this.record(batch, c, known.envelope, known.index); return; }
+    const running = this.workByHash.get(c.hash);
+    if (running) { running.waiting.push({ batch, candidate: c }); return; }
+    const work: Work = { jobId: c.id, hash: c.hash, waiting: [{ batch, candidate: c }] };
+    this.work.set(work.jobId, work);
+    this.workByHash.set(work.hash, work);
+    jobs.push(this.makeJob(c));
+  }
+
+  private onEnvelope(received: unknown): void {
+    const jobId = (received as { jobId?: unknown } | null)?.jobId;
+    const work = typeof jobId === 'string' ? this.work.get(jobId) : undefined;
+    if (!work) { this.emit({ type: 'note', message: `ignored a result for unknown or finished job ${JSON.stringify(jobId)}` }); return; }
+    // A worker's bad result (a string or out-of-range reward, a missing field) becomes this job's error.
+    const envelope = checkedEnvelope(received, work.jobId);
+    this.work.delete(work.jobId);
+    this.workByHash.delete(work.hash);
+    const [first, ...duplicates] = work.waiting;
+    this.record(first.batch, first.candidate, envelope);
+    for (const dup of duplicates) this.record(dup.batch, dup.candidate, envelope, first.candidate.index);
+  }
+
+  private noteResult(batch: BatchState, r: ResultRecord): void {
     this.done++;
-    const c = this.batches[r.batch].candidates.find((x) => x.index === r.index);
+    this.statusCounts[r.envelope.status] = (this.statusCounts[r.envelope.status] ?? 0) + 1;
+    const c = batch.candidates.find((x) => x.index === r.index);
     if (c?.hash && !this.byHash.has(c.hash)) this.byHash.set(c.hash, { index: r.index, envelope: r.envelope });
     if (r.envelope.status === 'ok' && r.envelope.reward !== null && (this.best === null || r.envelope.reward > this.best)) this.best = r.envelope.reward;
   }
 
+  /** Logs a result; a batch whose last result this is goes back to the strategy at once. */
   private record(batch: BatchState, c: CandidateRecord, envelope: Envelope, reusedFrom?: number): void {
-    const r: Extract<LedgerRecord, { type: 'result' }> = { type: 'result', time: now(), batch: batch.batch, index: c.index, envelope };
+    const r: ResultRecord = { type: 'result', time: now(), batch: batch.batch, index: c.index, envelope };
     if (reusedFrom !== undefined) r.reusedFrom = reusedFrom;
     this.ledger.append(r);
     batch.results.set(c.index, r);
-    this.noteResult(r);
+    this.noteResult(batch, r);
     this.emit({ type: 'result', index: c.index, rule: c.rule, status: envelope.status, reward: envelope.reward ?? 0,
-      reused: reusedFrom !== undefined, done: this.done, budget: this.config.budget, best: this.best });
+      reused: reusedFrom !== undefined, done: this.done, budget: this.config.budget, best: this.best, inFlight: this.work.size });
+    if (batch.results.size === batch.candidates.length) this.feed(batch);
+  }
+
+  /** Feeds a complete batch to the strategy (with the log-probabilities PPO recorded when it was sampled). */
+  private feed(batch: BatchState): void {
+    const rewards = batch.candidates.map((c) => batch.results.get(c.index)!.envelope.reward ?? 0);
+    this.strategy.feedback(batch.candidates.map((c, i) => ({ candidate: { tokens: c.tokens, meta: c.meta }, reward: rewards[i] })));
+    this.ledger.append({ type: 'update', time: now(), batch: batch.batch, rewards, staleness: this.batchesFed - batch.fedBefore });
+    batch.updated = true;
+    this.batchesFed++;
+    this.events++;
+    this.checkpoint();
+    this.emit({ type: 'updated', batch: batch.batch });
   }
 
   private versions(): { compiler: number; protocol: number } {
@@ -298,7 +410,8 @@ class Search {
     };
   }
 
-  private async nextOrStop(backend: Backend): Promise<Envelope> {
+  private async nextOrStop(): Promise<Envelope> {
+    const backend = await this.getBackend();
     const signal = this.options.signal;
     if (!signal) return backend.next();
     this.throwIfStopped();
@@ -314,75 +427,15 @@ class Search {
     }
   }
 
-  /** Gets every missing result of a batch (training each distinct new rule once), then feeds the strategy. */
-  private async completeBatch(batch: BatchState): Promise<void> {
-    const waiting = new Map<string, CandidateRecord[]>(); // job id -> candidates sharing its rule
-    const jobOfHash = new Map<string, string>();
-    const jobs: Job[] = [];
-    for (const c of batch.candidates) {
-      if (batch.results.has(c.index)) continue;
-      if (c.rule === null || c.hash === null) {
-        this.record(batch, c, { jobId: c.id, status: 'error', reward: 0, bestLr: null, timings: { queuedMs: 0, runMs: 0 },
-          attempt: 1, worker: 'compiler', error: `rule does not compile: ${c.compileError ?? 'unknown error'}` });
-        continue;
-      }
-      const known = this.byHash.get(c.hash);
-      if (known) { this.record(batch, c, known.envelope, known.index); continue; }
-      const jobId = jobOfHash.get(c.hash);
-      if (jobId) { waiting.get(jobId)!.push(c); continue; }
-      jobOfHash.set(c.hash, c.id);
-      waiting.set(c.id, [c]);
-      jobs.push(this.makeJob(c));
-    }
-    if (jobs.length > 0) {
-      this.throwIfStopped();
-      this.backend ??= await this.deps.makeBackend(this.config);
-      const reconcile = (this.backend as Partial<ReconcilingBackend>).reconcile;
-      if (this.resumedBatches.has(batch.batch) && typeof reconcile === 'function') {
-        // A queue may still hold these jobs from before the crash: take or await those instead of training again.
-        await reconcile.call(this.backend, jobs);
-      } else {
-        await this.backend.submit(jobs);
-      }
-      while (waiting.size > 0) {
-        const received: unknown = await this.nextOrStop(this.backend);
-        const jobId = (received as { jobId?: unknown } | null)?.jobId;
-        const group = typeof jobId === 'string' ? waiting.get(jobId) : undefined;
-        if (!group) { this.emit({ type: 'note', message: `ignored a result for unknown or finished job ${JSON.stringify(jobId)}` }); continue; }
-        waiting.delete(jobId as string);
-        // A worker's bad result (a string or out-of-range reward, a missing field) becomes this job's error.
-        const envelope = checkedEnvelope(received, jobId as string);
-        this.record(batch, group[0], envelope);
-        for (const dup of group.slice(1)) this.record(batch, dup, envelope, group[0].index);
-      }
-    }
-    if (!batch.updated) this.feed(batch);
-  }
-
-  /** Feeds a complete batch's rewards to the strategy, records the update, and checkpoints. */
-  private feed(batch: BatchState): void {
-    if (batch.batch !== this.batchesFed) throw new Error(`internal: feeding batch ${batch.batch} before batch ${this.batchesFed}`);
-    const rewards = batch.candidates.map((c) => batch.results.get(c.index)!.envelope.reward ?? 0);
-    this.strategy.feedback(batch.candidates.map((c, i) => ({ candidate: { tokens: c.tokens, meta: c.meta }, reward: rewards[i] })));
-    this.ledger.append({ type: 'update', time: now(), batch: batch.batch, rewards });
-    batch.updated = true;
-    this.batchesFed++;
-    this.checkpoint();
-    this.emit({ type: 'updated', batch: batch.batch });
-  }
-
   private summary(stopped: boolean): SearchSummary {
-    const statusCounts: Record<string, number> = {};
     let best: SearchSummary['best'] = null;
     for (const b of this.batches) {
       for (const c of b.candidates) {
         const r = b.results.get(c.index);
-        if (!r) continue;
-        statusCounts[r.envelope.status] = (statusCounts[r.envelope.status] ?? 0) + 1;
-        const reward = r.envelope.reward;
-        if (r.envelope.status === 'ok' && reward !== null && c.rule && (!best || reward > best.reward)) best = { index: c.index, rule: c.rule, reward };
+        const reward = r?.envelope.reward;
+        if (r?.envelope.status === 'ok' && reward != null && c.rule && (!best || reward > best.reward)) best = { index: c.index, rule: c.rule, reward };
       }
     }
-    return { outDir: this.outDir, runId: this.runId, candidates: this.candidatesProposed, results: this.done, stopped, best, statusCounts };
+    return { outDir: this.outDir, runId: this.runId, candidates: this.candidatesProposed, results: this.done, stopped, best, statusCounts: { ...this.statusCounts } };
   }
 }

@@ -74,6 +74,32 @@ test('evolution: mutants of a tournament winner change one decision (plus only w
   assert.deepEqual(strategy.population.slice(-3).map((m) => m.tokens), next.map((c) => c.tokens));
 });
 
+test('evolution, steady state: random for the first populationSize proposals, then mutants of whatever has been fed back', () => {
+  const strategy = createStrategy('evolution', signFamily, 6, { populationSize: 8, tournamentSize: 4, batchSize: 1 }) as EvolutionStrategy;
+  const inFlight: Candidate[] = [];
+  const origins: string[] = [];
+  // Six proposals in flight at once; each one fed back lets one more be proposed.
+  for (let i = 0; i < 30; i++) {
+    while (inFlight.length < 6) {
+      const [c] = strategy.propose(1);
+      origins.push((c.meta as { origin: string }).origin);
+      inFlight.push(c);
+    }
+    const done = inFlight.shift()!;
+    strategy.feedback([{ candidate: done, reward: toy(done) }]);
+  }
+  assert.deepEqual(origins.slice(0, 8), Array(8).fill('random'));
+  // The ninth proposal came when only 3 results had been fed back: a tournament among those 3, not a random rule.
+  assert.deepEqual([...new Set(origins.slice(8))], ['mutation']);
+  assert.equal(strategy.population.length, 8);
+  // A state saved before `proposed` existed continues the old rule (random until the population is full).
+  const saved = strategy.saveState() as Record<string, unknown>;
+  const { proposed: _p, ...old } = saved;
+  const restored = createStrategy('evolution', signFamily, 1, { populationSize: 8, tournamentSize: 4, batchSize: 1 }) as EvolutionStrategy;
+  restored.loadState(old);
+  assert.equal(restored.proposed, 8);
+});
+
 test('evolution beats its own random start on a toy objective; random search stays flat', () => {
   const evolution = run(createStrategy('evolution', signFamily, 9), 40);
   const random = run(createStrategy('random', signFamily, 9), 40);

@@ -103,7 +103,8 @@ test('nos search: bad input exits 2 with a message naming the problem', async ()
 
 test('nos search: kill -9 of the search (PPO) and --resume give the same ledger and controller state as an uninterrupted run', async () => {
   const protocol = fakeProtocolFile(25);
-  const common = ['search', '--protocol', protocol, '--budget', '20', '--strategy', 'ppo', '--space', 'small', '--seed', '9', '--workers', '2', '--no-progress'];
+  // One worker returns results in queue order, so the asynchronous loop (3 in flight) is deterministic.
+  const common = ['search', '--protocol', protocol, '--budget', '20', '--strategy', 'ppo', '--space', 'small', '--seed', '9', '--workers', '1', '--in-flight', '3', '--no-progress'];
   const reference = path.join(tempDir(), 'ref');
   assert.equal((await nos([...common, '--out', reference]).done).code, 0);
 

@@ -13,7 +13,7 @@ import { readLedger, type LedgerRecord } from '../../src/search/ledger';
 import { writeReport } from '../../src/search/report';
 import { runSearch } from '../../src/search/search-loop';
 import { FULL_DISK_ENV, installFullDisk, type FullDiskPlan } from '../support/full-disk';
-import { fakeConfig, standInDeps } from './fixtures/stand-ins';
+import { fakeConfig, ORDERED, standInDeps } from './fixtures/stand-ins';
 
 const EXT = path.extname(__filename);
 const NOS = path.join(__dirname, '..', '..', 'src', 'cli', 'nos' + EXT);
@@ -57,7 +57,7 @@ function assertFolderSound(dir: string, where: string): void {
 }
 
 test('full disk (in process): each write that can fail stops the search cleanly, and --resume then equals an uninterrupted run', async () => {
-  const config = fakeConfig({ budget: 10, seed: 7 }, { sleepMs: 0 });
+  const config = fakeConfig({ budget: 10, seed: 7, ...ORDERED }, { sleepMs: 0 });
   const reference = tempDir();
   await runSearch({ outDir: reference, config, deps: standInDeps });
   const plans: FullDiskPlan[] = [

@@ -9,7 +9,7 @@ import { readCheckpoint } from '../../src/search/checkpoint';
 import { readLedger, type LedgerRecord } from '../../src/search/ledger';
 import { readLedgerState } from '../../src/search/resume';
 import { runSearch, type SearchEvent } from '../../src/search/search-loop';
-import { fakeConfig, standInDeps } from './fixtures/stand-ins';
+import { fakeConfig, ORDERED, standInDeps } from './fixtures/stand-ins';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'nos-resume-'));
@@ -22,7 +22,9 @@ function resultSet(dir: string): string[] {
   return results.map((r) => `${r.index}|${r.envelope.reward}|${r.envelope.status}`).sort();
 }
 
-const config = fakeConfig({ budget: 15, seed: 3 }, { sleepMs: 0 });
+// Its ledger (one worker: always the same): 1 start, 2 batch 0, 3-5 results, 6 batch 1, 7-9 results, 10 update 0,
+// 11-12 results, 13 batch 2, 14-16 results, 17 update 1, 18-21 results, 22 update 2, 23 finish.
+const config = fakeConfig({ budget: 15, seed: 3, ...ORDERED }, { sleepMs: 0 });
 let reference: string | null = null;
 async function referenceRun(): Promise<string> {
   if (!reference) {
@@ -49,11 +51,11 @@ async function resume(dir: string): Promise<{ notes: string[]; summary: Awaited<
 
 test('resume: a checkpoint that claims more batches fed back than the ledger holds does not skip the missing rules', async () => {
   const ref = await referenceRun();
-  // Ledger: start, batch 0, 5 results, update 0, batch 1, 1 of its results; the checkpoint is the finished search's.
+  // The ledger through update 0 (batches 0 and 1 proposed, 0 fed back); the checkpoint is the finished search's.
   const dir = await searchCutAfter(10);
-  assert.equal(readCheckpoint(dir)!.batchesFed, 3);
+  assert.equal(readCheckpoint(dir)!.events, 6);
   const { notes, summary } = await resume(dir);
-  assert.match(notes.join('\n'), /checkpoint.json says 3 batches were proposed, the ledger holds 2; the ledger is the record, so the strategy is rebuilt by replaying its 2 batches/);
+  assert.match(notes.join('\n'), /checkpoint.json reflects 6 proposals and feedbacks, the ledger holds 3; the ledger is the record, so the strategy is rebuilt by replaying its 2 batches/);
   assert.equal(summary.results, 15, 'every sampled rule was trained');
   assert.deepEqual(resultSet(dir), resultSet(ref));
   assert.deepEqual(readCheckpoint(dir)!.strategyState, readCheckpoint(ref)!.strategyState);
@@ -62,11 +64,11 @@ test('resume: a checkpoint that claims more batches fed back than the ledger hol
 
 test('resume: a checkpoint ahead only in feedback is caught too (same proposals, one update missing)', async () => {
   const ref = await referenceRun();
-  const dir = await searchCutAfter(14); // through batch 1's results: its update record is gone
+  const dir = await searchCutAfter(16); // through batch 1's results: its update record is gone
   const checkpoint = readCheckpoint(dir)!;
-  fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify({ ...checkpoint, batchesProposed: 2, batchesFed: 2 }));
+  fs.writeFileSync(path.join(dir, 'checkpoint.json'), JSON.stringify({ ...checkpoint, events: 5 }));
   const { notes } = await resume(dir);
-  assert.match(notes.join('\n'), /checkpoint.json says 2 batches were fed back, the ledger records 1/);
+  assert.match(notes.join('\n'), /checkpoint.json reflects 5 proposals and feedbacks, the ledger holds 4/);
   assert.deepEqual(resultSet(dir), resultSet(ref));
   assert.deepEqual(readCheckpoint(dir)!.strategyState, readCheckpoint(ref)!.strategyState);
 });
@@ -77,10 +79,10 @@ test('resume: a missing, damaged or foreign checkpoint is rebuilt from the ledge
     ['missing', (file) => fs.rmSync(file), /there is no checkpoint.json/],
     ['written short', (file) => fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 40)), /checkpoint.json: not valid JSON/],
     ['foreign', (file) => fs.writeFileSync(file, JSON.stringify({ ...readCheckpoint(path.dirname(file)), runId: 'another-run' })), /belongs to run another-run/],
-    ['a state the strategy refuses', (file) => fs.writeFileSync(file, JSON.stringify({ ...readCheckpoint(path.dirname(file)), batchesProposed: 2, batchesFed: 1, strategyState: { rng: 1, fed: 'x' } })), /map is not a function/],
+    ['a state the strategy refuses', (file) => fs.writeFileSync(file, JSON.stringify({ ...readCheckpoint(path.dirname(file)), events: 2, strategyState: { rng: 1, fed: 'x' } })), /map is not a function/],
   ];
   for (const [what, spoil, note] of damage) {
-    const dir = await searchCutAfter(12); // batch 1 proposed, 3 of its results recorded
+    const dir = await searchCutAfter(12); // batch 1 proposed, some of its results recorded, batch 0 fed back
     spoil(path.join(dir, 'checkpoint.json'));
     const { notes, summary } = await resume(dir);
     assert.match(notes.join('\n'), note, what);
@@ -112,7 +114,10 @@ test('readLedgerState: records that contradict the ones before them are named by
   assert.throws(() => read([start, batch(0, 1)]), /L line 2: batch 0 candidate 1 out of order \(expected 0\)/);
   assert.throws(() => read([start, result(0, 0)]), /L line 2: a result for batch 0 comes before that batch/);
   assert.throws(() => read([start, batch(0, 0), result(0, 5)]), /L line 3: batch 0 has no candidate 5/);
-  assert.throws(() => read([start, batch(0, 0), batch(1, 2), { type: 'update', time: 't', batch: 1, rewards: [0, 0] }]), /L line 4: batch 1 fed back before batch 0/);
+  // Batches are fed back as they complete, in any order: the events say in which.
+  const unordered = read([start, batch(0, 0), batch(1, 2), { type: 'update', time: 't', batch: 1, rewards: [0, 0] }]);
+  assert.deepEqual(unordered.events.map((e) => `${e.kind} ${e.batch}`), ['propose 0', 'propose 1', 'feed 1']);
+  assert.equal(unordered.batches[1].updated && !unordered.batches[0].updated, true);
   assert.throws(() => read([start, batch(0, 0), { type: 'update', time: 't', batch: 0, rewards: [0] }]), /L line 3: 1 rewards for the 2 candidates of batch 0/);
   const state = read([start, batch(0, 0), result(0, 0), result(0, 0), { type: 'update', time: 't', batch: 0, rewards: [0.5, 0] }, batch(1, 2)]);
   assert.equal(state.results.length, 1, 'a repeated result counts once');

@@ -11,7 +11,9 @@ import { readLedger, type LedgerRecord } from '../../src/search/ledger';
 import { runSearch, redactQueueUrl } from '../../src/search/search-loop';
 import { createLocalBackend } from '../../src/search/pool-local';
 import { identifyWithCompiler } from '../../src/search/rule-identity';
-import { fakeConfig, standInDeps, standInIdentify } from './fixtures/stand-ins';
+import { fakeConfig, ORDERED, standInDeps, standInIdentify, StandInStrategy, TINY_SPACE } from './fixtures/stand-ins';
+import { readLedgerState, replayEvents } from '../../src/search/resume';
+import type { Backend } from '../../src/search/backend';
 import { assertAllNumbersFinite } from './backend-conformance';
 
 type ResultRecord = Extract<LedgerRecord, { type: 'result' }>;
@@ -43,6 +45,19 @@ function fedRewards(dir: string): number[][] {
   return (readCheckpoint(dir)!.strategyState as { fed: number[][] }).fed;
 }
 
+type UpdateRecord = Extract<LedgerRecord, { type: 'update' }>;
+
+/** The update records in ledger order: one per batch, with the rewards the batch's results hold. */
+function checkUpdates(dir: string): UpdateRecord[] {
+  const { records, results } = ledgerOf(dir);
+  const updates = records.filter((r): r is UpdateRecord => r.type === 'update');
+  const batches = records.filter((r): r is BatchRecord => r.type === 'batch');
+  assert.deepEqual(updates.map((u) => u.batch).sort((a, b) => a - b), batches.map((b) => b.batch), 'each batch fed back exactly once');
+  const byIndex = new Map(results.map((r) => [r.index, r.envelope.reward]));
+  for (const u of updates) assert.deepEqual(u.rewards, batches[u.batch].candidates.map((c) => byIndex.get(c.index)), `batch ${u.batch} fed its own rewards`);
+  return updates;
+}
+
 test('search: every sampled rule gets one recorded result; each distinct canonical rule is trained once', async () => {
   const dir = tempDir();
   const summary = await runSearch({ outDir: dir, config: fakeConfig({ budget: 30 }), deps: standInDeps });
@@ -67,11 +82,11 @@ test('search: every sampled rule gets one recorded result; each distinct canonic
       assert.ok(r.reusedFrom < r.index);
     }
   }
-  // The strategy was fed each batch once, in candidate order, with the recorded rewards.
-  const byIndex = new Map(results.map((r) => [r.index, r.envelope.reward]));
-  assert.deepEqual(fedRewards(dir), [0, 1, 2, 3, 4, 5].map((b) => [0, 1, 2, 3, 4].map((i) => byIndex.get(b * 5 + i))));
+  // The strategy was fed each batch once, as it completed, with the recorded rewards.
+  const updates = checkUpdates(dir);
+  assert.deepEqual(fedRewards(dir), updates.map((u) => u.rewards));
   assert.equal(summary.best!.reward, Math.max(...results.map((r) => r.envelope.reward!)));
-  assert.equal(readCheckpoint(dir)!.batchesFed, 6);
+  assert.equal(readCheckpoint(dir)!.events, 12);
 });
 
 test('search: crashing rules, NaN and infinite rewards and rules that do not compile are recorded; the search completes', async () => {
@@ -114,12 +129,12 @@ test('search: a folder that already holds a search is refused without --resume; 
 
 test('search: stopping (Ctrl-C) keeps every finished result; --resume finishes with the same results and strategy state', async () => {
   const reference = tempDir();
-  await runSearch({ outDir: reference, config: fakeConfig({ budget: 20 }, { sleepMs: 40 }), deps: standInDeps });
+  await runSearch({ outDir: reference, config: fakeConfig({ budget: 20, ...ORDERED }, { sleepMs: 20 }), deps: standInDeps });
 
   const dir = tempDir();
   const controller = new AbortController();
   let seen = 0;
-  const first = await runSearch({ outDir: dir, config: fakeConfig({ budget: 20 }, { sleepMs: 40 }), deps: standInDeps, signal: controller.signal,
+  const first = await runSearch({ outDir: dir, config: fakeConfig({ budget: 20, ...ORDERED }, { sleepMs: 20 }), deps: standInDeps, signal: controller.signal,
     onEvent: (e) => { if (e.type === 'result' && ++seen === 7) controller.abort(); } });
   assert.equal(first.stopped, true);
   assert.ok(first.results >= 7 && first.results < 20);
@@ -150,7 +165,7 @@ async function waitForResults(dir: string, count: number, exited: Promise<unknow
 }
 
 test('search: kill -9 of the search process (twice, plus a torn ledger line), then --resume, equals an uninterrupted run', async () => {
-  const config = fakeConfig({ budget: 25, seed: 5 }, { sleepMs: 30 });
+  const config = fakeConfig({ budget: 25, seed: 5, ...ORDERED }, { sleepMs: 15 });
   const reference = tempDir();
   await runSearch({ outDir: reference, config, deps: standInDeps });
 
@@ -170,7 +185,7 @@ test('search: kill -9 of the search process (twice, plus a torn ledger line), th
   assert.equal(await third.done, 0);
   assert.deepEqual(resultSet(dir), resultSet(reference));
   assert.deepEqual(fedRewards(dir), fedRewards(reference));
-  assert.equal(ledgerOf(dir).records.filter((r) => r.type === 'update').length, 5);
+  assert.equal(checkUpdates(dir).length, 5);
 });
 
 test('search: with the real compiler, two spellings of one rule are trained once and the second reuses the result', async () => {
@@ -224,13 +239,14 @@ test('search: kill -9 of a worker in the middle of a job: the job is re-run, the
   assert.notEqual(retried[0].envelope.worker, `local:2:pid${killed}`);
 });
 
-test('search: a crash between logging a batch and checkpointing, or between logging an update and checkpointing, resumes exactly', async () => {
-  const config = fakeConfig({ budget: 20, seed: 21 });
+test('search: a crash between a ledger record and the checkpoint (after a proposal, or after a feedback) resumes exactly', async () => {
+  const config = fakeConfig({ budget: 20, seed: 21, ...ORDERED });
   const reference = tempDir();
   await runSearch({ outDir: reference, config, deps: standInDeps });
-  // saveState() runs once at the start, then after each proposal and each update: call 2b+2 follows batch b's
-  // proposal (already in the ledger), call 2b+3 follows its update record (already in the ledger).
-  for (const failingCall of [6, 5]) {
+  // saveState() runs once at the start, then after each proposal and each feedback (each already in the ledger):
+  // failing call k crashes right after the ledger's (k-1)-th strategy event.
+  const lastTypes = new Set<string>();
+  for (const failingCall of [3, 4, 6]) { // after proposal 1, after feedback 0, after proposal 3 (see the ledger order)
     const dir = tempDir();
     let calls = 0;
     const crashing = {
@@ -243,14 +259,15 @@ test('search: a crash between logging a batch and checkpointing, or between logg
       },
     };
     await assert.rejects(runSearch({ outDir: dir, config, deps: crashing }), /simulated crash/);
-    const logged = ledgerOf(dir).records;
-    if (failingCall === 6) assert.equal(logged.at(-1)!.type, 'batch');
-    else assert.equal(logged.at(-1)!.type, 'update');
+    const last = ledgerOf(dir).records.at(-1)!.type;
+    assert.ok(last === 'batch' || last === 'update', `the crash follows a strategy event, not ${last}`);
+    lastTypes.add(last);
     await runSearch({ outDir: dir, resume: true, deps: standInDeps });
     assert.deepEqual(resultSet(dir), resultSet(reference), `failing call ${failingCall}`);
     assert.deepEqual(fedRewards(dir), fedRewards(reference), `failing call ${failingCall}`);
-    assert.equal(ledgerOf(dir).records.filter((r) => r.type === 'update').length, 4, 'one update record per batch');
+    assert.equal(checkUpdates(dir).length, 4, 'one update record per batch');
   }
+  assert.deepEqual([...lastTypes].sort(), ['batch', 'update'], 'both kinds of crash were tried');
 });
 
 test('search: a folder in use by a live search is refused; a lock left by a dead process is taken over', async () => {
@@ -302,4 +319,48 @@ test('search: a queue password never reaches the folder; --resume takes the full
   await assert.rejects(runSearch({ outDir: dir, resume: true, overrides: { queue: 'redis://:s3cret@other:6399/1' }, deps: { ...standInDeps, makeBackend } }), /this search ran on redis:\/\/:\*\*\*@127\.0\.0\.1:6399\/1/);
   await runSearch({ outDir: dir, resume: true, overrides: { queue: url, budget: 10 }, deps: { ...standInDeps, makeBackend } });
   assert.equal(seen[seen.length - 1], url);
+});
+
+test('search: it samples new batches while others train, keeping about --in-flight trainings queued or running', async () => {
+  const dir = tempDir();
+  let pending = 0;
+  let most = 0;
+  const makeBackend = (config: { workers: number; limits: { timeoutMs: number; maxRssMb: number } }): Backend => {
+    const pool = createLocalBackend({ workers: config.workers, limits: config.limits });
+    return {
+      submit: async (jobs) => { pending += jobs.length; most = Math.max(most, pending); await pool.submit(jobs); },
+      next: async () => { const e = await pool.next(); pending--; return e; },
+      pending: () => pool.pending(), close: () => pool.close(),
+    };
+  };
+  // A space of many rules, so that few candidates are duplicates and nearly every one is a training.
+  const space = { ...TINY_SPACE, operands: ['g', 'm', 'v', 'w'], unary: ['id', 'neg', 'exp', 'sqrt'], binary: ['add', 'mul', 'sub', 'div'] };
+  await runSearch({ outDir: dir, config: fakeConfig({ budget: 40, inFlight: 7, space }, { sleepMs: 30 }), deps: { ...standInDeps, makeBackend } });
+  assert.ok(most >= 7 && most <= 7 + 4, `at most inFlight + batchSize - 1 trainings at once, and at least inFlight: ${most}`);
+  const order = ledgerOf(dir).records.filter((r) => r.type === 'batch' || r.type === 'update').map((r) => `${r.type[0]}${(r as { batch: number }).batch}`);
+  assert.ok(order.indexOf('b1') < order.indexOf('u0'), `batch 1 was sampled before batch 0 was fed back: ${order.join(' ')}`);
+  const updates = checkUpdates(dir);
+  assert.ok(updates.some((u) => (u.staleness ?? 0) > 0), 'some batch was fed back after a later one');
+});
+
+test('search: the strategy state is the replay of the ledger; a resume without a checkpoint rebuilds it from the ledger', async () => {
+  const dir = tempDir();
+  const config = fakeConfig({ budget: 30, seed: 3, inFlight: 6 }, { sleepMs: 10 }); // two workers: results in any order
+  await runSearch({ outDir: dir, config, deps: standInDeps });
+  const { records } = ledgerOf(dir);
+  const fresh = new StandInStrategy(config.space, config.seed);
+  const events = (records: LedgerRecord[]) => readLedgerState(records, records.map((_r, i) => i + 1), 'ledger').events;
+  assert.deepEqual(replayEvents(fresh, events(records), 0), [], 'every proposal comes out again as the ledger holds it');
+  assert.deepEqual(fresh.saveState(), readCheckpoint(dir)!.strategyState);
+
+  fs.rmSync(path.join(dir, 'checkpoint.json'));
+  const notes: string[] = [];
+  await runSearch({ outDir: dir, resume: true, overrides: { budget: 40 }, deps: standInDeps, onEvent: (e) => { if (e.type === 'note') notes.push(e.message); } });
+  assert.match(notes.join('\n'), /there is no checkpoint.json; the ledger is the record, so the strategy is rebuilt by replaying/);
+  const after = ledgerOf(dir).records;
+  const again = new StandInStrategy(config.space, config.seed);
+  assert.deepEqual(replayEvents(again, events(after), 0), []);
+  assert.deepEqual(again.saveState(), readCheckpoint(dir)!.strategyState);
+  assert.equal(resultSet(dir).length, 40);
+  checkUpdates(dir);
 });

@@ -6,7 +6,7 @@ import { WriteError } from '../../search/checked-write';
 import { formatLeaderboard, writeReport } from '../../search/report';
 import { assertRedisReachable, parseRedisUrl } from '../../search/queue-redis';
 import { LEDGER_FILE, readLedger } from '../../search/ledger';
-import type { SearchConfig } from '../../search/search-config';
+import { QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
 import { buildSearchConfig, checkResumeInputs, InputError, prepareOutDir } from '../../search/search-inputs';
 import { runSearch, type SearchEvent } from '../../search/search-loop';
 import { integer, MAX_TIMER_SECONDS, positiveNumber, queueUrl } from '../flags';
@@ -15,11 +15,13 @@ import { integer, MAX_TIMER_SECONDS, positiveNumber, queueUrl } from '../flags';
 export const DEFAULT_BUDGET = 100;
 export const DEFAULT_SPACE = 'sign-family';
 const REPORT_EVERY_MS = 5000;
+/** Without a terminal, a status line at most this often. */
+const LINE_EVERY_MS = 5000;
 
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
-  seed: number; out?: string; resume?: boolean; queue?: string; batchSize: number; timeout?: number; maxRss?: number;
-  top: number; progress: boolean;
+  seed: number; out?: string; resume?: boolean; queue?: string; batchSize?: number; timeout?: number; maxRss?: number;
+  top: number; progress: boolean; inFlight?: number;
 }
 
 function timestamp(): string {
@@ -32,7 +34,16 @@ function fmtDuration(seconds: number): string {
   return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** Shows rules done, rate, ETA and best reward: a bar on a terminal, one line per finished batch otherwise. */
+/** Results by status, most common first, and the reused ones: `ok 40, diverged 10, no-gradient 5; 3 reused`. */
+export function formatCounts(counts: Record<string, number>, reused: number): string {
+  const byStatus = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([s, n]) => `${s} ${n}`).join(', ');
+  return `${byStatus || 'none yet'}${reused ? `; ${reused} reused` : ''}`;
+}
+
+/**
+ * Shows rules done, rate, ETA, best reward, trainings in flight and the results by status: a bar on a terminal,
+ * otherwise a line every few seconds.
+ */
 class StatusLine {
   private bar: SingleBar | null = null;
   private started = Date.now();
@@ -40,6 +51,10 @@ class StatusLine {
   private done = 0;
   private budget = 0;
   private best: number | null = null;
+  private inFlight = 0;
+  private reused = 0;
+  private counts: Record<string, number> = {};
+  private lastLine = 0;
 
   constructor(private readonly enabled: boolean, private readonly tty: boolean) {}
 
@@ -47,7 +62,8 @@ class StatusLine {
     const hours = (Date.now() - this.started) / 3.6e6;
     const rate = hours > 0 ? (this.done - this.doneAtStart) / hours : 0;
     const eta = rate > 0 ? ((this.budget - this.done) / rate) * 3600 : NaN;
-    return { rate: rate > 0 ? rate.toFixed(0) : '-', etaText: fmtDuration(eta), best: this.best === null ? '-' : this.best.toFixed(4) };
+    return { rate: rate > 0 ? rate.toFixed(0) : '-', etaText: fmtDuration(eta), best: this.best === null ? '-' : this.best.toFixed(4),
+      inFlight: String(this.inFlight), counts: formatCounts(this.counts, this.reused) };
   }
 
   on(event: SearchEvent): void {
@@ -56,9 +72,10 @@ class StatusLine {
       this.done = this.doneAtStart = event.done;
       this.budget = event.budget;
       this.best = event.best;
+      this.counts = { ...event.statusCounts };
       this.started = Date.now();
       if (this.tty) {
-        this.bar = new SingleBar({ format: 'search |{bar}| {value}/{total} rules | {rate} rules/h | ETA {etaText} | best {best}', hideCursor: true, clearOnComplete: false, stream: process.stderr });
+        this.bar = new SingleBar({ format: 'search |{bar}| {value}/{total} rules | {rate} rules/h | ETA {etaText} | best {best} | {inFlight} training | {counts}', hideCursor: true, clearOnComplete: false, stream: process.stderr });
         this.bar.start(this.budget, this.done, this.fields());
       } else {
         process.stderr.write(`search ${event.resumed ? 'resumed' : 'started'}: run ${event.runId}, ${event.done}/${event.budget} rules done\n`);
@@ -66,10 +83,15 @@ class StatusLine {
     } else if (event.type === 'result') {
       this.done = event.done;
       this.best = event.best;
+      this.inFlight = event.inFlight;
+      this.counts[event.status] = (this.counts[event.status] ?? 0) + 1;
+      if (event.reused) this.reused++;
       this.bar?.update(this.done, this.fields());
-    } else if (event.type === 'updated' && !this.tty) {
-      const f = this.fields();
-      process.stderr.write(`  ${this.done}/${this.budget} rules | ${f.rate} rules/h | ETA ${f.etaText} | best ${f.best}\n`);
+      if (!this.tty && (Date.now() - this.lastLine >= LINE_EVERY_MS || this.done === this.budget)) {
+        this.lastLine = Date.now();
+        const f = this.fields();
+        process.stderr.write(`  ${this.done}/${this.budget} rules | ${f.rate} rules/h | ETA ${f.etaText} | best ${f.best} | ${f.inFlight} training | ${f.counts}\n`);
+      }
     } else if (event.type === 'note') {
       if (this.bar) this.bar.stop();
       process.stderr.write(`note: ${event.message}\n`);
@@ -102,7 +124,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     config = buildSearchConfig({
       budget: flags.budget, batchSize: flags.batchSize, workers: flags.workers, strategy: flags.strategy, space: flags.space,
       protocol: flags.protocol, data: flags.data, device: flags.device, seed: flags.seed, queue: flags.queue,
-      timeoutS: flags.timeout, maxRssMb: flags.maxRss,
+      timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight,
     });
     // An unreachable queue fails here (exit 1), before the folder holds a search that never started.
     if (flags.queue) await assertRedisReachable(parseRedisUrl(flags.queue), 3000);
@@ -140,7 +162,10 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
   try {
     summary = await runSearch({
       outDir, resume: flags.resume, config, signal: abort.signal,
-      overrides: flags.resume ? { ...(fromUser('budget') ? { budget: flags.budget } : {}), ...(fromUser('workers') ? { workers: flags.workers } : {}), ...(fromUser('queue') ? { queue: flags.queue } : {}) } : undefined,
+      overrides: flags.resume ? {
+        ...(fromUser('budget') ? { budget: flags.budget } : {}), ...(fromUser('workers') ? { workers: flags.workers } : {}),
+        ...(fromUser('queue') ? { queue: flags.queue } : {}), ...(fromUser('inFlight') ? { inFlight: flags.inFlight } : {}),
+      } : undefined,
       onEvent: (event) => {
         status.on(event);
         // The folder's report stays current while the search runs (at most every few seconds: it rereads the ledger).
@@ -186,7 +211,8 @@ export function register(program: Command): void {
     .option('--out <dir>', 'search folder (default: runs/<timestamp>)')
     .option('--resume', 'continue the search in --out after a crash or Ctrl-C')
     .option('--queue <url>', 'send jobs to a Redis queue (redis://host:port) served by `nos worker` instead of local workers', queueUrl)
-    .option('--batch-size <n>', 'rules per strategy batch (the paper: 5)', integer('--batch-size', 1), 5)
+    .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
+    .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue)`, integer('--in-flight', 1))
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', positiveNumber('--timeout', MAX_TIMER_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', positiveNumber('--max-rss'))
     .option('--top <n>', 'leaderboard rows to print', integer('--top', 1), 10)

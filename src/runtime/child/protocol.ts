@@ -110,6 +110,8 @@ export interface EvalOutcome {
   bestLr: number | null;
   sweep: SweepEntry[];
   seconds: number;
+  /** CPU seconds this process used during the evaluation (user + system, every thread of onnxruntime included). */
+  cpuSeconds?: number;
   error?: string;
 }
 
@@ -173,7 +175,9 @@ class TimeLimit extends Error {}
  */
 export async function evaluateRule(rule: string, protocol: ProtocolConfig, data: { path?: string }, options: EvalOptions = {}): Promise<EvalOutcome> {
   const started = Date.now();
+  const cpuStart = process.cpuUsage();
   const seconds = () => (Date.now() - started) / 1000;
+  const cpuSeconds = () => { const used = process.cpuUsage(cpuStart); return (used.user + used.system) / 1e6; };
   const sweep: SweepEntry[] = [];
   let bestLr: number | null = null;
   const seed = options.seed ?? 0;
@@ -217,16 +221,16 @@ export async function evaluateRule(rule: string, protocol: ProtocolConfig, data:
       }
     }
     if (bestLr === null) {
-      return { status: 'diverged', reward: 0, bestLr, sweep, seconds: seconds(), error: 'every learning rate of the sweep diverged' };
+      return { status: 'diverged', reward: 0, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds(), error: 'every learning rate of the sweep diverged' };
     }
     const final = await run('final', bestLr, protocol.finalEpochs);
     if (final.status === 'diverged') {
-      return { status: 'diverged', reward: 0, bestLr, sweep, seconds: seconds(), error: `final run diverged: ${final.reason}` };
+      return { status: 'diverged', reward: 0, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds(), error: `final run diverged: ${final.reason}` };
     }
     const score = await trainer.evaluate(prepared.validation);
-    return { status: 'ok', reward: score.accuracy, bestLr, sweep, seconds: seconds() };
+    return { status: 'ok', reward: score.accuracy, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds() };
   } catch (e) {
-    return { status: 'error', reward: 0, bestLr, sweep, seconds: seconds(), error: e instanceof Error ? e.message : String(e) };
+    return { status: 'error', reward: 0, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds(), error: e instanceof Error ? e.message : String(e) };
   } finally {
     lease?.release();
   }
