@@ -40,9 +40,12 @@ export async function evaluateRule(rule: string, protocol: ProtocolConfig | stri
 /** The settings `nos search` takes as flags; each one left out takes the flag's default. */
 export type SearchSettings = Partial<SearchInputs>;
 
-/** `nos search`'s defaults (test/package/api.test.ts holds them to the CLI's). */
-export const SEARCH_DEFAULTS: Readonly<Omit<SearchInputs, 'workers' | 'data' | 'queue' | 'timeoutS' | 'maxRssMb'>> = Object.freeze({
-  budget: 100, batchSize: 5, strategy: 'ppo', space: 'sign-family', protocol: 'quick', device: 'cpu', seed: 1,
+/**
+ * `nos search`'s defaults (test/package/api.test.ts holds them to the CLI's). The batch size and the trainings in
+ * flight default by strategy and backend (buildSearchConfig), as the CLI's do.
+ */
+export const SEARCH_DEFAULTS: Readonly<Omit<SearchInputs, 'workers' | 'data' | 'queue' | 'timeoutS' | 'maxRssMb' | 'batchSize' | 'inFlight'>> = Object.freeze({
+  budget: 100, strategy: 'ppo', space: 'sign-family', protocol: 'quick', device: 'cpu', seed: 1,
 });
 
 export interface SearchOptions extends Omit<RunSearchOptions, 'config' | 'deps'> {
