@@ -2,6 +2,7 @@
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import type { Job } from './backend';
 import { FAKE_PROTOCOL_VERSION, fakeEvaluate, validateFakeProtocol } from './fake-evaluator';
+import { dieWithParent } from './parent-watchdog';
 import type { EvalOutcome, ProtocolConfig } from '../runtime/child/protocol';
 
 /** Parent -> worker. */
@@ -71,7 +72,8 @@ function main(): void {
   process.on('SIGINT', () => undefined);
   // The same for a SIGTERM sent to the whole group (systemd, kill -TERM -PGID): the parent stops its workers.
   process.on('SIGTERM', () => undefined);
-  send({ type: 'ready', pid: process.pid });
+  // A search killed with SIGKILL runs no exit hook: the watchdog thread ends this worker even while a job hangs.
+  void dieWithParent().then(() => send({ type: 'ready', pid: process.pid }));
 }
 
 if (require.main === module) main();
