@@ -1,9 +1,10 @@
 // Commander argument parsers shared by the subcommands: each refuses a bad value as a flag error (exit 2).
 import { InvalidArgumentError } from 'commander';
+import { MAX_TIMEOUT_SECONDS } from '../search/limits';
 import { parseRedisUrl } from '../search/queue-redis';
 
 /** Seconds a timer can wait (2^31 - 1 ms, about 24.8 days): Node fires longer timers at once. */
-export const MAX_TIMER_SECONDS = 2147483;
+export const MAX_TIMER_SECONDS = MAX_TIMEOUT_SECONDS;
 
 export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {
@@ -21,6 +22,15 @@ export function positiveNumber(flag: string, max = Infinity) {
     if (!Number.isFinite(n) || n <= 0 || n > max) {
       throw new InvalidArgumentError(`${flag} must be a number > 0${max < Infinity ? ` and at most ${max}` : ''}, got ${JSON.stringify(text)}`);
     }
+    return n;
+  };
+}
+
+/** A number from min to max (a limit whose bounds are those the jobs enforce: src/search/limits.ts). */
+export function boundedNumber(flag: string, min: number, max: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
     return n;
   };
 }

@@ -1,5 +1,6 @@
 // The resolved settings of one search (stored in config.json and the ledger's start record) and their validation.
 import type { RunLimits } from './backend';
+import { MAX_PROCESSES, MAX_TIMEOUT_MS, runLimitsProblem } from './limits';
 import type { FakeProtocolConfig } from './fake-evaluator';
 import type { ProtocolConfig } from '../runtime/child/protocol';
 import type { SearchSpace } from '../controller/strategy';
@@ -52,18 +53,19 @@ export function validateConfig(config: SearchConfig): void {
   if (config.inFlight !== undefined && (!Number.isInteger(config.inFlight) || config.inFlight < 1)) {
     throw new Error(`search config: inFlight must be an integer >= 1, got ${JSON.stringify(config.inFlight)}`);
   }
+  if (config.workers > MAX_PROCESSES) throw new Error(`search config: workers must be at most ${MAX_PROCESSES}, got ${config.workers}`);
   if (!STRATEGY_KINDS.includes(config.strategy)) throw new Error(`search config: strategy must be one of ${STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(config.strategy)}`);
   if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) throw new Error(`search config: seed must be an integer in [0, 2^32), got ${JSON.stringify(config.seed)}`);
   if (config.device !== 'cpu' && config.device !== 'cuda') throw new Error(`search config: device must be cpu or cuda, got ${JSON.stringify(config.device)}`);
-  if (!(config.limits?.timeoutMs > 0)) throw new Error(`search config: limits.timeoutMs must be > 0`);
-  if (!(config.limits?.maxRssMb >= 32)) throw new Error(`search config: limits.maxRssMb must be >= 32`);
+  const limits = runLimitsProblem(config.limits);
+  if (limits) throw new Error(`search config: limits.${limits}`);
   if (!config.protocol || typeof (config.protocol as { name?: unknown }).name !== 'string') throw new Error('search config: protocol must be an object with a name');
   if (!config.space || typeof config.space !== 'object') throw new Error('search config: space must be a search space object');
 }
 
-/** Default limits for a protocol: its own time cap plus slack for loading, and a memory cap. */
+/** Default limits for a protocol: its own time cap plus slack for loading (at most what a timer waits), 4 GiB. */
 export function defaultLimits(protocol: ProtocolConfig | FakeProtocolConfig): RunLimits {
   const maxSeconds = (protocol as ProtocolConfig).maxSeconds;
   const timeoutMs = typeof maxSeconds === 'number' && maxSeconds > 0 ? Math.round(maxSeconds * 1000 * 1.25 + 60_000) : 120_000;
-  return { timeoutMs, maxRssMb: 4096 };
+  return { timeoutMs: Math.min(timeoutMs, MAX_TIMEOUT_MS), maxRssMb: 4096 };
 }

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Job, RunLimits } from './backend';
 import type { RunResult } from './envelope';
+import { checkRunLimits, MAX_TIMEOUT_MS } from './limits';
 import type { RunMessage, WorkerMessage } from './job-worker';
 
 const WORKER_SCRIPT = path.join(__dirname, 'job-worker' + path.extname(__filename));
@@ -35,8 +36,8 @@ function track(child: ChildProcess): void {
   }
 }
 
-/** The longest delay setTimeout honours (about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest delay setTimeout honours (about 24.8 days); longer limits are refused (limits.ts). */
+export const MAX_TIMER_MS = MAX_TIMEOUT_MS;
 
 export class WorkerProcess {
   private child: ChildProcess | null = null;
@@ -45,8 +46,7 @@ export class WorkerProcess {
   private busy = false;
 
   constructor(readonly name: string, readonly limits: RunLimits) {
-    if (!(limits.timeoutMs > 0)) throw new Error(`worker limits: timeoutMs must be > 0, got ${limits.timeoutMs}`);
-    if (!(limits.maxRssMb >= 32)) throw new Error(`worker limits: maxRssMb must be >= 32, got ${limits.maxRssMb}`);
+    checkRunLimits(limits, `worker ${name} limits`);
   }
 
   get pid(): number | undefined { return this.child?.pid; }
@@ -137,8 +137,7 @@ export class WorkerProcess {
           finish({ kind: 'failure', status: 'crashed', error: `worker died (${how})${tail ? `: ${tail}` : ''}` });
         }
       };
-      // Node fires a timer longer than 2^31 - 1 ms at once: a limit past 24.8 days waits that long instead.
-      const timer = setTimeout(() => { killedFor = 'timeout'; this.kill(); }, Math.min(this.limits.timeoutMs, MAX_TIMER_MS));
+      const timer = setTimeout(() => { killedFor = 'timeout'; this.kill(); }, this.limits.timeoutMs);
       const poll = setInterval(() => {
         const rss = child.pid ? readRssMb(child.pid) : null;
         if (rss === null) return;

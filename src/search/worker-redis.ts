@@ -8,6 +8,7 @@ import {
   DEFAULT_QUEUE_NAME, RETRIED_STATUSES, assertRedisReachable, connectionOptions, parseRedisUrl, validateJob, withinMs, dropConnections,
   type QueuedJobData,
 } from './queue-redis';
+import { MAX_PROCESSES, runLimitsProblem } from './limits';
 import { defaultLimits } from './search-config';
 import { WorkerProcess } from './worker-process';
 
@@ -59,11 +60,6 @@ export interface RedisWorkerHandle {
 
 interface Slot { label: string; process: WorkerProcess | null }
 
-function isRunLimits(x: unknown): x is RunLimits {
-  const l = x as Partial<RunLimits> | null;
-  return !!l && typeof l === 'object' && Number.isFinite(l.timeoutMs) && Number.isFinite(l.maxRssMb);
-}
-
 export function defaultWorkerName(): string {
   return `redis:${os.hostname()}:${process.pid}`;
 }
@@ -76,9 +72,12 @@ function attemptOf(bullJob: BullJob): number {
 export async function startRedisWorker(url: string, options: RedisWorkerOptions): Promise<RedisWorkerHandle> {
   const target = parseRedisUrl(url);
   const concurrency = options.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new Error(`--concurrency must be an integer >= 1, got ${options.concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_PROCESSES) {
+    throw new Error(`--concurrency must be an integer from 1 to ${MAX_PROCESSES}, got ${options.concurrency}`);
   }
+  // This worker's own limits are checked now, with the bounds the job processes enforce, not on every job.
+  const ownLimits = runLimitsProblem({ timeoutMs: options.limits?.timeoutMs ?? 1000, maxRssMb: options.limits?.maxRssMb ?? 4096 });
+  if (ownLimits) throw new RangeError(`worker limits: ${ownLimits}`);
   if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') {
     throw new Error(`--device must be cpu or cuda, got ${JSON.stringify(options.device)}`);
   }
@@ -88,7 +87,10 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
   await assertRedisReachable(target, options.connectTimeoutMs ?? 3000);
 
   const limitsFor = (data: QueuedJobData, job: Job): RunLimits => {
-    const fromJob = isRunLimits(data.limits) ? data.limits : defaultLimits(job.protocol);
+    // The search's limits travel with the job; ones that cannot run (another version, a hostile sender) are not used.
+    const problem = data.limits === undefined ? null : runLimitsProblem(data.limits);
+    if (problem) log(`nos worker ${name}: job ${job.id}: the search's limits cannot run (${problem}); using the protocol's defaults`);
+    const fromJob = data.limits !== undefined && !problem ? data.limits : defaultLimits(job.protocol);
     return { timeoutMs: options.limits?.timeoutMs ?? fromJob.timeoutMs, maxRssMb: options.limits?.maxRssMb ?? fromJob.maxRssMb };
   };
   // One child process per slot, kept between jobs like the local pool's; a dead one restarts on its next run, and a

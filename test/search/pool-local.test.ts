@@ -60,8 +60,9 @@ test('local pool: SIGINT or SIGTERM sent to the whole group does not kill a work
   }
 });
 
-test('local pool: a time limit past 2^31 - 1 ms (24.8 days) waits, it does not time every job out at once', async () => {
-  const pool = createLocalBackend({ workers: 1, limits: { timeoutMs: 3e9, maxRssMb: 1024 } });
+test('local pool: a time limit past 2^31 - 1 ms (24.8 days) is refused up front (a timer would fire at once)', async () => {
+  assert.throws(() => createLocalBackend({ workers: 1, limits: { timeoutMs: 3e9, maxRssMb: 1024 } }), /timeoutMs must be > 0 and at most 2147483647/);
+  const pool = createLocalBackend({ workers: 1, limits: { timeoutMs: 2 ** 31 - 1, maxRssMb: 1024 } });
   try {
     await pool.submit([fakeJob('long-limit:1', 'g')]);
     const envelope = await pool.next();

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createOptimizer } from '../../runtime/optimizer';
 import { DEFAULT_DATA_PATH } from '../../runtime/child/data';
 import { integer } from '../flags';
-import { evaluateRule, loadProtocol, loadProtocolData, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
+import { evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
 
 /** Where the command writes (tests swap these for buffers). */
 export const evalOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
@@ -86,7 +86,7 @@ export function register(program: Command): void {
     .showHelpAfterError('(run with --help for usage; a rule that starts with \'-\' goes after --: nos eval --json -- "-g*m")')
     .option('--protocol <paper|quick|FILE>', 'evaluation protocol: a preset or a JSON file', 'quick')
     .option('--data <DIR>', `training data folder: IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary (default ${DEFAULT_DATA_PATH})`)
-    .option('--threads <N>', "onnxruntime threads (default: the protocol's)", integer('--threads', 1))
+    .option('--threads <N>', "onnxruntime threads (default: the protocol's)", integer('--threads', 1, MAX_PROTOCOL_THREADS))
     .option('--seed <S>', 'seed of initialization, shuffling and the rule\'s randomness', integer('--seed', 0, 0xffffffff), 0)
     .option('--device <cpu|cuda>', 'where the update rule runs', 'cpu')
     .option('--json', 'print one JSON object instead of the table')

@@ -9,7 +9,8 @@ import { LEDGER_FILE, readLedger } from '../../search/ledger';
 import { QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
 import { buildSearchConfig, checkResumeInputs, InputError, prepareOutDir } from '../../search/search-inputs';
 import { runSearch, type SearchEvent } from '../../search/search-loop';
-import { integer, MAX_TIMER_SECONDS, positiveNumber, queueUrl } from '../flags';
+import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
+import { boundedNumber, integer, queueUrl } from '../flags';
 
 /** `npm run search` with no arguments: a short search that finishes in minutes on 2 cores. */
 export const DEFAULT_BUDGET = 100;
@@ -201,7 +202,7 @@ export function register(program: Command): void {
   program.command('search')
     .description('search for update rules: sample with a strategy, train children on workers, learn from the rewards')
     .option('--budget <n>', 'rules to sample in all', integer('--budget', 1), DEFAULT_BUDGET)
-    .option('--workers <k>', 'local worker processes (default: one per core)', integer('--workers', 1))
+    .option('--workers <k>', 'local worker processes (default: one per core)', integer('--workers', 1, MAX_PROCESSES))
     .option('--strategy <kind>', 'ppo | random | evolution', 'ppo')
     .option('--space <name|file>', 'search space preset (small, sign-family, adaptive, paper-full) or JSON file', DEFAULT_SPACE)
     .option('--protocol <name|file>', 'paper | quick | fake | JSON file', 'quick')
@@ -213,8 +214,8 @@ export function register(program: Command): void {
     .option('--queue <url>', 'send jobs to a Redis queue (redis://host:port) served by `nos worker` instead of local workers', queueUrl)
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
     .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue)`, integer('--in-flight', 1))
-    .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', positiveNumber('--timeout', MAX_TIMER_SECONDS))
-    .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', positiveNumber('--max-rss'))
+    .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
+    .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
     .option('--top <n>', 'leaderboard rows to print', integer('--top', 1), 10)
     .option('--no-progress', 'no status line')
     .action(searchAction);

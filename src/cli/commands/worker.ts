@@ -2,7 +2,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Envelope } from '../../search/backend';
 import { DEFAULT_QUEUE_NAME, parseRedisUrl } from '../../search/queue-redis';
-import { integer, MAX_TIMER_SECONDS, positiveNumber, queueUrl } from '../flags';
+import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
+import { boundedNumber, integer, queueUrl } from '../flags';
 import { startRedisWorker, type RedisWorkerHandle } from '../../search/worker-redis';
 
 
@@ -27,13 +28,13 @@ export function register(program: Command): void {
     .command('worker')
     .description('take child-training jobs from a search\'s queue on Redis and run them on this machine')
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]', queueUrl)
-    .option('--concurrency <k>', 'jobs run at once, each in its own process', integer('--concurrency', 1), 1)
+    .option('--concurrency <k>', 'jobs run at once, each in its own process', integer('--concurrency', 1, MAX_PROCESSES), 1)
     .option('--device <device>', 'cpu or cuda (overrides what the job asks for)', device)
     .option('--queue-name <name>', 'queue name inside Redis (searches use "nos"; one worker fleet can serve several searches)', DEFAULT_QUEUE_NAME)
-    .option('--timeout <seconds>', 'time limit per job (default: the search\'s, else the protocol\'s time cap plus slack)', positiveNumber('--timeout', MAX_TIMER_SECONDS))
-    .option('--max-rss <MiB>', 'memory limit per job process (default: the search\'s, else 4096)', positiveNumber('--max-rss'))
-    .option('--lock-duration <seconds>', 'a job whose worker is silent this long goes to another worker', positiveNumber('--lock-duration', MAX_TIMER_SECONDS), 60)
-    .option('--stalled-interval <seconds>', 'how often to look for jobs whose worker went silent', positiveNumber('--stalled-interval', MAX_TIMER_SECONDS), 30)
+    .option('--timeout <seconds>', 'time limit per job (default: the search\'s, else the protocol\'s time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
+    .option('--max-rss <MiB>', 'memory limit per job process (default: the search\'s, else 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
+    .option('--lock-duration <seconds>', 'a job whose worker is silent this long goes to another worker', boundedNumber('--lock-duration', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS), 60)
+    .option('--stalled-interval <seconds>', 'how often to look for jobs whose worker went silent', boundedNumber('--stalled-interval', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS), 30)
     .option('--quiet', 'print only errors')
     .action(async (flags: WorkerFlags) => {
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(line + '\n'); };
@@ -42,9 +43,9 @@ export function register(program: Command): void {
         concurrency: flags.concurrency,
         device: flags.device,
         queueName: flags.queueName,
-        limits: { timeoutMs: flags.timeout === undefined ? undefined : flags.timeout * 1000, maxRssMb: flags.maxRss },
-        lockDurationMs: flags.lockDuration * 1000,
-        stalledIntervalMs: flags.stalledInterval * 1000,
+        limits: { timeoutMs: flags.timeout === undefined ? undefined : Math.round(flags.timeout * 1000), maxRssMb: flags.maxRss },
+        lockDurationMs: Math.round(flags.lockDuration * 1000),
+        stalledIntervalMs: Math.round(flags.stalledInterval * 1000),
         onEnvelope: (e) => say(describe(e)),
       });
       say(`nos worker ${handle.name}: serving queue '${flags.queueName}' at ${parseRedisUrl(flags.queue).url} with ${flags.concurrency} slot(s); SIGTERM finishes the running jobs and stops`);

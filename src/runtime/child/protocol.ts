@@ -42,6 +42,11 @@ export const PROTOCOLS: Record<'paper' | 'quick', ProtocolConfig> = {
   },
 };
 
+/** A run's time cap: at most what a timer can wait (2^31 - 1 ms), so the job's time limit derived from it is finite. */
+export const MAX_PROTOCOL_SECONDS = 2147483;
+/** onnxruntime threads per child: more cannot help on any machine here, and 100000 never starts training. */
+export const MAX_PROTOCOL_THREADS = 256;
+
 const positiveInt = { type: 'integer', minimum: 1 };
 const PROTOCOL_SCHEMA = {
   type: 'object',
@@ -56,8 +61,8 @@ const PROTOCOL_SCHEMA = {
     validationExamples: positiveInt,
     batchSize: positiveInt,
     model: { enum: ['convnet', 'mlp'] },
-    threads: positiveInt,
-    maxSeconds: { type: 'number', exclusiveMinimum: 0 },
+    threads: { ...positiveInt, maximum: MAX_PROTOCOL_THREADS },
+    maxSeconds: { type: 'number', exclusiveMinimum: 0, maximum: MAX_PROTOCOL_SECONDS },
   },
 };
 const validateProtocol = new Ajv({ allErrors: true }).compile(PROTOCOL_SCHEMA);

@@ -121,5 +121,5 @@ test('nos search --out "" is refused, not a search written into the current fold
 test('nos search --timeout past what a timer can wait (24.8 days) is refused as a flag', async () => {
   const r = await nos(['search', '--protocol', 'fake', '--timeout', '3000000', '--out', path.join(dir, 'long')]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /--timeout must be a number > 0 and at most 2147483, got "3000000"/);
+  assert.match(r.stderr, /--timeout must be a number from 0.001 to 2147483, got "3000000"/);
 });

@@ -15,6 +15,6 @@ test('nos worker: --timeout, --lock-duration and --stalled-interval past 2147483
       process.stderr.write = write;
     }
     assert.equal(code, 2, flag);
-    assert.match(stderr, new RegExp(`${flag} must be a number > 0 and at most 2147483, got "3000000"`));
+    assert.match(stderr, new RegExp(`${flag} must be a number from 0.001 to 2147483, got "3000000"`));
   }
 });
