@@ -2,6 +2,7 @@
 import { Queue, QueueEvents, type Job as BullJob, type JobsOptions, type RedisQueueBackend as BullRedisBackend } from 'bullmq';
 import IORedis from 'ioredis';
 import { JOB_STATUSES, type Backend, type Envelope, type Job, type JobStatus, type RunLimits } from './backend';
+import { checkedEnvelope } from './record-validation';
 
 /** Where a queue lives: parsed from `redis://[user:password@]HOST:PORT[/DB]` (or `rediss://` for TLS). */
 export interface RedisTarget {
@@ -308,10 +309,11 @@ class RedisQueueBackend implements RedisBackend {
   }
 
   private onCompleted(bullId: string, returnvalue: unknown) {
-    const value = typeof returnvalue === 'string' ? safeJson(returnvalue) : returnvalue;
-    const envelope = asEnvelope(value);
-    if (envelope) this.deliver(envelope);
-    else void this.checkJobs([bullId]);
+    const id = decodeBullJobId(bullId);
+    if (id === null || !this.pendingJobs.has(id)) return; // another search's job, or one already recorded
+    // QueueEvents has parsed the JSON already. Whatever a worker returned (a buggy version, anyone who can reach the
+    // queue), it answers this job only.
+    this.deliver(checkedEnvelope(returnvalue, id));
   }
 
   /** Reads finished jobs straight from Redis: after a missed event, a failure, or on reconcile. */
@@ -320,11 +322,7 @@ class RedisQueueBackend implements RedisBackend {
     if (!bullJob) return;
     const state = await bullJob.getState();
     if (state === 'completed') {
-      const envelope = asEnvelope(bullJob.returnvalue);
-      this.deliver(envelope ?? {
-        jobId: id, status: 'error', reward: 0, bestLr: null, timings: timingsOf(bullJob), attempt: bullJob.attemptsMade,
-        worker: bullJob.processedBy ?? 'unknown', error: `the worker returned no result envelope: ${JSON.stringify(bullJob.returnvalue)}`,
-      });
+      this.deliver(checkedEnvelope(bullJob.returnvalue, id, bullJob.processedBy ?? undefined));
     } else if (state === 'failed') {
       this.deliver(finalFailureEnvelope(id, bullJob));
     }
@@ -384,19 +382,9 @@ export function dropConnections(backend: BullRedisBackend): void {
   }
 }
 
-function safeJson(text: string): unknown {
-  try { return JSON.parse(text); } catch { return undefined; }
-}
-
 export function decodeBullJobId(bullId: string): string | null {
   if (!bullId.startsWith('c.')) return null;
   try { return decodeURIComponent(bullId.slice(2)); } catch { return null; }
-}
-
-function asEnvelope(value: unknown): Envelope | null {
-  const e = value as Partial<Envelope> | null;
-  if (!e || typeof e !== 'object' || typeof e.jobId !== 'string' || !(JOB_STATUSES as readonly string[]).includes(e.status as string)) return null;
-  return e as Envelope;
 }
 
 function timingsOf(bullJob: BullJob): Envelope['timings'] {

@@ -149,17 +149,18 @@ export function ledgerRecordProblem(value: unknown): string | null {
  * The envelope recorded in place of an invalid one: the job's status becomes 'error' with the reason, so a bad
  * result from a worker costs that job, never the search.
  */
-export function invalidEnvelope(jobId: string, problem: string, from: { worker?: unknown; attempt?: unknown; timings?: unknown } = {}): Envelope {
+export function invalidEnvelope(jobId: string, problem: string, from: { worker?: unknown; attempt?: unknown } = {}, knownWorker?: string): Envelope {
   const attempt = Number.isInteger(from.attempt) && (from.attempt as number) >= 1 ? from.attempt as number : 1;
-  const worker = typeof from.worker === 'string' ? from.worker : 'unknown';
+  const worker = typeof from.worker === 'string' ? from.worker : knownWorker ?? 'unknown';
   return {
     jobId, status: 'error', reward: 0, bestLr: null, timings: { queuedMs: 0, runMs: 0 }, attempt, worker,
     error: `invalid result from worker ${worker}: ${problem}; recorded as error with reward 0`,
   };
 }
 
-/** `value` when it is a valid envelope for `jobId`, else the error envelope that says why. */
-export function checkedEnvelope(value: unknown, jobId: string): Envelope {
+/** `value` when it is a valid envelope for `jobId`, else the error envelope that says why (`worker`: who sent it). */
+export function checkedEnvelope(value: unknown, jobId: string, worker?: string): Envelope {
   const problem = envelopeProblem(value, jobId);
-  return problem ? invalidEnvelope(jobId, problem, (value ?? {}) as object) : value as Envelope;
+  if (!problem) return value as Envelope;
+  return invalidEnvelope(jobId, problem, value && typeof value === 'object' ? value : {}, worker);
 }
