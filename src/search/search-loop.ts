@@ -249,7 +249,7 @@ class Search {
       }
       config.queue = queue;
     } else if (config.queue && config.queue.includes(':***@')) {
-      throw new InputError(`--resume: this search ran on a password-protected queue (${config.queue}); give its full URL again with --queue`);
+      throw new InputError(`--resume: this search ran on a password-protected queue (${config.queue}); give its full URL again with --queue, or its password with --queue-password-file or NOS_REDIS_PASSWORD`);
     }
     validateConfig(config);
     return config;

@@ -114,12 +114,12 @@ export interface WorkerProcessFixture {
   readonly exited: Promise<number | string>;
 }
 
-/** Starts `nos worker` in its own process (through redis-worker-main) and resolves once it serves the queue. */
-export async function spawnQueueWorker(url: string, args: string[]): Promise<WorkerProcessFixture> {
+/** Starts `nos worker` in its own process (through redis-worker-main, with `env`) and resolves once it serves the queue. */
+export async function spawnQueueWorker(url: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<WorkerProcessFixture> {
   const ext = path.extname(__filename);
   const script = path.join(__dirname, 'redis-worker-main' + ext);
   const child = spawn(process.execPath, [...(ext === '.ts' ? ['--import', 'tsx'] : []), script, 'worker', '--queue', url, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'pipe', 'pipe'], env });
   let text = '';
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
   await new Promise<void>((resolve, reject) => {

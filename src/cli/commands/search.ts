@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { WriteError } from '../../search/checked-write';
 import { formatLeaderboard, writeReport } from '../../search/report';
+import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword, storedQueueUrlWithPassword } from '../../search/queue-password';
 import { assertRedisReachable, parseRedisUrl } from '../../search/queue-redis';
 import { LEDGER_FILE, readLedger } from '../../search/ledger';
 import { QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
@@ -21,8 +22,8 @@ const LINE_EVERY_MS = 5000;
 
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
-  seed: number; out?: string; resume?: boolean; queue?: string; batchSize?: number; timeout?: number; maxRss?: number;
-  top: number; progress: boolean; inFlight?: number;
+  seed: number; out?: string; resume?: boolean; queue?: string; queuePasswordFile?: string; batchSize?: number; timeout?: number;
+  maxRss?: number; top: number; progress: boolean; inFlight?: number;
 }
 
 function timestamp(): string {
@@ -120,24 +121,34 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
   if (flags.out !== undefined && flags.out.trim() === '') throw new InputError(`--out must name a folder, got ${JSON.stringify(flags.out)}`); // not the current folder by accident
   if (flags.resume && !flags.out) throw new InputError('--resume needs --out DIR (the folder of the search to continue)');
   const outDir = path.resolve(flags.out ?? path.join('runs', timestamp()));
+  if (flags.queuePasswordFile !== undefined && !flags.queue && !flags.resume) throw new InputError('--queue-password-file needs --queue');
+  // The password may come from a file or the environment; the URL carrying it lives in memory only.
+  const passwords = { file: flags.queuePasswordFile, env: process.env };
+  let queue = flags.queue !== undefined ? queueUrlWithPassword(flags.queue, passwords) : undefined;
+  const note = passwordOnCommandLineNote(flags.queue);
+  if (note) process.stderr.write(`${note}\n`);
   let config;
   if (!flags.resume) {
     config = buildSearchConfig({
       budget: flags.budget, batchSize: flags.batchSize, workers: flags.workers, strategy: flags.strategy, space: flags.space,
-      protocol: flags.protocol, data: flags.data, device: flags.device, seed: flags.seed, queue: flags.queue,
+      protocol: flags.protocol, data: flags.data, device: flags.device, seed: flags.seed, queue,
       timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight,
     });
     // An unreachable queue fails here (exit 1), before the folder holds a search that never started.
-    if (flags.queue) await assertRedisReachable(parseRedisUrl(flags.queue), 3000);
+    if (queue) await assertRedisReachable(parseRedisUrl(queue), 3000);
     prepareOutDir(outDir, false);
   } else {
     prepareOutDir(outDir, true);
     const start = readLedger(path.join(outDir, LEDGER_FILE)).records[0];
-    if (start?.type === 'start') checkResumeInputs(start.config as SearchConfig, flags.queue);
+    const stored = start?.type === 'start' ? (start.config as SearchConfig).queue : undefined;
+    // The folder shows the queue's password as ***: a resume takes it from the file or the environment again.
+    if (queue === undefined && stored?.includes(':***@')) queue = storedQueueUrlWithPassword(stored, passwords) ?? undefined;
+    if (start?.type === 'start') checkResumeInputs(start.config as SearchConfig, queue);
     const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss'].filter(fromUser);
     if (ignored.length) process.stderr.write(`note: --resume keeps the search's own settings; ignoring ${ignored.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}\n`);
   }
 
+  delete process.env[QUEUE_PASSWORD_ENV]; // read: the workers this process starts need not inherit it
   const status = new StatusLine(flags.progress, !!process.stderr.isTTY);
   const abort = new AbortController();
   let interrupts = 0;
@@ -165,7 +176,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
       outDir, resume: flags.resume, config, signal: abort.signal,
       overrides: flags.resume ? {
         ...(fromUser('budget') ? { budget: flags.budget } : {}), ...(fromUser('workers') ? { workers: flags.workers } : {}),
-        ...(fromUser('queue') ? { queue: flags.queue } : {}), ...(fromUser('inFlight') ? { inFlight: flags.inFlight } : {}),
+        ...(queue !== undefined ? { queue } : {}), ...(fromUser('inFlight') ? { inFlight: flags.inFlight } : {}),
       } : undefined,
       onEvent: (event) => {
         status.on(event);
@@ -212,6 +223,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'search folder (default: runs/<timestamp>)')
     .option('--resume', 'continue the search in --out after a crash or Ctrl-C')
     .option('--queue <url>', 'send jobs to a Redis queue (redis://host:port) served by `nos worker` instead of local workers', queueUrl)
+    .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
     .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue)`, integer('--in-flight', 1))
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))

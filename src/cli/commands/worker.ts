@@ -1,6 +1,7 @@
 // `nos worker`: serves a search's queue on Redis from this machine until stopped (SIGTERM finishes the running jobs).
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Envelope } from '../../search/backend';
+import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword } from '../../search/queue-password';
 import { DEFAULT_QUEUE_NAME, parseRedisUrl } from '../../search/queue-redis';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { boundedNumber, integer, queueUrl } from '../flags';
@@ -13,7 +14,7 @@ function device(text: string): 'cpu' | 'cuda' {
 }
 
 interface WorkerFlags {
-  queue: string; concurrency: number; device?: 'cpu' | 'cuda'; queueName: string; timeout?: number; maxRss?: number;
+  queue: string; queuePasswordFile?: string; concurrency: number; device?: 'cpu' | 'cuda'; queueName: string; timeout?: number; maxRss?: number;
   lockDuration: number; stalledInterval: number; quiet?: boolean;
 }
 
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .command('worker')
     .description('take child-training jobs from a search\'s queue on Redis and run them on this machine')
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]', queueUrl)
+    .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
     .option('--concurrency <k>', 'jobs run at once, each in its own process', integer('--concurrency', 1, MAX_PROCESSES), 1)
     .option('--device <device>', 'cpu or cuda (overrides what the job asks for)', device)
     .option('--queue-name <name>', 'queue name inside Redis (searches use "nos"; one worker fleet can serve several searches)', DEFAULT_QUEUE_NAME)
@@ -38,8 +40,13 @@ export function register(program: Command): void {
     .option('--quiet', 'print only errors')
     .action(async (flags: WorkerFlags) => {
       const say = (line: string) => { if (!flags.quiet) process.stdout.write(line + '\n'); };
+      // The password may come from a file or the environment; the URL carrying it lives in memory only.
+      const url = queueUrlWithPassword(flags.queue, { file: flags.queuePasswordFile, env: process.env });
+      delete process.env[QUEUE_PASSWORD_ENV]; // read: the job processes need not inherit it
+      const note = passwordOnCommandLineNote(flags.queue);
+      if (note) process.stderr.write(`${note}\n`);
       // An unreachable Redis throws here: nos prints the message and exits 1.
-      const handle: RedisWorkerHandle = await startRedisWorker(flags.queue, {
+      const handle: RedisWorkerHandle = await startRedisWorker(url, {
         concurrency: flags.concurrency,
         device: flags.device,
         queueName: flags.queueName,
