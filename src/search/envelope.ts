@@ -1,6 +1,6 @@
 // Turns what a worker reported into a checked Envelope: rewards finite and in [0, 1], failures at the floor reward 0.
 import type { EvalOutcome } from '../runtime/child/protocol';
-import type { Envelope, Job, JobStatus } from './backend';
+import { JOB_STATUSES, type Envelope, type Job, type JobStatus } from './backend';
 import { envelopeProblem } from './record-validation';
 
 /** What one run of a job produced, before it becomes an envelope. */
@@ -41,7 +41,11 @@ function buildEnvelope(job: Job, result: RunResult, info: {
   const base = { jobId: job.id, attempt: info.attempt, worker: info.worker,
     timings: { queuedMs: Math.max(0, Math.round(info.queuedMs)), runMs: Math.max(0, Math.round(info.runMs)) } };
   if (result.kind === 'failure') {
-    return { ...base, status: result.status, reward: 0, bestLr: null, error: result.error };
+    // A worker process reports failures over IPC: one that calls itself 'ok', or a status nos does not know, is an error.
+    if (result.status === 'ok' || !(JOB_STATUSES as readonly string[]).includes(result.status)) {
+      return { ...base, status: 'error', reward: 0, bestLr: null, error: `worker reported a failure with status ${JSON.stringify(result.status)}: ${String(result.error)}` };
+    }
+    return { ...base, status: result.status, reward: 0, bestLr: null, error: typeof result.error === 'string' ? result.error : `worker reported ${result.status} without a message` };
   }
   const outcome = result.outcome;
   if (!outcome || typeof outcome !== 'object' || !['ok', 'diverged', 'error'].includes(outcome.status)) {

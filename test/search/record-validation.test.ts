@@ -62,6 +62,11 @@ test('makeEnvelope: an evaluator whose reward is out of range or of the wrong ty
   const text = makeEnvelope(job, { kind: 'outcome', outcome: { ...outcome, reward: '0.5' as unknown as number } }, info);
   assert.equal(text.status, 'error');
   assert.equal(makeEnvelope(job, { kind: 'outcome', outcome: { ...outcome, reward: 0.5 } }, info).status, 'ok');
+  // A worker process that reports a "failure" called ok, or with a status nos does not know, gives an error too.
+  const okFailure = makeEnvelope(job, { kind: 'failure', status: 'ok', error: 'fine really' }, info);
+  assert.deepEqual([okFailure.status, okFailure.reward, okFailure.error], ['error', 0, 'worker reported a failure with status "ok": fine really']);
+  assert.equal(makeEnvelope(job, { kind: 'failure', status: 'exploded' as never, error: 'x' }, info).status, 'error');
+  assert.equal(makeEnvelope(job, { kind: 'failure', status: 'timeout', error: 'killed' }, info).status, 'timeout');
 });
 
 test('ledger records: every type is checked, and a bad one names its type and field', () => {
