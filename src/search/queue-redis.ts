@@ -127,7 +127,7 @@ export async function assertRedisReachable(target: RedisTarget, timeoutMs: numbe
     const reason = lastError || (err as Error).message;
     if ((err as Error).message.includes('too old')) throw err;
     const hint = /WRONGPASS|NOAUTH|invalid username-password|AUTH/i.test(reason)
-      ? 'check the user and password (in --queue as redis://USER:PASSWORD@HOST:PORT/DB, in --queue-password-file or in NOS_REDIS_PASSWORD)'
+      ? 'check the user and password in --queue (redis://USER:PASSWORD@HOST:PORT/DB), --queue-password-file or NOS_REDIS_PASSWORD'
       : `start it (redis-server --port ${target.port}) or fix --queue`;
     throw new Error(`cannot reach Redis at ${target.url} (${reason}); ${hint}`);
   } finally {

@@ -80,7 +80,7 @@ test('nos worker: an unreachable Redis exits 1 with the reason, a bad flag exits
   assert.match(unreachable.stderr, new RegExp(`cannot reach Redis at redis://127.0.0.1:${port}`));
   const badFlag = run(['--queue', `redis://127.0.0.1:${port}`, '--concurrency', 'two']);
   assert.equal(badFlag.status, 2, badFlag.stderr);
-  assert.match(badFlag.stderr, /--concurrency must be an integer >= 1, got "two"/);
+  assert.match(badFlag.stderr, /--concurrency must be an integer from 1 to 1024, got "two"/);
 });
 
 const found = findRedisServer();
