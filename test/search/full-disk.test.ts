@@ -112,7 +112,7 @@ test('full disk (in process): a report that cannot be written keeps the previous
 test('full disk (nos search): exit 1 with the file and how to continue; --resume finishes once there is space', async () => {
   const protocol = path.join(tempDir(), 'fake.json');
   fs.writeFileSync(protocol, JSON.stringify({ name: 'fake', sleepMs: 0 }));
-  const common = ['search', '--protocol', protocol, '--budget', '10', '--strategy', 'ppo', '--space', 'small', '--seed', '5', '--workers', '1', '--no-progress'];
+  const common = ['search', '--protocol', protocol, '--budget', '10', '--strategy', 'random', '--space', 'small', '--seed', '5', '--workers', '1', '--no-progress'];
   const reference = path.join(tempDir(), 'ref');
   assert.equal((await nos([...common, '--out', reference])).code, 0);
   for (const plan of [{ file: 'ledger.jsonl', failAt: 7 }, { file: 'rewards.svg', failAt: 1 }]) {

@@ -26,6 +26,7 @@ function resultSet(dir: string): string[] {
 // 11-12 results, 13 batch 2, 14-16 results, 17 update 1, 18-21 results, 22 update 2, 23 finish.
 const config = fakeConfig({ budget: 15, seed: 3, ...ORDERED }, { sleepMs: 0 });
 let reference: string | null = null;
+/** One finished search: the reference every resumed one must equal, and the folder the damaged copies start from. */
 async function referenceRun(): Promise<string> {
   if (!reference) {
     reference = tempDir();
@@ -34,10 +35,10 @@ async function referenceRun(): Promise<string> {
   return reference;
 }
 
-/** A finished search whose ledger is cut after its `keep`-th line (the records after it never happened). */
+/** A copy of the finished search whose ledger is cut after its `keep`-th line (the records after it never happened). */
 async function searchCutAfter(keep: number): Promise<string> {
   const dir = tempDir();
-  await runSearch({ outDir: dir, config, deps: standInDeps });
+  fs.cpSync(await referenceRun(), dir, { recursive: true });
   const file = path.join(dir, 'ledger.jsonl');
   fs.writeFileSync(file, fs.readFileSync(file, 'utf8').split('\n').slice(0, keep).join('\n') + '\n');
   return dir;
