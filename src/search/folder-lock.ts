@@ -54,8 +54,8 @@ function readOwner(file: string): Owner | null {
 /** Creates `file` holding `text` only if no such file exists; the text is there from the first moment (a hard link). */
 function createExclusive(file: string, text: string): boolean {
   const temp = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(temp, text);
   try {
+    fs.writeFileSync(temp, text); // inside the try: a write that fails (a full disk) leaves no temporary file
     fs.linkSync(temp, file);
     return true;
   } catch (e) {

@@ -21,7 +21,7 @@ function deadPid(): number {
 }
 
 function racer(dir: string, step: string, delayMs: number, startAt: number): Promise<string> {
-  const child = spawn(process.execPath, [...EXEC_ARGV, RACER, dir, step, String(delayMs), String(startAt), '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...EXEC_ARGV, RACER, dir, step, String(delayMs), String(startAt), '3000'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
   return new Promise((resolve) => child.on('close', () => resolve(out.trim())));
