@@ -61,115 +61,138 @@ export function fingerprint(task: TransferTask, optimizer: OptimizerSpec): strin
 }
 
 export async function runTransfer(plan: TransferPlan, hooks: TransferHooks): Promise<TransferResult> {
-  const log = RunLog.open(plan.out);
-  const started = new Date().toISOString();
-  const t0 = Date.now();
-  const prints = plan.tasks.map((task) => plan.optimizers.map((o) => fingerprint(task, o)));
-  // Work left per task (cost units) and the seconds per unit measured in this session.
-  const measured = new Map<string, { seconds: number; units: number }>();
-  let ran = 0;
-  let reused = 0;
-  let interrupted = false;
+  const run = new TransferRun(plan, hooks);
+  try {
+    return await run.all();
+  } finally {
+    run.close();
+  }
+}
 
-  const summaries = (): TaskSummary[] => plan.tasks.map((task, t) => summarizeTask(task,
-    plan.optimizers.map((o, i) => ({ label: o.label, rule: o.rule, fingerprint: prints[t][i] })), plan.seeds, log.records()));
+/** One invocation over a folder: which runs are done (the log), what is left, the time per unit of work so far. */
+class TransferRun {
+  private readonly log: RunLog;
+  private readonly started = new Date().toISOString();
+  private readonly t0 = Date.now();
+  /** prints[t][i]: the fingerprint of optimizer i on task t. */
+  private readonly prints: string[][];
+  /** Seconds and cost units of the runs done in this session, per task: the ETA's time per unit. */
+  private readonly measured = new Map<string, { seconds: number; units: number }>();
+  private readonly planTotal: number;
+  private position = 0;
+  private ran = 0;
+  private reused = 0;
 
-  /** Runs still to do per task, in cost units: the tuning grid, then the seeds of optimizers that did not fail. */
-  const remainingUnits = (): Map<string, number> => {
-    const left = new Map<string, number>();
-    summaries().forEach((s, t) => {
-      const task = plan.tasks[t];
-      let units = 0;
-      for (const row of s.rows) {
-        units += (task.lrs.length - row.tuning.length) * task.cost('tune');
-        if (row.state !== 'failed') units += (plan.seeds.length - row.finals.length) * task.cost('final');
+  constructor(private readonly plan: TransferPlan, private readonly hooks: TransferHooks) {
+    this.log = RunLog.open(plan.out);
+    this.prints = plan.tasks.map((task) => plan.optimizers.map((o) => fingerprint(task, o)));
+    this.planTotal = plan.tasks.reduce((n, task) => n + plan.optimizers.length * (task.lrs.length + plan.seeds.length), 0);
+  }
+
+  /** Per task, per optimizer: tune over the grid with the first seed, then run every seed at the best rate. */
+  async all(): Promise<TransferResult> {
+    const { plan } = this;
+    let interrupted = false;
+    outer: for (let t = 0; t < plan.tasks.length; t++) {
+      for (let i = 0; i < plan.optimizers.length; i++) {
+        for (const lr of plan.tasks[t].lrs) if (!(await this.runOne(t, i, 'tune', lr, plan.seeds[0]))) { interrupted = true; break outer; }
+        const best = this.tunedLr(t, i);
+        if (best === null) { this.position += plan.seeds.length; continue; } // every rate diverged: nothing to run
+        for (const seed of plan.seeds) if (!(await this.runOne(t, i, 'final', best, seed))) { interrupted = true; break outer; }
       }
-      left.set(task.name, units);
-    });
-    return left;
-  };
-  const rate = (task: TransferTask): number => {
-    const m = measured.get(task.name);
+    }
+    this.writeReport(interrupted);
+    return { summaries: this.summaries(), ran: this.ran, reused: this.reused, interrupted };
+  }
+
+  close(): void {
+    this.log.close();
+  }
+
+  private key(t: number, i: number, phase: Phase, lr: number, seed: number) {
+    return { task: this.plan.tasks[t].name, optimizer: this.plan.optimizers[i].label, phase, lr, seed, fingerprint: this.prints[t][i] };
+  }
+
+  private tunedLr(t: number, i: number): number | null {
+    const task = this.plan.tasks[t];
+    const tuning = task.lrs.map((lr) => this.log.get(runKey(this.key(t, i, 'tune', lr, this.plan.seeds[0])))!);
+    return pickBestLr(tuning.map((r) => ({ lr: r.lr, status: r.status, score: r.score })), task.metric);
+  }
+
+  private summaries(): TaskSummary[] {
+    return this.plan.tasks.map((task, t) => summarizeTask(task,
+      this.plan.optimizers.map((o, i) => ({ label: o.label, rule: o.rule, fingerprint: this.prints[t][i] })), this.plan.seeds, this.log.records()));
+  }
+
+  private rate(task: TransferTask): number {
+    const m = this.measured.get(task.name);
     return m && m.units > 0 ? m.seconds / m.units : task.secondsPerUnit;
-  };
-  const eta = (): number => {
-    const left = remainingUnits();
-    return plan.tasks.reduce((seconds, task) => seconds + (left.get(task.name) ?? 0) * rate(task), 0);
-  };
-  const planTotal = plan.tasks.reduce((n, task) => n + plan.optimizers.length * (task.lrs.length + plan.seeds.length), 0);
-  let position = 0;
+  }
 
-  const writeAll = (partial: boolean) => {
-    const s = summaries();
-    const meta: ReportMeta = {
-      command: plan.command, started, updated: new Date().toISOString(), partial,
-      baselines: Object.fromEntries(Object.entries(BASELINES).map(([k, v]) => [k, v.torch])),
-    };
-    const pictures: Array<{ file: string; svg: string }> = [];
-    const extras: Record<string, string[]> = {};
-    s.forEach((summary, t) => {
-      const task = plan.tasks[t];
-      if (!summary.rows.some((r) => r.finals.length > 0)) return;
-      pictures.push({ file: `${task.name}.svg`, svg: renderCurves(summary, task.curve) });
-      if (task.extras) {
-        const finals = log.records().filter((r) => r.task === task.name && r.phase === 'final' && r.status === 'ok'
-          && summary.rows.some((row, i) => row.optimizer === r.optimizer && prints[t][i] === r.fingerprint && row.bestLr === r.lr && plan.seeds.includes(r.seed)));
-        const e = task.extras(finals.map((r) => ({ optimizer: r.optimizer, seed: r.seed, outcome: r })));
-        pictures.push(...e.svgs);
-        extras[task.name] = e.markdown;
-      }
-    });
-    writeReport(plan.out, s, meta, pictures, extras);
-  };
+  /** Seconds left: per task, the tuning runs and seeds not done (of optimizers that did not fail) at its rate. */
+  private eta(): number {
+    return this.summaries().reduce((seconds, s, t) => {
+      const task = this.plan.tasks[t];
+      const units = s.rows.reduce((u, row) => u + (task.lrs.length - row.tuning.length) * task.cost('tune')
+        + (row.state === 'failed' ? 0 : (this.plan.seeds.length - row.finals.length) * task.cost('final')), 0);
+      return seconds + units * this.rate(task);
+    }, 0);
+  }
 
   /** Runs one (task, optimizer, phase, lr, seed) unless the log has it; false when stopped. */
-  const runOne = async (t: number, i: number, phase: Phase, lr: number, seed: number): Promise<boolean> => {
-    const task = plan.tasks[t];
-    const optimizer = plan.optimizers[i];
-    const key = { task: task.name, optimizer: optimizer.label, phase, lr, seed, fingerprint: prints[t][i] };
-    position++;
-    if (log.get(runKey(key))) { reused++; return true; }
-    if (hooks.stopped()) return false;
+  private async runOne(t: number, i: number, phase: Phase, lr: number, seed: number): Promise<boolean> {
+    const task = this.plan.tasks[t];
+    const key = this.key(t, i, phase, lr, seed);
+    this.position++;
+    if (this.log.get(runKey(key))) { this.reused++; return true; }
+    if (this.hooks.stopped()) return false;
     const runStart = Date.now();
-    const before = eta(); // this run included; computed once per run (it summarizes the log)
+    const before = this.eta(); // this run included; once per run (it summarizes the log)
     const info = (fraction: number): RunInfo => ({
-      task: task.name, optimizer: optimizer.label, phase, lr, seed, index: position, total: planTotal, fraction,
-      elapsedSeconds: (Date.now() - t0) / 1000,
-      etaSeconds: Math.max(0, before - fraction * task.cost(phase) * rate(task)),
+      task: task.name, optimizer: key.optimizer, phase, lr, seed, index: this.position, total: this.planTotal, fraction,
+      elapsedSeconds: (Date.now() - this.t0) / 1000,
+      etaSeconds: Math.max(0, before - fraction * task.cost(phase) * this.rate(task)),
     });
-    hooks.onRunStart?.(info(0));
+    this.hooks.onRunStart?.(info(0));
     let outcome;
     try {
-      outcome = await task.run(optimizer, lr, seed, phase, { stopped: hooks.stopped, progress: (f) => hooks.onRunProgress?.(info(f)) });
+      outcome = await task.run(this.plan.optimizers[i], lr, seed, phase, { stopped: this.hooks.stopped, progress: (f) => this.hooks.onRunProgress?.(info(f)) });
     } catch (e) {
       if (e instanceof RunInterrupted) return false;
       throw e;
     }
     const seconds = (Date.now() - runStart) / 1000;
-    const m = measured.get(task.name) ?? { seconds: 0, units: 0 };
-    measured.set(task.name, { seconds: m.seconds + seconds, units: m.units + task.cost(phase) });
+    const m = this.measured.get(task.name) ?? { seconds: 0, units: 0 };
+    this.measured.set(task.name, { seconds: m.seconds + seconds, units: m.units + task.cost(phase) });
     const record: RunRecord = { ...key, ...outcome, seconds: Number(seconds.toFixed(3)), time: new Date().toISOString() };
-    log.append(record);
-    ran++;
-    hooks.onRunEnd?.(info(1), record);
-    writeAll(true);
+    this.log.append(record);
+    this.ran++;
+    this.hooks.onRunEnd?.(info(1), record);
+    this.writeReport(true);
     return true;
-  };
-
-  try {
-    outer: for (let t = 0; t < plan.tasks.length; t++) {
-      const task = plan.tasks[t];
-      for (let i = 0; i < plan.optimizers.length; i++) {
-        for (const lr of task.lrs) if (!(await runOne(t, i, 'tune', lr, plan.seeds[0]))) { interrupted = true; break outer; }
-        const tuning = task.lrs.map((lr) => log.get(runKey({ task: task.name, optimizer: plan.optimizers[i].label, phase: 'tune', lr, seed: plan.seeds[0], fingerprint: prints[t][i] }))!);
-        const best = pickBestLr(tuning.map((r) => ({ lr: r.lr, status: r.status, score: r.score })), task.metric);
-        if (best === null) { position += plan.seeds.length; continue; } // every rate diverged: nothing to run
-        for (const seed of plan.seeds) if (!(await runOne(t, i, 'final', best, seed))) { interrupted = true; break outer; }
-      }
-    }
-    writeAll(interrupted);
-  } finally {
-    log.close();
   }
-  return { summaries: summaries(), ran, reused, interrupted };
+
+  /** summary.md, summary.json and the pictures, from every run in the log that matches the plan. */
+  private writeReport(partial: boolean): void {
+    const summaries = this.summaries();
+    const meta: ReportMeta = {
+      command: this.plan.command, started: this.started, updated: new Date().toISOString(), partial,
+      baselines: Object.fromEntries(Object.entries(BASELINES).map(([k, v]) => [k, v.torch])),
+    };
+    const pictures: Array<{ file: string; svg: string }> = [];
+    const extras: Record<string, string[]> = {};
+    summaries.forEach((summary, t) => {
+      const task = this.plan.tasks[t];
+      if (!summary.rows.some((r) => r.finals.length > 0)) return;
+      pictures.push({ file: `${task.name}.svg`, svg: renderCurves(summary, task.curve) });
+      if (!task.extras) return;
+      // The final runs the table counts: this plan's fingerprints, tuned rates and seeds.
+      const finals = this.log.records().filter((r) => r.task === task.name && r.phase === 'final' && r.status === 'ok' && this.plan.seeds.includes(r.seed)
+        && summary.rows.some((row, i) => row.optimizer === r.optimizer && this.prints[t][i] === r.fingerprint && row.bestLr === r.lr));
+      const e = task.extras(finals.map((r) => ({ optimizer: r.optimizer, seed: r.seed, outcome: r })));
+      pictures.push(...e.svgs);
+      extras[task.name] = e.markdown;
+    });
+    writeReport(this.plan.out, summaries, meta, pictures, extras);
+  }
 }
