@@ -20,7 +20,10 @@ const VOCAB = 114; // the fortunes corpus's characters (113) plus the catch-all 
 
 interface Figures { perS: number; stepMs: number; cpuMs: number }
 
-const resnetShape = { channels: 1, size: 28, widths: CONVNET_LARGE_FULL.network.widths, blocks: CONVNET_LARGE_FULL.network.blocks, batch: CONVNET_LARGE_FULL.batchSize };
+/** NOS_BENCH_WIDTHS=32,64,128 times a wider residual network than the task's; NOS_BENCH_ONLY=resnet|lm one network. */
+const widths = process.env.NOS_BENCH_WIDTHS ? process.env.NOS_BENCH_WIDTHS.split(',').map(Number) : CONVNET_LARGE_FULL.network.widths;
+const only = process.env.NOS_BENCH_ONLY;
+const resnetShape = { channels: 1, size: 28, widths, blocks: CONVNET_LARGE_FULL.network.blocks, batch: CONVNET_LARGE_FULL.batchSize };
 const lmShape = { vocab: VOCAB, embed: LM_FULL.embed, hidden: LM_FULL.hidden, steps: LM_FULL.steps, batch: LM_FULL.batch, clip: LM_FULL.clipNorm };
 
 /** Times `steps` training steps after 5 warm-up steps: wall and process CPU time. */
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
   console.log(`transfer networks, ${steps} timed steps, best of ${rounds} alternating rounds; PyTorch with the default BLAS${withOpenblas ? ` and with OpenBLAS (${OPENBLAS})` : ' (OpenBLAS not installed: apt-get install libopenblas0-pthread for the second column)'}`);
   console.log(`resnet ${JSON.stringify(resnetShape)}; lm ${JSON.stringify(lmShape)}`);
   console.log('network  threads  nos /s      nos ms  nos cpu ms | torch /s    ms      cpu ms | torch+openblas /s  ms     cpu ms | nos/torch  nos/torch+openblas');
-  for (const kind of ['resnet', 'lm'] as const) {
+  for (const kind of (['resnet', 'lm'] as const).filter((k) => !only || k === only)) {
     for (const threads of threadCounts) {
       let ours: Figures | undefined;
       let theirs: Figures | undefined;

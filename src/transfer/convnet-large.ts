@@ -23,7 +23,7 @@ export interface ConvnetLargeSettings {
   testExamples: number;
 }
 
-/** Sized so the full transfer run of 7 optimizers fits in about 45 minutes on 2 cores (see docs/transfer.md). */
+/** Sized so this task's part of a 7-optimizer transfer run takes about 35 minutes on 2 idle cores (docs/transfer.md). */
 export const CONVNET_LARGE_FULL: ConvnetLargeSettings = {
   network: { widths: [16, 32, 64], blocks: 1 }, batchSize: 100,
   tuneExamples: 10000, tuneEpochs: 1, validationExamples: 5000,

@@ -28,7 +28,7 @@ export interface LmSettings {
   clipNorm: number;
 }
 
-/** Sized so the full transfer run of 7 optimizers fits in about 30 minutes on 2 cores (see docs/transfer.md). */
+/** Sized so this task's part of a 7-optimizer transfer run takes about 22 minutes on 2 idle cores (docs/transfer.md). */
 export const LM_FULL: LmSettings = {
   embed: 64, hidden: 128, steps: 64, batch: 32, maxVocab: 128, validationFraction: 0.05, testFraction: 0.05,
   tuneSteps: 250, finalSteps: 1200, evals: 6, validationSequences: 256, testSequences: 384, clipNorm: 5,
