@@ -1,4 +1,4 @@
-# Builds the nos N-API addon (build/Release/nos.node): CPU JIT runner and the run-time CUDA loader. Needs no CUDA toolkit.
+# Builds the nos N-API addon (build/Release/nos.node): CPU JIT runner, the run-time CUDA loader and the child engine. Needs no CUDA toolkit.
 {
   "targets": [
     {
@@ -9,7 +9,12 @@
         "native/cpu/thread_pool.cc",
         "native/cpu/cpu_kernel.cc",
         "native/cuda/cuda_api.cc",
-        "native/cuda/cuda_kernel.cc"
+        "native/cuda/cuda_kernel.cc",
+        "native/common/library_check.cc",
+        "native/engine/device_cuda.cc",
+        "native/engine/device_host.cc",
+        "native/engine/engine.cc",
+        "native/engine/engine_napi.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -89,6 +89,7 @@ Driver& LoadDriver() {
     Bind(h, lib, "cuMemsetD32_v2", &driver.cuMemsetD32);
     Bind(h, lib, "cuLaunchKernel", &driver.cuLaunchKernel);
     Bind(h, lib, "cuGetErrorString", &driver.cuGetErrorString);
+    driver.cuMemGetInfo = reinterpret_cast<CUresult (*)(size_t*, size_t*)>(dlsym(h, "cuMemGetInfo_v2"));
   } catch (const std::exception& e) {
     dlclose(h);
     failure = e.what();

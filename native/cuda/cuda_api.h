@@ -44,6 +44,8 @@ struct Driver {
   CUresult (*cuLaunchKernel)(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int, unsigned int,
                              unsigned int, unsigned int, CUstream, void**, void**);
   CUresult (*cuGetErrorString)(CUresult, const char**);
+  // Optional (null when the driver lacks it): free and total device memory, for sizing the child engine.
+  CUresult (*cuMemGetInfo)(size_t*, size_t*) = nullptr;
 };
 
 struct Nvrtc {

@@ -18,6 +18,11 @@ export class CudaDialect extends CDialect {
 
 const cudaDialect = new CudaDialect();
 
+/** The shared C helpers (Philox, sign, select ...) spelled for CUDA. */
+export function cudaHelpers(): string {
+  return cHelpers('static __device__ __forceinline__', 'unsigned int', 'unsigned long long', (x) => `(__float_as_int(${x}) < 0)`);
+}
+
 /** CUDA C source of the fused update kernel; compiles with NVRTC or `nvcc -ptx`. */
 export function renderCuda(rule: KernelRule): string {
   const body = emitKernelBody(rule, cudaDialect);
@@ -29,7 +34,7 @@ export function renderCuda(rule: KernelRule): string {
 struct nos_tensor { float* w; const float* g; float* s[4]; long long n; unsigned long long rng_base; };
 struct nos_scalars { float v[NOS_SCALAR_COUNT]; };
 
-${cHelpers('static __device__ __forceinline__', 'unsigned int', 'unsigned long long', (x) => `(__float_as_int(${x}) < 0)`)}
+${cudaHelpers()}
 extern "C" __global__ void nos_update(const nos_tensor* ts, int count, nos_scalars sc,
                                       unsigned int seed, unsigned int step) {
   if ((int)blockIdx.y >= count) return;

@@ -21,6 +21,46 @@ export interface NativeCudaTensors {
   step(kernel: NativeCudaKernel, scalars: Float32Array, seed: number, step: number): void;
   free(): void;
 }
+/** The model a child engine trains (native/engine/engine.h ModelShape). */
+export interface EngineModelShape {
+  kind: 'mlp' | 'convnet'; channels: number; height: number; width: number; classes: number;
+  hidden?: number; filters?: number; bnEps: number; bnMomentum: number;
+}
+/** One round's inputs: per kid (a child slot) its example order, updates done, seed and step scalars. */
+export interface EngineRoundInput {
+  kids: Int32Array; orders: Uint32Array; orderLength: number; orderOf: Int32Array; t0: Uint32Array; seeds: Uint32Array;
+  /** kids x steps x 32 (kernel-abi.ts scalars of each step). */
+  scalars: Float32Array;
+  /** Which rule updates which kids (indices into kids). */
+  groups: Array<{ rule: number; members: Int32Array }>;
+  steps: number; update: boolean; divergenceFactor: number;
+  /** Only the rules' updates, from the gradients already in the slots. */
+  updateOnly?: boolean;
+}
+export interface EngineRoundOutput { dead: Int32Array; firstLoss: Float32Array; lastLoss: Float32Array; steps: Uint32Array; cancelled: boolean }
+export interface EngineEvalOutput { correct: Uint32Array; lossSum: Float64Array; nonfinite: Int32Array; cancelled: boolean }
+/** The child engine (native/engine/engine_napi.h): many children trained side by side on one device. */
+export interface NativeChildEngine {
+  readonly deviceName: string;
+  /** Offsets of the parameter tensors in a child's flat vector, then the total. */
+  layout(): Float64Array;
+  setData(train: Float32Array, trainLabels: Int32Array, validation: Float32Array, validationLabels: Int32Array): void;
+  addRule(image: string): number;
+  dropRule(handle: number): void;
+  start(slots: Int32Array, params: Float32Array): void;
+  runRound(input: EngineRoundInput): Promise<EngineRoundOutput>;
+  evaluate(kids: Int32Array): Promise<EngineEvalOutput>;
+  /** field 0 params, 1 grads, 2..5 state slots, 6 running statistics. */
+  read(slot: number, field: number): Float32Array;
+  write(slot: number, field: number, values: Float32Array): void;
+  cancel(): void;
+  close(): void;
+}
+export interface NativeChildEngineOptions {
+  device: 'cuda' | 'host'; image: string; model: EngineModelShape; capacity: number; batch: number; stepsPerRound: number;
+  threads?: number;
+}
+
 export interface CudaDeviceInfo { name: string; major: number; minor: number; driverVersion: number; driverPath: string }
 export interface NvrtcResult { ptx: string; log: string; nvrtcVersion: string; nvrtcPath: string }
 
@@ -32,6 +72,11 @@ export interface NativeAddon {
   nvrtcCompile(source: string, arch: string, name?: string): NvrtcResult;
   /** GB/s (read + written) of device-to-device copies of `bytes`, `reps` times: the device's memory peer. */
   cudaCopyBandwidth(bytes: number, reps: number): number;
+  ChildEngine: new (options: NativeChildEngineOptions) => NativeChildEngine;
+  /** Device bytes one child slot of an engine takes. */
+  childEngineBytes(model: EngineModelShape, batch: number, stepsPerRound: number): number;
+  /** Free and total bytes of the GPU (0, 0 where the driver cannot say); throws without a GPU. */
+  cudaMemoryInfo(): { free: number; total: number };
   isDetached(buffer: ArrayBuffer): boolean;
   hardwareConcurrency: number;
 }

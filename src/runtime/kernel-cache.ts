@@ -275,6 +275,8 @@ export interface PtxRequest {
   cacheDir?: string;
   /** Compile even if memory or disk has an entry, and replace it (the driver refused a cached one as damaged). */
   fresh?: boolean;
+  /** An entry point the PTX must name (default nos_update); a cached file without it is compiled again. */
+  entry?: string;
 }
 
 const ptxMemory = new Map<string, string>();
@@ -297,7 +299,7 @@ export function getCudaPtx(req: PtxRequest, compile: (source: string, arch: stri
   try {
     if (!req.fresh) ptx = fs.readFileSync(file, 'utf8');
   } catch { /* not cached yet */ }
-  if (!ptx || !ptx.includes('nos_update')) {
+  if (!ptx || !ptx.includes(req.entry ?? 'nos_update')) {
     ptx = compile(req.source, req.arch);
     origin = 'compiled';
     try {

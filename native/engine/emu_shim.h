@@ -1,0 +1,38 @@
+// The CPU twin of CUDA's kernel language, for compiling the engine's kernels (kernels.cu, the rule updates) as C++:
+// a kernel becomes a plain function, and a launch runs it once per thread of every block, with blockIdx/threadIdx
+// read from a per-OS-thread context (so the host can run disjoint block ranges on several threads at once).
+// Faithful only for kernels that follow kernels.cu's rules: no __syncthreads, shared memory, warp intrinsics or
+// atomics, and no thread reading what another thread of the launch writes.  __syncthreads is deliberately undefined:
+// a kernel that uses it does not compile here.
+// Plain C headers only (built with -nostdinc++, like the optimizer kernels: compiles in a fraction of the time).
+#include <math.h>
+#include <string.h>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+
+struct nos_emu_dim3 {
+  unsigned int x, y, z;
+};
+struct nos_emu_context {
+  nos_emu_dim3 thread, block, block_dim, grid_dim;
+};
+static thread_local nos_emu_context nos_emu;
+#define threadIdx (nos_emu.thread)
+#define blockIdx (nos_emu.block)
+#define blockDim (nos_emu.block_dim)
+#define gridDim (nos_emu.grid_dim)
+
+static inline float __int_as_float(int bits) {
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+static inline int __float_as_int(float f) {
+  int bits;
+  memcpy(&bits, &f, 4);
+  return bits;
+}

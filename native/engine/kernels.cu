@@ -1,0 +1,525 @@
+// The child-training kernels: forward, backward, batch-norm statistics, loss, divergence check and scoring of many
+// children side by side.  One source for NVRTC (the GPU) and for the host C++ compiler (emu_shim.h, the CPU twin).
+//
+// Rules every kernel here keeps, so that running a block's threads one after another on the CPU is exact:
+//   - no __syncthreads, no shared memory, no warp intrinsics, no atomics: each output element is written by exactly
+//     one thread, and no thread reads what another thread of the same launch writes;
+//   - reductions are phase-split: a kernel writes per-thread partial sums, a later launch adds them (in double), so
+//     results are the same on every run and every target;
+//   - float arithmetic is written out operation by operation (compiled with --fmad=false / -ffp-contract=off).
+// The children dimension: blockIdx.z indexes `kids`, the list of child slots this launch serves; every per-child
+// buffer is a base pointer plus slot * stride.  A child whose `dead` flag is set (diverged) is skipped.
+// Index math inside one child is 32-bit (a child's tensors are far below 2^31 elements; 64-bit division is slow on
+// both targets); only slot * stride is 64-bit.
+// Self-contained for NVRTC: no #include, integer types spelled out, helpers below instead of library calls.
+
+#define NOS_ENGINE_ABI 1
+
+static __device__ __forceinline__ bool nos_finite(float x) { return (__float_as_int(x) & 0x7f800000) != 0x7f800000; }
+static __device__ __forceinline__ bool nos_nan(float x) { return x != x; }
+static __device__ __forceinline__ int nos_imin(int a, int b) { return a < b ? a : b; }
+// The slot of this block's child, or -1 when it is dead (diverged): the whole block then returns.
+static __device__ __forceinline__ int nos_slot(const int* kids, const int* dead) {
+  const int slot = kids[blockIdx.z];
+  return (dead != 0 && dead[slot] != 0) ? -1 : slot;
+}
+
+// x[slot][b][d] = images[order[step * B + b]][d], y[slot][b] = labels[...]: the child's batch of this step, from its
+// epoch's example order (orders holds one order per distinct (seed, epoch); order_of[slot] picks the child's).
+extern "C" __global__ void nos_gather(const int* kids, const int* dead, const float* images, const int* labels,
+                                      const unsigned int* orders, const int* order_of, int order_len, int step,
+                                      int batch, int features, float* x, long long x_slot, int* y, long long y_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= batch * features) return;
+  const int b = i / features;
+  const int d = i - b * features;
+  const unsigned int example = orders[(long long)order_of[slot] * order_len + (long long)step * batch + b];
+  x[slot * x_slot + i] = images[(long long)example * features + d];
+  if (d == 0) y[slot * y_slot + b] = labels[example];
+}
+
+// out[m][n] = sum_k A[m*sam + k*sak] * B[n*sbn + k*sbk] (+ bias[n]) (ReLU) (* (mask[m][n] > 0)), k ascending.
+// A thread computes a 4x4 tile whose rows are ty + 16i and columns tx + 16j of the block's 64x64 tile, so a warp's
+// loads and stores of B and out along n are contiguous.  Block 16x16, grid (ceil(N/64), ceil(M/64), kids).
+extern "C" __global__ void nos_gemm(const int* kids, const int* dead, int M, int N, int K,
+                                    const float* A, long long a_slot, long long sam, long long sak,
+                                    const float* B, long long b_slot, long long sbn, long long sbk,
+                                    float* out, long long o_slot, long long som,
+                                    const float* bias, long long bias_slot, int relu,
+                                    const float* mask, long long mask_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int m0 = blockIdx.y * 64 + threadIdx.y;
+  const int n0 = blockIdx.x * 64 + threadIdx.x;
+  const float* a = A + slot * a_slot;
+  const float* b = B + slot * b_slot;
+  float acc[4][4];
+  bool mrow[4], ncol[4];
+  const float* ap[4];
+  const float* bp[4];
+  for (int i = 0; i < 4; ++i) {
+    mrow[i] = m0 + 16 * i < M;
+    ncol[i] = n0 + 16 * i < N;
+    ap[i] = a + (long long)(mrow[i] ? m0 + 16 * i : 0) * sam;
+    bp[i] = b + (long long)(ncol[i] ? n0 + 16 * i : 0) * sbn;
+    for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+  }
+  for (int k = 0; k < K; ++k) {
+    float av[4], bv[4];
+    for (int i = 0; i < 4; ++i) {
+      av[i] = *ap[i];
+      bv[i] = *bp[i];
+      ap[i] += sak;
+      bp[i] += sbk;
+    }
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) acc[i][j] = acc[i][j] + av[i] * bv[j];
+  }
+  float* o = out + slot * o_slot;
+  for (int i = 0; i < 4; ++i) {
+    if (!mrow[i]) continue;
+    const int m = m0 + 16 * i;
+    for (int j = 0; j < 4; ++j) {
+      if (!ncol[j]) continue;
+      const int n = n0 + 16 * j;
+      float v = acc[i][j];
+      if (bias != 0) v = v + bias[slot * bias_slot + n];
+      if (relu != 0 && !(v > 0.0f) && !nos_nan(v)) v = 0.0f;
+      if (mask != 0 && !(mask[slot * mask_slot + (long long)m * som + n] > 0.0f)) v = 0.0f;
+      o[(long long)m * som + n] = v;
+    }
+  }
+}
+
+// dst[n] = sum_m src[m*row + n] (a bias gradient), in double.  Grid (ceil(N/128), 1, kids), block 128.
+extern "C" __global__ void nos_colsum(const int* kids, const int* dead, int M, int N, const float* src, long long s_slot,
+                                      long long row, float* dst, long long d_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int n = blockIdx.x * blockDim.x + threadIdx.x;
+  if (n >= N) return;
+  const float* s = src + slot * s_slot;
+  double sum = 0.0;
+  for (int m = 0; m < M; ++m) sum += (double)s[(long long)m * row + n];
+  dst[slot * d_slot + n] = (float)sum;
+}
+
+// dst[j] = sum_p part[p*len + j], in double: the second phase of a split reduction.  Grid (ceil(len/128), 1, kids).
+extern "C" __global__ void nos_sum_parts(const int* kids, const int* dead, int parts, int len, const float* part,
+                                         long long p_slot, float* dst, long long d_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= len) return;
+  const float* p = part + slot * p_slot;
+  double sum = 0.0;
+  for (int q = 0; q < parts; ++q) sum += (double)p[(long long)q * len + j];
+  dst[slot * d_slot + j] = (float)sum;
+}
+
+// Softmax cross-entropy per row (as the training graph: LogSoftmax, pick the label, mean): picked[b] = logp[label],
+// and, when dlogits is given, dlogits[b][k] = (exp(logp[k]) - onehot[k]) * inv_rows.  Grid (ceil(rows/128), 1, kids).
+extern "C" __global__ void nos_softmax_xent(const int* kids, const int* dead, int rows, int classes,
+                                            const float* logits, long long l_slot, const int* labels, long long y_slot,
+                                            float inv_rows, float* picked, long long p_slot,
+                                            float* dlogits, long long d_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= rows) return;
+  const float* z = logits + slot * l_slot + (long long)b * classes;
+  const int label = labels[slot * y_slot + b];
+  float max = z[0];
+  for (int k = 1; k < classes; ++k) max = (z[k] > max || nos_nan(z[k])) ? z[k] : max;
+  float sum = 0.0f;
+  for (int k = 0; k < classes; ++k) sum = sum + expf(z[k] - max);
+  const float lse = logf(sum);
+  picked[slot * p_slot + b] = (z[label] - max) - lse;
+  if (dlogits == 0) return;
+  float* d = dlogits + slot * d_slot + (long long)b * classes;
+  for (int k = 0; k < classes; ++k) {
+    const float p = expf((z[k] - max) - lse);
+    d[k] = (p - (k == label ? 1.0f : 0.0f)) * inv_rows;
+  }
+}
+
+// The step's loss per child (-(sum of picked log-probabilities) / rows, in float like the graph) and the divergence
+// check of the training loop: the first loss of a run is remembered; a loss that is not finite or exceeds
+// factor * the first marks the child dead before its update.  steps[slot] is the number of updates done after this
+// step.  One thread per child: grid (1, 1, kids), block 1.
+extern "C" __global__ void nos_loss_check(const int* kids, int* dead, int rows, const float* picked, long long p_slot,
+                                          const unsigned int* t0, int step, double factor, float* first_loss,
+                                          float* last_loss, unsigned int* steps) {
+  const int slot = kids[blockIdx.z];
+  if (dead[slot] != 0 || threadIdx.x != 0) return;
+  double total = 0.0;
+  for (int b = 0; b < rows; ++b) total += (double)picked[slot * p_slot + b];
+  const float loss = (float)total * (float)(-1.0 / (double)rows);
+  const unsigned int t = t0[slot] + (unsigned int)step;
+  if (t == 0u) first_loss[slot] = loss;
+  last_loss[slot] = loss;
+  if (!nos_finite(loss) || (double)loss > factor * (double)first_loss[slot]) {
+    dead[slot] = 1;
+    steps[slot] = t;
+  } else {
+    steps[slot] = t + 1u;
+  }
+}
+
+// 3x3 convolution, stride 1, zero padding 1, NCHW: out[b][o][y][x] = sum_{i,ky,kx} in[b][i][y+ky-1][x+kx-1] * w(o,i,ky,kx)
+// with w = weight[(o*cin + i)*9 + ky*3 + kx], or, when flip is set (the input gradient of a convolution whose weight
+// is [cin][cout][3][3]), w = weight[(i*cout + o)*9 + (2-ky)*3 + (2-kx)].  Sum order: i, then ky, then kx.
+// A thread computes 2 horizontally adjacent pixels for 8 output channels.  Width must be even, cout a multiple of 8.
+// Grid (ceil(n*H*W/2 / 128), cout/8, kids), block 128.
+extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, int cin, int cout, int height, int width,
+                                       const float* in, long long i_slot, const float* weight, long long w_slot, int flip,
+                                       float* out, long long o_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int half = width / 2;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= n * height * half) return;
+  const int b = t / (height * half);
+  const int rem = t - b * height * half;
+  const int y = rem / half;
+  const int x = (rem - y * half) * 2;
+  const int o0 = blockIdx.y * 8;
+  const int plane = height * width;
+  const float* src = in + slot * i_slot + b * cin * plane;
+  const float* w = weight + slot * w_slot;
+  float acc0[8], acc1[8];
+  for (int o = 0; o < 8; ++o) { acc0[o] = 0.0f; acc1[o] = 0.0f; }
+  for (int i = 0; i < cin; ++i) {
+    float v[3][4];
+    for (int r = 0; r < 3; ++r) {
+      const int yy = y + r - 1;
+      for (int c = 0; c < 4; ++c) {
+        const int xx = x + c - 1;
+        v[r][c] = (yy >= 0 && yy < height && xx >= 0 && xx < width) ? src[i * plane + yy * width + xx] : 0.0f;
+      }
+    }
+    // Weight (o0 + o, i, ky, kx) at wo + o * ostep + kk * kstep, kk = ky * 3 + kx.
+    const int wo = flip ? (i * cout + o0) * 9 + 8 : (o0 * cin + i) * 9;
+    const int ostep = flip ? 9 : cin * 9;
+    const int kstep = flip ? -1 : 1;
+    for (int o = 0; o < 8; ++o) {
+      for (int ky = 0; ky < 3; ++ky) {
+        for (int kx = 0; kx < 3; ++kx) {
+          const float wv = w[wo + o * ostep + (ky * 3 + kx) * kstep];
+          acc0[o] = acc0[o] + v[ky][kx] * wv;
+          acc1[o] = acc1[o] + v[ky][kx + 1] * wv;
+        }
+      }
+    }
+  }
+  float* dst = out + slot * o_slot + b * cout * plane + y * width + x;
+  for (int o = 0; o < 8; ++o) {
+    dst[(o0 + o) * plane] = acc0[o];
+    dst[(o0 + o) * plane + 1] = acc1[o];
+  }
+}
+
+// Partial weight gradient of a 3x3 convolution: part[p][o][i][ky*3+kx] = sum over the images and rows of piece p of
+// dy[b][o][y][x] * in[b][i][y+ky-1][x+kx-1].  Piece p covers images [ib*img_chunk, ...) and rows [rb*row_chunk, ...)
+// with p = ib * row_pieces + rb.  A thread does 4 output channels for one input channel: thread (og, i) with
+// threadIdx.x = og * cin + i.  Grid (img_pieces * row_pieces, 1, kids), block (cout/4) * cin (at most 1024).
+extern "C" __global__ void nos_conv3x3_wgrad(const int* kids, const int* dead, int n, int cin, int cout, int height,
+                                             int width, const float* in, long long i_slot, const float* dy,
+                                             long long d_slot, int img_chunk, int row_chunk, float* part,
+                                             long long p_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  if ((int)threadIdx.x >= (cout / 4) * cin) return;
+  const int og = threadIdx.x / cin;
+  const int i = threadIdx.x - og * cin;
+  const int row_pieces = (height + row_chunk - 1) / row_chunk;
+  const int ib = blockIdx.x / row_pieces;
+  const int rb = blockIdx.x - ib * row_pieces;
+  const int b0 = ib * img_chunk, b1 = nos_imin(n, b0 + img_chunk);
+  const int y0 = rb * row_chunk, y1 = nos_imin(height, y0 + row_chunk);
+  const int plane = height * width;
+  float acc[4][9];
+  for (int o = 0; o < 4; ++o)
+    for (int k = 0; k < 9; ++k) acc[o][k] = 0.0f;
+  for (int b = b0; b < b1; ++b) {
+    const float* src = in + slot * i_slot + (b * cin + i) * plane;
+    const float* g = dy + slot * d_slot + (b * cout + og * 4) * plane;
+    for (int y = y0; y < y1; ++y) {
+      for (int x = 0; x < width; ++x) {
+        float v[9];
+        for (int ky = 0; ky < 3; ++ky) {
+          const int yy = y + ky - 1;
+          for (int kx = 0; kx < 3; ++kx) {
+            const int xx = x + kx - 1;
+            v[ky * 3 + kx] = (yy >= 0 && yy < height && xx >= 0 && xx < width) ? src[yy * width + xx] : 0.0f;
+          }
+        }
+        const int at = y * width + x;
+        for (int o = 0; o < 4; ++o) {
+          const float gv = g[o * plane + at];
+          for (int k = 0; k < 9; ++k) acc[o][k] = acc[o][k] + gv * v[k];
+        }
+      }
+    }
+  }
+  float* dst = part + slot * p_slot + blockIdx.x * cout * cin * 9;
+  for (int o = 0; o < 4; ++o)
+    for (int k = 0; k < 9; ++k) dst[((og * 4 + o) * cin + i) * 9 + k] = acc[o][k];
+}
+
+// Batch-norm statistics, phase 1: part[c][b] = (sum, sum of squares) of z[b][c][:, :], in double.
+// Grid (ceil(channels*n / 128), 1, kids), block 128.
+extern "C" __global__ void nos_bn_stats_partial(const int* kids, const int* dead, int n, int channels, int plane,
+                                                const float* z, long long z_slot, double* part, long long p_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= channels * n) return;
+  const int c = t / n;
+  const int b = t - c * n;
+  const float* src = z + slot * z_slot + (b * channels + c) * plane;
+  double s = 0.0, ss = 0.0;
+  for (int k = 0; k < plane; ++k) {
+    const double v = (double)src[k];
+    s += v;
+    ss += v * v;
+  }
+  double* dst = part + slot * p_slot + 2 * (long long)t;
+  dst[0] = s;
+  dst[1] = ss;
+}
+
+// Batch-norm statistics, phase 2, per channel: the batch mean and biased variance, 1/sqrt(var + eps), and the running
+// statistics (momentum, unbiased variance as PyTorch) when running_mean is given.  Grid (ceil(channels/32), 1, kids).
+extern "C" __global__ void nos_bn_stats_finalize(const int* kids, const int* dead, int n, int channels, int plane,
+                                                 const double* part, long long p_slot, float eps, double momentum,
+                                                 float* mean, float* var, float* invstd, long long s_slot,
+                                                 float* running_mean, float* running_var, long long r_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  const double* p = part + slot * p_slot + 2 * (long long)c * n;
+  double s = 0.0, ss = 0.0;
+  for (int b = 0; b < n; ++b) { s += p[2 * b]; ss += p[2 * b + 1]; }
+  const double count = (double)n * (double)plane;
+  const double m = s / count;
+  double v = ss / count - m * m;
+  if (v < 0.0) v = 0.0;
+  const float mf = (float)m, vf = (float)v;
+  const long long at = slot * s_slot + c;
+  mean[at] = mf;
+  var[at] = vf;
+  invstd[at] = 1.0f / sqrtf(vf + eps);
+  if (running_mean != 0) {
+    const long long r = slot * r_slot + c;
+    const double unbias = count / (count > 1.0 ? count - 1.0 : 1.0);
+    running_mean[r] = (float)((1.0 - momentum) * (double)running_mean[r] + momentum * (double)mf);
+    running_var[r] = (float)((1.0 - momentum) * (double)running_var[r] + momentum * (double)vf * unbias);
+  }
+}
+
+// Evaluation mode: the running statistics as the normalization.  Grid (ceil(channels/32), 1, kids).
+extern "C" __global__ void nos_bn_eval_params(const int* kids, int channels, const float* running_mean,
+                                              const float* running_var, long long r_slot, float eps, float* mean,
+                                              float* invstd, long long s_slot) {
+  const int slot = kids[blockIdx.z];
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  mean[slot * s_slot + c] = running_mean[slot * r_slot + c];
+  invstd[slot * s_slot + c] = 1.0f / sqrtf(running_var[slot * r_slot + c] + eps);
+}
+
+// Batch norm, 2x2 max pool and ReLU in one pass: a[b][c][py][px] = relu(max over the window of
+// (z - mean) * invstd * gamma + beta).  arg (when given) keeps a 4-bit mask of the window positions equal to the max:
+// the gradient goes to each of them, as in the training graph (Equal(x, upsampled max)); ties are common on images
+// with a flat background.  NaN propagates (so a diverging child's loss turns NaN as in the graph).
+// Grid (ceil(n*C*PH*PW/128), 1, kids).
+extern "C" __global__ void nos_bn_pool_relu(const int* kids, const int* dead, int n, int channels, int height, int width,
+                                            const float* z, long long z_slot, const float* mean, const float* invstd,
+                                            long long s_slot, const float* params, long long param_slot,
+                                            int gamma_at, int beta_at, float* a, long long a_slot,
+                                            unsigned char* arg, long long arg_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int ph = height / 2, pw = width / 2;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= n * channels * ph * pw) return;
+  const int row = t / pw;
+  const int px = t - row * pw;
+  const int bc = row / ph;
+  const int py = row - bc * ph;
+  const int c = bc % channels;
+  const float m = mean[slot * s_slot + c], is = invstd[slot * s_slot + c];
+  const float g = params[slot * param_slot + gamma_at + c], be = params[slot * param_slot + beta_at + c];
+  const float* src = z + slot * z_slot + bc * height * width + (2 * py) * width + 2 * px;
+  float v[4];
+  float best = 0.0f;
+  for (int q = 0; q < 4; ++q) {
+    v[q] = (src[(q >> 1) * width + (q & 1)] - m) * is * g + be;
+    if (q == 0 || v[q] > best || (nos_nan(v[q]) && !nos_nan(best))) best = v[q];
+  }
+  a[slot * a_slot + t] = (best > 0.0f || nos_nan(best)) ? best : 0.0f;
+  if (arg != 0) {
+    unsigned int mask = 0;
+    for (int q = 0; q < 4; ++q) mask |= (v[q] == best ? 1u : 0u) << q;
+    arg[slot * arg_slot + t] = (unsigned char)mask;
+  }
+}
+
+// Backward through ReLU, max pool and batch norm, phase 1: per (channel, image) the sums of dy and dy * (z - mean)
+// over the batch-norm output's gradient dy, which is da * (a > 0) at each window position equal to the window's max
+// (arg's mask) and 0 elsewhere.  In double.
+// Grid (ceil(channels*n/128), 1, kids), block 128.
+extern "C" __global__ void nos_bn_pool_backward_partial(const int* kids, const int* dead, int n, int channels,
+                                                        int height, int width, const float* da, const float* a,
+                                                        const unsigned char* arg, long long a_slot, const float* z,
+                                                        long long z_slot, const float* mean, long long s_slot,
+                                                        double* part, long long p_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= channels * n) return;
+  const int c = t / n;
+  const int b = t - c * n;
+  const int ph = height / 2, pw = width / 2;
+  const int pooled = (b * channels + c) * ph * pw;
+  const float* zc = z + slot * z_slot + (b * channels + c) * height * width;
+  const float m = mean[slot * s_slot + c];
+  double s = 0.0, sx = 0.0;
+  for (int k = 0; k < ph * pw; ++k) {
+    const long long at = slot * a_slot + pooled + k;
+    if (!(a[at] > 0.0f)) continue;
+    const float g = da[at];
+    const int mask = arg[at];
+    const int py = k / pw, px = k - (k / pw) * pw;
+    for (int q = 0; q < 4; ++q) {
+      if (((mask >> q) & 1) == 0) continue;
+      const float xc = zc[(2 * py + (q >> 1)) * width + 2 * px + (q & 1)] - m;
+      s += (double)g;
+      sx += (double)g * (double)xc;
+    }
+  }
+  double* dst = part + slot * p_slot + 2 * (long long)t;
+  dst[0] = s;
+  dst[1] = sx;
+}
+
+// Phase 2, per channel: dgamma = sum(dy*xc) * invstd and dbeta = sum(dy) into the gradients, and the coefficients of
+// dz = dy*k + xc*cx + c0 (the graph's closed form: k = gamma*invstd, cx = -k*invstd^2*sum(dy*xc)/M, c0 = -k*sum(dy)/M).
+// Grid (ceil(channels/32), 1, kids).
+extern "C" __global__ void nos_bn_backward_finalize(const int* kids, const int* dead, int n, int channels, int plane,
+                                                    const double* part, long long p_slot, const float* invstd,
+                                                    long long s_slot, const float* params, float* grads,
+                                                    long long param_slot, int gamma_at, int beta_at, float* coef,
+                                                    long long c_slot) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= channels) return;
+  const double* p = part + slot * p_slot + 2 * (long long)c * n;
+  double s = 0.0, sx = 0.0;
+  for (int b = 0; b < n; ++b) { s += p[2 * b]; sx += p[2 * b + 1]; }
+  const float sum_dy = (float)s, sum_dy_xc = (float)sx;
+  const float is = invstd[slot * s_slot + c];
+  const float gamma = params[slot * param_slot + gamma_at + c];
+  grads[slot * param_slot + gamma_at + c] = sum_dy_xc * is;
+  grads[slot * param_slot + beta_at + c] = sum_dy;
+  const float neg_inv_count = (float)(-1.0 / ((double)n * (double)plane));
+  const float k = gamma * is;
+  const float k_inv_var = k * (is * is);
+  float* out = coef + slot * c_slot + 3 * (long long)c;
+  out[0] = k;
+  out[1] = (k_inv_var * sum_dy_xc) * neg_inv_count;
+  out[2] = (k * sum_dy) * neg_inv_count;
+}
+
+// Phase 3: dz for every element of each 2x2 window: dy*k + (z - mean)*cx + c0, with dy = da*(a > 0) where arg's mask
+// marks the window's max and 0 elsewhere.  Grid (ceil(n*C*PH*PW/128), 1, kids), block 128.
+extern "C" __global__ void nos_bn_pool_backward_apply(const int* kids, const int* dead, int n, int channels, int height,
+                                                      int width, const float* da, const float* a,
+                                                      const unsigned char* arg, long long a_slot, const float* z,
+                                                      long long z_slot, const float* mean, long long s_slot,
+                                                      const float* coef, long long c_slot, float* dz) {
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;
+  const int ph = height / 2, pw = width / 2;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= n * channels * ph * pw) return;
+  const int row = t / pw;
+  const int px = t - row * pw;
+  const int bc = row / ph;
+  const int py = row - bc * ph;
+  const int c = bc % channels;
+  const long long at = slot * a_slot + t;
+  const float g = a[at] > 0.0f ? da[at] : 0.0f;
+  const int mask = arg[at];
+  const float m = mean[slot * s_slot + c];
+  const float* cf = coef + slot * c_slot + 3 * (long long)c;
+  const long long base = slot * z_slot + bc * height * width + (2 * py) * width + 2 * px;
+  for (int w = 0; w < 4; ++w) {
+    const long long e = base + (w >> 1) * width + (w & 1);
+    const float dy = ((mask >> w) & 1) != 0 ? g : 0.0f;
+    const float affine = (z[e] - m) * cf[1] + cf[2];
+    dz[e] = dy * cf[0] + affine;
+  }
+}
+
+// Evaluation, per row: whether the arg-max of the logits is the label (first maximum; a row whose maximum is not
+// finite never counts) and the row's cross-entropy log(sum exp(z - max)) + max - z[label], in double.
+// Grid (ceil(rows/128), 1, kids), block 128.
+extern "C" __global__ void nos_score_rows(const int* kids, int rows, int classes, const float* logits, long long l_slot,
+                                          const int* labels, double* loss, unsigned char* correct, long long r_slot) {
+  const int slot = kids[blockIdx.z];
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= rows) return;
+  const float* z = logits + slot * l_slot + (long long)b * classes;
+  int best = 0;
+  float max = -__int_as_float(0x7f800000);
+  for (int k = 0; k < classes; ++k) {
+    if (z[k] > max) { max = z[k]; best = k; }
+  }
+  double sum = 0.0;
+  for (int k = 0; k < classes; ++k) sum += exp((double)z[k] - (double)max);
+  const int label = labels[b];
+  loss[slot * r_slot + b] = log(sum) + (double)max - (double)z[label];
+  correct[slot * r_slot + b] = (unsigned char)(best == label && nos_finite(max) ? 1 : 0);
+}
+
+// Adds a chunk's rows into the child's totals (correct count, summed loss).  One thread per child.
+extern "C" __global__ void nos_score_total(const int* kids, int rows, const double* loss, const unsigned char* correct,
+                                           long long r_slot, double* loss_total, unsigned int* correct_total) {
+  const int slot = kids[blockIdx.z];
+  if (threadIdx.x != 0) return;
+  double s = loss_total[slot];
+  unsigned int c = correct_total[slot];
+  for (int b = 0; b < rows; ++b) {
+    s += loss[slot * r_slot + b];
+    c += correct[slot * r_slot + b];
+  }
+  loss_total[slot] = s;
+  correct_total[slot] = c;
+}
+
+// Whether every parameter is finite, phase 1: flags[slot][t] = 1 when thread t's stride of params holds a NaN or an
+// infinity.  Grid (1, 1, kids), block 256.
+extern "C" __global__ void nos_nonfinite_partial(const int* kids, long long count, const float* params,
+                                                 long long param_slot, unsigned char* flags, long long f_slot) {
+  const int slot = kids[blockIdx.z];
+  const float* p = params + slot * param_slot;
+  unsigned char bad = 0;
+  for (long long i = threadIdx.x; i < count; i += blockDim.x) bad = (unsigned char)(bad | (nos_finite(p[i]) ? 0 : 1));
+  flags[slot * f_slot + threadIdx.x] = bad;
+}
+
+// Phase 2: nonfinite[slot] = any flag.  One thread per child.
+extern "C" __global__ void nos_nonfinite_total(const int* kids, int threads, const unsigned char* flags, long long f_slot,
+                                               int* nonfinite) {
+  const int slot = kids[blockIdx.z];
+  if (threadIdx.x != 0) return;
+  int bad = 0;
+  for (int t = 0; t < threads; ++t) bad |= flags[slot * f_slot + t];
+  nonfinite[slot] = bad;
+}
