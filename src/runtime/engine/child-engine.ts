@@ -1,0 +1,241 @@
+// The child engine from TypeScript: builds its modules for the device, maps a model (models.ts) and rules onto it,
+// and checks every argument before the native side sees it.
+import type { RuleInfo } from '../../compiler';
+import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
+import { loadAddon, type EngineEvalOutput, type EngineModelShape, type EngineRoundInput, type EngineRoundOutput, type NativeChildEngine } from '../binding';
+import type { Split } from '../child/data';
+import { BN_EPS, BN_MOMENTUM, type ModelSpec } from '../child/models';
+import { buildEngineImage, buildRuleImage, type EngineDevice } from './kernel-build';
+
+export type { EngineDevice } from './kernel-build';
+
+/** Which field of a child slot read()/write() move. */
+export enum EngineField { params = 0, grads = 1, state0 = 2, runningStats = 6 }
+
+export interface ChildEngineOptions {
+  device: EngineDevice;
+  model: ModelSpec;
+  /** Child slots (children trained at once). */
+  capacity: number;
+  batchSize: number;
+  /** Steps of one round (the protocol's batches per epoch). */
+  stepsPerRound: number;
+  /** CPU threads of the host twin (0: all). */
+  threads?: number;
+  cacheDir?: string;
+}
+
+const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** The engine's view of a model; throws when the engine's kernels do not implement it. */
+export function engineShape(model: ModelSpec): EngineModelShape {
+  const [channels, height, width] = model.inputShape;
+  const base = { channels, height, width, classes: model.classes, bnEps: BN_EPS, bnMomentum: BN_MOMENTUM };
+  if (model.kind === 'mlp') return { kind: 'mlp', ...base, hidden: model.params[0].shape[0] };
+  if (model.kind === 'convnet') return { kind: 'convnet', ...base, filters: model.params[0].shape[0] };
+  throw new RangeError(`the child engine trains the protocol's models (mlp, convnet); '${model.kind}' trains on the CPU path only`);
+}
+
+/** Device bytes of one child slot of this model. */
+export function bytesPerChild(model: ModelSpec, batchSize: number, stepsPerRound: number): number {
+  return loadAddon().childEngineBytes(engineShape(model), batchSize, stepsPerRound);
+}
+
+export interface RoundRequest {
+  slots: number[];
+  /** Distinct example orders, each `orderLength` long, and which one each slot's child reads. */
+  orders: Uint32Array[];
+  orderOf: number[];
+  /** Updates each child has done before this round. */
+  t0: number[];
+  seeds: number[];
+  /** Per slot: steps x 32 step scalars. */
+  scalars: Float32Array[];
+  /** Per slot: the rule handle (from ruleHandle) that updates it. */
+  rules: number[];
+  steps: number;
+  /** Default true; false runs forward and backward only (gradients readable, parameters unchanged). */
+  update?: boolean;
+  /** Only the rules' updates, from the gradients in the slots (write them with EngineField.grads): no training step. */
+  updateOnly?: boolean;
+  /** Default 1e3 (train-loop.ts). */
+  divergenceFactor?: number;
+}
+
+export interface RoundResult {
+  /** Per slot, in request order. */
+  dead: boolean[];
+  firstLoss: Float32Array;
+  lastLoss: Float32Array;
+  steps: Uint32Array;
+  cancelled: boolean;
+}
+
+export interface EvalResult { correct: Uint32Array; lossSum: Float64Array; nonfinite: boolean[]; cancelled: boolean }
+
+export class ChildEngine {
+  readonly paramCount: number;
+  /** Offsets of the model's parameter tensors in a child's flat vector (models.ts order). */
+  readonly offsets: number[];
+  private readonly rules = new Map<string, number>();
+  private orderLength = 0;
+  private closed = false;
+
+  private constructor(private readonly native: NativeChildEngine, readonly device: EngineDevice, readonly model: ModelSpec,
+    readonly capacity: number, readonly batchSize: number, readonly stepsPerRound: number, private readonly cacheDir?: string) {
+    const layout = [...native.layout()];
+    this.paramCount = layout[layout.length - 1];
+    this.offsets = layout.slice(0, -1);
+    const sizes = model.params.map((p) => numel(p.shape));
+    const mine = this.offsets.map((o, i) => (i + 1 < this.offsets.length ? this.offsets[i + 1] : this.paramCount) - o);
+    if (sizes.join() !== mine.join()) {
+      native.close();
+      throw new Error(`internal: the engine lays out ${mine.join(', ')} parameters, the model has ${sizes.join(', ')}`);
+    }
+  }
+
+  static create(options: ChildEngineOptions): ChildEngine {
+    const { device, model, capacity, batchSize, stepsPerRound } = options;
+    const int = (name: string, x: number, low: number, high: number): void => {
+      if (!Number.isInteger(x) || x < low || x > high) throw new RangeError(`child engine: ${name} must be an integer in [${low}, ${high}], got ${x}`);
+    };
+    int('capacity', capacity, 1, 65535);
+    int('batchSize', batchSize, 1, 4096);
+    int('stepsPerRound', stepsPerRound, 1, 1 << 24);
+    if (device !== 'cuda' && device !== 'host') throw new RangeError(`child engine: device must be 'cuda' or 'host', got ${JSON.stringify(device)}`);
+    const addon = loadAddon();
+    const make = (fresh: boolean): NativeChildEngine => new addon.ChildEngine({
+      device, image: buildEngineImage(device, { cacheDir: options.cacheDir, fresh }), model: engineShape(model), capacity,
+      batch: batchSize, stepsPerRound, threads: options.threads ?? 0,
+    });
+    let native: NativeChildEngine;
+    try {
+      native = make(false);
+    } catch (err) {
+      // A cached module the device refuses (cut short by a crash or a full disk): build it again, once.
+      if (!/could not load the emulation library|cuModuleLoadData/.test((err as Error).message)) throw err;
+      native = make(true);
+    }
+    return new ChildEngine(native, device, model, capacity, batchSize, stepsPerRound, options.cacheDir);
+  }
+
+  get deviceName(): string {
+    return this.native.deviceName;
+  }
+
+  private live(what: string): NativeChildEngine {
+    if (this.closed) throw new Error(`child engine: ${what} after close()`);
+    return this.native;
+  }
+
+  /** The training examples the rounds draw batches from and the held-out set evaluate() scores. */
+  setData(train: Split, validation: Split): void {
+    this.live('setData').setData(train.images, Int32Array.from(train.labels), validation.images, Int32Array.from(validation.labels));
+    this.orderLength = train.count;
+  }
+
+  /** The handle of a rule's update kernel on this engine (built and loaded once per rule). */
+  ruleHandle(rule: RuleInfo): number {
+    const known = this.rules.get(rule.hash);
+    if (known !== undefined) return known;
+    const native = this.live('ruleHandle');
+    let handle: number;
+    try {
+      handle = native.addRule(buildRuleImage(this.device, rule, { cacheDir: this.cacheDir }));
+    } catch (err) {
+      if (!/could not load the emulation library|cuModuleLoadData/.test((err as Error).message)) throw err;
+      handle = native.addRule(buildRuleImage(this.device, rule, { cacheDir: this.cacheDir, fresh: true }));
+    }
+    this.rules.set(rule.hash, handle);
+    return handle;
+  }
+
+  /** Forgets a rule's kernel (its children must be done). */
+  dropRule(rule: RuleInfo): void {
+    const handle = this.rules.get(rule.hash);
+    if (handle === undefined) return;
+    this.live('dropRule').dropRule(handle);
+    this.rules.delete(rule.hash);
+  }
+
+  private checkSlots(what: string, slots: number[]): void {
+    const seen = new Set<number>();
+    for (const s of slots) {
+      if (!Number.isInteger(s) || s < 0 || s >= this.capacity) throw new RangeError(`${what}: slot ${s} is not in [0, ${this.capacity})`);
+      if (seen.has(s)) throw new RangeError(`${what}: slot ${s} is listed twice`);
+      seen.add(s);
+    }
+  }
+
+  /** Fresh children in `slots`: params holds each one's flat parameters, one after another. */
+  start(slots: number[], params: Float32Array): void {
+    this.checkSlots('start', slots);
+    if (params.length !== slots.length * this.paramCount) {
+      throw new RangeError(`start: params holds ${params.length} values, ${slots.length} children need ${slots.length * this.paramCount}`);
+    }
+    this.live('start').start(Int32Array.from(slots), params);
+  }
+
+  /** Trains the children in `slots` for `steps` steps side by side (one round). */
+  async runRound(r: RoundRequest): Promise<RoundResult> {
+    const n = r.slots.length;
+    this.checkSlots('runRound', r.slots);
+    for (const [name, list] of [['orderOf', r.orderOf], ['t0', r.t0], ['seeds', r.seeds], ['scalars', r.scalars], ['rules', r.rules]] as const) {
+      if (list.length !== n) throw new RangeError(`runRound: ${name} has ${list.length} entries for ${n} slots`);
+    }
+    if (!Number.isInteger(r.steps) || r.steps < 0 || r.steps > this.stepsPerRound) throw new RangeError(`runRound: steps must be in [0, ${this.stepsPerRound}]`);
+    if (this.orderLength === 0 && !r.updateOnly) throw new Error('runRound: no data (call setData first)');
+    if (!r.updateOnly && r.steps * this.batchSize > this.orderLength) throw new RangeError(`runRound: ${r.steps} steps of ${this.batchSize} need more than the ${this.orderLength} training examples`);
+    const orders = new Uint32Array(r.orders.length * this.orderLength);
+    r.orders.forEach((o, k) => {
+      if (o.length !== this.orderLength || this.orderLength === 0) throw new RangeError(`runRound: order ${k} has ${o.length} entries, the data ${this.orderLength}`);
+      orders.set(o, k * this.orderLength);
+    });
+    const scalars = new Float32Array(n * r.steps * NOS_SCALAR_COUNT);
+    r.scalars.forEach((s, k) => {
+      if (s.length !== r.steps * NOS_SCALAR_COUNT) throw new RangeError(`runRound: scalars of slot ${r.slots[k]} must hold ${r.steps} x ${NOS_SCALAR_COUNT} values`);
+      scalars.set(s, k * r.steps * NOS_SCALAR_COUNT);
+    });
+    const groups = new Map<number, number[]>();
+    r.rules.forEach((rule, k) => {
+      if (![...this.rules.values()].includes(rule)) throw new RangeError(`runRound: slot ${r.slots[k]} names rule handle ${rule}, which this engine does not hold`);
+      groups.set(rule, [...(groups.get(rule) ?? []), k]);
+    });
+    const input: EngineRoundInput = {
+      kids: Int32Array.from(r.slots), orders, orderLength: Math.max(1, this.orderLength), orderOf: Int32Array.from(r.orderOf),
+      t0: Uint32Array.from(r.t0), seeds: Uint32Array.from(r.seeds), scalars,
+      groups: [...groups].map(([rule, members]) => ({ rule, members: Int32Array.from(members) })),
+      steps: r.steps, update: r.update ?? true, divergenceFactor: r.divergenceFactor ?? 1e3, updateOnly: r.updateOnly ?? false,
+    };
+    const out: EngineRoundOutput = await this.live('runRound').runRound(input);
+    return { dead: [...out.dead].map((d) => d !== 0), firstLoss: out.firstLoss, lastLoss: out.lastLoss, steps: out.steps, cancelled: out.cancelled };
+  }
+
+  /** Scores the children in `slots` on the held-out set (running statistics), and checks their parameters are finite. */
+  async evaluate(slots: number[]): Promise<EvalResult> {
+    this.checkSlots('evaluate', slots);
+    const out: EngineEvalOutput = await this.live('evaluate').evaluate(Int32Array.from(slots));
+    return { correct: out.correct, lossSum: out.lossSum, nonfinite: [...out.nonfinite].map((x) => x !== 0), cancelled: out.cancelled };
+  }
+
+  read(slot: number, field: number): Float32Array {
+    this.checkSlots('read', [slot]);
+    return this.live('read').read(slot, field);
+  }
+
+  write(slot: number, field: number, values: Float32Array): void {
+    this.checkSlots('write', [slot]);
+    this.live('write').write(slot, field, values);
+  }
+
+  /** Asks a running round or evaluation to stop after its current step (its result then says cancelled). */
+  cancel(): void {
+    if (!this.closed) this.native.cancel();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+  }
+}

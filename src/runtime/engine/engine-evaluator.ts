@@ -1,0 +1,310 @@
+// Evaluates many rules under one protocol on the child engine: every rule's sweep children and final child share
+// the engine's slots, trained side by side in rounds of one epoch.  Submit jobs at any time; next() gives outcomes
+// in the order they finish.  The outcome of each rule is what evaluateRule (child/protocol.ts) gives on the CPU.
+//
+// A round: free slots take waiting children (final runs first, so started rules finish), the engine trains every
+// child in a slot for one epoch, children whose run ended (epochs done, or diverged) are scored on the held-out set
+// and their slots freed.  Per round only example orders and step scalars go to the device; only losses, flags and
+// scores come back.
+import { compileRule, type RuleInfo } from '../../compiler';
+import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
+import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from '../child/data';
+import { createModel } from '../child/models';
+import type { EvalOutcome, ProtocolConfig } from '../child/protocol';
+import { StepScalars } from '../scalars';
+import { loadAddon } from '../binding';
+import { bytesPerChild, ChildEngine, type EngineDevice } from './child-engine';
+import { ChildInputs } from './child-inputs';
+import { RuleRun, type ChildResult, type ChildRun } from './rule-run';
+
+export interface EngineJob { id: string; rule: string; seed: number }
+export interface EngineResult { id: string; outcome: EvalOutcome }
+
+/** What one round did, for progress lines and benchmarks. */
+export interface RoundReport {
+  round: number;
+  /** Children trained in this round (each one epoch). */
+  children: number;
+  capacity: number;
+  steps: number;
+  /** Wall time of the round, evaluation of its finished children included. */
+  seconds: number;
+  rulesRunning: number;
+  rulesWaiting: number;
+  rulesDone: number;
+}
+
+export interface EngineEvaluatorOptions {
+  device: EngineDevice;
+  protocol: ProtocolConfig;
+  data?: { path?: string };
+  /** Child slots; default: as many as fit in 80% of the GPU's free memory, at most DEFAULT_GPU_CHILDREN; on the host twin, one rule's sweep. */
+  capacity?: number;
+  /** CPU threads of the host twin (0: all). */
+  threads?: number;
+  cacheDir?: string;
+  onRound?: (report: RoundReport) => void;
+}
+
+/** The most children a GPU engine trains at once by default (about 34 GB for the paper's convnet). */
+export const DEFAULT_GPU_CHILDREN = 1024;
+
+interface Active { child: ChildRun; scalars: StepScalars; epochsDone: number; steps: number; handle: number }
+
+/** Loads a protocol's data splits without the onnxruntime path (the GPU needs none of it). */
+export function loadEngineData(protocol: ProtocolConfig, dataPath: string = DEFAULT_DATA_PATH): PreparedData {
+  return prepareSplits(loadTrainingData(dataPath), protocol.trainExamples, protocol.validationExamples);
+}
+
+/** The default number of child slots for this device and protocol. */
+export function defaultCapacity(device: EngineDevice, protocol: ProtocolConfig, data: PreparedData): number {
+  if (device === 'host') return protocol.lrs.length;
+  const model = createModel(protocol.model, [data.channels, data.height, data.width], data.classes, protocol.batchSize);
+  const batches = Math.floor(protocol.trainExamples / protocol.batchSize);
+  const perChild = bytesPerChild(model, protocol.batchSize, batches);
+  const dataBytes = 4 * (data.train.images.length + data.validation.images.length + data.train.count + data.validation.count);
+  const { free } = loadAddon().cudaMemoryInfo();
+  if (free <= 0) return Math.min(DEFAULT_GPU_CHILDREN, 64);
+  return Math.max(1, Math.min(DEFAULT_GPU_CHILDREN, Math.floor((0.8 * free - dataBytes) / perChild)));
+}
+
+export class EngineEvaluator {
+  private readonly engine: ChildEngine;
+  private readonly inputs: ChildInputs;
+  private readonly batches: number;
+  private readonly waiting: ChildRun[] = [];
+  private readonly active = new Map<number, Active>();
+  private readonly free: number[];
+  private readonly done: EngineResult[] = [];
+  private readonly waiters: Array<{ resolve: (r: EngineResult) => void; reject: (e: Error) => void }> = [];
+  /** Rules submitted and not yet returned by next(), and rules whose outcome is decided. */
+  private outstanding = 0;
+  private readonly runs = new Map<RuleRun, { children: number; failed: boolean }>();
+  private rulesDone = 0;
+  private round = 0;
+  private loop: Promise<void> | null = null;
+  private broken: string | null = null;
+  private closed = false;
+
+  private constructor(private readonly options: EngineEvaluatorOptions, data: PreparedData, capacity: number) {
+    const p = options.protocol;
+    const model = createModel(p.model, [data.channels, data.height, data.width], data.classes, p.batchSize);
+    this.batches = Math.floor(p.trainExamples / p.batchSize);
+    if (this.batches < 1) throw new RangeError(`protocol '${p.name}': trainExamples (${p.trainExamples}) is smaller than one batch (${p.batchSize})`);
+    this.engine = ChildEngine.create({ device: options.device, model, capacity, batchSize: p.batchSize, stepsPerRound: this.batches,
+      threads: options.threads, cacheDir: options.cacheDir });
+    this.engine.setData(data.train, data.validation);
+    this.inputs = new ChildInputs(model, this.engine.offsets, this.engine.paramCount, data.train.count);
+    this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
+  }
+
+  /** Loads the data and builds the engine (throws on bad data, no GPU, no compiler). */
+  static create(options: EngineEvaluatorOptions): EngineEvaluator {
+    const data = loadEngineData(options.protocol, options.data?.path);
+    const capacity = options.capacity ?? defaultCapacity(options.device, options.protocol, data);
+    return new EngineEvaluator(options, data, capacity);
+  }
+
+  get deviceName(): string { return this.engine.deviceName; }
+  get capacity(): number { return this.engine.capacity; }
+
+  /** Queues rules; their sweep children wait for free slots. */
+  submit(jobs: EngineJob[]): void {
+    if (this.closed) throw new Error('engine evaluator: submit() after close()');
+    for (const job of jobs) {
+      this.outstanding++;
+      let info: RuleInfo;
+      try {
+        info = compileRule(job.rule);
+      } catch (err) {
+        this.deliver({ id: job.id, outcome: { status: 'error', reward: 0, bestLr: null, sweep: [], seconds: 0, error: (err as Error).message } });
+        continue;
+      }
+      const run = new RuleRun(job.id, job.rule, info, job.seed, this.options.protocol);
+      if (this.broken) {
+        this.deliver({ id: job.id, outcome: run.failed(this.broken, Date.now()) });
+        continue;
+      }
+      const children = run.sweepChildren();
+      this.runs.set(run, { children: children.length, failed: false });
+      this.waiting.push(...children);
+    }
+    this.kick();
+  }
+
+  /** The next finished rule (any order); rejects when nothing is pending. */
+  next(): Promise<EngineResult> {
+    const ready = this.done.shift();
+    if (ready) {
+      this.outstanding--;
+      return Promise.resolve(ready);
+    }
+    if (this.closed) return Promise.reject(new Error('engine evaluator: next() after close()'));
+    if (this.outstanding === 0) return Promise.reject(new Error('engine evaluator: next() with nothing pending'));
+    return new Promise((resolve, reject) => this.waiters.push({
+      resolve: (r) => { this.outstanding--; resolve(r); }, reject,
+    }));
+  }
+
+  /** Rules submitted and not yet returned by next(). */
+  pending(): number {
+    return this.outstanding;
+  }
+
+  /** Stops after the current step of a running round (its rules are dropped) and frees the device. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine.cancel();
+    await this.loop?.catch(() => undefined);
+    this.engine.close();
+    for (const w of this.waiters.splice(0)) w.reject(new Error('engine evaluator: closed while waiting for a result'));
+  }
+
+  private kick(): void {
+    if (this.loop || this.closed || this.broken || (this.waiting.length === 0 && this.active.size === 0)) return;
+    this.loop = this.run().catch((err: unknown) => this.fail(err instanceof Error ? err.message : String(err)))
+      .finally(() => { this.loop = null; this.kick(); });
+  }
+
+  private deliver(result: EngineResult): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve(result);
+    else this.done.push(result);
+  }
+
+  /** The engine failed: every rule in flight or waiting fails with its message, and so does every later one. */
+  private fail(message: string): void {
+    this.broken = `the child engine failed: ${message}`;
+    const now = Date.now();
+    for (const [run, state] of this.runs) {
+      if (!state.failed) this.deliver({ id: run.id, outcome: run.failed(this.broken, now) });
+    }
+    this.runs.clear();
+    this.waiting.length = 0;
+    this.active.clear();
+  }
+
+  /** Ends a rule: its outcome goes out, its remaining children are dropped, its kernel is released. */
+  private settle(run: RuleRun, outcome: EvalOutcome): void {
+    const state = this.runs.get(run);
+    if (!state || state.failed) return;
+    state.failed = true; // no later child of this run counts
+    this.runs.delete(run);
+    this.rulesDone++;
+    for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i].run === run) this.waiting.splice(i, 1);
+    if (![...this.runs.keys()].some((r) => r.info.hash === run.info.hash)) this.engine.dropRule(run.info);
+    this.deliver({ id: run.id, outcome });
+  }
+
+  private place(): void {
+    const started: number[] = [];
+    const weights: Float32Array[] = [];
+    while (this.free.length > 0 && this.waiting.length > 0) {
+      const child = this.waiting.shift()!;
+      let handle: number;
+      try {
+        handle = this.engine.ruleHandle(child.run.info);
+      } catch (err) {
+        // This rule's kernel does not build or load: the rule fails, the others go on.
+        this.settle(child.run, child.run.failed(`its update kernel could not be built: ${(err as Error).message}`, Date.now()));
+        continue;
+      }
+      const slot = this.free.pop()!;
+      const totalSteps = child.epochs * this.batches;
+      this.active.set(slot, {
+        child, epochsDone: 0, steps: 0, handle,
+        scalars: new StepScalars(child.run.info, {
+          lr: child.lr, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9,
+          biasCorrection: true, totalSteps, seed: child.run.seed,
+        }),
+      });
+      child.run.markStarted(Date.now());
+      started.push(slot);
+      weights.push(this.inputs.initialWeights(child.run.seed));
+    }
+    if (started.length === 0) return;
+    const flat = new Float32Array(started.length * this.engine.paramCount);
+    weights.forEach((w, i) => flat.set(w, i * this.engine.paramCount));
+    this.engine.start(started, flat);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.closed) {
+      this.place();
+      if (this.active.size === 0) return;
+      const began = Date.now();
+      const slots = [...this.active.keys()];
+      const orderKeys = new Map<string, number>();
+      const orders: Uint32Array[] = [];
+      const orderOf = slots.map((slot) => {
+        const a = this.active.get(slot)!;
+        const key = `${a.child.run.seed}:${a.epochsDone}`;
+        let k = orderKeys.get(key);
+        if (k === undefined) {
+          k = orders.length;
+          orderKeys.set(key, k);
+          orders.push(this.inputs.order(a.child.run.seed, a.epochsDone));
+        }
+        return k;
+      });
+      const scalars = slots.map((slot) => {
+        const a = this.active.get(slot)!;
+        const rows = new Float32Array(this.batches * NOS_SCALAR_COUNT);
+        for (let s = 0; s < this.batches; s++) rows.set(a.scalars.fill(a.steps + s + 1), s * NOS_SCALAR_COUNT);
+        return rows;
+      });
+      const result = await this.engine.runRound({
+        slots, orders, orderOf, scalars, steps: this.batches,
+        t0: slots.map((s) => this.active.get(s)!.steps), seeds: slots.map((s) => this.active.get(s)!.child.run.seed),
+        rules: slots.map((s) => this.active.get(s)!.handle),
+      });
+      if (result.cancelled || this.closed) return;
+      const finished: Array<{ slot: number; a: Active; result?: ChildResult }> = [];
+      slots.forEach((slot, k) => {
+        const a = this.active.get(slot)!;
+        a.steps = result.steps[k];
+        if (result.dead[k]) {
+          const loss = result.lastLoss[k];
+          finished.push({ slot, a, result: { status: 'diverged', lastLoss: loss, reason: `loss ${loss} at step ${a.steps + 1} (first loss ${result.firstLoss[k]})` } });
+        } else if (++a.epochsDone === a.child.epochs) {
+          finished.push({ slot, a });
+        }
+      });
+      const toScore = finished.filter((f) => !f.result);
+      if (toScore.length > 0) {
+        const scores = await this.engine.evaluate(toScore.map((f) => f.slot));
+        if (scores.cancelled || this.closed) return;
+        const count = this.options.protocol.validationExamples;
+        toScore.forEach((f, k) => {
+          f.result = scores.nonfinite[k]
+            ? { status: 'diverged', lastLoss: result.lastLoss[slots.indexOf(f.slot)], reason: 'parameters became NaN or infinite' }
+            : { status: 'ok', accuracy: scores.correct[k] / count, loss: scores.lossSum[k] / count };
+        });
+      }
+      const now = Date.now();
+      for (const f of finished) {
+        this.active.delete(f.slot);
+        this.free.push(f.slot);
+        const state = this.runs.get(f.a.child.run);
+        if (!state || state.failed) continue;
+        const { next, outcome } = f.a.child.run.finish(f.a.child, f.result!, now);
+        if (next) this.waiting.unshift(next);
+        if (outcome) this.settle(f.a.child.run, outcome);
+      }
+      this.options.onRound?.({
+        round: ++this.round, children: slots.length, capacity: this.engine.capacity, steps: this.batches,
+        seconds: (Date.now() - began) / 1000, rulesRunning: this.runs.size - this.rulesWaiting(), rulesWaiting: this.rulesWaiting(),
+        rulesDone: this.rulesDone,
+      });
+    }
+  }
+
+  /** Rules none of whose children has started. */
+  private rulesWaiting(): number {
+    const started = new Set([...this.active.values()].map((a) => a.child.run));
+    let n = 0;
+    for (const run of this.runs.keys()) if (!started.has(run) && this.waiting.some((c) => c.run === run && c.phase === 'sweep')) n++;
+    return n;
+  }
+}
