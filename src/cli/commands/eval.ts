@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { createOptimizer } from '../../runtime/optimizer';
 import { DEFAULT_DATA_PATH } from '../../runtime/child/data';
 import { integer } from '../flags';
+import { evaluateRuleOnEngine } from '../../runtime/engine/evaluate-rule';
 import { evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
 
 /** Where the command writes (tests swap these for buffers). */
@@ -61,6 +62,30 @@ export class ProgressLine {
   }
 }
 
+/**
+ * Progress of `--device cuda` on stderr: the engine trains the sweep's children together, then the final run, one
+ * epoch per round, so the bar counts rounds (sweepEpochs + finalEpochs of them) with an ETA from their pace.
+ */
+export class RoundProgressLine {
+  private readonly started = Date.now();
+  private rounds = 0;
+
+  constructor(private readonly protocol: ProtocolConfig, private readonly stream: { write(s: string): unknown }, private readonly tty: boolean) {}
+
+  update(report: { children: number; seconds: number }): void {
+    const total = this.protocol.sweepEpochs + this.protocol.finalEpochs;
+    this.rounds++;
+    const elapsed = (Date.now() - this.started) / 1000;
+    const eta = (elapsed / this.rounds) * Math.max(0, total - this.rounds);
+    const line = `round ${this.rounds}/${total}: ${report.children} children side by side, ${report.seconds.toFixed(1)} s; ${elapsed.toFixed(0)}s, ETA ${eta.toFixed(0)}s`;
+    this.stream.write(this.tty ? `\r${line} \x1b[K` : `${line}\n`);
+  }
+
+  finish(): void {
+    if (this.tty) this.stream.write('\r\x1b[K');
+  }
+}
+
 /** The human-readable result: the sweep table, the chosen rate, reward, status and time. */
 export function formatOutcome(rule: string, protocol: ProtocolConfig, outcome: EvalOutcome): string {
   const lines = [`rule: ${rule}    protocol: ${protocol.name} (${protocol.model}, v${PROTOCOL_VERSION})`, '', '  lr       status    accuracy  loss'];
@@ -88,7 +113,7 @@ export function register(program: Command): void {
     .option('--data <DIR>', `training data folder: IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary (default ${DEFAULT_DATA_PATH})`)
     .option('--threads <N>', "onnxruntime threads (default: the protocol's)", integer('--threads', 1, MAX_PROTOCOL_THREADS))
     .option('--seed <S>', 'seed of initialization, shuffling and the rule\'s randomness', integer('--seed', 0, 0xffffffff), 0)
-    .option('--device <cpu|cuda>', 'where the update rule runs', 'cpu')
+    .option('--device <cpu|cuda>', 'where the child trains: cpu (onnxruntime), or cuda (the child engine: the whole network on the GPU)', 'cpu')
     .option('--json', 'print one JSON object instead of the table')
     .option('--no-progress', 'no progress on stderr')
     .action(async (rule: string, flags: EvalFlags) => {
@@ -112,11 +137,21 @@ export function register(program: Command): void {
           throw Object.assign(new Error(`--device cuda: ${first}`), { exitCode: 1 });
         }
       }
-      const progress = flags.progress ? new ProgressLine(protocol, evalOutput.stderr, Boolean(evalOutput.stderr.isTTY)) : null;
-      const outcome = await evaluateRule(rule, protocol, { path: flags.data }, {
-        seed: flags.seed, device: flags.device, onProgress: progress ? (p) => progress.update(p) : undefined,
-      });
-      progress?.finish();
+      const tty = Boolean(evalOutput.stderr.isTTY);
+      let outcome: EvalOutcome;
+      if (flags.device === 'cuda') {
+        const progress = flags.progress ? new RoundProgressLine(protocol, evalOutput.stderr, tty) : null;
+        outcome = await evaluateRuleOnEngine(rule, protocol, { path: flags.data }, {
+          device: 'cuda', seed: flags.seed, onRound: progress ? (r) => progress.update(r) : undefined,
+        });
+        progress?.finish();
+      } else {
+        const progress = flags.progress ? new ProgressLine(protocol, evalOutput.stderr, tty) : null;
+        outcome = await evaluateRule(rule, protocol, { path: flags.data }, {
+          seed: flags.seed, device: flags.device, onProgress: progress ? (p) => progress.update(p) : undefined,
+        });
+        progress?.finish();
+      }
       if (flags.json) {
         evalOutput.stdout.write(`${JSON.stringify({ rule, protocol, protocolVersion: PROTOCOL_VERSION, seed: flags.seed, ...outcome })}\n`);
       } else {

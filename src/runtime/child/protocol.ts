@@ -7,7 +7,7 @@ import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData }
 import { createModel } from './models';
 import { SeededRandom } from './random';
 import { trainEpochs, type TrainResult } from './train-loop';
-import { ChildTrainer } from './trainer';
+import type { ChildTrainer } from './trainer';
 
 /** Bumped whenever a change could alter a reward for the same rule, protocol and seed. */
 export const PROTOCOL_VERSION = 1;
@@ -151,6 +151,8 @@ async function acquireTrainer(protocol: ProtocolConfig, data: PreparedData): Pro
     return { trainer: cached.trainer, release: () => { cached.busy = false; } };
   }
   const model = createModel(protocol.model, [data.channels, data.height, data.width], data.classes, protocol.batchSize);
+  // Loaded on first use: the GPU path (device 'cuda', src/runtime/engine) reads this file but never loads onnxruntime.
+  const { ChildTrainer } = require('./trainer') as typeof import('./trainer');
   const trainer = await ChildTrainer.create(model, { batchSize: protocol.batchSize, threads: protocol.threads });
   if (cached) return { trainer, release: () => void trainer.dispose() }; // the cached one is in use: a private one
   const entry = { trainer, busy: true };
@@ -179,6 +181,11 @@ class TimeLimit extends Error {}
  * that want to refuse it up front check it first (the CLI does).
  */
 export async function evaluateRule(rule: string, protocol: ProtocolConfig, data: { path?: string }, options: EvalOptions = {}): Promise<EvalOutcome> {
+  if (options.device === 'cuda') {
+    // The network trains on the GPU too: the child engine (onProgress is not called; it reports whole rounds).
+    const engine = require('../engine/evaluate-rule') as typeof import('../engine/evaluate-rule');
+    return engine.evaluateRuleOnEngine(rule, protocol, data, { device: 'cuda', seed: options.seed });
+  }
   const started = Date.now();
   const cpuStart = process.cpuUsage();
   const seconds = () => (Date.now() - started) / 1000;

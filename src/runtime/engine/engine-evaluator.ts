@@ -44,6 +44,8 @@ export interface EngineEvaluatorOptions {
   threads?: number;
   cacheDir?: string;
   onRound?: (report: RoundReport) => void;
+  /** Called when a job's first child starts training (it may wait for free slots before). */
+  onStart?: (id: string) => void;
 }
 
 /** The most children a GPU engine trains at once by default (about 34 GB for the paper's convnet). */
@@ -219,7 +221,7 @@ export class EngineEvaluator {
           biasCorrection: true, totalSteps, seed: child.run.seed,
         }),
       });
-      child.run.markStarted(Date.now());
+      if (child.run.markStarted(Date.now())) this.options.onStart?.(child.run.id);
       started.push(slot);
       weights.push(this.inputs.initialWeights(child.run.seed));
     }

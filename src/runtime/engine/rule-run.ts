@@ -38,9 +38,11 @@ export class RuleRun {
     return this.protocol.lrs.map((lr) => ({ run: this, phase: 'sweep' as const, lr, epochs: this.protocol.sweepEpochs }));
   }
 
-  /** Called when the rule's first child starts training (its time counts from then). */
-  markStarted(now: number): void {
-    this.startedAt ??= now;
+  /** Called when one of the rule's children starts training; true the first time (the rule's time counts from then). */
+  markStarted(now: number): boolean {
+    if (this.startedAt !== null) return false;
+    this.startedAt = now;
+    return true;
   }
 
   private seconds(now: number): number {
