@@ -88,6 +88,11 @@ async function defaultMakeBackend(config: SearchConfig): Promise<Backend> {
     if (typeof mod.createRedisBackend !== 'function') throw new Error('--queue: src/search/queue-redis does not export createRedisBackend');
     return mod.createRedisBackend(config.queue, { limits: config.limits });
   }
+  if (config.device === 'cuda') {
+    // One GPU worker whose child engine trains every queued rule side by side (--workers does not apply).
+    const { createGpuBackend } = require('./pool-gpu') as typeof import('./pool-gpu');
+    return createGpuBackend({ limits: config.limits });
+  }
   const { createLocalBackend } = require('./pool-local') as typeof import('./pool-local');
   return createLocalBackend({ workers: config.workers, limits: config.limits });
 }

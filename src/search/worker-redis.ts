@@ -3,7 +3,8 @@ import { Worker, WaitingError, type Job as BullJob } from 'bullmq';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Envelope, Job, RunLimits } from './backend';
-import { makeEnvelope } from './envelope';
+import { makeEnvelope, type RunResult } from './envelope';
+import { createGpuBackend, type GpuPool } from './pool-gpu';
 import {
   DEFAULT_QUEUE_NAME, RETRIED_STATUSES, assertRedisReachable, connectionOptions, parseRedisUrl, validateJob, withinMs, dropConnections,
   type QueuedJobData,
@@ -100,6 +101,8 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
   const closeGraceMs = options.closeGraceMs ?? 10_000;
   let finished = 0;
   let running = 0;
+  // --device cuda: made at the first job, with its limits (the GPU's jobs share one process).
+  let gpu: GpuPool | undefined;
   let handingBack = false;
   const whenIdle: Array<() => void> = [];
 
@@ -129,22 +132,38 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
     const slot = idleSlots.pop();
     if (!slot) throw new Error(`worker ${name}: more jobs than --concurrency ${concurrency} (BullMQ should not allow this)`);
     running += 1;
-    const onAbort = () => slot.process?.kill();
+    const onAbort = () => {
+      if (options.device !== 'cuda') return slot.process?.kill();
+      const pool = gpu; // the GPU's jobs share one process: stopping it stops them all (handBack hands them all back)
+      gpu = undefined;
+      void pool?.close();
+    };
     signal?.addEventListener('abort', onAbort);
     const startedAt = Date.now();
+    let label = slot.label;
     try {
       const limits = limitsFor(data, job);
-      if (!slot.process || slot.process.limits.timeoutMs !== limits.timeoutMs || slot.process.limits.maxRssMb !== limits.maxRssMb) {
-        await slot.process?.stop();
-        slot.process = new WorkerProcess(slot.label, limits);
+      let result: RunResult;
+      if (options.device === 'cuda') {
+        // Every job of this worker trains on one GPU engine, side by side (--concurrency: how many at once).
+        gpu ??= createGpuBackend({ limits });
+        const run = await gpu.runJob({ ...job, device: 'cuda' }, attempt);
+        result = run.result;
+        label = `${name}:${run.worker}`;
+      } else {
+        if (!slot.process || slot.process.limits.timeoutMs !== limits.timeoutMs || slot.process.limits.maxRssMb !== limits.maxRssMb) {
+          await slot.process?.stop();
+          slot.process = new WorkerProcess(slot.label, limits);
+        }
+        result = await slot.process.run({ ...job, device: options.device ?? job.device }, attempt);
+        label = slot.process.label;
       }
-      const result = await slot.process.run({ ...job, device: options.device ?? job.device }, attempt);
       if (signal?.aborted || handingBack) {
         await withinMs(bullJob.moveToWait(token), closeGraceMs); // Redis down: the lock runs out instead
         throw new WaitingError(); // tells BullMQ the job went back to the queue, not that it failed
       }
       const envelope = makeEnvelope(job, result, {
-        attempt, worker: slot.process.label, queuedMs: startedAt - (data.enqueuedAt ?? bullJob.timestamp), runMs: Date.now() - startedAt,
+        attempt, worker: label, queuedMs: startedAt - (data.enqueuedAt ?? bullJob.timestamp), runMs: Date.now() - startedAt,
       });
       if (envelope.status === 'version-mismatch') {
         log(`nos worker ${name}: refused job ${job.id}: version-mismatch: ${envelope.error} (update nos on this machine or on the search's)`);
@@ -200,6 +219,7 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
         stopWorkerTimers(worker);
       }
       await Promise.all(allSlots.map((s) => s.process?.stop()));
+      await gpu?.close();
     })();
     return closing;
   };
@@ -212,6 +232,7 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
       handingBack = true;
       worker.cancelAllJobs('nos worker stopping: job handed back to the queue');
       for (const slot of allSlots) slot.process?.kill();
+      await gpu?.close();
       await shutdown();
     },
   };

@@ -1,0 +1,251 @@
+// The GPU Backend: one forked worker process whose child engine trains every queued rule side by side (the local
+// backend of `nos search --device cuda`, and what `nos worker --device cuda` runs its queue's jobs on).
+//
+// Jobs share the process, so one job's crash, hang or runaway memory kills the others' work too.  Who was at fault:
+// a hang is the job whose own training time passed the limit (status timeout); the others are re-run.  After any
+// other death with several jobs in flight, each of them re-runs alone (isolated) until it finishes or dies alone:
+// a job that crashes alone is retried up to maxAttempts, then recorded as crashed; one that exhausts memory alone is
+// recorded as oom.  The time limit counts from when a job's first child starts training, not from when it queued.
+import type { Backend, Envelope, Job, RunLimits } from './backend';
+import { makeEnvelope, type RunResult } from './envelope';
+import { GpuProcess } from './gpu-process';
+import type { GpuMessage } from './gpu-worker';
+import { MAX_TIMER_MS } from './worker-process';
+
+export interface GpuPoolOptions {
+  limits: RunLimits;
+  /** Tries per job when it crashes its worker alone; default 2 (one retry). */
+  maxAttempts?: number;
+  /** Child slots of the engine; default: what the GPU's memory holds (engine-evaluator.ts). */
+  capacity?: number;
+  cacheDir?: string;
+  /** Each finished engine round (progress lines). */
+  onRound?: (info: { device: string; children: number; capacity: number; seconds: number; rulesDone: number }) => void;
+}
+
+interface Item {
+  job: Job;
+  attempt: number;
+  submittedAt: number;
+  /** Was in flight when the worker died with others: runs alone until it finishes or dies alone. */
+  suspect: boolean;
+  sentAt?: number;
+  startedAt?: number;
+  /** For runJob(): the caller waiting for this job's raw result instead of next(). */
+  resolve?: (result: RunResult, info: { attempt: number; worker: string; queuedMs: number; runMs: number }) => void;
+}
+
+const WATCH_MS = 100;
+
+export class GpuPool implements Backend {
+  private worker: GpuProcess | null = null;
+  private readonly queue: Item[] = [];
+  private readonly running = new Map<string, Item>();
+  private readonly done: Envelope[] = [];
+  private readonly waiters: Array<{ resolve: (e: Envelope) => void; reject: (e: Error) => void }> = [];
+  private readonly maxAttempts: number;
+  private outstanding = 0;
+  private closed = false;
+  private killedFor: 'timeout' | 'oom-rss' | null = null;
+  private peakRssMb = 0;
+  private readonly watch: NodeJS.Timeout;
+
+  constructor(private readonly options: GpuPoolOptions) {
+    const { limits } = options;
+    if (!(limits.timeoutMs > 0)) throw new Error(`gpu pool: limits.timeoutMs must be > 0, got ${limits.timeoutMs}`);
+    if (!(limits.maxRssMb >= 32)) throw new Error(`gpu pool: limits.maxRssMb must be >= 32, got ${limits.maxRssMb}`);
+    this.maxAttempts = options.maxAttempts ?? 2;
+    if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new Error(`gpu pool: maxAttempts must be an integer >= 1, got ${options.maxAttempts}`);
+    this.watch = setInterval(() => this.check(), WATCH_MS);
+    this.watch.unref();
+  }
+
+  /** Pid of the worker process (tests and diagnostics). */
+  pids(): number[] {
+    return this.worker?.alive && this.worker.pid !== undefined ? [this.worker.pid] : [];
+  }
+
+  async submit(jobs: Job[]): Promise<void> {
+    if (this.closed) throw new Error('gpu pool: submit() after close()');
+    for (const job of jobs) {
+      if (!job || typeof job.id !== 'string' || typeof job.rule !== 'string') {
+        throw new Error(`gpu pool: a job needs a string id and rule, got ${JSON.stringify(job)?.slice(0, 200)}`);
+      }
+      if (this.known(job.id)) throw new Error(`gpu pool: job ${job.id} was already submitted and is not finished`);
+    }
+    const now = Date.now();
+    for (const job of jobs) {
+      this.queue.push({ job, attempt: 1, submittedAt: now, suspect: false });
+      this.outstanding++;
+    }
+    this.pump();
+  }
+
+  /**
+   * Runs one job and resolves with its raw result (for a queue worker that makes its own envelope); the job does
+   * not come out of next().  attempt: the queue's count of tries.
+   */
+  runJob(job: Job, attempt: number): Promise<{ result: RunResult; worker: string; runMs: number }> {
+    if (this.closed) return Promise.reject(new Error('gpu pool: runJob() after close()'));
+    if (this.known(job.id)) return Promise.reject(new Error(`gpu pool: job ${job.id} is already running`));
+    return new Promise((resolve) => {
+      this.queue.push({ job, attempt, submittedAt: Date.now(), suspect: false,
+        resolve: (result, info) => resolve({ result, worker: info.worker, runMs: info.runMs }) });
+      this.pump();
+    });
+  }
+
+  next(): Promise<Envelope> {
+    const ready = this.done.shift();
+    if (ready) return Promise.resolve(ready);
+    if (this.closed) return Promise.reject(new Error('gpu pool: next() after close()'));
+    if (this.outstanding === 0) return Promise.reject(new Error('gpu pool: next() called with no job pending'));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  pending(): number {
+    return this.outstanding + this.done.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watch);
+    this.queue.length = 0;
+    for (const w of this.waiters.splice(0)) w.reject(new Error('gpu pool: closed while waiting for a result'));
+    for (const item of this.running.values()) item.resolve?.({ kind: 'failure', status: 'crashed', error: 'gpu pool closed' }, this.info(item));
+    this.running.clear();
+    await this.worker?.stop();
+    this.worker = null;
+  }
+
+  private known(id: string): boolean {
+    return this.running.has(id) || this.queue.some((q) => q.job.id === id);
+  }
+
+  private info(item: Item): { attempt: number; worker: string; queuedMs: number; runMs: number } {
+    const sent = item.sentAt ?? Date.now();
+    return { attempt: item.attempt, worker: this.worker?.label ?? 'gpu', queuedMs: sent - item.submittedAt, runMs: Date.now() - sent };
+  }
+
+  private finish(item: Item, result: RunResult): void {
+    this.running.delete(item.job.id);
+    const info = this.info(item);
+    if (item.resolve) {
+      item.resolve(result, info);
+      return;
+    }
+    this.outstanding--;
+    const envelope = makeEnvelope(item.job, result, info);
+    const waiter = this.waiters.shift();
+    if (waiter) waiter.resolve(envelope);
+    else this.done.push(envelope);
+  }
+
+  /** Starts the worker if needed and sends what may run: everything, or one suspect at a time. */
+  private pump(): void {
+    if (this.closed || this.queue.length === 0) return;
+    if (!this.worker) {
+      this.killedFor = null;
+      this.peakRssMb = 0;
+      const worker = new GpuProcess(this.options.limits.maxRssMb, { capacity: this.options.capacity, cacheDir: this.options.cacheDir }, {
+        onMessage: (m) => this.onMessage(m),
+        onExit: (how) => this.onExit(worker, how),
+      });
+      this.worker = worker;
+      worker.ready.then(() => this.pump(), (err: Error) => {
+        if (this.worker !== worker) return;
+        this.worker = null;
+        // A worker that cannot even start fails what was waiting (as a crash, which a later try may survive).
+        for (const item of this.queue.splice(0)) this.finish(item, { kind: 'failure', status: 'crashed', error: err.message });
+      });
+      return;
+    }
+    if (!this.worker.alive || this.worker.pid === undefined) return;
+    const isolating = this.queue.some((q) => q.suspect) || [...this.running.values()].some((r) => r.suspect);
+    while (this.queue.length > 0 && (!isolating || this.running.size === 0)) {
+      const at = isolating ? Math.max(0, this.queue.findIndex((q) => q.suspect)) : 0;
+      const item = this.queue.splice(at, 1)[0];
+      item.sentAt = Date.now();
+      item.startedAt = undefined;
+      this.running.set(item.job.id, item);
+      if (!this.worker.send(item.job, item.attempt)) break; // it died: onExit puts the running jobs back
+      if (isolating) break;
+    }
+  }
+
+  private onMessage(m: GpuMessage): void {
+    if (m.type === 'round') {
+      this.options.onRound?.({ device: m.device, children: m.report.children, capacity: m.report.capacity, seconds: m.report.seconds, rulesDone: m.report.rulesDone });
+      return;
+    }
+    if (m.type === 'ready') return;
+    const item = this.running.get(m.jobId);
+    if (!item) return;
+    if (m.type === 'started') item.startedAt ??= Date.now();
+    else if (m.type === 'result') this.finish(item, { kind: 'outcome', outcome: m.outcome });
+    else if (m.type === 'failed') this.finish(item, { kind: 'failure', status: m.status, error: m.error });
+    this.pump();
+  }
+
+  /** Watchdog: a job training past the time limit, or the worker past the memory limit, kills the worker. */
+  private check(): void {
+    const worker = this.worker;
+    if (!worker?.alive || this.killedFor) return;
+    const limit = Math.min(this.options.limits.timeoutMs, MAX_TIMER_MS);
+    const now = Date.now();
+    if ([...this.running.values()].some((r) => r.startedAt !== undefined && now - r.startedAt > limit)) {
+      this.killedFor = 'timeout';
+      worker.kill();
+      return;
+    }
+    const rss = worker.rssMb();
+    if (rss !== null) {
+      this.peakRssMb = Math.max(this.peakRssMb, rss);
+      if (rss > this.options.limits.maxRssMb) {
+        this.killedFor = 'oom-rss';
+        worker.kill();
+      }
+    }
+  }
+
+  private onExit(worker: GpuProcess, how: { code: number | null; signal: string | null; stderrTail: string }): void {
+    if (this.worker !== worker) return;
+    this.worker = null;
+    if (this.closed) return;
+    const { limits } = this.options;
+    const victims = [...this.running.values()];
+    this.running.clear();
+    const died = how.signal ? `signal ${how.signal}` : `exit code ${how.code}`;
+    const tail = how.stderrTail.trim().split('\n').slice(-6).join('\n');
+    const heapOom = /heap out of memory|Allocation failed|OutOfMemory|std::bad_alloc/i.test(how.stderrTail);
+    const requeue = (item: Item, suspect: boolean) => this.queue.unshift({ ...item, attempt: item.attempt + 1, suspect: item.suspect || suspect });
+    if (this.killedFor === 'timeout') {
+      const now = Date.now();
+      for (const item of victims.reverse()) {
+        if (item.startedAt !== undefined && now - item.startedAt > Math.min(limits.timeoutMs, MAX_TIMER_MS)) {
+          this.finish(item, { kind: 'failure', status: 'timeout', error: `killed after the ${limits.timeoutMs} ms time limit` });
+        } else requeue(item, false);
+      }
+    } else if (victims.length === 1) {
+      const [item] = victims;
+      if (this.killedFor === 'oom-rss') {
+        this.finish(item, { kind: 'failure', status: 'oom', error: `killed at ${this.peakRssMb.toFixed(0)} MiB resident, over the ${limits.maxRssMb} MiB limit` });
+      } else if (heapOom) {
+        this.finish(item, { kind: 'failure', status: 'oom', error: `the GPU worker ran out of memory (${died}): ${tail}` });
+      } else if (item.attempt < this.maxAttempts) {
+        requeue(item, true);
+      } else {
+        this.finish(item, { kind: 'failure', status: 'crashed', error: `the GPU worker died (${died})${tail ? `: ${tail}` : ''}` });
+      }
+    } else {
+      // Several jobs died together: each runs again alone, so the one at fault is found.
+      for (const item of victims.reverse()) requeue(item, true);
+    }
+    this.pump();
+  }
+}
+
+export function createGpuBackend(options: GpuPoolOptions): GpuPool {
+  return new GpuPool(options);
+}

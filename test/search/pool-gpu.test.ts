@@ -1,0 +1,40 @@
+// The GPU backend (one worker process, one child engine for every job) against the backend conformance suite, with
+// fake jobs: a crash, hang or memory overrun kills every job in flight, and the pool must still find the one at
+// fault (re-running the others alone) and give every job back once.  Real jobs: test/runtime/engine/engine-fake-cuda.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createGpuBackend } from '../../src/search/pool-gpu';
+import { fakeJob, runBackendConformance } from './backend-conformance';
+
+runBackendConformance('gpu pool', ({ limits }) => createGpuBackend({ limits }));
+
+test('gpu pool: bad options and jobs are refused', async () => {
+  assert.throws(() => createGpuBackend({ limits: { timeoutMs: 0, maxRssMb: 256 } }), /timeoutMs must be > 0/);
+  assert.throws(() => createGpuBackend({ limits: { timeoutMs: 1000, maxRssMb: 8 } }), /maxRssMb must be >= 32/);
+  assert.throws(() => createGpuBackend({ limits: { timeoutMs: 1000, maxRssMb: 256 }, maxAttempts: 0 }), /maxAttempts/);
+  const pool = createGpuBackend({ limits: { timeoutMs: 5000, maxRssMb: 512 } });
+  try {
+    await assert.rejects(pool.submit([{ id: 3 } as never]), /a job needs a string id and rule/);
+    await pool.submit([fakeJob('d:0', 'g', { sleepMs: 200 })]);
+    await assert.rejects(pool.submit([fakeJob('d:0', 'g')]), /already submitted/);
+    assert.equal((await pool.next()).status, 'ok');
+  } finally {
+    await pool.close();
+  }
+  await assert.rejects(pool.submit([fakeJob('d:1', 'g')]), /after close/);
+});
+
+test('gpu pool: runJob gives a job\'s raw result to its caller, not to next()', async () => {
+  const pool = createGpuBackend({ limits: { timeoutMs: 5000, maxRssMb: 512 } });
+  try {
+    const [a, b] = await Promise.all([pool.runJob(fakeJob('j:0', 'g'), 1), pool.runJob(fakeJob('j:1', 'm', { faults: { nan: ['m'] } }), 3)]);
+    assert.equal(a.result.kind, 'outcome');
+    assert.match(a.worker, /^gpu:pid\d+$/);
+    assert.equal(b.result.kind, 'outcome');
+    assert.ok(Number.isNaN((b.result as { outcome: { reward: number } }).outcome.reward), 'the raw outcome: the caller sanitizes');
+    assert.equal(pool.pending(), 0);
+    await assert.rejects(pool.next(), /no job pending/);
+  } finally {
+    await pool.close();
+  }
+});
