@@ -3,34 +3,20 @@
 // optimizer must then equal the CPU optimizer bit for bit.  Runs in its own process (the driver is loaded once).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compileRule } from '../../src/compiler';
 import { renderRule } from '../../src/compiler/render';
-import { loadAddon, packageRoot } from '../../src/runtime/binding';
-import { clearMemoryCache, findCompiler, getCpuKernel, getCudaPtx } from '../../src/runtime/kernel-cache';
+import { loadAddon } from '../../src/runtime/binding';
+import { installFakeCuda } from '../support/fake-cuda';
+import { clearMemoryCache, getCpuKernel, getCudaPtx } from '../../src/runtime/kernel-cache';
 import { createOptimizer } from '../../src/runtime/optimizer';
 
-const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-fake-cuda-'));
-process.on('exit', () => fs.rmSync(cacheDir, { recursive: true, force: true }));
-
-function buildFake(): string | false {
-  const compiler = findCompiler();
-  if (!compiler) return false;
-  const out = path.join(cacheDir, 'libfake-cuda.so');
-  const [exe, ...pre] = compiler.command;
-  execFileSync(exe, [...pre, '-x', 'c', '-shared', '-fPIC', '-O1', path.join(packageRoot(), 'test', 'runtime', 'fake-cuda.c'), '-o', out, '-ldl']);
-  return out;
-}
-const fake = buildFake();
-const skip = fake === false ? 'no C compiler for the fake driver' : false;
-if (fake) {
-  // Before any CUDA call in this process: the addon loads the driver once.
-  process.env.NOS_LIBCUDA = fake;
-  process.env.NOS_LIBNVRTC = fake;
-}
+const installed = installFakeCuda();
+const skip = installed === false ? 'no C compiler for the fake driver' : false;
+const fake = installed ? installed.library : undefined;
+const cacheDir = installed ? installed.dir : os.tmpdir();
 
 test('the fake device is found through NOS_LIBCUDA, with its compute capability', { skip }, () => {
   const info = loadAddon().cudaDeviceInfo();

@@ -1,0 +1,116 @@
+// The child engine through its CUDA host code (native/engine/device_cuda.cc: driver calls, PTX modules, launches with
+// CUDA's limits checked) on the fake driver, whose NVRTC builds each module's CPU twin: outcomes must equal the host
+// twin's exactly.  Then the whole --device cuda path: the GPU backend with real jobs, `nos eval` and `nos search`.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { KERNEL_ABI_VERSION } from '../../../src/compiler/kernel-abi';
+import { evalOutput, register } from '../../../src/cli/commands/eval';
+import { packageRoot } from '../../../src/runtime/binding';
+import { PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
+import { EngineEvaluator } from '../../../src/runtime/engine/engine-evaluator';
+import type { Job } from '../../../src/search/backend';
+import { createGpuBackend } from '../../../src/search/pool-gpu';
+import { installFakeCuda } from '../../support/fake-cuda';
+
+const fake = installFakeCuda();
+const skip = fake === false ? 'no C compiler for the fake driver' : false;
+after(() => undefined);
+
+const mlpTiny: ProtocolConfig = { ...PROTOCOLS.quick, lrs: [1e-2, 1e-1, 1e6], finalEpochs: 2, trainExamples: 300, validationExamples: 200, batchSize: 20, threads: 1 };
+const convTiny: ProtocolConfig = { ...PROTOCOLS.paper, lrs: [1e-2, 1e-1], finalEpochs: 1, trainExamples: 40, validationExamples: 40, batchSize: 10, threads: 1 };
+
+async function outcomes(device: 'cuda' | 'host', protocol: ProtocolConfig, rules: string[]): Promise<EvalOutcome[]> {
+  const evaluator = EngineEvaluator.create({ device, protocol, capacity: rules.length * protocol.lrs.length });
+  try {
+    if (device === 'cuda') assert.equal(evaluator.deviceName, 'nos fake device (sm_90)');
+    evaluator.submit(rules.map((rule, i) => ({ id: String(i), rule, seed: 3 })));
+    const out: EvalOutcome[] = [];
+    for (let i = 0; i < rules.length; i++) {
+      const r = await evaluator.next();
+      out[Number(r.id)] = { ...r.outcome, seconds: 0 };
+    }
+    return out;
+  } finally {
+    await evaluator.close();
+  }
+}
+
+test('through the CUDA host code the engine gives the CPU twin\'s outcomes exactly (MLP and convnet)', { skip }, async () => {
+  for (const protocol of [mlpTiny, convTiny]) {
+    const rules = ['adam', 'powersign-cd', 'sgd'];
+    assert.deepEqual(await outcomes('cuda', protocol, rules), await outcomes('host', protocol, rules), protocol.model);
+  }
+});
+
+test('the GPU backend trains real jobs side by side and returns their outcomes', { skip }, async () => {
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 } });
+  const job = (id: string, rule: string): Job => ({
+    id, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
+  });
+  const rules = ['adam', 'powersign-cd', 'sgd'];
+  try {
+    await pool.submit(rules.map((r, i) => job(`run:${i}`, r)));
+    const expected = await outcomes('host', mlpTiny, rules);
+    for (let i = 0; i < rules.length; i++) {
+      const e = await pool.next();
+      const k = Number(e.jobId.slice(4));
+      assert.equal(e.status, expected[k].status, `${rules[k]}: ${e.error ?? ''}`);
+      assert.equal(e.reward, expected[k].reward);
+      assert.deepEqual(e.outcome?.sweep, expected[k].sweep);
+      assert.match(e.worker, /^gpu:pid\d+$/);
+    }
+  } finally {
+    await pool.close();
+  }
+});
+
+test('nos eval --device cuda trains on the engine and prints the table the CPU path prints', { skip }, async () => {
+  const dir = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'eval-'));
+  const file = path.join(dir, 'tiny.json');
+  fs.writeFileSync(file, JSON.stringify({ extends: 'quick', lrs: [1e-2, 1e-1], finalEpochs: 2, trainExamples: 300, validationExamples: 200, batchSize: 20 }));
+  const run = async (device: string) => {
+    const program = new Command('nos').exitOverride().configureOutput({ writeErr: () => undefined });
+    register(program);
+    let stdout = '';
+    let stderr = '';
+    evalOutput.stdout = { write: (s: string) => { stdout += s; return true; } };
+    evalOutput.stderr = { write: (s: string) => { stderr += s; return true; }, isTTY: false };
+    await program.parseAsync(['node', 'nos', 'eval', 'adam', '--protocol', file, '--device', device, '--json']);
+    return { json: JSON.parse(stdout) as EvalOutcome & { rule: string }, stderr };
+  };
+  const cuda = await run('cuda');
+  const cpu = await run('cpu');
+  assert.match(cuda.stderr, /^round 1\/3: 2 children side by side, [\d.]+ s; \d+s, ETA \d+s$/m);
+  assert.match(cuda.stderr, /^round 3\/3: 1 children side by side/m);
+  assert.equal(cuda.json.status, 'ok');
+  assert.ok(Math.abs(cuda.json.reward - cpu.json.reward) <= 0.01, `cuda ${cuda.json.reward}, cpu ${cpu.json.reward}`);
+  assert.equal(cuda.json.bestLr, cpu.json.bestLr);
+});
+
+test('nos search --device cuda runs the search on the GPU backend to the end', { skip }, async () => {
+  const out = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'search-'));
+  const file = path.join(out, 'tiny.json');
+  fs.writeFileSync(file, JSON.stringify({ extends: 'quick', lrs: [1e-2, 1e-1], finalEpochs: 1, trainExamples: 200, validationExamples: 100, batchSize: 20 }));
+  const nos = path.join(packageRoot(), 'dist', 'src', 'cli', 'nos.js');
+  const args = [nos, 'search', '--device', 'cuda', '--protocol', file, '--budget', '4', '--batch-size', '2', '--strategy', 'random', '--space', 'small', '--out', path.join(out, 'run'), '--no-progress'];
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let so = '';
+    let se = '';
+    child.stdout.on('data', (c: Buffer) => { so += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { se += c.toString(); });
+    child.on('exit', (c) => resolve({ code: c, stdout: so, stderr: se }));
+  });
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  const results = fs.readFileSync(path.join(out, 'run', 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; envelope?: { status: string; worker: string } })
+    .filter((r) => r.type === 'result');
+  assert.equal(results.length, 4, stdout);
+  for (const r of results) {
+    assert.ok(['ok', 'diverged'].includes(r.envelope!.status), JSON.stringify(r));
+    assert.match(r.envelope!.worker, /^gpu:pid\d+$/);
+  }
+});

@@ -1,0 +1,36 @@
+// The fake CUDA driver and NVRTC (test/runtime/fake-cuda.c) built for this test process: its environment makes the
+// addon (and any worker process started after) load it instead of libcuda and libnvrtc, and child-engine modules
+// run on their CPU twin behind the real CUDA host code.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { packageRoot } from '../../src/runtime/binding';
+import { findCompiler } from '../../src/runtime/kernel-cache';
+
+export interface FakeCuda {
+  /** The fake library's path. */
+  library: string;
+  /** A folder for this process's kernel cache and twin libraries, removed at exit. */
+  dir: string;
+  /** The variables that point the addon (and child processes) at the fake; already set in process.env. */
+  env: Record<string, string>;
+}
+
+/** Builds the fake and sets the environment (before any CUDA call: the addon loads the driver once); false without a compiler. */
+export function installFakeCuda(): FakeCuda | false {
+  const compiler = findCompiler();
+  if (!compiler) return false;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-fake-cuda-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const library = path.join(dir, 'libfake-cuda.so');
+  const [exe, ...pre] = compiler.command;
+  execFileSync(exe, [...pre, '-x', 'c', '-shared', '-fPIC', '-O1', path.join(packageRoot(), 'test', 'runtime', 'fake-cuda.c'), '-o', library, '-ldl']);
+  // The kernel cache too: fake PTX must never reach the real cache, where a GPU run would later read it.
+  const env = {
+    NOS_LIBCUDA: library, NOS_LIBNVRTC: library, NOS_CACHE_DIR: dir,
+    NOS_FAKE_CUDA_SHIM: path.join(packageRoot(), 'native', 'engine'), NOS_FAKE_CUDA_DIR: dir,
+  };
+  Object.assign(process.env, env);
+  return { library, dir, env };
+}
