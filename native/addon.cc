@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CudaTensors", nos::CudaTensors::Define(env));
   exports.Set("cudaDeviceInfo", Napi::Function::New(env, nos::CudaDeviceInfo, "cudaDeviceInfo"));
   exports.Set("nvrtcCompile", Napi::Function::New(env, nos::NvrtcCompile, "nvrtcCompile"));
+  exports.Set("nvrtcCompileAsync", Napi::Function::New(env, nos::NvrtcCompileAsync, "nvrtcCompileAsync"));
   exports.Set("cudaCopyBandwidth", Napi::Function::New(env, nos::CudaCopyBandwidth, "cudaCopyBandwidth"));
   exports.Set("ChildEngine", nos::ChildEngine::Define(env));
   exports.Set("childEngineBytes", Napi::Function::New(env, nos::ChildEngineBytes, "childEngineBytes"));

@@ -72,52 +72,102 @@ Napi::Value CudaDeviceInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value NvrtcCompile(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
-    throw Napi::TypeError::New(env, "nvrtcCompile(source, arch[, name]): expected strings, e.g. arch 'compute_90'");
-  }
-  std::string source = info[0].As<Napi::String>().Utf8Value();
-  std::string arch = info[1].As<Napi::String>().Utf8Value();
-  std::string name = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "nos_kernel.cu";
-  cuda::Nvrtc* nvrtc;
-  try {
-    nvrtc = &cuda::LoadNvrtc();
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
+namespace {
+
+struct PtxResult {
+  std::string ptx, log, version, path;
+};
+
+// One NVRTC compile (no JS involved, so it can run off the JS thread); throws std::runtime_error with the log.
+PtxResult CompileToPtx(const std::string& source, const std::string& arch, const std::string& name) {
+  cuda::Nvrtc& nvrtc = cuda::LoadNvrtc();
   cuda::nvrtcProgram program = nullptr;
-  cuda::nvrtcResult r = nvrtc->nvrtcCreateProgram(&program, source.c_str(), name.c_str(), 0, nullptr, nullptr);
-  if (r != 0) throw Napi::Error::New(env, std::string("nvrtcCreateProgram: ") + nvrtc->nvrtcGetErrorString(r));
+  cuda::nvrtcResult r = nvrtc.nvrtcCreateProgram(&program, source.c_str(), name.c_str(), 0, nullptr, nullptr);
+  if (r != 0) throw std::runtime_error(std::string("nvrtcCreateProgram: ") + nvrtc.nvrtcGetErrorString(r));
   std::string arch_flag = "--gpu-architecture=" + arch;
   // --fmad=false: no contraction into FMA, so results follow the interpreter's float32 steps like the CPU kernels;
   // 177: the renderer's shared helpers that a rule does not use.
   const char* options[] = {arch_flag.c_str(), "--std=c++17", "-default-device", "--fmad=false", "--diag-suppress=177"};
-  r = nvrtc->nvrtcCompileProgram(program, 5, options);
+  r = nvrtc.nvrtcCompileProgram(program, 5, options);
   size_t log_size = 0;
-  nvrtc->nvrtcGetProgramLogSize(program, &log_size);
+  nvrtc.nvrtcGetProgramLogSize(program, &log_size);
   std::string log(log_size, '\0');
-  if (log_size > 0) nvrtc->nvrtcGetProgramLog(program, &log[0]);
+  if (log_size > 0) nvrtc.nvrtcGetProgramLog(program, &log[0]);
   while (!log.empty() && (log.back() == '\0' || log.back() == '\n')) log.pop_back();
   if (r != 0) {
-    nvrtc->nvrtcDestroyProgram(&program);
-    throw Napi::Error::New(env, std::string("NVRTC could not compile ") + name + " for " + arch + ": " +
-                                    nvrtc->nvrtcGetErrorString(r) + (log.empty() ? "" : "\n" + log));
+    nvrtc.nvrtcDestroyProgram(&program);
+    throw std::runtime_error(std::string("NVRTC could not compile ") + name + " for " + arch + ": " +
+                             nvrtc.nvrtcGetErrorString(r) + (log.empty() ? "" : "\n" + log));
   }
   size_t ptx_size = 0;
-  nvrtc->nvrtcGetPTXSize(program, &ptx_size);
+  nvrtc.nvrtcGetPTXSize(program, &ptx_size);
   std::string ptx(ptx_size, '\0');
-  nvrtc->nvrtcGetPTX(program, &ptx[0]);
-  nvrtc->nvrtcDestroyProgram(&program);
+  nvrtc.nvrtcGetPTX(program, &ptx[0]);
+  nvrtc.nvrtcDestroyProgram(&program);
   while (!ptx.empty() && ptx.back() == '\0') ptx.pop_back();
   int major = 0, minor = 0;
-  nvrtc->nvrtcVersion(&major, &minor);
+  nvrtc.nvrtcVersion(&major, &minor);
+  return PtxResult{ptx, log, std::to_string(major) + "." + std::to_string(minor), nvrtc.path};
+}
+
+Napi::Object PtxObject(const Napi::Env& env, const PtxResult& r) {
   Napi::Object out = Napi::Object::New(env);
-  out.Set("ptx", ptx);
-  out.Set("log", log);
-  out.Set("nvrtcVersion", std::to_string(major) + "." + std::to_string(minor));
-  out.Set("nvrtcPath", nvrtc->path);
+  out.Set("ptx", r.ptx);
+  out.Set("log", r.log);
+  out.Set("nvrtcVersion", r.version);
+  out.Set("nvrtcPath", r.path);
   return out;
+}
+
+struct CompileArgs {
+  std::string source, arch, name;
+};
+
+CompileArgs CompileArgsOf(const Napi::CallbackInfo& info, const char* usage) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) throw Napi::TypeError::New(env, usage);
+  return CompileArgs{info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value(),
+                     info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "nos_kernel.cu"};
+}
+
+// nvrtcCompileAsync: the compile on the libuv pool (NVRTC is thread-safe), so many rules compile at once and the
+// JS thread (and a training round) goes on meanwhile.
+class CompileWorker : public Napi::AsyncWorker {
+ public:
+  CompileWorker(Napi::Env env, CompileArgs args) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), args_(std::move(args)) {}
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      result_ = CompileToPtx(args_.source, args_.arch, args_.name);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override { deferred_.Resolve(PtxObject(Env(), result_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  CompileArgs args_;
+  PtxResult result_;
+};
+
+}  // namespace
+
+Napi::Value NvrtcCompile(const Napi::CallbackInfo& info) {
+  CompileArgs args = CompileArgsOf(info, "nvrtcCompile(source, arch[, name]): expected strings, e.g. arch 'compute_90'");
+  try {
+    return PtxObject(info.Env(), CompileToPtx(args.source, args.arch, args.name));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+Napi::Value NvrtcCompileAsync(const Napi::CallbackInfo& info) {
+  CompileArgs args = CompileArgsOf(info, "nvrtcCompileAsync(source, arch[, name]): expected strings, e.g. arch 'compute_90'");
+  auto* worker = new CompileWorker(info.Env(), std::move(args));
+  worker->Queue();
+  return worker->Promise();
 }
 
 Napi::Value CudaCopyBandwidth(const Napi::CallbackInfo& info) {

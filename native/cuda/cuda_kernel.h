@@ -12,6 +12,8 @@ namespace nos {
 Napi::Value CudaDeviceInfo(const Napi::CallbackInfo& info);
 // nvrtcCompile(source, arch, name) -> { ptx, log, nvrtcVersion, nvrtcPath }; works without a GPU.
 Napi::Value NvrtcCompile(const Napi::CallbackInfo& info);
+// nvrtcCompileAsync(source, arch, name) -> Promise of the same, compiled on the libuv thread pool.
+Napi::Value NvrtcCompileAsync(const Napi::CallbackInfo& info);
 // cudaCopyBandwidth(bytes, reps) -> GB/s of device-to-device copies (bytes read + written), the device's memory peer.
 Napi::Value CudaCopyBandwidth(const Napi::CallbackInfo& info);
 

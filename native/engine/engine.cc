@@ -233,27 +233,35 @@ void Engine::SetData(const float* train, const int* train_labels, int train_coun
   validation_count_ = validation_count;
 }
 
-int Engine::AddRule(const std::string& image) {
+std::unique_ptr<Engine::RuleKernel> Engine::LoadRule(const std::string& image) {
   device_->Bind();
-  std::unique_ptr<Module> m = device_->Load(image);
-  void* f = m->Function("nos_update_children");
+  std::unique_ptr<RuleKernel> kernel(new RuleKernel());
+  kernel->module = device_->Load(image);
+  kernel->function = kernel->module->Function("nos_update_children");
+  return kernel;
+}
+
+int Engine::AddRule(std::unique_ptr<RuleKernel> kernel) {
+  std::lock_guard<std::mutex> lock(rules_mutex_);
   for (size_t i = 0; i < rules_.size(); ++i) {
     if (!rules_[i]) {
-      rules_[i] = std::move(m);
-      rule_functions_[i] = f;
+      rules_[i] = std::move(kernel);
       return static_cast<int>(i);
     }
   }
-  rules_.push_back(std::move(m));
-  rule_functions_.push_back(f);
+  rules_.push_back(std::move(kernel));
   return static_cast<int>(rules_.size() - 1);
 }
 
 void Engine::DropRule(int rule) {
-  if (rule < 0 || rule >= static_cast<int>(rules_.size()) || !rules_[rule]) throw std::invalid_argument("no such rule handle");
+  std::unique_ptr<RuleKernel> dropped;
+  {
+    std::lock_guard<std::mutex> lock(rules_mutex_);
+    if (rule < 0 || rule >= static_cast<int>(rules_.size()) || !rules_[rule]) throw std::invalid_argument("no such rule handle");
+    dropped = std::move(rules_[rule]);
+  }
   device_->Bind();
-  rules_[rule].reset();
-  rule_functions_[rule] = nullptr;
+  dropped.reset();
 }
 
 void Engine::Start(const std::vector<int>& slots, const float* params) {
@@ -471,13 +479,22 @@ RoundOutput Engine::RunRound(const RoundInput& in, const std::atomic<bool>& canc
     device_->Upload(F(scalars_, in.kids[k] * scalar_slot), in.scalars.data() + static_cast<size_t>(k) * in.steps * kScalarCount,
                     4ull * in.steps * kScalarCount);
   }
+  std::vector<void*> functions;
+  {
+    std::lock_guard<std::mutex> lock(rules_mutex_);
+    for (const auto& g : in.groups) {
+      if (g.rule < 0 || g.rule >= static_cast<int>(rules_.size()) || !rules_[g.rule]) {
+        throw std::invalid_argument("rule handle " + std::to_string(g.rule) + " is not loaded");
+      }
+      functions.push_back(rules_[g.rule]->function);
+    }
+  }
   for (int s = 0; s < in.steps && !cancel.load(std::memory_order_relaxed); ++s) {
     if (!in.update_only) TrainStep(s, in, nk);
     if (!in.update) continue;
     for (size_t g = 0; g < in.groups.size(); ++g) {
       if (spans[g].second == 0) continue;
-      void* fn = rule_functions_.at(in.groups[g].rule);
-      if (!fn) throw std::invalid_argument("rule handle " + std::to_string(in.groups[g].rule) + " was dropped");
+      void* fn = functions[g];
       Dim3 grid = Grid(static_cast<unsigned int>(std::min<long long>(Blocks(p, 256), 4096)), spans[g].second);
       Launch(*device_, fn, grid, Threads(256), I(members_, spans[g].first), dead_, p, params_, grads_, state_[0],
              state_[1], state_[2], state_[3], p, scalars_, scalar_slot, s, seeds_, t0_);

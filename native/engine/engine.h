@@ -5,6 +5,7 @@
 #pragma once
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -89,8 +90,17 @@ class Engine {
 
   void SetData(const float* train, const int* train_labels, int train_count, const float* validation,
                const int* validation_labels, int validation_count);
-  // Loads a rule's update module (kernel nos_update_children); returns its handle for RoundInput::Group.
-  int AddRule(const std::string& image);
+  // A rule's update module (kernel nos_update_children) loaded on the device; LoadRule may run on any thread,
+  // even while a round runs, so building rules overlaps training.
+  struct RuleKernel {
+    std::unique_ptr<Module> module;
+    void* function = nullptr;
+  };
+  std::unique_ptr<RuleKernel> LoadRule(const std::string& image);
+  // Registers a loaded rule; returns its handle for RoundInput::Group.
+  int AddRule(std::unique_ptr<RuleKernel> kernel);
+  int AddRule(const std::string& image) { return AddRule(LoadRule(image)); }
+  // Not while a round that uses the rule runs (its module is unloaded).
   void DropRule(int rule);
   // Fresh children in `slots`: their parameters (slots.size() x layout().total), zero gradients and optimizer state,
   // running statistics (mean 0, variance 1), alive.
@@ -121,8 +131,8 @@ class Engine {
 
   std::unique_ptr<Device> device_;
   std::unique_ptr<Module> module_;
-  std::vector<std::unique_ptr<Module>> rules_;
-  std::vector<void*> rule_functions_;
+  std::mutex rules_mutex_;  // rules_ changes on the JS thread while a round reads it on another
+  std::vector<std::unique_ptr<RuleKernel>> rules_;
   ModelShape shape_;
   Layout layout_;
   int capacity_, batch_, steps_per_round_;

@@ -84,7 +84,7 @@ Array ToTyped(const Napi::Env& env, const std::vector<T>& v) {
   return out;
 }
 
-// Runs work() off the JS thread; settles a Promise with finish(env) or the error.
+// Runs work() off the JS thread; settles a Promise with finish(env) or the error (and clears busy, when given).
 class EngineWorker : public Napi::AsyncWorker {
  public:
   EngineWorker(Napi::Env env, std::shared_ptr<std::atomic<bool>> busy, std::function<void()> work,
@@ -100,7 +100,7 @@ class EngineWorker : public Napi::AsyncWorker {
     }
   }
   void OnOK() override {
-    busy_->store(false);
+    if (busy_) busy_->store(false);
     Napi::Env env = Env();
     try {
       deferred_.Resolve(finish_(env));
@@ -109,7 +109,7 @@ class EngineWorker : public Napi::AsyncWorker {
     }
   }
   void OnError(const Napi::Error& e) override {
-    busy_->store(false);
+    if (busy_) busy_->store(false);
     deferred_.Reject(e.Value());
   }
 
@@ -126,7 +126,7 @@ Napi::Function ChildEngine::Define(Napi::Env env) {
   return DefineClass(env, "ChildEngine",
                      {InstanceMethod("layout", &ChildEngine::Layout), InstanceAccessor("deviceName", &ChildEngine::DeviceName, nullptr),
                       InstanceMethod("setData", &ChildEngine::SetData), InstanceMethod("addRule", &ChildEngine::AddRule),
-                      InstanceMethod("dropRule", &ChildEngine::DropRule), InstanceMethod("start", &ChildEngine::Start),
+                      InstanceMethod("loadRule", &ChildEngine::LoadRule), InstanceMethod("dropRule", &ChildEngine::DropRule), InstanceMethod("start", &ChildEngine::Start),
                       InstanceMethod("runRound", &ChildEngine::RunRound), InstanceMethod("evaluate", &ChildEngine::Evaluate),
                       InstanceMethod("read", &ChildEngine::Read), InstanceMethod("write", &ChildEngine::Write),
                       InstanceMethod("cancel", &ChildEngine::Cancel), InstanceMethod("close", &ChildEngine::Close)});
@@ -205,6 +205,21 @@ Napi::Value ChildEngine::AddRule(const Napi::CallbackInfo& info) {
   Engine& e = Idle(env, "addRule");
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "addRule(image): expected PTX text or a library path");
   return Napi::Number::New(env, Guard(env, [&] { return e.AddRule(info[0].As<Napi::String>().Utf8Value()); }));
+}
+
+Napi::Value ChildEngine::LoadRule(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!engine_) throw Napi::Error::New(env, "loadRule: the engine was closed");
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadRule(image): expected PTX text or a library path");
+  auto engine = engine_;
+  auto image = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
+  auto kernel = std::make_shared<std::unique_ptr<Engine::RuleKernel>>();
+  // Off the JS thread, and allowed while a round runs: the module loads (the driver compiles the PTX) meanwhile.
+  auto* worker = new EngineWorker(
+      env, nullptr, [engine, image, kernel] { *kernel = engine->LoadRule(*image); },
+      [engine, kernel](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, engine->AddRule(std::move(*kernel))); });
+  worker->Queue();
+  return worker->Promise();
 }
 
 Napi::Value ChildEngine::DropRule(const Napi::CallbackInfo& info) {

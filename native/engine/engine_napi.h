@@ -21,6 +21,8 @@ class ChildEngine : public Napi::ObjectWrap<ChildEngine> {
   Napi::Value DeviceName(const Napi::CallbackInfo& info);
   Napi::Value SetData(const Napi::CallbackInfo& info);
   Napi::Value AddRule(const Napi::CallbackInfo& info);
+  // loadRule(image) -> Promise<handle>: loads off the JS thread, allowed while a round runs.
+  Napi::Value LoadRule(const Napi::CallbackInfo& info);
   Napi::Value DropRule(const Napi::CallbackInfo& info);
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value RunRound(const Napi::CallbackInfo& info);

@@ -46,6 +46,8 @@ export interface NativeChildEngine {
   layout(): Float64Array;
   setData(train: Float32Array, trainLabels: Int32Array, validation: Float32Array, validationLabels: Int32Array): void;
   addRule(image: string): number;
+  /** addRule off the JS thread; allowed while a round runs. */
+  loadRule(image: string): Promise<number>;
   dropRule(handle: number): void;
   start(slots: Int32Array, params: Float32Array): void;
   runRound(input: EngineRoundInput): Promise<EngineRoundOutput>;
@@ -70,6 +72,8 @@ export interface NativeAddon {
   CudaTensors: new (sizes: Float64Array, slots: number[], rngBases: Float64Array) => NativeCudaTensors;
   cudaDeviceInfo(): CudaDeviceInfo;
   nvrtcCompile(source: string, arch: string, name?: string): NvrtcResult;
+  /** nvrtcCompile on the libuv thread pool. */
+  nvrtcCompileAsync(source: string, arch: string, name?: string): Promise<NvrtcResult>;
   /** GB/s (read + written) of device-to-device copies of `bytes`, `reps` times: the device's memory peer. */
   cudaCopyBandwidth(bytes: number, reps: number): number;
   ChildEngine: new (options: NativeChildEngineOptions) => NativeChildEngine;

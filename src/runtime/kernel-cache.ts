@@ -5,7 +5,7 @@
 // the same text in every process, so the digest is stable).  Files live in
 // $NOS_CACHE_DIR, else $XDG_CACHE_HOME/nos/kernels, else ~/.cache/nos/kernels, as <key>.so (+ <key>.cc for
 // reading); each is written to a temp name and renamed, so parallel processes never see half a file.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -198,6 +198,30 @@ export function compileLibrary(compiler: Compiler, source: string, out: string, 
   fs.renameSync(tmp, out);
 }
 
+/** compileLibrary without blocking the JS thread (the compiler runs while training goes on). */
+export async function compileLibraryAsync(compiler: Compiler, source: string, out: string, flags: readonly string[]): Promise<void> {
+  const dir = path.dirname(out);
+  const base = out.replace(/\.so$/, '');
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    writeAtomic(`${base}.cc`, source);
+  } catch (err) {
+    throw new Error(`the kernel cache folder ${dir} is not writable (${(err as Error).message}); set NOS_CACHE_DIR to a writable folder`);
+  }
+  const tmp = `${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp.so`;
+  const [exe, ...pre] = compiler.command;
+  const failed = (messages: string) => new Error(`kernel compilation failed (${[exe, ...pre, ...flags].join(' ')}; source in ${base}.cc):\n${messages}`);
+  await new Promise<void>((resolve, reject) => {
+    execFile(exe, [...pre, ...flags, '-x', 'c++', `${base}.cc`, '-o', tmp], { maxBuffer: 16 << 20, timeout: COMPILE_TIMEOUT_MS }, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      try { fs.rmSync(tmp, { force: true }); } catch { /* already gone */ }
+      reject(failed(err.signal === 'SIGTERM' ? `the compiler ran past ${COMPILE_TIMEOUT_MS / 1000} s and was stopped` : String(stderr).trim() || err.message));
+    });
+  });
+  if (!fs.existsSync(tmp)) throw failed('the compiler reported success but wrote no library');
+  fs.renameSync(tmp, out);
+}
+
 /** The smallest library with the kernel ABI's two entry points (they do nothing): what compilerProblem builds. */
 const CHECK_SOURCE = 'extern "C" void nos_update_range() {}\nextern "C" void nos_update_list() {}\n';
 const compilerChecks = new Map<string, string | null>();
@@ -281,34 +305,51 @@ export interface PtxRequest {
 
 const ptxMemory = new Map<string, string>();
 
+/** Where a PTX request lives in the caches, and what they hold for it (undefined: compile it). */
+function ptxLookup(req: PtxRequest): { dir: string; file: string; memoKey: string; ptx?: string; origin?: CachedKernel['origin'] } {
+  const key = createHash('sha256')
+    .update([req.hash, 'cuda', req.arch, `abi${KERNEL_ABI_VERSION}`, createHash('sha256').update(req.source).digest('hex')].join('\n'))
+    .digest('hex').slice(0, 32);
+  const dir = path.resolve(req.cacheDir ?? defaultCacheDir());
+  const file = path.join(dir, `${key}.ptx`);
+  const memoKey = `${dir}|${key}`;
+  const inMemory = req.fresh ? undefined : ptxMemory.get(memoKey);
+  if (inMemory) return { dir, file, memoKey, ptx: inMemory, origin: 'memory' };
+  let ptx: string | undefined;
+  try {
+    if (!req.fresh) ptx = fs.readFileSync(file, 'utf8');
+  } catch { /* not cached yet */ }
+  return ptx && ptx.includes(req.entry ?? 'nos_update') ? { dir, file, memoKey, ptx, origin: 'disk' } : { dir, file, memoKey };
+}
+
+function ptxStore(at: { dir: string; file: string; memoKey: string }, ptx: string, compiled: boolean): void {
+  if (compiled) {
+    try {
+      fs.mkdirSync(at.dir, { recursive: true });
+      writeAtomic(at.file, ptx);
+    } catch { /* an unwritable cache only costs a recompile next time */ }
+  }
+  ptxMemory.set(at.memoKey, ptx);
+}
+
 /**
  * PTX for a CUDA kernel: from memory, else from the disk cache (<key>.ptx, same folder and atomic writes as the CPU
  * libraries), else from `compile` (NVRTC), then stored.  The key covers the rule hash, the architecture, the ABI
  * version and the source.
  */
 export function getCudaPtx(req: PtxRequest, compile: (source: string, arch: string) => string): { ptx: string; origin: CachedKernel['origin'] } {
-  const key = createHash('sha256')
-    .update([req.hash, 'cuda', req.arch, `abi${KERNEL_ABI_VERSION}`, createHash('sha256').update(req.source).digest('hex')].join('\n'))
-    .digest('hex').slice(0, 32);
-  const dir = path.resolve(req.cacheDir ?? defaultCacheDir());
-  const file = path.join(dir, `${key}.ptx`);
-  const inMemory = req.fresh ? undefined : ptxMemory.get(`${dir}|${key}`);
-  if (inMemory) return { ptx: inMemory, origin: 'memory' };
-  let ptx: string | undefined;
-  let origin: CachedKernel['origin'] = 'disk';
-  try {
-    if (!req.fresh) ptx = fs.readFileSync(file, 'utf8');
-  } catch { /* not cached yet */ }
-  if (!ptx || !ptx.includes(req.entry ?? 'nos_update')) {
-    ptx = compile(req.source, req.arch);
-    origin = 'compiled';
-    try {
-      fs.mkdirSync(dir, { recursive: true });
-      writeAtomic(file, ptx);
-    } catch { /* an unwritable cache only costs a recompile next time */ }
-  }
-  ptxMemory.set(`${dir}|${key}`, ptx);
-  return { ptx, origin };
+  const found = ptxLookup(req);
+  const ptx = found.ptx ?? compile(req.source, req.arch);
+  ptxStore(found, ptx, found.ptx === undefined);
+  return { ptx, origin: found.origin ?? 'compiled' };
+}
+
+/** getCudaPtx with a compile that runs off the JS thread (NVRTC on the libuv pool). */
+export async function getCudaPtxAsync(req: PtxRequest, compile: (source: string, arch: string) => Promise<string>): Promise<{ ptx: string; origin: CachedKernel['origin'] }> {
+  const found = ptxLookup(req);
+  const ptx = found.ptx ?? await compile(req.source, req.arch);
+  ptxStore(found, ptx, found.ptx === undefined);
+  return { ptx, origin: found.origin ?? 'compiled' };
 }
 
 /** For tests and benchmarks: drop the in-memory caches (the libraries stay loaded by the kernels already handed out). */

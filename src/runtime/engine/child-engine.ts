@@ -5,7 +5,7 @@ import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
 import { loadAddon, type EngineEvalOutput, type EngineModelShape, type EngineRoundInput, type EngineRoundOutput, type NativeChildEngine } from '../binding';
 import type { Split } from '../child/data';
 import { BN_EPS, BN_MOMENTUM, type ModelSpec } from '../child/models';
-import { buildEngineImage, buildRuleImage, type EngineDevice } from './kernel-build';
+import { buildEngineImage, buildRuleImage, buildRuleImageAsync, type EngineDevice } from './kernel-build';
 
 export type { EngineDevice } from './kernel-build';
 
@@ -78,6 +78,7 @@ export class ChildEngine {
   /** Offsets of the model's parameter tensors in a child's flat vector (models.ts order). */
   readonly offsets: number[];
   private readonly rules = new Map<string, number>();
+  private readonly loading = new Map<string, Promise<number>>();
   private orderLength = 0;
   private closed = false;
 
@@ -150,7 +151,30 @@ export class ChildEngine {
     return handle;
   }
 
-  /** Forgets a rule's kernel (its children must be done). */
+  /**
+   * ruleHandle without blocking: the kernel builds (NVRTC on the libuv pool, or the C++ compiler in a child process)
+   * and loads off the JS thread, also while a round runs.  One build per rule however often it is asked for.
+   */
+  ruleHandleAsync(rule: RuleInfo): Promise<number> {
+    const known = this.rules.get(rule.hash);
+    if (known !== undefined) return Promise.resolve(known);
+    let pending = this.loading.get(rule.hash);
+    if (!pending) {
+      const native = this.live('ruleHandleAsync');
+      const load = async (fresh: boolean) => native.loadRule(await buildRuleImageAsync(this.device, rule, { cacheDir: this.cacheDir, fresh }));
+      pending = load(false).catch((err: Error) => {
+        if (!/could not load the emulation library|cuModuleLoadData/.test(err.message)) throw err;
+        return load(true); // a damaged cache entry: build it again, once
+      }).then((handle) => {
+        this.rules.set(rule.hash, handle);
+        return handle;
+      }).finally(() => this.loading.delete(rule.hash));
+      this.loading.set(rule.hash, pending);
+    }
+    return pending;
+  }
+
+  /** Forgets a rule's kernel (no child of it may be in a round; not while a round runs). */
   dropRule(rule: RuleInfo): void {
     const handle = this.rules.get(rule.hash);
     if (handle === undefined) return;

@@ -5,7 +5,8 @@
 // A round: free slots take waiting children (final runs first, so started rules finish), the engine trains every
 // child in a slot for one epoch, children whose run ended (epochs done, or diverged) are scored on the held-out set
 // and their slots freed.  Per round only example orders and step scalars go to the device; only losses, flags and
-// scores come back.
+// scores come back.  Each rule's update kernel builds as soon as the rule is submitted, a few at a time, off the JS
+// thread and while rounds run; a rule's children wait for slots only once its kernel is ready.
 import { compileRule, type RuleInfo } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
 import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from '../child/data';
@@ -50,6 +51,8 @@ export interface EngineEvaluatorOptions {
 
 /** The most children a GPU engine trains at once by default (about 34 GB for the paper's convnet). */
 export const DEFAULT_GPU_CHILDREN = 1024;
+/** Rule kernels building at once (NVRTC on the libuv pool, or C++ compilers for the CPU twin). */
+const BUILDS_AT_ONCE = 4;
 
 interface Active { child: ChildRun; scalars: StepScalars; epochsDone: number; steps: number; handle: number }
 
@@ -81,7 +84,13 @@ export class EngineEvaluator {
   private readonly waiters: Array<{ resolve: (r: EngineResult) => void; reject: (e: Error) => void }> = [];
   /** Rules submitted and not yet returned by next(), and rules whose outcome is decided. */
   private outstanding = 0;
-  private readonly runs = new Map<RuleRun, { children: number; failed: boolean }>();
+  private readonly runs = new Map<RuleRun, { failed: boolean; handle?: number }>();
+  private readonly builds: RuleRun[] = [];
+  private building = 0;
+  /** Resolved whenever a kernel finishes building (or fails): the loop waits on it when no child is ready. */
+  private wakeups: Array<() => void> = [];
+  /** Rules whose kernels may be dropped at the next idle moment (when no other run shares them). */
+  private readonly toDrop: RuleInfo[] = [];
   private rulesDone = 0;
   private round = 0;
   private loop: Promise<void> | null = null;
@@ -127,11 +136,31 @@ export class EngineEvaluator {
         this.deliver({ id: job.id, outcome: run.failed(this.broken, Date.now()) });
         continue;
       }
-      const children = run.sweepChildren();
-      this.runs.set(run, { children: children.length, failed: false });
-      this.waiting.push(...children);
+      this.runs.set(run, { failed: false });
+      this.waiting.push(...run.sweepChildren());
+      this.builds.push(run);
     }
+    this.startBuilds();
     this.kick();
+  }
+
+  /** Starts building kernels of submitted rules, BUILDS_AT_ONCE at a time. */
+  private startBuilds(): void {
+    while (this.building < BUILDS_AT_ONCE && this.builds.length > 0 && !this.closed && !this.broken) {
+      const run = this.builds.shift()!;
+      const state = this.runs.get(run);
+      if (!state || state.failed) continue;
+      this.building++;
+      this.engine.ruleHandleAsync(run.info).then((handle) => { state.handle = handle; }, (err: Error) => {
+        // This rule's kernel does not build or load: the rule fails, the others go on.
+        this.settle(run, run.failed(`its update kernel could not be built: ${err.message}`, Date.now()));
+      }).finally(() => {
+        this.building--;
+        for (const wake of this.wakeups.splice(0)) wake();
+        this.startBuilds();
+        this.kick();
+      });
+    }
   }
 
   /** The next finished rule (any order); rejects when nothing is pending. */
@@ -158,6 +187,7 @@ export class EngineEvaluator {
     if (this.closed) return;
     this.closed = true;
     this.engine.cancel();
+    for (const wake of this.wakeups.splice(0)) wake();
     await this.loop?.catch(() => undefined);
     this.engine.close();
     for (const w of this.waiters.splice(0)) w.reject(new Error('engine evaluator: closed while waiting for a result'));
@@ -185,6 +215,7 @@ export class EngineEvaluator {
     this.runs.clear();
     this.waiting.length = 0;
     this.active.clear();
+    for (const wake of this.wakeups.splice(0)) wake();
   }
 
   /** Ends a rule: its outcome goes out, its remaining children are dropped, its kernel is released. */
@@ -195,23 +226,28 @@ export class EngineEvaluator {
     this.runs.delete(run);
     this.rulesDone++;
     for (let i = this.waiting.length - 1; i >= 0; i--) if (this.waiting[i].run === run) this.waiting.splice(i, 1);
-    if (![...this.runs.keys()].some((r) => r.info.hash === run.info.hash)) this.engine.dropRule(run.info);
+    this.toDrop.push(run.info);
     this.deliver({ id: run.id, outcome });
   }
 
+  /** Drops the kernels of settled rules no other run shares (between rounds: the engine is idle). */
+  private dropUnused(): void {
+    for (const info of this.toDrop.splice(0)) {
+      if (![...this.runs.keys()].some((r) => r.info.hash === info.hash)) this.engine.dropRule(info);
+    }
+  }
+
+  /** Free slots take waiting children whose rule's kernel is ready, in queue order. */
   private place(): void {
     const started: number[] = [];
     const weights: Float32Array[] = [];
-    while (this.free.length > 0 && this.waiting.length > 0) {
-      const child = this.waiting.shift()!;
-      let handle: number;
-      try {
-        handle = this.engine.ruleHandle(child.run.info);
-      } catch (err) {
-        // This rule's kernel does not build or load: the rule fails, the others go on.
-        this.settle(child.run, child.run.failed(`its update kernel could not be built: ${(err as Error).message}`, Date.now()));
-        continue;
-      }
+    for (let i = 0; i < this.waiting.length && this.free.length > 0;) {
+      const child = this.waiting[i];
+      const state = this.runs.get(child.run);
+      if (!state || state.failed) { this.waiting.splice(i, 1); continue; }
+      if (state.handle === undefined) { i++; continue; }
+      this.waiting.splice(i, 1);
+      const handle = state.handle;
       const slot = this.free.pop()!;
       const totalSteps = child.epochs * this.batches;
       this.active.set(slot, {
@@ -233,8 +269,13 @@ export class EngineEvaluator {
 
   private async run(): Promise<void> {
     while (!this.closed) {
+      this.dropUnused();
       this.place();
-      if (this.active.size === 0) return;
+      if (this.active.size === 0) {
+        if (this.waiting.length === 0) return;
+        await new Promise<void>((resolve) => this.wakeups.push(resolve)); // their kernels are building
+        continue;
+      }
       const began = Date.now();
       const slots = [...this.active.keys()];
       const orderKeys = new Map<string, number>();

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { CHILDREN_UPDATE_ENTRY, renderChildrenUpdate } from '../../compiler/render-children';
 import type { KernelRule } from '../../compiler/interpret';
 import { loadAddon, packageRoot } from '../binding';
-import { cacheKey, compileLibrary, defaultCacheDir, DEFAULT_CPU_FLAGS, findCompiler, getCudaPtx } from '../kernel-cache';
+import { cacheKey, compileLibrary, compileLibraryAsync, defaultCacheDir, DEFAULT_CPU_FLAGS, findCompiler, getCudaPtx, getCudaPtxAsync } from '../kernel-cache';
 
 export type EngineDevice = 'cuda' | 'host';
 
@@ -88,6 +88,25 @@ export function buildImage(device: EngineDevice, name: string, source: string, e
   return library;
 }
 
+/** buildImage without blocking the JS thread: NVRTC on the libuv pool, or the C++ compiler as a child process. */
+export async function buildImageAsync(device: EngineDevice, name: string, source: string, entry: string, options: BuildOptions = {}): Promise<string> {
+  if (device === 'cuda') {
+    const addon = loadAddon();
+    const arch = gpuArch();
+    const got = await getCudaPtxAsync({ hash: name, source, arch, cacheDir: options.cacheDir, entry, fresh: options.fresh },
+      async (src) => (await addon.nvrtcCompileAsync(src, arch, `${name}.cu`)).ptx);
+    return got.ptx;
+  }
+  const compiler = findCompiler();
+  if (!compiler) throw new Error('the CPU twin of the child engine needs a C++ compiler (set CXX, or install g++ or clang++)');
+  const unit = emulationSource(source);
+  const request = { hash: `${name}:host-twin`, source: unit, flags: EMULATION_FLAGS };
+  const dir = path.resolve(options.cacheDir ?? defaultCacheDir());
+  const library = path.join(dir, `${cacheKey(request, compiler)}.so`);
+  if (options.fresh || !fs.existsSync(library)) await compileLibraryAsync(compiler, unit, library, EMULATION_FLAGS);
+  return library;
+}
+
 /** The engine module (kernels.cu) for `device`. */
 export function buildEngineImage(device: EngineDevice, options: BuildOptions = {}): string {
   return buildImage(device, 'nos-engine', engineKernelSource(), 'nos_gather', options);
@@ -96,4 +115,9 @@ export function buildEngineImage(device: EngineDevice, options: BuildOptions = {
 /** A rule's children-update module for `device`. */
 export function buildRuleImage(device: EngineDevice, rule: KernelRule & { hash: string }, options: BuildOptions = {}): string {
   return buildImage(device, `${rule.hash}:children`, renderChildrenUpdate(rule), CHILDREN_UPDATE_ENTRY, options);
+}
+
+/** buildRuleImage off the JS thread. */
+export function buildRuleImageAsync(device: EngineDevice, rule: KernelRule & { hash: string }, options: BuildOptions = {}): Promise<string> {
+  return buildImageAsync(device, `${rule.hash}:children`, renderChildrenUpdate(rule), CHILDREN_UPDATE_ENTRY, options);
 }
