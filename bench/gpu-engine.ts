@@ -1,0 +1,251 @@
+// The child engine's benchmark (issue 11), on one device in one run, every ratio against a peer measured in the
+// same run or recorded with its command:
+//   update  the fused children update of sgd, powersign and adam, as GB/s and as a fraction of the device's
+//           measured copy bandwidth (cudaCopyBandwidth, bytes read + written);
+//   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
+//   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
+//   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
+//           2-core CPU path's (the reference file).
+// `--device host` runs it all on the engine's CPU twin (a dry run: no copy bandwidth, no PyTorch).
+// `--cpu-reference` measures the CPU path here instead (rewards, CPU seconds per rule) and writes the reference file.
+//
+//   node dist/bench/gpu-engine.js [--device cuda|host] [--data DIR] [--reference FILE] [--json FILE]
+//        [--children N] [--rate-seconds S] [--protocol paper|quick|FILE] [--skip update,torch,rewards,rate]
+//   node dist/bench/gpu-engine.js --cpu-reference [--data DIR] [--reference FILE] [--protocol ...]
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compileRule } from '../src/compiler';
+import { NOS_SCALAR_COUNT } from '../src/compiler/kernel-abi';
+import { loadSearchSpace, createStrategy } from '../src/controller/strategy';
+import { loadAddon, packageRoot } from '../src/runtime/binding';
+import { createModel } from '../src/runtime/child/models';
+import { evaluateRule, loadProtocol, PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../src/runtime/child/protocol';
+import { ChildEngine, EngineField, type EngineDevice } from '../src/runtime/engine/child-engine';
+import { EngineEvaluator, type RoundReport } from '../src/runtime/engine/engine-evaluator';
+import { StepScalars } from '../src/runtime/scalars';
+
+const REWARD_RULES = ['adam', 'sgd', 'powersign'];
+
+interface Reference {
+  command: string; date: string; cpu: string; protocolVersion: number; protocol: string;
+  outcomes: Record<string, EvalOutcome>;
+  /** CPU seconds (user + system) one paper-protocol rule takes on one thread. */
+  cpuSecondsPerRule: number;
+  /** What a 2-core machine does with one worker per core: 2 x 3600 / cpuSecondsPerRule. */
+  rulesPerHour2Core: number;
+}
+
+function flag(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+const say = (line: string): void => { process.stderr.write(`${line}\n`); };
+
+/** Device name and copy bandwidth in GB/s (bytes read + written), or null on the host twin. */
+function copyBandwidth(device: EngineDevice): number | null {
+  if (device !== 'cuda') return null;
+  const addon = loadAddon();
+  addon.cudaCopyBandwidth(1 << 28, 3); // warm
+  return Math.max(...[0, 1, 2].map(() => addon.cudaCopyBandwidth(1 << 30, 20)));
+}
+
+/** Per-step seconds of the children update of `rule` over `children` convnet children (difference of two rounds). */
+async function updateSeconds(device: EngineDevice, rule: string, children: number): Promise<{ seconds: number; bytes: number }> {
+  const info = compileRule(rule);
+  const model = createModel('convnet', [1, 28, 28], 10, 1);
+  const [short, long] = device === 'cuda' ? [20, 220] : [2, 12];
+  const engine = ChildEngine.create({ device, model, capacity: children, batchSize: 1, stepsPerRound: long });
+  try {
+    const slots = Array.from({ length: children }, (_, i) => i);
+    const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => (Math.random() - 0.5) * scale);
+    engine.start(slots, random(children * engine.paramCount, 0.2));
+    for (const s of slots) engine.write(s, EngineField.grads, random(engine.paramCount, 0.02)); // never time on zeros
+    const handle = engine.ruleHandle(info);
+    const time = async (steps: number): Promise<number> => {
+      const scalars = slots.map((s) => {
+        const sc = new StepScalars(info, { lr: 1e-3, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: 1000, seed: s });
+        const rows = new Float32Array(steps * NOS_SCALAR_COUNT);
+        for (let t = 0; t < steps; t++) rows.set(sc.fill(t + 1), t * NOS_SCALAR_COUNT);
+        return rows;
+      });
+      const started = performance.now();
+      await engine.runRound({ slots, orders: [], orderOf: slots.map(() => 0), t0: slots.map(() => 0), seeds: slots, scalars, rules: slots.map(() => handle), steps, updateOnly: true });
+      return (performance.now() - started) / 1000;
+    };
+    await time(short); // warm: module load, first touch
+    const runs = [0, 1, 2].map(() => 0);
+    for (let i = 0; i < runs.length; i++) runs[i] = (await time(long)) - (await time(short));
+    const seconds = runs.sort((a, b) => a - b)[1] / (long - short);
+    const bytes = 4 * (3 + 2 * info.state.length) * engine.paramCount * children; // w read + write, g read, state read + write
+    return { seconds, bytes };
+  } finally {
+    engine.close();
+  }
+}
+
+function torchAdam(children: number): { ms: number; detail: string } | { error: string } {
+  const shapes = createModel('convnet', [1, 28, 28], 10, 1).params.map((p) => p.shape);
+  try {
+    const out = execFileSync('python3', [path.join(packageRoot(), 'bench', 'gpu_adam_torch.py'), '--children', String(children), '--shapes', JSON.stringify(shapes)],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { error?: string; flat_ms: number; list_ms: number; torch: string; tensors: number };
+    if (r.error) return { error: r.error };
+    return { ms: Math.min(r.flat_ms, r.list_ms), detail: `torch ${r.torch}: one flat tensor ${r.flat_ms.toFixed(3)} ms, ${r.tensors} tensors ${r.list_ms.toFixed(3)} ms` };
+  } catch (err) {
+    return { error: `python3 bench/gpu_adam_torch.py failed: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+async function rewards(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined): Promise<Record<string, EvalOutcome>> {
+  const evaluator = EngineEvaluator.create({ device, protocol, data: { path: dataPath }, capacity: REWARD_RULES.length * protocol.lrs.length });
+  const out: Record<string, EvalOutcome> = {};
+  try {
+    evaluator.submit(REWARD_RULES.map((rule) => ({ id: rule, rule, seed: 0 })));
+    for (let i = 0; i < REWARD_RULES.length; i++) {
+      const r = await evaluator.next();
+      out[r.id] = r.outcome;
+      say(`  rewards: ${r.id} ${r.outcome.status} ${r.outcome.reward.toFixed(4)} (best lr ${r.outcome.bestLr})`);
+    }
+  } finally {
+    await evaluator.close();
+  }
+  return out;
+}
+
+/**
+ * Rules per hour with the queue kept full: random rules of the paper-full space (as a search samples them) are
+ * submitted whenever fewer than two slot-loads wait; the rate counts rules finished in the last two thirds of the
+ * window (the first third fills the pipeline).
+ */
+async function rate(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, seconds: number, capacity?: number) {
+  const strategy = createStrategy('random', loadSearchSpace('paper-full'), 1);
+  const rounds: RoundReport[] = [];
+  const evaluator = EngineEvaluator.create({ device, protocol, data: { path: dataPath }, capacity, onRound: (r) => { rounds.push(r); say(`  rate: round ${r.round}: ${r.children} children, ${r.seconds.toFixed(2)} s, ${r.rulesDone} rules done`); } });
+  let submitted = 0;
+  const feed = () => {
+    const want = Math.ceil((2 * evaluator.capacity) / protocol.lrs.length);
+    const jobs = strategy.propose(Math.max(0, want - evaluator.pending())).map((c) => ({ id: String(submitted++), rule: c.tokens.join(' '), seed: 0 }));
+    if (jobs.length) evaluator.submit(jobs);
+  };
+  const started = Date.now();
+  const finishedAt: number[] = [];
+  const statuses: Record<string, number> = {};
+  try {
+    feed();
+    while ((Date.now() - started) / 1000 < seconds) {
+      const stop = new Promise<null>((resolve) => setTimeout(() => resolve(null), Math.max(0, started + seconds * 1000 - Date.now())));
+      const r = await Promise.race([evaluator.next(), stop]);
+      if (!r) break;
+      finishedAt.push((Date.now() - started) / 1000);
+      statuses[r.outcome.status] = (statuses[r.outcome.status] ?? 0) + 1;
+      feed();
+    }
+  } finally {
+    await evaluator.close();
+  }
+  const window = (2 * seconds) / 3;
+  const late = finishedAt.filter((t) => t >= seconds / 3).length;
+  const full = rounds.filter((r) => r.children >= 0.9 * r.capacity);
+  const childEpochsPerSecond = full.length ? full.reduce((a, r) => a + r.children, 0) / full.reduce((a, r) => a + r.seconds, 0) : NaN;
+  const childEpochsPerRule = protocol.lrs.length * protocol.sweepEpochs + protocol.finalEpochs;
+  return {
+    capacity: evaluator.capacity, device: evaluator.deviceName, seconds, finished: finishedAt.length, statuses,
+    rulesPerHour: (late / window) * 3600,
+    // From full rounds alone: child-epochs per second over what one rule needs (a rule whose sweep all diverges needs less).
+    rulesPerHourFullRounds: (childEpochsPerSecond / childEpochsPerRule) * 3600,
+    fullRounds: full.length, meanRoundSeconds: full.length ? full.reduce((a, r) => a + r.seconds, 0) / full.length : NaN,
+  };
+}
+
+async function cpuReference(protocol: ProtocolConfig, dataPath: string | undefined, file: string): Promise<void> {
+  const outcomes: Record<string, EvalOutcome> = {};
+  const cpuSeconds: number[] = [];
+  for (const rule of REWARD_RULES) {
+    const before = process.cpuUsage();
+    outcomes[rule] = await evaluateRule(rule, { ...protocol, threads: 1 }, { path: dataPath }, { seed: 0 });
+    const used = process.cpuUsage(before);
+    cpuSeconds.push((used.user + used.system) / 1e6);
+    say(`  cpu reference: ${rule} ${outcomes[rule].status} ${outcomes[rule].reward.toFixed(4)}, ${cpuSeconds[cpuSeconds.length - 1].toFixed(1)} CPU s`);
+  }
+  const perRule = cpuSeconds.reduce((a, b) => a + b, 0) / cpuSeconds.length;
+  const reference: Reference = {
+    command: `node dist/bench/gpu-engine.js ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString(), cpu: os.cpus()[0]?.model ?? 'unknown',
+    protocolVersion: PROTOCOL_VERSION, protocol: protocol.name, outcomes, cpuSecondsPerRule: perRule, rulesPerHour2Core: (2 * 3600) / perRule,
+  };
+  fs.writeFileSync(file, `${JSON.stringify(reference, null, 2)}\n`);
+  say(`wrote ${file}: ${perRule.toFixed(1)} CPU s per rule, ${reference.rulesPerHour2Core.toFixed(0)} rules/h on 2 cores`);
+}
+
+async function main(): Promise<void> {
+  const device = (flag('device') ?? 'cuda') as EngineDevice;
+  const dataPath = flag('data');
+  const referenceFile = flag('reference') ?? path.join(packageRoot(), 'bench', 'gpu-reference.json');
+  // Another protocol (quick, a file) for dry runs on the CPU twin; the reference is only compared for its own protocol.
+  const protocol = flag('protocol') ? loadProtocol(flag('protocol')!) : PROTOCOLS.paper;
+  if (process.argv.includes('--cpu-reference')) return cpuReference(protocol, dataPath, referenceFile);
+  const skip = new Set((flag('skip') ?? '').split(',').filter(Boolean));
+  const children = Number(flag('children') ?? (device === 'cuda' ? 1024 : 8));
+  const rows: Array<[string, string, string]> = [];
+  const figures: Record<string, unknown> = { device, date: new Date().toISOString() };
+  const stored = fs.existsSync(referenceFile) ? (JSON.parse(fs.readFileSync(referenceFile, 'utf8')) as Reference) : null;
+  const reference = stored && stored.protocol === protocol.name && stored.protocolVersion === PROTOCOL_VERSION ? stored : null;
+  const guard = async (name: string, fn: () => Promise<void>) => {
+    if (skip.has(name)) { rows.push([name, 'skipped', '--skip']); return; }
+    try {
+      await fn();
+    } catch (err) {
+      rows.push([name, 'FAILED', (err as Error).message.split('\n')[0].slice(0, 160)]);
+      figures[`${name}Error`] = (err as Error).message;
+    }
+  };
+  const bandwidth = device === 'cuda' ? copyBandwidth(device) : null;
+  figures.copyGBps = bandwidth;
+  if (bandwidth !== null) rows.push(['copy bandwidth', `${bandwidth.toFixed(0)} GB/s`, 'cuMemcpyDtoD of 1 GiB, bytes read + written (the ceiling)']);
+  let adamSeconds: number | null = null;
+  await guard('update', async () => {
+    for (const rule of ['sgd', 'powersign', 'adam']) {
+      const { seconds, bytes } = await updateSeconds(device, rule, children);
+      const gbps = bytes / seconds / 1e9;
+      if (rule === 'adam') adamSeconds = seconds;
+      figures[`update_${rule}`] = { seconds, gbps, children };
+      rows.push([`update ${rule}`, `${gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(seconds * 1e3).toFixed(3)} ms/step${bandwidth ? `, ${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : ''}`]);
+    }
+  });
+  await guard('torch', async () => {
+    if (device !== 'cuda') { rows.push(['adam vs torch', 'skipped', 'PyTorch fused Adam needs the GPU']); return; }
+    const t = torchAdam(children);
+    if ('error' in t) throw new Error(t.error);
+    figures.torchAdamMs = t.ms;
+    const ours = (adamSeconds ?? NaN) * 1e3;
+    rows.push(['adam vs torch', `${(t.ms / ours).toFixed(2)}x`, `nos ${ours.toFixed(3)} ms vs torch fused ${t.ms.toFixed(3)} ms per step (${t.detail})`]);
+  });
+  await guard('rewards', async () => {
+    const mine = await rewards(device, protocol, dataPath);
+    figures.rewards = mine;
+    for (const rule of REWARD_RULES) {
+      const ref = reference?.outcomes[rule];
+      const diff = ref ? Math.abs(mine[rule].reward - ref.reward) * 100 : NaN;
+      rows.push([`reward ${rule}`, mine[rule].reward.toFixed(4), ref ? `CPU path ${ref.reward.toFixed(4)}: ${diff.toFixed(2)} points apart (best lr ${mine[rule].bestLr} vs ${ref.bestLr})` : 'no reference file']);
+    }
+  });
+  await guard('rate', async () => {
+    const seconds = Number(flag('rate-seconds') ?? (device === 'cuda' ? 150 : 60));
+    const r = await rate(device, protocol, dataPath, seconds, device === 'cuda' ? undefined : children);
+    figures.rate = r;
+    const cpu = reference?.rulesPerHour2Core;
+    rows.push(['rules/hour', r.rulesPerHour.toFixed(0), `${r.finished} ${protocol.name}-protocol rules in ${seconds} s on ${r.capacity} slots (${JSON.stringify(r.statuses)})${cpu ? `; ${(r.rulesPerHour / cpu).toFixed(1)}x the 2-core CPU path's ${cpu.toFixed(0)}` : ''}`]);
+    rows.push(['rules/hour (full rounds)', r.rulesPerHourFullRounds.toFixed(0), `${r.fullRounds} rounds of >= 90% slots, ${r.meanRoundSeconds.toFixed(2)} s each${cpu ? `; ${(r.rulesPerHourFullRounds / cpu).toFixed(1)}x the CPU path` : ''}`]);
+  });
+  const out = flag('json');
+  if (out) fs.writeFileSync(out, `${JSON.stringify(figures, null, 2)}\n`);
+  const width = Math.max(...rows.map((r) => r[0].length));
+  process.stdout.write(`\nchild engine on ${device}, protocol ${protocol.name}${reference ? ` (CPU reference: ${reference.cpu}, ${reference.date.slice(0, 10)})` : ' (no CPU reference for this protocol)'}\n`);
+  for (const [name, value, note] of rows) process.stdout.write(`  ${name.padEnd(width)}  ${value.padStart(10)}  ${note}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`gpu-engine: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,96 @@
+// On a GPU: the child engine against its CPU twin (which CI holds to the onnxruntime path): per step, three children's
+// losses and gradients within 1e-4 relative and their updates equal to the CPU optimizer's on the same gradients
+// within a few ulps (the GPU's expf and logf differ from glibc's); a small protocol's rewards within 1 point; the
+// children update of several rules against createOptimizer.  Skips itself where no CUDA driver or GPU is present.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileRule } from '../../src/compiler';
+import { NOS_SCALAR_COUNT } from '../../src/compiler/kernel-abi';
+import { loadAddon } from '../../src/runtime/binding';
+import { createModel, type ModelKind } from '../../src/runtime/child/models';
+import { PROTOCOLS, type ProtocolConfig } from '../../src/runtime/child/protocol';
+import { ChildEngine, EngineField, type EngineDevice } from '../../src/runtime/engine/child-engine';
+import { ChildInputs } from '../../src/runtime/engine/child-inputs';
+import { EngineEvaluator, loadEngineData } from '../../src/runtime/engine/engine-evaluator';
+import { findCompiler } from '../../src/runtime/kernel-cache';
+import { createOptimizer } from '../../src/runtime/optimizer';
+import { StepScalars } from '../../src/runtime/scalars';
+import { relativeError } from '../support/relative-error';
+
+function problem(): string | false {
+  try {
+    loadAddon().cudaDeviceInfo();
+  } catch (err) {
+    return `no GPU: ${(err as Error).message.split('\n')[0]}`;
+  }
+  return findCompiler() ? false : 'no C++ compiler for the CPU twin';
+}
+const skip = problem();
+const DATA = process.env.NOS_TEST_DATA; // the device check points this at its carried Fashion-MNIST
+const CHILDREN = [{ rule: 'adam', lr: 0.01, seed: 1 }, { rule: 'sgd', lr: 0.1, seed: 1 }, { rule: 'powersign-cd', lr: 0.02, seed: 7 }];
+
+async function steps(kind: ModelKind, batch: number, count: number): Promise<void> {
+  const data = loadEngineData({ ...PROTOCOLS.quick, trainExamples: 200, validationExamples: 100 }, DATA);
+  const model = createModel(kind, [1, 28, 28], 10, batch);
+  const make = (device: EngineDevice) => ChildEngine.create({ device, model, capacity: 4, batchSize: batch, stepsPerRound: 1 });
+  const gpu = make('cuda');
+  const twin = make('host');
+  try {
+    const inputs = new ChildInputs(model, gpu.offsets, gpu.paramCount, data.train.count);
+    const slots = [3, 0, 1];
+    const flat = new Float32Array(3 * gpu.paramCount);
+    CHILDREN.forEach((c, k) => flat.set(inputs.initialWeights(c.seed), k * gpu.paramCount));
+    const infos = CHILDREN.map((c) => compileRule(c.rule));
+    const scalars = CHILDREN.map((c, k) => new StepScalars(infos[k], { lr: c.lr, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: 50, seed: c.seed }));
+    for (const e of [gpu, twin]) { e.setData(data.train, data.validation); e.start(slots, flat); }
+    const views = (f: Float32Array) => gpu.offsets.map((o, i) => f.subarray(o, o + model.params[i].shape.reduce((a, b) => a * b, 1)));
+    for (let step = 0; step < count; step++) {
+      const orders = CHILDREN.map((c) => { const o = inputs.order(c.seed, 0); return Uint32Array.from(o, (_, i) => o[(i + step * batch) % o.length]); });
+      const rows = scalars.map((s) => s.fill(step + 1).slice(0, NOS_SCALAR_COUNT));
+      const before = slots.map((s) => gpu.read(s, EngineField.params));
+      const round = async (e: ChildEngine) => e.runRound({ slots, orders, orderOf: [0, 1, 2], t0: slots.map(() => step), seeds: CHILDREN.map((c) => c.seed), scalars: rows, rules: infos.map((i) => e.ruleHandle(i)), steps: 1 });
+      const [g, t] = [await round(gpu), await round(twin)];
+      for (let k = 0; k < 3; k++) {
+        const where = `${kind} ${CHILDREN[k].rule} step ${step + 1}`;
+        assert.ok(Math.abs(g.lastLoss[k] / t.lastLoss[k] - 1) <= 1e-4, `${where}: loss ${g.lastLoss[k]} vs twin ${t.lastLoss[k]}`);
+        const gg = views(gpu.read(slots[k], EngineField.grads));
+        const tg = views(twin.read(slots[k], EngineField.grads));
+        model.params.forEach((p, i) => assert.ok(relativeError(gg[i], tg[i]) <= 1e-4, `${where}: gradient of ${p.name} off by ${relativeError(gg[i], tg[i])}`));
+        // The first update against the CPU optimizer on the GPU's own gradients, from the same parameters and state.
+        if (step > 0) continue;
+        const opt = createOptimizer(infos[k], { lr: CHILDREN[k].lr, totalSteps: 50, seed: CHILDREN[k].seed, threads: 1 });
+        const params = views(before[k].slice());
+        opt.update(params, gg);
+        const after = views(gpu.read(slots[k], EngineField.params));
+        params.forEach((p, i) => assert.ok(relativeError(after[i], p) <= 1e-6, `${where}: update of ${model.params[i].name} off by ${relativeError(after[i], p)}`));
+        opt.dispose();
+      }
+    }
+  } finally {
+    gpu.close();
+    twin.close();
+  }
+}
+
+test('GPU engine vs its CPU twin, step by step (MLP): losses, gradients, updates', { skip }, () => steps('mlp', 25, 4));
+test('GPU engine vs its CPU twin, step by step (convnet): losses, gradients, updates', { skip }, () => steps('convnet', 20, 3));
+
+test('a small protocol on the GPU gives the CPU twin\'s rewards within 1 point', { skip }, async () => {
+  const protocol: ProtocolConfig = { ...PROTOCOLS.quick, trainExamples: 1000, validationExamples: 500, threads: 1 };
+  const run = async (device: EngineDevice) => {
+    const e = EngineEvaluator.create({ device, protocol, data: { path: DATA }, capacity: 21 });
+    try {
+      e.submit(['adam', 'sgd', 'powersign'].map((rule) => ({ id: rule, rule, seed: 0 })));
+      const out: Record<string, { reward: number; bestLr: number | null }> = {};
+      for (let i = 0; i < 3; i++) { const r = await e.next(); out[r.id] = r.outcome; }
+      return out;
+    } finally {
+      await e.close();
+    }
+  };
+  const [gpu, twin] = [await run('cuda'), await run('host')];
+  for (const rule of ['adam', 'sgd', 'powersign']) {
+    assert.ok(Math.abs(gpu[rule].reward - twin[rule].reward) <= 0.01, `${rule}: GPU ${gpu[rule].reward}, twin ${twin[rule].reward}`);
+    assert.equal(gpu[rule].bestLr, twin[rule].bestLr, rule);
+  }
+});
