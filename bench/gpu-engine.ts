@@ -94,7 +94,9 @@ function torchAdam(children: number): { ms: number; detail: string } | { error: 
     if (r.error) return { error: r.error };
     return { ms: Math.min(r.flat_ms, r.list_ms), detail: `torch ${r.torch}: one flat tensor ${r.flat_ms.toFixed(3)} ms, ${r.tensors} tensors ${r.list_ms.toFixed(3)} ms` };
   } catch (err) {
-    return { error: `python3 bench/gpu_adam_torch.py failed: ${(err as Error).message.split('\n')[0]}` };
+    const e = err as { stderr?: string; message: string };
+    const why = (e.stderr ?? '').trim().split('\n').pop() || e.message.split('\n')[0];
+    return { error: `python3 bench/gpu_adam_torch.py failed: ${why}` };
   }
 }
 

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepares .device/ (git-ignored) for bench/gpu-check.sh, which runs on a bare machine with an NVIDIA GPU, no Node.js
+# and no registry: a compressed node binary, the built addon and dist/, the node modules the GPU path loads (ajv and
+# its dependencies; not onnxruntime), and the paper protocol's Fashion-MNIST images.  Run it here, then hand
+# .device to the device tool's `carry` (docs/engine.md, "The device check").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=.device
+mkdir -p "$B"
+npx tsc -p . >/dev/null
+# The addon as the sources are now (a stale one would lack what dist/ calls).
+if [ ! -f build/Release/nos.node ] || [ -n "$(find native binding.gyp -newer build/Release/nos.node | head -1)" ]; then npm rebuild; fi
+rm -rf "$B/dist" "$B/node_modules"
+cp -r dist "$B/dist"
+cp build/Release/nos.node "$B/nos.node"
+for m in ajv fast-deep-equal fast-uri json-schema-traverse require-from-string; do
+  mkdir -p "$B/node_modules/$m" && cp -r "node_modules/$m/." "$B/node_modules/$m/"
+done
+# The node binary only when it changed: xz of ~100 MB takes minutes.
+NODE=$(command -v node)
+if [ ! -f "$B/node.xz" ] || [ "$(cat "$B/node.version" 2>/dev/null)" != "$(node --version)" ]; then
+  xz -T0 -6 -c "$NODE" > "$B/node.xz.tmp" && mv "$B/node.xz.tmp" "$B/node.xz"
+  node --version > "$B/node.version"
+fi
+node dist/bench/gpu-bundle-data.js "$B/fashion-mnist" "${NOS_DATA:-/usr/share/datasets/fashion-mnist}"
+size=$(du -sm "$B" | cut -f1)
+echo "$B: ${size} MiB (the device tool carries at most 64 MiB with the working tree)"
+[ "$size" -lt 60 ] || { echo "$B is too large to carry" >&2; exit 1; }

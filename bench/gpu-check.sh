@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The child engine's device check (issue 11): one call of the device tool on a machine with an NVIDIA GPU, no Node.js
+# and no registry, with .device/ carried (bench/gpu-bundle.sh makes it).  Runs test/gpu and bench/gpu-engine.ts on
+# the GPU and prints one table; logs and the JSON of every figure go to $OUT (default /tmp/nos-gpu-check).
+# Without a usable GPU (a dry run here) it says so, runs test/gpu (which skips itself) and the benchmark on the
+# engine's CPU twin with a small protocol, and labels the table DRY RUN.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+B=$ROOT/.device
+OUT=${OUT:-/tmp/nos-gpu-check}
+mkdir -p "$OUT"
+[ -d "$B/dist" ] || { echo "gpu-check: $B/dist is missing: run bench/gpu-bundle.sh and carry .device" >&2; exit 2; }
+NODE=$([ -z "${BUNDLED_NODE:-}" ] && command -v node || true)  # BUNDLED_NODE=1: the carried one even here
+if [ -z "$NODE" ]; then
+  NODE=/tmp/nos-node
+  [ -x "$NODE" ] || { xz -dc "$B/node.xz" > "$NODE.tmp" && chmod +x "$NODE.tmp" && mv "$NODE.tmp" "$NODE"; } || { echo "gpu-check: cannot unpack $B/node.xz" >&2; exit 1; }
+fi
+export NOS_ADDON=$B/nos.node NODE_PATH=$B/node_modules NOS_TEST_DATA=$B/fashion-mnist
+export NOS_CACHE_DIR=${NOS_CACHE_DIR:-/tmp/nos-kernel-cache}
+echo "node $("$NODE" --version) at $NODE; $(nproc) CPUs; $(command -v g++ >/dev/null && g++ --version | head -1 || echo 'no g++')"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not here"
+if "$NODE" -e "require('$B/dist/src/runtime/binding').loadAddon().cudaDeviceInfo()" 2>"$OUT/gpu-probe.txt"; then
+  GPU=yes
+else
+  GPU=no
+  echo "DRY RUN: no usable GPU ($(grep -m1 'Error' "$OUT/gpu-probe.txt" | cut -c1-200)); test/gpu skips itself and the benchmark runs on the CPU twin"
+fi
+start=$(date +%s)
+"$NODE" --test --test-concurrency=1 "$B"/dist/test/gpu/*.test.js > "$OUT/test-gpu.log" 2>&1
+tests_rc=$?
+tests=$(grep -E '^# (pass|fail|skipped)' "$OUT/test-gpu.log" | tr '\n' ' ')
+echo "test/gpu: exit $tests_rc, $tests($(( $(date +%s) - start )) s; log $OUT/test-gpu.log)"
+grep -E '^not ok|error:' "$OUT/test-gpu.log" | head -20
+if [ "$GPU" = yes ]; then
+  BENCH=(--device cuda --data "$B/fashion-mnist" --reference bench/gpu-reference.json --rate-seconds "${RATE_SECONDS:-150}")
+else
+  printf '{ "extends": "quick", "name": "dry-run", "trainExamples": 1000, "validationExamples": 500 }\n' > "$OUT/dry-run.json"
+  BENCH=(--device host --data "$B/fashion-mnist" --protocol "$OUT/dry-run.json" --children 4 --rate-seconds 30 --skip torch)
+fi
+start=$(date +%s)
+"$NODE" "$B/dist/bench/gpu-engine.js" "${BENCH[@]}" --json "$OUT/gpu-engine.json" 2> "$OUT/gpu-engine.log" | tee "$OUT/table.txt"
+bench_rc=${PIPESTATUS[0]}
+echo "bench/gpu-engine: exit $bench_rc ($(( $(date +%s) - start )) s; log $OUT/gpu-engine.log)"
+[ "$GPU" = yes ] || echo "DRY RUN: the figures above are the CPU twin's on a small protocol, not a GPU's"
+exit $(( tests_rc != 0 || bench_rc != 0 ))
