@@ -19,12 +19,23 @@ import { ChildInputs } from '../../../src/runtime/engine/child-inputs';
 import { createOptimizer } from '../../../src/runtime/optimizer';
 import { StepScalars } from '../../../src/runtime/scalars';
 import { relativeError } from '../../support/relative-error';
+import { seededRandom } from '../../support/seeded-random';
 
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-engine-step-'));
 after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 
 let data: PreparedData;
 before(() => { data = prepareSplits(loadTrainingData(DEFAULT_DATA_PATH), 200, 100); });
+
+/** CIFAR-10's shape (3x32x32) with standard-normal pixels: three input channels through the first convolution. */
+function cifarShaped(): PreparedData {
+  const random = seededRandom(21);
+  const split = (count: number) => ({
+    images: Float32Array.from({ length: count * 3072 }, () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())),
+    labels: Uint8Array.from({ length: count }, () => Math.floor(random() * 10)), count,
+  });
+  return { train: split(64), validation: split(16), channels: 3, height: 32, width: 32, classes: 10, mean: [0, 0, 0], std: [1, 1, 1], source: 'synthetic' };
+}
 
 interface Child { rule: string; lr: number; seed: number }
 const CHILDREN: Child[] = [
@@ -34,14 +45,15 @@ const CHILDREN: Child[] = [
 ];
 const TOLERANCE = 1e-4;
 
-async function compareSteps(kind: ModelKind, batch: number, steps: number): Promise<number> {
-  const model = createModel(kind, [1, 28, 28], 10, batch);
+async function compareSteps(kind: ModelKind, batch: number, steps: number, shape: [number, number, number] = [1, 28, 28], split?: () => PreparedData): Promise<number> {
+  const prepared = split ? split() : data;
+  const model = createModel(kind, shape, 10, batch);
   const engine = ChildEngine.create({ device: 'host', model, capacity: 5, batchSize: batch, stepsPerRound: 1, cacheDir });
   const trainer = await ChildTrainer.create(model, { batchSize: batch, threads: 1 });
-  const inputs = new ChildInputs(model, engine.offsets, engine.paramCount, data.train.count);
+  const inputs = new ChildInputs(model, engine.offsets, engine.paramCount, prepared.train.count);
   let worst = 0;
   try {
-    engine.setData(data.train, data.validation);
+    engine.setData(prepared.train, prepared.validation);
     // Slots 4, 0, 2: not in order and not contiguous, as a running search leaves them.
     const slots = [4, 0, 2];
     const flat = new Float32Array(CHILDREN.length * engine.paramCount);
@@ -78,8 +90,9 @@ async function compareSteps(kind: ModelKind, batch: number, steps: number): Prom
         trainer.batchOneHot.fill(0);
         for (let j = 0; j < batch; j++) {
           const example = orders[k][j];
-          trainer.batchImages.set(data.train.images.subarray(example * 784, (example + 1) * 784), j * 784);
-          trainer.batchOneHot[j * 10 + data.train.labels[example]] = 1;
+          const pixels = shape[0] * shape[1] * shape[2];
+          trainer.batchImages.set(prepared.train.images.subarray(example * pixels, (example + 1) * pixels), j * pixels);
+          trainer.batchOneHot[j * 10 + prepared.train.labels[example]] = 1;
         }
         const loss = await trainer.step();
         const where = `${kind} ${CHILDREN[k].rule} step ${step + 1}`;
@@ -120,5 +133,10 @@ test('MLP: three children side by side match the onnxruntime path at every step 
 
 test('convnet (batch norm, max-pool ties): three children side by side match the onnxruntime path at every step', async () => {
   const worst = await compareSteps('convnet', 20, 3);
+  assert.ok(worst < TOLERANCE);
+});
+
+test('convnet on CIFAR-10\'s shape (3x32x32): the first convolution\'s three channels match the onnxruntime path', async () => {
+  const worst = await compareSteps('convnet', 8, 2, [3, 32, 32], cifarShaped);
   assert.ok(worst < TOLERANCE);
 });
