@@ -13,9 +13,10 @@ namespace {
 
 constexpr int kScalarCount = 32;       // NOS_SCALAR_COUNT (kernel-abi.ts)
 constexpr int kFlagThreads = 256;      // nos_nonfinite_partial's block
-constexpr int kConv1ImageChunk = 4;    // weight-gradient pieces (see nos_conv3x3_wgrad)
-constexpr int kConv1RowChunk = 7;
+// Weight-gradient pieces (see nos_conv3x3_wgrad): conv1 (one input channel) fills its blocks with row groups.
+constexpr int kConv1ImageChunk = 4;
 constexpr int kConv2ImageChunk = 10;
+constexpr int kWgradThreads = 256;
 constexpr unsigned int kBlock = 128;
 
 DevPtr F(DevPtr p, long long floats) { return p + 4ull * static_cast<unsigned long long>(floats); }
@@ -36,10 +37,24 @@ Dim3 Threads(unsigned int x, unsigned int y = 1) {
 
 int Pieces(int count, int chunk) { return (count + chunk - 1) / chunk; }
 
+// How the weight gradient of convnet conv `layer` is cut: blocks of whole rows of img_chunk images, each block
+// `groups` row groups of (cout/4) * cin threads, one partial sum per (block, group).
+struct WgradPlan {
+  int img_chunk, row_chunk, groups, blocks, parts;
+  WgradPlan(const ModelShape& s, int batch, int layer) {
+    const int cin = layer == 0 ? s.channels : s.filters;
+    const int height = s.height >> layer;
+    img_chunk = layer == 0 ? kConv1ImageChunk : kConv2ImageChunk;
+    row_chunk = height;
+    groups = std::max(1, std::min(height, kWgradThreads / ((s.filters / 4) * cin)));
+    blocks = Pieces(batch, img_chunk);
+    parts = blocks * groups;
+  }
+};
+
 // Elements (or bytes, for the u8 buffers) of each per-slot buffer.
 struct SlotSizes {
   long long params, x, logits, hidden, z1, a1, z2, a2, bn, running, bn_part, coef, wgrad_part;
-  int conv1_parts, conv2_parts;
   SlotSizes(const ModelShape& s, int batch) {
     params = LayoutOf(s).total;
     x = static_cast<long long>(batch) * s.features();
@@ -55,9 +70,7 @@ struct SlotSizes {
     running = conv ? 4 * f : 0;
     bn_part = conv ? 2 * f * batch : 0;
     coef = conv ? 3 * f : 0;
-    conv1_parts = Pieces(batch, kConv1ImageChunk) * Pieces(s.height, kConv1RowChunk);
-    conv2_parts = Pieces(batch, kConv2ImageChunk);
-    wgrad_part = conv ? std::max(conv1_parts * f * s.channels * 9, conv2_parts * f * f * 9) : 0;
+    wgrad_part = conv ? std::max(WgradPlan(s, batch, 0).parts * f * s.channels * 9, WgradPlan(s, batch, 1).parts * f * f * 9) : 0;
   }
 };
 
@@ -395,15 +408,14 @@ void Engine::ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, D
   const int f = shape_.filters;
   const int cin = layer == 0 ? shape_.channels : f;
   const int h = shape_.height >> layer, w = shape_.width >> layer;
-  const int img_chunk = layer == 0 ? kConv1ImageChunk : kConv2ImageChunk;
-  const int row_chunk = layer == 0 ? kConv1RowChunk : h;
-  const int parts = Pieces(batch_, img_chunk) * Pieces(h, row_chunk);
+  const WgradPlan plan(shape_, batch_, layer);
   const long long part_slot = SlotSizes(shape_, batch_).wgrad_part;
   const long long dz_slot = static_cast<long long>(batch_) * f * h * w;
   const int len = f * cin * 9;
-  Launch(*device_, k_conv_wgrad_, Grid(static_cast<unsigned int>(parts), kids), Threads(static_cast<unsigned int>((f / 4) * cin)),
-         kids_, dead_, batch_, cin, f, h, w, in, in_slot, dz, dz_slot, img_chunk, row_chunk, wgrad_part_, part_slot);
-  Launch(*device_, k_sum_parts_, Grid(Blocks(len, kBlock), kids), Threads(kBlock), kids_, dead_, parts, len, wgrad_part_,
+  Launch(*device_, k_conv_wgrad_, Grid(static_cast<unsigned int>(plan.blocks), kids),
+         Threads(static_cast<unsigned int>(plan.groups * (f / 4) * cin)), kids_, dead_, batch_, cin, f, h, w, in, in_slot, dz,
+         dz_slot, plan.img_chunk, plan.row_chunk, plan.groups, wgrad_part_, part_slot);
+  Launch(*device_, k_sum_parts_, Grid(Blocks(len, kBlock), kids), Threads(kBlock), kids_, dead_, plan.parts, len, wgrad_part_,
          part_slot, F(grads_, layout_.offsets[layer == 0 ? 0 : 3]), layout_.total);
 }
 

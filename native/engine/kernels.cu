@@ -221,19 +221,23 @@ extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, 
   }
 }
 
-// Partial weight gradient of a 3x3 convolution: part[p][o][i][ky*3+kx] = sum over the images and rows of piece p of
-// dy[b][o][y][x] * in[b][i][y+ky-1][x+kx-1].  Piece p covers images [ib*img_chunk, ...) and rows [rb*row_chunk, ...)
-// with p = ib * row_pieces + rb.  A thread does 4 output channels for one input channel: thread (og, i) with
-// threadIdx.x = og * cin + i.  Grid (img_pieces * row_pieces, 1, kids), block (cout/4) * cin (at most 1024).
+// Partial weight gradient of a 3x3 convolution: part[q][o][i][ky*3+kx] = sum over the images and rows of partial q
+// of dy[b][o][y][x] * in[b][i][y+ky-1][x+kx-1].  Block p covers images [ib*img_chunk, ...) and rows
+// [rb*row_chunk, ...), p = ib * row_pieces + rb; its threads are `groups` row groups of (cout/4) * cin threads, a thread
+// (r, og, i) doing 4 output channels of one input channel over the rows y0 + r, y0 + r + groups, ... into partial
+// q = p * groups + r (row groups keep a block full when cin is 1).  threadIdx.x = (r * (cout/4) + og) * cin + i.
+// Grid (img_pieces * row_pieces, 1, kids), block groups * (cout/4) * cin (at most 1024).
 extern "C" __global__ void nos_conv3x3_wgrad(const int* kids, const int* dead, int n, int cin, int cout, int height,
                                              int width, const float* in, long long i_slot, const float* dy,
-                                             long long d_slot, int img_chunk, int row_chunk, float* part,
+                                             long long d_slot, int img_chunk, int row_chunk, int groups, float* part,
                                              long long p_slot) {
   const int slot = nos_slot(kids, dead);
   if (slot < 0) return;
-  if ((int)threadIdx.x >= (cout / 4) * cin) return;
-  const int og = threadIdx.x / cin;
-  const int i = threadIdx.x - og * cin;
+  const int per_group = (cout / 4) * cin;
+  if ((int)threadIdx.x >= groups * per_group) return;
+  const int r = threadIdx.x / per_group;
+  const int og = (threadIdx.x - r * per_group) / cin;
+  const int i = threadIdx.x - r * per_group - og * cin;
   const int row_pieces = (height + row_chunk - 1) / row_chunk;
   const int ib = blockIdx.x / row_pieces;
   const int rb = blockIdx.x - ib * row_pieces;
@@ -246,7 +250,7 @@ extern "C" __global__ void nos_conv3x3_wgrad(const int* kids, const int* dead, i
   for (int b = b0; b < b1; ++b) {
     const float* src = in + slot * i_slot + (b * cin + i) * plane;
     const float* g = dy + slot * d_slot + (b * cout + og * 4) * plane;
-    for (int y = y0; y < y1; ++y) {
+    for (int y = y0 + r; y < y1; y += groups) {
       for (int x = 0; x < width; ++x) {
         float v[9];
         for (int ky = 0; ky < 3; ++ky) {
@@ -264,7 +268,7 @@ extern "C" __global__ void nos_conv3x3_wgrad(const int* kids, const int* dead, i
       }
     }
   }
-  float* dst = part + slot * p_slot + blockIdx.x * cout * cin * 9;
+  float* dst = part + slot * p_slot + (blockIdx.x * groups + r) * cout * cin * 9;
   for (int o = 0; o < 4; ++o)
     for (int k = 0; k < 9; ++k) dst[((og * 4 + o) * cin + i) * 9 + k] = acc[o][k];
 }
