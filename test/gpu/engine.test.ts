@@ -60,7 +60,7 @@ async function steps(kind: ModelKind, batch: number, count: number): Promise<voi
         if (step > 0) continue;
         const opt = createOptimizer(infos[k], { lr: CHILDREN[k].lr, totalSteps: 50, seed: CHILDREN[k].seed, threads: 1 });
         const params = views(before[k].slice());
-        opt.update(params, gg);
+        opt.step(params, gg);
         const after = views(gpu.read(slots[k], EngineField.params));
         params.forEach((p, i) => assert.ok(relativeError(after[i], p) <= 1e-6, `${where}: update of ${model.params[i].name} off by ${relativeError(after[i], p)}`));
         opt.dispose();

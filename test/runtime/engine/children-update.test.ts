@@ -61,9 +61,9 @@ test(`the children update equals createOptimizer per child, bit for bit (${RULES
         const params = sizes.map((n) => { const v = w0[k].slice(at, at + n); at += n; return v; });
         at = 0;
         const g = sizes.map((n) => { const v = grads[k].slice(at, at + n); at += n; return v; });
-        opt.update(params.map((p) => new Float32Array(p.length)), g.map((x) => new Float32Array(x.length))); // binds the list
+        opt.step(params.map((p) => new Float32Array(p.length)), g.map((x) => new Float32Array(x.length))); // binds the list
         opt.loadStateDict({ ...opt.stateDict(), step: c.t0, tensors: sizes.map((n) => Object.fromEntries(info.state.map((s) => [s, new Float32Array(n)]))) });
-        for (let t = 0; t < STEPS; t++) opt.update(params, g);
+        for (let t = 0; t < STEPS; t++) opt.step(params, g);
         const where = `${name} child ${k} (inputs seed ${runSeed})`;
         const mine = engine.read(slots[k], EngineField.params);
         params.reduce((offset, p) => {

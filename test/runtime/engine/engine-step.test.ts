@@ -107,7 +107,7 @@ async function compareSteps(kind: ModelKind, batch: number, steps: number, shape
         });
         // The update: the CPU optimizer applied to the engine's own gradients gives the engine's parameters bit for
         // bit (same float steps); both paths then start the next step from the same parameters.
-        ref.optimizer.update(views(ref.params), views(grads));
+        ref.optimizer.step(views(ref.params), views(grads));
         trainer.runningStats.forEach((s, i) => ref.running[i].set(s));
         const params = engine.read(slots[k], EngineField.params);
         assert.ok(params.every((x, i) => Object.is(x, ref.params[i])), `${where}: the engine's update differs from the CPU optimizer's`);
