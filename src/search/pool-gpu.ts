@@ -111,9 +111,11 @@ export class GpuPool implements Backend {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watch);
-    this.queue.length = 0;
     for (const w of this.waiters.splice(0)) w.reject(new Error('gpu pool: closed while waiting for a result'));
-    for (const item of this.running.values()) item.resolve?.({ kind: 'failure', status: 'crashed', error: 'gpu pool closed' }, this.info(item));
+    // runJob's callers get an answer for every job, queued or running (a queue worker then hands them back).
+    for (const item of [...this.queue.splice(0), ...this.running.values()]) {
+      item.resolve?.({ kind: 'failure', status: 'crashed', error: 'gpu pool closed' }, this.info(item));
+    }
     this.running.clear();
     await this.worker?.stop();
     this.worker = null;

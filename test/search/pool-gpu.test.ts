@@ -38,3 +38,11 @@ test('gpu pool: runJob gives a job\'s raw result to its caller, not to next()', 
     await pool.close();
   }
 });
+
+test('gpu pool: close() answers every runJob caller, queued or running', async () => {
+  const pool = createGpuBackend({ limits: { timeoutMs: 5000, maxRssMb: 512 } });
+  const runs = [pool.runJob(fakeJob('q:0', 'g', { sleepMs: 2000 }), 1), pool.runJob(fakeJob('q:1', 'm', { sleepMs: 2000 }), 1)];
+  await new Promise((r) => setTimeout(r, 50));
+  await pool.close();
+  for (const r of await Promise.all(runs)) assert.deepEqual(r.result, { kind: 'failure', status: 'crashed', error: 'gpu pool closed' });
+});
