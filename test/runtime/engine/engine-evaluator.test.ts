@@ -86,9 +86,15 @@ test('divergence, a rule that never trains, and a bad rule come back as evaluate
 
 test('rules submitted while others train join at the next round; close() stops a running round', async () => {
   const rounds: number[] = [];
-  const evaluator = EngineEvaluator.create({ device: 'host', protocol: { ...tiny, lrs: [1e-2, 1e-1] }, capacity: 2, onRound: (r) => rounds.push(r.children) });
+  let aStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => { aStarted = resolve; });
+  const evaluator = EngineEvaluator.create({
+    device: 'host', protocol: { ...tiny, lrs: [1e-2, 1e-1] }, capacity: 2, onRound: (r) => rounds.push(r.children),
+    onStart: (id) => { if (id === 'a') aStarted(); },
+  });
   evaluator.submit([{ id: 'a', rule: 'sgd', seed: 1 }]);
   const first = evaluator.next();
+  await started; // a's kernel is built and its sweep holds both slots (kernels of rules submitted together build in any order)
   evaluator.submit([{ id: 'b', rule: 'adam', seed: 1 }]);
   assert.equal(evaluator.pending(), 2);
   const [r1, r2] = [await first, await evaluator.next()];
