@@ -13,6 +13,7 @@
         "native/common/library_check.cc",
         "native/engine/device_cuda.cc",
         "native/engine/device_host.cc",
+        "native/engine/device_profile.cc",
         "native/engine/engine.cc",
         "native/engine/engine_napi.cc"
       ],

@@ -2,6 +2,7 @@
 // same run or recorded with its command:
 //   update  the fused children update of sgd, powersign and adam, as GB/s and as a fraction of the device's
 //           measured copy bandwidth (cudaCopyBandwidth, bytes read + written);
+//   profile where a training step's and an evaluation's time goes, kernel by kernel (each launch timed alone);
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
 //   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
@@ -10,7 +11,7 @@
 // `--cpu-reference` measures the CPU path here instead (rewards, CPU seconds per rule) and writes the reference file.
 //
 //   node dist/bench/gpu-engine.js [--device cuda|host] [--data DIR] [--reference FILE] [--json FILE]
-//        [--children N] [--rate-seconds S] [--protocol paper|quick|FILE] [--skip update,torch,rewards,rate]
+//        [--children N] [--rate-seconds S] [--protocol paper|quick|FILE] [--skip update,profile,torch,rewards,rate]
 //   node dist/bench/gpu-engine.js --cpu-reference [--data DIR] [--reference FILE] [--protocol ...]
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -23,7 +24,8 @@ import { loadAddon, packageRoot } from '../src/runtime/binding';
 import { createModel } from '../src/runtime/child/models';
 import { evaluateRule, loadProtocol, PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../src/runtime/child/protocol';
 import { ChildEngine, EngineField, type EngineDevice } from '../src/runtime/engine/child-engine';
-import { EngineEvaluator, type RoundReport } from '../src/runtime/engine/engine-evaluator';
+import { ChildInputs } from '../src/runtime/engine/child-inputs';
+import { EngineEvaluator, loadEngineData, type RoundReport } from '../src/runtime/engine/engine-evaluator';
 import { StepScalars } from '../src/runtime/scalars';
 
 const REWARD_RULES = ['adam', 'sgd', 'powersign'];
@@ -80,6 +82,35 @@ async function updateSeconds(device: EngineDevice, rule: string, children: numbe
     const seconds = runs.sort((a, b) => a - b)[1] / (long - short);
     const bytes = 4 * (3 + 2 * info.state.length) * engine.paramCount * children; // w read + write, g read, state read + write
     return { seconds, bytes };
+  } finally {
+    engine.close();
+  }
+}
+
+/** Kernel times of a few training steps (adam) and one held-out evaluation of `children` children, most first. */
+async function profile(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, children: number) {
+  const data = loadEngineData(protocol, dataPath);
+  const model = createModel(protocol.model, [data.channels, data.height, data.width], data.classes, protocol.batchSize);
+  const steps = 3;
+  const engine = ChildEngine.create({ device, model, capacity: children, batchSize: protocol.batchSize, stepsPerRound: steps, profile: true });
+  try {
+    engine.setData(data.train, data.validation);
+    const inputs = new ChildInputs(model, engine.offsets, engine.paramCount, data.train.count);
+    const slots = Array.from({ length: children }, (_, i) => i);
+    const flat = new Float32Array(children * engine.paramCount);
+    slots.forEach((s) => flat.set(inputs.initialWeights(s), s * engine.paramCount)); // one seed per child
+    engine.start(slots, flat);
+    const info = compileRule('adam');
+    const handle = await engine.ruleHandleAsync(info);
+    const scalars = slots.map((s) => {
+      const sc = new StepScalars(info, { lr: 1e-3, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: 100, seed: s });
+      const rows = new Float32Array(steps * NOS_SCALAR_COUNT);
+      for (let t = 0; t < steps; t++) rows.set(sc.fill(t + 1), t * NOS_SCALAR_COUNT);
+      return rows;
+    });
+    await engine.runRound({ slots, orders: [inputs.order(0, 0)], orderOf: slots.map(() => 0), t0: slots.map(() => 0), seeds: slots, scalars, rules: slots.map(() => handle), steps });
+    await engine.evaluate(slots);
+    return { steps, rows: engine.profile() };
   } finally {
     engine.close();
   }
@@ -213,6 +244,15 @@ async function main(): Promise<void> {
       if (rule === 'adam') adamSeconds = seconds;
       figures[`update_${rule}`] = { seconds, gbps, children };
       rows.push([`update ${rule}`, `${gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(seconds * 1e3).toFixed(3)} ms/step${bandwidth ? `, ${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : ''}`]);
+    }
+  });
+  await guard('profile', async () => {
+    const { steps, rows: times } = await profile(device, protocol, dataPath, children);
+    figures.profile = times;
+    const total = times.reduce((a, t) => a + t.seconds, 0);
+    rows.push(['profile', `${(total * 1e3).toFixed(0)} ms`, `${steps} steps + 1 evaluation of ${children} ${protocol.model} children, each launch alone:`]);
+    for (const t of times.slice(0, 8)) {
+      rows.push([`  ${t.kernel}`, `${((100 * t.seconds) / total).toFixed(1)}%`, `${t.launches} launches, ${((t.seconds / t.launches) * 1e3).toFixed(3)} ms each`]);
     }
   });
   await guard('torch', async () => {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace nos {
 namespace engine {
@@ -14,6 +16,11 @@ typedef unsigned long long DevPtr;
 
 struct Dim3 {
   unsigned int x = 1, y = 1, z = 1;
+};
+
+struct KernelTime {
+  long long launches = 0;
+  double seconds = 0;
 };
 
 // A loaded module (PTX or an emulation library); functions are looked up by their extern "C" name.
@@ -46,12 +53,16 @@ class Device {
   virtual void Synchronize() = 0;
   // Free and total device memory in bytes (the host twin reports 0, 0: no device limit).
   virtual void MemoryInfo(size_t* free_bytes, size_t* total_bytes) = 0;
+  // Time per kernel name so far (only a profiling device keeps it).
+  virtual std::vector<std::pair<std::string, KernelTime>> Profile() { return {}; }
 };
 
 // Throws std::runtime_error saying what is missing (driver, GPU) as the CUDA optimizer does.
 std::unique_ptr<Device> CreateCudaDevice();
 // threads: 0 uses every hardware thread.
 std::unique_ptr<Device> CreateHostDevice(int threads);
+// Wraps a device to time each launch alone (synchronizing around it), by kernel name.
+std::unique_ptr<Device> CreateProfilingDevice(std::unique_ptr<Device> inner);
 
 // Enqueues a launch whose arguments are given by value; each must have exactly the kernel parameter's type
 // (DevPtr for pointers, int, long long, float, double).

@@ -129,7 +129,8 @@ Napi::Function ChildEngine::Define(Napi::Env env) {
                       InstanceMethod("loadRule", &ChildEngine::LoadRule), InstanceMethod("dropRule", &ChildEngine::DropRule), InstanceMethod("start", &ChildEngine::Start),
                       InstanceMethod("runRound", &ChildEngine::RunRound), InstanceMethod("evaluate", &ChildEngine::Evaluate),
                       InstanceMethod("read", &ChildEngine::Read), InstanceMethod("write", &ChildEngine::Write),
-                      InstanceMethod("cancel", &ChildEngine::Cancel), InstanceMethod("close", &ChildEngine::Close)});
+                      InstanceMethod("cancel", &ChildEngine::Cancel), InstanceMethod("close", &ChildEngine::Close),
+                      InstanceMethod("profile", &ChildEngine::Profile)});
 }
 
 ChildEngine::ChildEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildEngine>(info) {
@@ -145,9 +146,11 @@ ChildEngine::ChildEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Chil
   const int batch = IntIn(env, Get(env, o, "batch"), "batch", 1, 4096);
   const int steps = IntIn(env, Get(env, o, "stepsPerRound"), "stepsPerRound", 1, 1 << 24);
   const int threads = o.Has("threads") ? IntIn(env, o.Get("threads"), "threads", 0, 1024) : 0;
+  const bool profile = o.Has("profile") && o.Get("profile").ToBoolean().Value();
   Guard(env, [&] {
     engine::CheckShape(shape, batch);
     std::unique_ptr<engine::Device> dev = device == "cuda" ? engine::CreateCudaDevice() : engine::CreateHostDevice(threads);
+    if (profile) dev = engine::CreateProfilingDevice(std::move(dev));
     engine_ = std::make_shared<Engine>(std::move(dev), image.As<Napi::String>().Utf8Value(), shape, capacity, batch, steps);
   });
 }
@@ -389,6 +392,21 @@ Napi::Value ChildEngine::Write(const Napi::CallbackInfo& info) {
     e.Write(slot, field, in.data);
   });
   return env.Undefined();
+}
+
+Napi::Value ChildEngine::Profile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine& e = Idle(env, "profile");
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (const auto& entry : e.device().Profile()) {
+    Napi::Object row = Napi::Object::New(env);
+    row.Set("kernel", entry.first);
+    row.Set("launches", static_cast<double>(entry.second.launches));
+    row.Set("seconds", entry.second.seconds);
+    out.Set(k++, row);
+  }
+  return out;
 }
 
 Napi::Value ChildEngine::Cancel(const Napi::CallbackInfo& info) {

@@ -13,7 +13,7 @@ namespace nos {
 class ChildEngine : public Napi::ObjectWrap<ChildEngine> {
  public:
   static Napi::Function Define(Napi::Env env);
-  // new ChildEngine({ device: 'cuda' | 'host', image, model, capacity, batch, stepsPerRound, threads })
+  // new ChildEngine({ device: 'cuda' | 'host', image, model, capacity, batch, stepsPerRound, threads, profile })
   explicit ChildEngine(const Napi::CallbackInfo& info);
 
  private:
@@ -30,6 +30,8 @@ class ChildEngine : public Napi::ObjectWrap<ChildEngine> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  // profile() -> [{ kernel, launches, seconds }] when made with { profile: true } (each launch timed alone).
+  Napi::Value Profile(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   // Throws a JS error when the engine is closed or a round or evaluation is running.
   engine::Engine& Idle(const Napi::Env& env, const char* what);

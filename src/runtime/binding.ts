@@ -57,10 +57,14 @@ export interface NativeChildEngine {
   write(slot: number, field: number, values: Float32Array): void;
   cancel(): void;
   close(): void;
+  /** Time per kernel name, when made with profile: true (each launch timed alone). */
+  profile(): Array<{ kernel: string; launches: number; seconds: number }>;
 }
 export interface NativeChildEngineOptions {
   device: 'cuda' | 'host'; image: string; model: EngineModelShape; capacity: number; batch: number; stepsPerRound: number;
   threads?: number;
+  /** Synchronize around each launch and time it by kernel name (slower: for finding where a step's time goes). */
+  profile?: boolean;
 }
 
 export interface CudaDeviceInfo { name: string; major: number; minor: number; driverVersion: number; driverPath: string }

@@ -23,6 +23,8 @@ export interface ChildEngineOptions {
   /** CPU threads of the host twin (0: all). */
   threads?: number;
   cacheDir?: string;
+  /** Time each launch alone, by kernel name (profile()); slower, for finding where a step's time goes. */
+  profile?: boolean;
 }
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
@@ -107,7 +109,7 @@ export class ChildEngine {
     const addon = loadAddon();
     const make = (fresh: boolean): NativeChildEngine => new addon.ChildEngine({
       device, image: buildEngineImage(device, { cacheDir: options.cacheDir, fresh }), model: engineShape(model), capacity,
-      batch: batchSize, stepsPerRound, threads: options.threads ?? 0,
+      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false,
     });
     let native: NativeChildEngine;
     try {
@@ -250,6 +252,11 @@ export class ChildEngine {
   write(slot: number, field: number, values: Float32Array): void {
     this.checkSlots('write', [slot]);
     this.live('write').write(slot, field, values);
+  }
+
+  /** Seconds per kernel so far, most first (an engine made with profile: true; empty otherwise). */
+  profile(): Array<{ kernel: string; launches: number; seconds: number }> {
+    return this.live('profile').profile().sort((a, b) => b.seconds - a.seconds);
   }
 
   /** Asks a running round or evaluation to stop after its current step (its result then says cancelled). */
