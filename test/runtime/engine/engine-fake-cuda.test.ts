@@ -1,7 +1,7 @@
 // The child engine through its CUDA host code (native/engine/device_cuda.cc: driver calls, PTX modules, launches with
 // CUDA's limits checked) on the fake driver, whose NVRTC builds each module's CPU twin: outcomes must equal the host
 // twin's exactly.  Then the whole --device cuda path: the GPU backend with real jobs, `nos eval` and `nos search`.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,12 +18,21 @@ import { installFakeCuda } from '../../support/fake-cuda';
 
 const fake = installFakeCuda();
 const skip = fake === false ? 'no C compiler for the fake driver' : false;
-after(() => undefined);
 
 const mlpTiny: ProtocolConfig = { ...PROTOCOLS.quick, lrs: [1e-2, 1e-1, 1e6], finalEpochs: 2, trainExamples: 300, validationExamples: 200, batchSize: 20, threads: 1 };
 const convTiny: ProtocolConfig = { ...PROTOCOLS.paper, lrs: [1e-2, 1e-1], finalEpochs: 1, trainExamples: 40, validationExamples: 40, batchSize: 10, threads: 1 };
 
-async function outcomes(device: 'cuda' | 'host', protocol: ProtocolConfig, rules: string[]): Promise<EvalOutcome[]> {
+const memo = new Map<string, Promise<EvalOutcome[]>>();
+/** The engine's outcomes for `rules` (seed 3); the host twin's are computed once per protocol and rule list. */
+function outcomes(device: 'cuda' | 'host', protocol: ProtocolConfig, rules: string[]): Promise<EvalOutcome[]> {
+  const key = JSON.stringify([protocol, rules]);
+  if (device === 'host' && memo.has(key)) return memo.get(key)!;
+  const made = run(device, protocol, rules);
+  if (device === 'host') memo.set(key, made);
+  return made;
+}
+
+async function run(device: 'cuda' | 'host', protocol: ProtocolConfig, rules: string[]): Promise<EvalOutcome[]> {
   const evaluator = EngineEvaluator.create({ device, protocol, capacity: rules.length * protocol.lrs.length });
   try {
     if (device === 'cuda') assert.equal(evaluator.deviceName, 'nos fake device (sm_90)');
