@@ -38,8 +38,12 @@ export interface SearchConfig {
 export const QUEUE_IN_FLIGHT = 32;
 
 /** Local workers: two jobs per worker, so a worker that finishes finds its next job already queued. */
-export function defaultInFlight(config: Pick<SearchConfig, 'queue' | 'workers'>): number {
-  return config.queue ? QUEUE_IN_FLIGHT : 2 * config.workers;
+/** Rules in flight on the GPU backend by default: enough sweeps (7 children each) to keep ~1,000 engine slots busy. */
+export const GPU_IN_FLIGHT = 256;
+
+export function defaultInFlight(config: Pick<SearchConfig, 'queue' | 'workers'> & { device?: string }): number {
+  if (config.queue) return QUEUE_IN_FLIGHT;
+  return config.device === 'cuda' ? GPU_IN_FLIGHT : 2 * config.workers;
 }
 
 /** Throws a clear error naming the first bad field. */

@@ -80,7 +80,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     // other machines read the path as given.
     space, spaceSource: inputs.space, protocol, data: inputs.data !== undefined ? { path: inputs.queue ? inputs.data : path.resolve(inputs.data) } : {},
     device: inputs.device, seed: inputs.seed, workers, limits, ...(inputs.queue ? { queue: inputs.queue } : {}),
-    inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers }),
+    inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers, device: inputs.device }),
   };
   try {
     validateConfig(config);

@@ -7,7 +7,7 @@ import { formatLeaderboard, writeReport } from '../../search/report';
 import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword, storedQueueUrlWithPassword } from '../../search/queue-password';
 import { assertRedisReachable, parseRedisUrl } from '../../search/queue-redis';
 import { LEDGER_FILE, readLedger } from '../../search/ledger';
-import { QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
+import { GPU_IN_FLIGHT, QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
 import { buildSearchConfig, checkResumeInputs, InputError, prepareOutDir } from '../../search/search-inputs';
 import { runSearch, type SearchEvent } from '../../search/search-loop';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
@@ -225,7 +225,7 @@ export function register(program: Command): void {
     .option('--queue <url>', 'send jobs to a Redis queue (redis://host:port) served by `nos worker` instead of local workers', queueUrl)
     .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
-    .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue)`, integer('--in-flight', 1))
+    .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue; ${GPU_IN_FLIGHT} with --device cuda)`, integer('--in-flight', 1))
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
     .option('--top <n>', 'leaderboard rows to print', integer('--top', 1), 10)
