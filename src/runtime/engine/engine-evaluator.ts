@@ -14,7 +14,7 @@ import { createModel } from '../child/models';
 import type { EvalOutcome, ProtocolConfig } from '../child/protocol';
 import { StepScalars } from '../scalars';
 import { loadAddon } from '../binding';
-import { bytesPerChild, ChildEngine, type EngineDevice } from './child-engine';
+import { bytesPerChild, ChildEngine, type EngineDevice, type RoundRequest, type RoundResult } from './child-engine';
 import { ChildInputs } from './child-inputs';
 import { RuleRun, type ChildResult, type ChildRun } from './rule-run';
 
@@ -55,6 +55,8 @@ export const DEFAULT_GPU_CHILDREN = 1024;
 const BUILDS_AT_ONCE = 4;
 
 interface Active { child: ChildRun; scalars: StepScalars; epochsDone: number; steps: number; handle: number }
+/** A child whose run ended in a round; result is set once it is known (scoring comes after). */
+interface Ended { slot: number; a: Active; result?: ChildResult }
 
 /** Loads a protocol's data splits without the onnxruntime path (the GPU needs none of it). */
 export function loadEngineData(protocol: ProtocolConfig, dataPath: string = DEFAULT_DATA_PATH): PreparedData {
@@ -278,68 +280,88 @@ export class EngineEvaluator {
       }
       const began = Date.now();
       const slots = [...this.active.keys()];
-      const orderKeys = new Map<string, number>();
-      const orders: Uint32Array[] = [];
-      const orderOf = slots.map((slot) => {
-        const a = this.active.get(slot)!;
-        const key = `${a.child.run.seed}:${a.epochsDone}`;
-        let k = orderKeys.get(key);
-        if (k === undefined) {
-          k = orders.length;
-          orderKeys.set(key, k);
-          orders.push(this.inputs.order(a.child.run.seed, a.epochsDone));
-        }
-        return k;
-      });
-      const scalars = slots.map((slot) => {
-        const a = this.active.get(slot)!;
-        const rows = new Float32Array(this.batches * NOS_SCALAR_COUNT);
-        for (let s = 0; s < this.batches; s++) rows.set(a.scalars.fill(a.steps + s + 1), s * NOS_SCALAR_COUNT);
-        return rows;
-      });
-      const result = await this.engine.runRound({
-        slots, orders, orderOf, scalars, steps: this.batches,
-        t0: slots.map((s) => this.active.get(s)!.steps), seeds: slots.map((s) => this.active.get(s)!.child.run.seed),
-        rules: slots.map((s) => this.active.get(s)!.handle),
-      });
+      const result = await this.engine.runRound(this.roundRequest(slots));
       if (result.cancelled || this.closed) return;
-      const finished: Array<{ slot: number; a: Active; result?: ChildResult }> = [];
-      slots.forEach((slot, k) => {
-        const a = this.active.get(slot)!;
-        a.steps = result.steps[k];
-        if (result.dead[k]) {
-          const loss = result.lastLoss[k];
-          finished.push({ slot, a, result: { status: 'diverged', lastLoss: loss, reason: `loss ${loss} at step ${a.steps + 1} (first loss ${result.firstLoss[k]})` } });
-        } else if (++a.epochsDone === a.child.epochs) {
-          finished.push({ slot, a });
-        }
-      });
-      const toScore = finished.filter((f) => !f.result);
-      if (toScore.length > 0) {
-        const scores = await this.engine.evaluate(toScore.map((f) => f.slot));
-        if (scores.cancelled || this.closed) return;
-        const count = this.options.protocol.validationExamples;
-        toScore.forEach((f, k) => {
-          f.result = scores.nonfinite[k]
-            ? { status: 'diverged', lastLoss: result.lastLoss[slots.indexOf(f.slot)], reason: 'parameters became NaN or infinite' }
-            : { status: 'ok', accuracy: scores.correct[k] / count, loss: scores.lossSum[k] / count };
-        });
-      }
-      const now = Date.now();
-      for (const f of finished) {
-        this.active.delete(f.slot);
-        this.free.push(f.slot);
-        const state = this.runs.get(f.a.child.run);
-        if (!state || state.failed) continue;
-        const { next, outcome } = f.a.child.run.finish(f.a.child, f.result!, now);
-        if (next) this.waiting.unshift(next);
-        if (outcome) this.settle(f.a.child.run, outcome);
-      }
+      const ended = this.endedRuns(slots, result);
+      if (!(await this.score(ended, slots, result))) return;
+      this.retire(ended);
       this.options.onRound?.({
         round: ++this.round, children: slots.length, capacity: this.engine.capacity, steps: this.batches,
         seconds: (Date.now() - began) / 1000, rulesRunning: this.runs.size - this.rulesWaiting(), rulesWaiting: this.rulesWaiting(),
         rulesDone: this.rulesDone,
       });
+    }
+  }
+
+  /** One epoch of every child in `slots`: its epoch's example order (shared per seed and epoch) and step scalars. */
+  private roundRequest(slots: number[]): RoundRequest {
+    const children = slots.map((slot) => this.active.get(slot)!);
+    const orderKeys = new Map<string, number>();
+    const orders: Uint32Array[] = [];
+    const orderOf = children.map((a) => {
+      const key = `${a.child.run.seed}:${a.epochsDone}`;
+      let k = orderKeys.get(key);
+      if (k === undefined) {
+        k = orders.length;
+        orderKeys.set(key, k);
+        orders.push(this.inputs.order(a.child.run.seed, a.epochsDone));
+      }
+      return k;
+    });
+    const scalars = children.map((a) => {
+      const rows = new Float32Array(this.batches * NOS_SCALAR_COUNT);
+      for (let s = 0; s < this.batches; s++) rows.set(a.scalars.fill(a.steps + s + 1), s * NOS_SCALAR_COUNT);
+      return rows;
+    });
+    return {
+      slots, orders, orderOf, scalars, steps: this.batches, t0: children.map((a) => a.steps),
+      seeds: children.map((a) => a.child.run.seed), rules: children.map((a) => a.handle),
+    };
+  }
+
+  /** The children whose run ended this round: diverged (with the loss that tripped the check), or all epochs done. */
+  private endedRuns(slots: number[], result: RoundResult): Ended[] {
+    const ended: Ended[] = [];
+    slots.forEach((slot, k) => {
+      const a = this.active.get(slot)!;
+      a.steps = result.steps[k];
+      if (result.dead[k]) {
+        const loss = result.lastLoss[k];
+        ended.push({ slot, a, result: { status: 'diverged', lastLoss: loss, reason: `loss ${loss} at step ${a.steps + 1} (first loss ${result.firstLoss[k]})` } });
+      } else if (++a.epochsDone === a.child.epochs) {
+        ended.push({ slot, a });
+      }
+    });
+    return ended;
+  }
+
+  /** Scores the ended children that trained to the end on the held-out set; false when the engine was cancelled. */
+  private async score(ended: Ended[], slots: number[], result: RoundResult): Promise<boolean> {
+    const toScore = ended.filter((f) => !f.result);
+    if (toScore.length === 0) return true;
+    const scores = await this.engine.evaluate(toScore.map((f) => f.slot));
+    if (scores.cancelled || this.closed) return false;
+    const count = this.options.protocol.validationExamples;
+    toScore.forEach((f, k) => {
+      // As trainEpochs: parameters that end non-finite count as diverged (with the last training loss).
+      f.result = scores.nonfinite[k]
+        ? { status: 'diverged', lastLoss: result.lastLoss[slots.indexOf(f.slot)], reason: 'parameters became NaN or infinite' }
+        : { status: 'ok', accuracy: scores.correct[k] / count, loss: scores.lossSum[k] / count };
+    });
+    return true;
+  }
+
+  /** Frees the ended children's slots and tells their rules (a rule's final run goes to the front of the queue). */
+  private retire(ended: Ended[]): void {
+    const now = Date.now();
+    for (const f of ended) {
+      this.active.delete(f.slot);
+      this.free.push(f.slot);
+      const state = this.runs.get(f.a.child.run);
+      if (!state || state.failed) continue;
+      const { next, outcome } = f.a.child.run.finish(f.a.child, f.result!, now);
+      if (next) this.waiting.unshift(next);
+      if (outcome) this.settle(f.a.child.run, outcome);
     }
   }
 
