@@ -25,7 +25,7 @@ export function installFakeCuda(): FakeCuda | false {
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const library = path.join(dir, 'libfake-cuda.so');
   const [exe, ...pre] = compiler.command;
-  execFileSync(exe, [...pre, '-x', 'c', '-shared', '-fPIC', '-O1', path.join(packageRoot(), 'test', 'runtime', 'fake-cuda.c'), '-o', library, '-ldl']);
+  execFileSync(exe, [...pre, '-x', 'c', '-shared', '-fPIC', '-O1', path.join(packageRoot(), 'test', 'runtime', 'fake-cuda.c'), '-o', library, '-ldl', '-lpthread']);
   // The kernel cache too: fake PTX must never reach the real cache, where a GPU run would later read it.
   const env = {
     NOS_LIBCUDA: library, NOS_LIBNVRTC: library, NOS_CACHE_DIR: dir,
