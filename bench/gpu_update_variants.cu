@@ -1,7 +1,7 @@
 // Layouts of the children update timed against each other on a GPU (issue 11's notes: why nos_update_children is
 // shaped as it is).  The engine's layout: child k's tensors at k * count (count = 25,322 for the paper's convnet, so
 // most children start off a 16-byte boundary), one launch for every child, Adam's and SGD's element code.
-//   nvcc -O3 -arch=sm_90 bench/gpu_update_variants.cu -o /tmp/variants && /tmp/variants
+//   nvcc -O3 -arch=sm_90 [--fmad=false] bench/gpu_update_variants.cu -o /tmp/variants && /tmp/variants
 #include <cuda_runtime.h>
 #include <algorithm>
 #include <cstdio>

@@ -507,8 +507,8 @@ RoundOutput Engine::RunRound(const RoundInput& in, const std::atomic<bool>& canc
     for (size_t g = 0; g < in.groups.size(); ++g) {
       if (spans[g].second == 0) continue;
       void* fn = functions[g];
-      // Tiles of four elements per thread (CHILDREN_UPDATE_UNROLL in render-children.ts): a thread's loads are all in
-      // flight at once, and the rule's per-child prologue (scalars, sign tables) is paid once per thread.
+      // Four consecutive elements per thread with 16-byte accesses (CHILDREN_UPDATE_WIDTH in render-children.ts),
+      // so the rule's per-child prologue (scalars, sign tables) is paid once per four elements.
       Dim3 grid = Grid(static_cast<unsigned int>(std::min<long long>(Blocks(p, 4 * 256), 4096)), spans[g].second);
       Launch(*device_, fn, grid, Threads(256), I(members_, spans[g].first), dead_, p, params_, grads_, state_[0],
              state_[1], state_[2], state_[3], p, scalars_, scalar_slot, s, seeds_, t0_);

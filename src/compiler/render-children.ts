@@ -12,10 +12,10 @@
 // scalars[slot*scalar_slot + round_step*NOS_SCALAR_COUNT ...] (kernel-abi.ts layout), Philox key (seeds[slot], t)
 // with t = t0[slot] + round_step + 1 (1-based, as the optimizer counts), and element index = position in its flat
 // parameter vector (the optimizer's rngBase of each tensor is its offset in that vector).  Dead children are skipped.
-// Grid: x any (blocks take tiles of CHILDREN_UPDATE_UNROLL * blockDim.x elements, grid-stride over tiles), z =
-// number of members; block x any.  Each thread loads its UNROLL elements of every array before any arithmetic:
-// on an H200 that ran Adam at 96% of the copy bandwidth against 56% with one element in flight per thread
-// (bench/gpu_update_variants.cu, bench/RESULTS.md).
+// Grid: x any (grid-stride), z = number of members; block x any.  A thread takes four consecutive elements with
+// 16-byte loads and stores (the child's middle; its first and last few elements one at a time, and all of them when
+// an array is not 16-byte aligned): on an H200 that layout ran Adam's update at about the copy bandwidth, where one
+// element in flight per thread reached 56% (bench/gpu_update_variants.cu, bench/RESULTS.md).
 import { emitKernelBody, ruleComment } from './dialect';
 import { CudaDialect, cudaHelpers } from './render-cuda';
 import type { KernelRule } from './interpret';
@@ -25,33 +25,62 @@ import { scheduleKernel } from './schedule';
 /** The entry point's name in every children-update module. */
 export const CHILDREN_UPDATE_ENTRY = 'nos_update_children';
 
-/** Elements per thread in a tile: all of a thread's loads are in flight at once. */
-export const CHILDREN_UPDATE_UNROLL = 4;
+/** Consecutive elements a thread updates at once, with one 16-byte access per array. */
+export const CHILDREN_UPDATE_WIDTH = 4;
 
 /**
- * CUDA's spelling, with the child's row of step scalars in place of the by-value struct, and reads from the
- * registers the tile's loads filled (element u of the thread); stores write memory and the register alike.
+ * CUDA's spelling, with the child's row of step scalars in place of the by-value struct, and element reads from the
+ * registers its loads filled (element u of the thread's group).  Stores go to memory and the register (one element
+ * at a time) or to the register alone (the group's four, written back with one 16-byte store per array).
  */
 class ChildrenDialect extends CudaDialect {
+  constructor(private readonly storeToMemory: boolean) { super(); }
   scalar(k: number): string { return `sc[${k}]`; }
   load(arr: string): string { return `${this.pointer(arr)}_r[u]`; }
-  store(arr: string, value: string): string { return `${this.pointer(arr)}[i] = ${this.pointer(arr)}_r[u] = ${value};`; }
+  store(arr: string, value: string): string {
+    const reg = `${this.pointer(arr)}_r[u]`;
+    return this.storeToMemory ? `${this.pointer(arr)}[i] = ${reg} = ${value};` : `${reg} = ${value};`;
+  }
 }
-const childrenDialect = new ChildrenDialect();
+const vectorDialect = new ChildrenDialect(false);
+const scalarDialect = new ChildrenDialect(true);
+
+/** 16-byte loads and stores of four floats; the CPU twin copies the bytes (no aliasing through a struct there). */
+const VECTOR_HELPERS = `struct alignas(16) nos_f4 { float x, y, z, w; };
+static __device__ __forceinline__ void nos_load4(const float* p, float* r) {
+#ifdef __CUDACC__
+  const nos_f4 q = *reinterpret_cast<const nos_f4*>(p);
+  r[0] = q.x; r[1] = q.y; r[2] = q.z; r[3] = q.w;
+#else
+  memcpy(r, p, 16);
+#endif
+}
+static __device__ __forceinline__ void nos_store4(float* p, const float* r) {
+#ifdef __CUDACC__
+  nos_f4 q; q.x = r[0]; q.y = r[1]; q.z = r[2]; q.w = r[3];
+  *reinterpret_cast<nos_f4*>(p) = q;
+#else
+  memcpy(p, r, 16);
+#endif
+}`;
 
 export function renderChildrenUpdate(rule: KernelRule): string {
   const schedule = scheduleKernel(rule);
-  const body = emitKernelBody(schedule, childrenDialect);
+  const vector = emitKernelBody(schedule, vectorDialect);
+  const scalar = emitKernelBody(schedule, scalarDialect);
   const indent = (lines: string[], pad: string): string => lines.map((l) => pad + l).join('\n');
-  const state = body.slots.map((k) => `  float* __restrict__ s${k} = state${k} + base;`);
-  // Every array the element code reads is loaded into registers first (a slot is read before it is written).
-  const arrays = [...(schedule.reads.g ? ['gp'] : []), 'wp', ...body.slots.map((k) => `s${k}`)];
-  const unused = [0, 1, 2, 3].filter((k) => !body.slots.includes(k)).map((k) => `(void)state${k};`).join(' ');
+  const state = vector.slots.map((k) => `  float* __restrict__ s${k} = state${k} + base;`);
+  // Every array the element code reads is loaded first (a slot is read before it is written); w and the slots are
+  // written back.
+  const arrays = [...(schedule.reads.g ? ['gp'] : []), 'wp', ...vector.slots.map((k) => `s${k}`)];
+  const written = ['wp', ...vector.slots.map((k) => `s${k}`)];
+  const misaligned = arrays.map((a) => `((unsigned long long)${a} & 15) != mis`).join(' || ');
+  const unused = [0, 1, 2, 3].filter((k) => !vector.slots.includes(k)).map((k) => `(void)state${k};`).join(' ');
   return `// nos children update (CUDA and its CPU twin), ABI ${KERNEL_ABI_VERSION}. ${ruleComment(rule)}
 #define NOS_SCALAR_COUNT ${NOS_SCALAR_COUNT}
-#define NOS_UNROLL ${CHILDREN_UPDATE_UNROLL}
 
 ${cudaHelpers()}
+${VECTOR_HELPERS}
 extern "C" __global__ void ${CHILDREN_UPDATE_ENTRY}(const int* members, const int* dead, long long count,
     float* params, const float* grads, float* state0, float* state1, float* state2, float* state3,
     long long slot_stride, const float* scalars, long long scalar_slot, int round_step,
@@ -67,24 +96,36 @@ ${state.join('\n')}
   const unsigned int seed = seeds[slot];
   const unsigned int step = t0[slot] + (unsigned int)round_step + 1u;
   const unsigned long long rng_base = 0ull;
-${indent(body.prologue, '  ')}
+${indent(vector.prologue, '  ')}
   (void)lr; (void)b1; (void)b2; (void)b3; (void)ibc1; (void)ibc2; (void)ibc3; (void)delta; (void)mu; (void)nstd; (void)astd;
   (void)omb1; (void)omb2; (void)omb3;
   (void)seed; (void)step; (void)rng_base;
-  const long long tile = (long long)blockDim.x * NOS_UNROLL;
-  for (long long first = (long long)blockIdx.x * tile + threadIdx.x; first - threadIdx.x < count; first += (long long)gridDim.x * tile) {
-    float ${arrays.map((a) => `${a}_r[NOS_UNROLL]`).join(', ')};
+  // The arrays share the child's offset: elements [0, head) bring them to a 16-byte boundary, [head, head + 4 * vecs)
+  // go four at a time, the rest one at a time.  An array off the others' alignment makes every element single.
+  const unsigned long long mis = (unsigned long long)wp & 15;
+  long long head = (long long)(((16 - mis) & 15) >> 2);
+  if ((mis & 3) != 0 || ${misaligned} || head > count) head = count;
+  const long long vecs = (count - head) / ${CHILDREN_UPDATE_WIDTH};
+  const long long singles = count - ${CHILDREN_UPDATE_WIDTH} * vecs;
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  for (long long t = thread; t < vecs; t += stride) {
+    const long long first = head + ${CHILDREN_UPDATE_WIDTH} * t;
+    float ${arrays.map((a) => `${a}_r[${CHILDREN_UPDATE_WIDTH}]`).join(', ')};
+    ${arrays.map((a) => `nos_load4(${a} + first, ${a}_r);`).join(' ')}
 #pragma unroll
-    for (int u = 0; u < NOS_UNROLL; ++u) {
-      const long long i = first + (long long)u * blockDim.x;
-      if (i < count) { ${arrays.map((a) => `${a}_r[u] = ${a}[i];`).join(' ')} }
+    for (int u = 0; u < ${CHILDREN_UPDATE_WIDTH}; ++u) {
+      const long long i = first + u;
+${indent(vector.element, '      ')}
     }
-#pragma unroll
-    for (int u = 0; u < NOS_UNROLL; ++u) {
-      const long long i = first + (long long)u * blockDim.x;
-      if (i >= count) continue;
-${indent(body.element, '      ')}
-    }
+    ${written.map((a) => `nos_store4(${a} + first, ${a}_r);`).join(' ')}
+  }
+  for (long long t = thread; t < singles; t += stride) {
+    const long long i = t < head ? t : t + ${CHILDREN_UPDATE_WIDTH} * vecs;
+    const int u = 0;
+    float ${arrays.map((a) => `${a}_r[1]`).join(', ')};
+    ${arrays.map((a) => `${a}_r[0] = ${a}[i];`).join(' ')}
+${indent(scalar.element, '    ')}
   }
 }
 `;
