@@ -4,9 +4,10 @@ import * as path from 'node:path';
 import { writeFileAtomic } from './checked-write';
 import { formatLedgerProblem, LEDGER_FILE, readLedger, type CandidateRecord, type LedgerRecord } from './ledger';
 import { renderRewardSvg } from './reward-plot';
+import { RULE_TREE_COUNT, RULE_TREE_DIR, ruleTreeFile, writeRuleTrees } from './rule-tree';
 
 export interface CandidateRow {
-  index: number; tokens: string[]; rule: string | null; status: string; reward: number; bestLr: number | null;
+  index: number; tokens: string[]; rule: string | null; hash: string | null; status: string; reward: number; bestLr: number | null;
   bytesPerParam: number | null; reusedFrom: number | null; error: string | null;
 }
 
@@ -14,6 +15,8 @@ export interface LeaderboardEntry {
   rank: number; rule: string; reward: number; bestLr: number | null; bytesPerParam: number | null;
   /** The first candidate that sampled this rule, and how many times it was sampled in all. */
   firstIndex: number; timesSampled: number;
+  /** The rule's compiler hash, and the tokens of the sample that scored `reward` (its tree is drawn from them). */
+  hash: string | null; tokens: string[];
 }
 
 export interface SearchReport {
@@ -54,7 +57,7 @@ export function buildReport(dir: string): SearchReport {
   const rows: CandidateRow[] = [...results.values()].sort((a, b) => a.index - b.index).map((r) => {
     const c = candidates.get(r.index);
     return {
-      index: r.index, tokens: c?.tokens ?? [], rule: c?.rule ?? null, status: r.envelope.status,
+      index: r.index, tokens: c?.tokens ?? [], rule: c?.rule ?? null, hash: c?.hash ?? null, status: r.envelope.status,
       reward: r.envelope.reward ?? 0, bestLr: r.envelope.bestLr, bytesPerParam: c?.bytesPerParam ?? null,
       reusedFrom: r.reusedFrom ?? null, error: r.envelope.error ?? c?.compileError ?? null,
     };
@@ -70,7 +73,7 @@ export function buildReport(dir: string): SearchReport {
     const seen = byRule.get(row.rule);
     if (!seen || row.reward > seen.reward) {
       byRule.set(row.rule, { rank: 0, rule: row.rule, reward: row.reward, bestLr: row.bestLr, bytesPerParam: row.bytesPerParam,
-        firstIndex: seen?.firstIndex ?? row.index, timesSampled: 0 });
+        firstIndex: seen?.firstIndex ?? row.index, timesSampled: 0, hash: row.hash, tokens: row.tokens });
     }
   }
   const leaderboard = [...byRule.values()]
@@ -117,10 +120,11 @@ function commonFailure(report: SearchReport): string {
 /** The leaderboard as markdown (leaderboard.md). */
 export function leaderboardMarkdown(report: SearchReport, top = 50): string {
   const out = [`# Search leaderboard${report.runId ? `: ${report.runId}` : ''}`, '', summaryLine(report), ''];
-  out.push('| rank | reward | best lr | state bytes/param | rule (canonical infix) | first sampled | times sampled |');
-  out.push('| ---: | ---: | ---: | ---: | --- | ---: | ---: |');
+  out.push('| rank | reward | best lr | state bytes/param | rule (canonical infix) | first sampled | times sampled | tree |');
+  out.push('| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |');
   for (const e of report.leaderboard.slice(0, top)) {
-    out.push(`| ${e.rank} | ${fmtReward(e.reward)} | ${fmtLr(e.bestLr)} | ${fmtBytes(e.bytesPerParam)} | \`${e.rule.replace(/\|/g, '\\|')}\` | ${e.firstIndex + 1} | ${e.timesSampled} |`);
+    const tree = e.rank <= RULE_TREE_COUNT && e.hash ? `[svg](${ruleTreeFile(e.hash)})` : '';
+    out.push(`| ${e.rank} | ${fmtReward(e.reward)} | ${fmtLr(e.bestLr)} | ${fmtBytes(e.bytesPerParam)} | \`${e.rule.replace(/\|/g, '\\|')}\` | ${e.firstIndex + 1} | ${e.timesSampled} | ${tree} |`);
   }
   const failures = report.rows.filter((r) => r.status !== 'ok' && r.reusedFrom === null).slice(0, 20);
   if (failures.length) {
@@ -130,7 +134,8 @@ export function leaderboardMarkdown(report: SearchReport, top = 50): string {
       out.push(`| ${f.index + 1} | ${f.status} | \`${(f.rule ?? f.tokens.join(' ')).replace(/\|/g, '\\|')}\` | ${error} |`);
     }
   }
-  out.push('', 'Plot: [rewards.svg](rewards.svg) (reward of each sampled rule, running best, moving average).', '');
+  out.push('', 'Plot: [rewards.svg](rewards.svg) (reward of each sampled rule, running best, moving average).',
+    `Trees (the paper's Figure 2) of the top ${RULE_TREE_COUNT} rules, as sampled: ${RULE_TREE_DIR}/.`, '');
   return out.join('\n');
 }
 
@@ -154,4 +159,5 @@ export function writeReportFiles(dir: string, report: SearchReport): void {
   writeFileAtomic(path.join(dir, 'leaderboard.json'), leaderboardJson(report));
   const title = `Reward of sampled rules${report.config?.strategy ? ` (${String(report.config.strategy)})` : ''}`;
   writeFileAtomic(path.join(dir, 'rewards.svg'), renderRewardSvg(report.rows.map((r) => ({ x: r.index + 1, reward: r.reward, ok: r.status === 'ok' })), { title }));
+  writeRuleTrees(dir, report.leaderboard.slice(0, RULE_TREE_COUNT));
 }

@@ -4,7 +4,8 @@ export interface RewardPoint { x: number; reward: number; ok: boolean }
 
 export interface PlotOptions { title?: string; width?: number; height?: number; window?: number }
 
-function esc(text: string): string {
+/** Text made safe inside SVG/XML elements and attribute values. */
+export function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 

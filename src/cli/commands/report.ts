@@ -1,4 +1,4 @@
-// `nos report DIR`: prints a search's leaderboard and redraws leaderboard.md, leaderboard.json and rewards.svg.
+// `nos report DIR`: prints a search's leaderboard and redraws leaderboard.md, leaderboard.json, rewards.svg and the rule trees.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';

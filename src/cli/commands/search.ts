@@ -202,7 +202,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     throw new Error(`${e.message}\nthe search ${summary.stopped ? 'stopped' : 'finished'} and its ledger is complete; once there is space, redraw its report with: nos report ${outDir}`);
   }
   process.stdout.write(`\n${formatLeaderboard(report, flags.top)}\n`);
-  process.stdout.write(`search folder: ${outDir} (ledger.jsonl, checkpoint.json, leaderboard.md, leaderboard.json, rewards.svg)\n`);
+  process.stdout.write(`search folder: ${outDir} (ledger.jsonl, checkpoint.json, leaderboard.md, leaderboard.json, rewards.svg, rule-trees/)\n`);
   if (summary.stopped) {
     process.stdout.write(`stopped early; continue with: nos search --resume --out ${outDir}\n`);
     process.exitCode = stopCode;
