@@ -1,65 +1,54 @@
 // PPO over the LSTM policy (paper 3.2, 4.2): clipped ratio, moving-average baseline, entropy bonus, Adam on the weights.
 //
-// Each decision of a rule is one action; all decisions of a rule share its advantage R - b, where b is an
-// exponential moving average of past rewards (the batch mean before the first batch). The old log-probability of
-// each decision travels in Candidate.meta, so a batch evaluated across a resume still trains with the right ratios.
+// Each decision of a rule is one action; all decisions of a rule share its advantage, R - b where b is an
+// exponential moving average of past rewards (the batch mean before the first batch), divided by a running RMS of
+// R - b when `advantage` is 'normalized'. The old log-probability of each decision travels in Candidate.meta, so a
+// batch evaluated across a resume still trains with the right ratios.
 // Objective per batch, maximised for `epochs` Adam steps:
 //   (1/B) sum_rules sum_decisions [ min(r A, clip(r, 1-eps, 1+eps) A) + entropyWeight * H(decision) ]
 import * as ad from './autodiff';
 import { createControllerAdam, type ParamOptimizer } from './adam';
 import type { DecisionPath, DecisionSpace } from './decisions';
-import { checkCount, checkFeedback, checkOptionKeys, checkStateHeader, positiveInteger } from './feedback-check';
-import { LstmPolicy, DEFAULT_POLICY_CONFIG, type PolicyConfig } from './lstm-policy';
+import { checkCount, checkFeedback, checkStateHeader } from './feedback-check';
+import { LstmPolicy } from './lstm-policy';
+import { checkPpoSettings, PPO_PRESETS, resolvePpoConfig, type PpoConfig, type PpoSettings } from './ppo-settings';
 import { Rng } from './rng';
-import type { PpoSettings } from './search-space';
 import { decodeState, encodeState, expectFloat32 } from './state-codec';
 import type { Candidate, Strategy } from './strategy';
 
-export interface PpoOptions extends PpoSettings {}
+export type { PpoConfig, PpoSettings } from './ppo-settings';
+/** createStrategy's options for PPO: any PPO settings (a preset, then keys). */
+export type PpoOptions = PpoSettings;
 
-export interface PpoConfig extends PolicyConfig {
-  learningRate: number; batchSize: number; epochs: number; clip: number; baselineDecay: number; entropyWeight: number;
-}
-
-export const DEFAULT_PPO_CONFIG: PpoConfig = {
-  ...DEFAULT_POLICY_CONFIG,
-  learningRate: 1e-5, batchSize: 5, epochs: 3, clip: 0.2, baselineDecay: 0.95, entropyWeight: 0.0015,
-};
+/** The smallest RMS of R - b a normalized advantage divides by (rewards are accuracies: 1e-3 is a tenth of a point). */
+const MIN_ADVANTAGE_RMS = 1e-3;
 
 export interface PpoMeta { strategy: 'ppo'; depth: number; logProbs: number[] }
 
 export class PpoStrategy implements Strategy {
   readonly kind = 'ppo' as const;
-  readonly config: PpoConfig;
+  /** The settings in force (a loaded state brings its own: see loadState). */
+  config: PpoConfig;
   readonly policy: LstmPolicy;
   private readonly rng: Rng;
   private optimizer: ParamOptimizer;
   /** Moving average of rewards; null before the first batch. */
   baseline: number | null = null;
+  /** Moving average of (R - b)^2, the scale of normalized advantages; null before the first batch. */
+  advantageMeanSquare: number | null = null;
   /** Batches trained on so far. */
   updates = 0;
 
-  constructor(readonly decisions: DecisionSpace, seed: number, options: PpoOptions = {}) {
-    checkOptionKeys(options, Object.keys(DEFAULT_PPO_CONFIG), 'ppo');
-    const config: PpoConfig = { ...DEFAULT_PPO_CONFIG, ...options };
-    for (const key of ['batchSize', 'epochs', 'hiddenSize', 'embeddingSize'] as const) positiveInteger(config[key], 1, `ppo option ${key}`);
-    const checks: Array<[keyof PpoConfig, boolean]> = [
-      ['learningRate', config.learningRate > 0], ['clip', config.clip > 0 && config.clip < 1],
-      ['baselineDecay', config.baselineDecay >= 0 && config.baselineDecay < 1], ['entropyWeight', config.entropyWeight >= 0],
-      ['initRange', config.initRange > 0],
-    ];
-    for (const [key, ok] of checks) if (!(ok && Number.isFinite(config[key]))) throw new RangeError(`ppo option ${key}: ${config[key]} is out of range`);
-    this.config = config;
+  /** `spaceSettings` (the space file's `ppo` block) come first; `options` win over them (see resolvePpoConfig). */
+  constructor(readonly decisions: DecisionSpace, seed: number, options: PpoOptions = {}, spaceSettings?: PpoSettings) {
+    this.config = resolvePpoConfig(spaceSettings, options);
     this.rng = new Rng(seed);
-    this.policy = new LstmPolicy(decisions, config, this.rng);
-    this.optimizer = this.makeOptimizer();
+    const { hiddenSize, embeddingSize, initRange } = this.config;
+    this.policy = new LstmPolicy(decisions, { hiddenSize, embeddingSize, initRange }, this.rng);
+    this.optimizer = createControllerAdam(this.config.learningRate);
   }
 
   get batchSize(): number { return this.config.batchSize; }
-
-  private makeOptimizer(): ParamOptimizer {
-    return createControllerAdam(this.config.learningRate);
-  }
 
   propose(count: number): Candidate[] {
     checkCount(count, 'ppo');
@@ -75,13 +64,17 @@ export class PpoStrategy implements Strategy {
     if (checked.length === 0) return;
     const oldLogProbs = checked.map((r, i) => readMeta(r.candidate.meta, r.path, i));
     const rewards = checked.map((r) => r.reward);
-    const baseline = this.baseline ?? rewards.reduce((s, x) => s + x, 0) / rewards.length;
-    const advantages = rewards.map((r) => r - baseline);
+    const advantages = this.advantages(rewards);
     for (let epoch = 0; epoch < this.config.epochs; epoch++) this.step(checked.map((r) => r.path), oldLogProbs, advantages);
-    let b = baseline;
-    for (const r of rewards) b = this.config.baselineDecay * b + (1 - this.config.baselineDecay) * r;
-    this.baseline = b;
     this.updates++;
+  }
+
+  /** The batch's advantages; then the baseline (and the advantage scale) move on past these rewards. */
+  private advantages(rewards: number[]): number[] {
+    const next = computeAdvantages(rewards, { baseline: this.baseline, meanSquare: this.advantageMeanSquare }, this.config);
+    this.baseline = next.baseline;
+    this.advantageMeanSquare = next.meanSquare;
+    return next.advantages;
   }
 
   private step(paths: DecisionPath[], oldLogProbs: number[][], advantages: number[]): void {
@@ -102,20 +95,19 @@ export class PpoStrategy implements Strategy {
     return encodeState({
       format: 'nos-controller-state', version: 1, strategy: 'ppo', space: this.decisions.signature,
       config: this.config, params, optimizer: this.optimizer.stateDict(), baseline: this.baseline,
-      updates: this.updates, rng: this.rng.getState(),
+      advantageMeanSquare: this.advantageMeanSquare, updates: this.updates, rng: this.rng.getState(),
     });
   }
 
   loadState(state: unknown): void {
     const s = checkStateHeader(decodeState(state, 'ppo state'), 'ppo', this.decisions.signature);
-    const config = s.config as Record<string, unknown>;
-    for (const key of Object.keys(DEFAULT_PPO_CONFIG) as Array<keyof PpoConfig>) {
-      if (config?.[key] !== this.config[key]) throw new RangeError(`ppo loadState: saved ${key} ${String(config?.[key])} differs from this strategy's ${this.config[key]}`);
-    }
+    const config = savedConfig(s.config, this.config);
     const saved = s.params as Record<string, unknown>;
     const values = this.policy.params.map((p, i) => expectFloat32(saved?.[this.policy.paramNames[i]], p.size, `ppo state params.${this.policy.paramNames[i]}`));
     if (s.baseline !== null && !(typeof s.baseline === 'number' && Number.isFinite(s.baseline))) throw new RangeError(`ppo loadState: baseline must be a finite number or null, got ${String(s.baseline)}`);
-    const optimizer = this.makeOptimizer();
+    const meanSquare = s.advantageMeanSquare ?? null; // absent in states saved before normalized advantages
+    if (meanSquare !== null && !(typeof meanSquare === 'number' && meanSquare >= 0 && Number.isFinite(meanSquare))) throw new RangeError(`ppo loadState: advantageMeanSquare must be a finite number >= 0 or null, got ${String(meanSquare)}`);
+    const optimizer = createControllerAdam(config.learningRate);
     // A state saved before the first update holds an optimizer that has seen no tensors yet; the runtime's
     // loadStateDict would pin it to zero tensors, so start a fresh one (the same thing).
     const optimizerStep = (s.optimizer as { step?: unknown } | null)?.step;
@@ -124,8 +116,10 @@ export class PpoStrategy implements Strategy {
     rng.setState(s.rng);
     // Everything checked: commit.
     this.policy.params.forEach((p, i) => (p.data as Float32Array).set(values[i]));
+    this.config = config;
     this.optimizer = optimizer;
     this.baseline = s.baseline as number | null;
+    this.advantageMeanSquare = meanSquare as number | null;
     this.updates = Number(s.updates) || 0;
     this.rng.setState(rng.getState());
   }
@@ -150,6 +144,49 @@ export function ppoLoss(policy: LstmPolicy, paths: DecisionPath[], oldLogProbs: 
     objective = objective ? ad.add(objective, term) : term;
   }
   return ad.scale(objective!, -1 / B);
+}
+
+/**
+ * The advantages of a batch's rewards, and the baseline and mean square after it. The baseline b (the batch mean
+ * before the first batch) is the same for the whole batch; afterwards b and the mean square of R - b move on past
+ * each reward: b <- d b + (1 - d) R. With `advantage: 'normalized'` the advantages are divided by the RMS of R - b
+ * over past batches (this batch's own before the first), floored at MIN_ADVANTAGE_RMS, so their scale, and the
+ * entropy bonus's weight against them, stays put as rewards bunch up.
+ */
+export function computeAdvantages(rewards: readonly number[], before: { baseline: number | null; meanSquare: number | null },
+  settings: { baselineDecay: number; advantage: PpoConfig['advantage'] }): { advantages: number[]; baseline: number; meanSquare: number } {
+  const decay = settings.baselineDecay;
+  const baseline = before.baseline ?? rewards.reduce((s, x) => s + x, 0) / rewards.length;
+  const deviations = rewards.map((r) => r - baseline);
+  const meanSquare = before.meanSquare ?? deviations.reduce((s, d) => s + d * d, 0) / deviations.length;
+  const scale = settings.advantage === 'normalized' ? 1 / Math.max(Math.sqrt(meanSquare), MIN_ADVANTAGE_RMS) : 1;
+  let b = baseline;
+  let ms = meanSquare;
+  for (const r of rewards) {
+    ms = decay * ms + (1 - decay) * (r - b) ** 2;
+    b = decay * b + (1 - decay) * r;
+  }
+  return { advantages: deviations.map((d) => d * scale), baseline: b, meanSquare: ms };
+}
+
+/**
+ * The settings a saved state was trained with: a resumed search goes on as it started, whatever the defaults are
+ * now. States saved before a setting existed ran the paper's algorithm, so a missing key takes the paper's value.
+ * The network's shape must match this strategy's (its weights were allocated for it).
+ */
+function savedConfig(saved: unknown, current: PpoConfig): PpoConfig {
+  if (saved === null || typeof saved !== 'object') throw new TypeError('ppo loadState: the state has no config');
+  const known = Object.fromEntries(Object.entries(saved as Record<string, unknown>).filter(([k]) => k in PPO_PRESETS.paper));
+  let config: PpoConfig;
+  try {
+    config = { ...PPO_PRESETS.paper, ...checkPpoSettings(known, 'ppo loadState: saved config') } as PpoConfig;
+  } catch (e) {
+    throw new RangeError((e as Error).message);
+  }
+  for (const key of ['hiddenSize', 'embeddingSize'] as const) {
+    if (config[key] !== current[key]) throw new RangeError(`ppo loadState: saved ${key} ${config[key]} differs from this strategy's ${current[key]}`);
+  }
+  return config;
 }
 
 function readMeta(meta: unknown, path: DecisionPath, index: number): number[] {

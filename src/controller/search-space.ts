@@ -3,14 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { BASE_OPERAND_TOKENS, MAX_GROUPS, decodeTokens } from '../compiler';
+import { checkPpoSettings, type PpoSettings } from './ppo-settings';
 
 export interface SearchConstraints { distinctOperands: boolean; noFinalAdd: boolean; reusePrevious: boolean }
 
 /** PPO settings a space may carry (createStrategy's options win over them). */
-export interface PpoSettings {
-  learningRate?: number; batchSize?: number; epochs?: number; clip?: number; baselineDecay?: number;
-  entropyWeight?: number; hiddenSize?: number; embeddingSize?: number; initRange?: number;
-}
+export type { PpoSettings } from './ppo-settings';
 
 export interface SearchSpace {
   name: string;
@@ -113,6 +111,13 @@ export function validateSearchSpace(json: unknown, source = 'search space'): Sea
     throw new SearchSpaceError(source, '/binary', 'noFinalAdd forbids add as the last binary function, and add is the only one listed');
   }
   checkCompilerKnows(raw, source);
+  if (raw.ppo !== undefined) {
+    try {
+      checkPpoSettings(raw.ppo, 'ppo');
+    } catch (e) {
+      throw new SearchSpaceError(source, '/ppo', (e as Error).message.replace(/^ppo:? ?/, ''));
+    }
+  }
   return {
     name: raw.name,
     operands: [...raw.operands],

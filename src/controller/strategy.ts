@@ -8,6 +8,8 @@ import { normaliseSearchSpace, type SearchSpace } from './search-space';
 export { loadSearchSpace, validateSearchSpace, countRules, presetNames, SearchSpaceError } from './search-space';
 export type { SearchSpace, SearchConstraints, PpoSettings } from './search-space';
 export type { PpoOptions } from './ppo';
+export { PPO_PRESETS, parsePpoSettings, resolvePpoConfig } from './ppo-settings';
+export type { PpoConfig, PpoPresetName } from './ppo-settings';
 export type { EvolutionOptions } from './evolution';
 
 export interface Candidate { tokens: string[]; meta: unknown } // meta is JSON (PPO stores log-probs)
@@ -33,7 +35,7 @@ export function createStrategy(kind: StrategyKind, space: SearchSpace, seed: num
   const decisions = new DecisionSpace(normaliseSearchSpace(space));
   switch (kind) {
     case 'ppo':
-      return new PpoStrategy(decisions, seed, { ...(space.ppo ?? {}), ...(options as PpoOptions) });
+      return new PpoStrategy(decisions, seed, options as PpoOptions, space.ppo);
     case 'random':
       return new RandomStrategy(decisions, seed, options as { batchSize?: number });
     case 'evolution':

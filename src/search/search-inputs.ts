@@ -18,6 +18,8 @@ export interface SearchInputs {
   /** batchSize: default 5 (the paper's), 1 for evolution (steady state). inFlight: default defaultInFlight. */
   budget: number; batchSize?: number; workers?: number; strategy: string; space: string; protocol: string;
   data?: string; device: string; seed: number; queue?: string; timeoutS?: number; maxRssMb?: number; inFlight?: number;
+  /** PPO settings in their text form (`paper`, `learningRate=1e-4,entropyWeight=0.01`, ...): only with strategy ppo. */
+  ppo?: string;
 }
 
 /** The batch size when none is given: the paper's 5; evolution breeds one child per finished rule. */
@@ -52,6 +54,21 @@ export function resolveProtocol(nameOrFile: string): ProtocolConfig | FakeProtoc
   }
 }
 
+/** --ppo: parsed and checked here, so a bad setting is refused before anything is written. */
+function resolvePpoInput(inputs: SearchInputs): Record<string, unknown> {
+  if (inputs.ppo === undefined) return {};
+  if (inputs.strategy !== 'ppo') throw new InputError(`--ppo sets the PPO controller; it does not apply to --strategy ${inputs.strategy}`);
+  const { parsePpoSettings } = require('../controller/ppo-settings') as typeof import('../controller/ppo-settings');
+  try {
+    const settings = parsePpoSettings(inputs.ppo, '--ppo');
+    if (settings.batchSize !== undefined) throw new InputError('--ppo: set the batch with --batch-size, not batchSize');
+    return settings;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError((e as Error).message);
+  }
+}
+
 export function resolveSpace(nameOrFile: string): SearchSpace {
   const controller = require('../controller/search-space') as { loadSearchSpace(n: string): SearchSpace };
   return controller.loadSearchSpace(nameOrFile); // throws SearchSpaceError naming the file and JSON path
@@ -62,6 +79,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     throw new InputError(`--strategy must be one of ${STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(inputs.strategy)}`);
   }
   if (inputs.device !== 'cpu' && inputs.device !== 'cuda') throw new InputError(`--device must be cpu or cuda, got ${JSON.stringify(inputs.device)}`);
+  const ppo = resolvePpoInput(inputs);
   const workers = inputs.workers ?? Math.max(1, os.availableParallelism());
   const space = resolveSpace(inputs.space);
   let protocol = resolveProtocol(inputs.protocol);
@@ -75,7 +93,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
   if (inputs.data !== undefined && !fs.existsSync(inputs.data)) throw new InputError(`--data ${inputs.data}: no such file or folder`);
   const batchSize = inputs.batchSize ?? defaultBatchSize(inputs.strategy);
   const config: SearchConfig = {
-    budget: inputs.budget, batchSize, strategy: inputs.strategy as StrategyKind, strategyOptions: { batchSize },
+    budget: inputs.budget, batchSize, strategy: inputs.strategy as StrategyKind, strategyOptions: { ...ppo, batchSize },
     // Local workers get an absolute path, so a --resume from another folder finds the same data; queue workers on
     // other machines read the path as given.
     space, spaceSource: inputs.space, protocol, data: inputs.data !== undefined ? { path: inputs.queue ? inputs.data : path.resolve(inputs.data) } : {},

@@ -104,7 +104,7 @@ test('feedback rejects non-finite rewards, foreign candidates and invalid tokens
   assert.throws(() => s.feedback([{ candidate: { tokens: c.tokens, meta: { strategy: 'random' } }, reward: 1 }]), /result 0: candidate.meta has no PPO log-probabilities/);
   assert.throws(() => s.feedback([{ candidate: { tokens: ['g', 'g', 'id', 'id', 'add'], meta: c.meta }, reward: 1 }]), /result 0: rule 'g g id id add': token 1 \('g'\): breaks a constraint/);
   assert.throws(() => createStrategy('ppo', small, 1, { learningrate: 1 }), /ppo: unknown option 'learningrate'/);
-  assert.throws(() => createStrategy('ppo', small, 1, { clip: 1.5 }), /ppo option clip: 1.5 is out of range/);
+  assert.throws(() => createStrategy('ppo', small, 1, { clip: 1.5 }), /ppo option clip: must be in \(0, 1\), got 1.5/);
   assert.throws(() => s.propose(-1), /count must be a non-negative integer/);
 });
 

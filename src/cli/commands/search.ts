@@ -23,7 +23,7 @@ const LINE_EVERY_MS = 5000;
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
   seed: number; out?: string; resume?: boolean; queue?: string; queuePasswordFile?: string; batchSize?: number; timeout?: number;
-  maxRss?: number; top: number; progress: boolean; inFlight?: number;
+  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string;
 }
 
 function timestamp(): string {
@@ -132,7 +132,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     config = buildSearchConfig({
       budget: flags.budget, batchSize: flags.batchSize, workers: flags.workers, strategy: flags.strategy, space: flags.space,
       protocol: flags.protocol, data: flags.data, device: flags.device, seed: flags.seed, queue,
-      timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight,
+      timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight, ppo: flags.ppo,
     });
     // An unreachable queue fails here (exit 1), before the folder holds a search that never started.
     if (queue) await assertRedisReachable(parseRedisUrl(queue), 3000);
@@ -144,7 +144,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     // The folder shows the queue's password as ***: a resume takes it from the file or the environment again.
     if (queue === undefined && stored?.includes(':***@')) queue = storedQueueUrlWithPassword(stored, passwords) ?? undefined;
     if (start?.type === 'start') checkResumeInputs(start.config as SearchConfig, queue);
-    const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss'].filter(fromUser);
+    const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss', 'ppo'].filter(fromUser);
     if (ignored.length) process.stderr.write(`note: --resume keeps the search's own settings; ignoring ${ignored.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}\n`);
   }
 
@@ -226,6 +226,7 @@ export function register(program: Command): void {
     .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
     .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue; ${GPU_IN_FLIGHT} with --device cuda)`, integer('--in-flight', 1))
+    .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, hiddenSize, embeddingSize, initRange)')
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
     .option('--top <n>', 'leaderboard rows to print', integer('--top', 1), 10)
