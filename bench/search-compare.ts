@@ -1,5 +1,8 @@
 // Search benchmark: rules evaluated per hour by the local pool with each protocol (against one worker and the
-// paper's figure), and PPO vs random search vs regularized evolution on the same budget over several seeds.
+// paper's figure), and the study of PPO vs random search vs regularized evolution on the same budget over several
+// seeds and spaces: mean reward per window of sampled rules (Figure 4, drawn as one SVG), best and top-10 mean.
+// The searches of a study share one pool of workers and one result cache (bench/study/), and their folders are
+// kept under --out: the same command again resumes an interrupted study or reuses a finished one.
 import { execSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -10,9 +13,11 @@ import { compileRule } from '../src/compiler';
 import { loadProtocol, PROTOCOL_VERSION, type ProtocolConfig } from '../src/runtime/child/protocol';
 import type { Envelope, Job } from '../src/search/backend';
 import { createLocalBackend } from '../src/search/pool-local';
-import { buildReport } from '../src/search/report';
-import { buildSearchConfig } from '../src/search/search-inputs';
-import { runSearch } from '../src/search/search-loop';
+import { checkDeterminism } from './study/check-determinism';
+import { jobKey, readCacheFile } from './study/result-cache';
+import { runStudy, type StudySearch } from './study/run-study';
+import { renderStudyFigure, type StudyPanel } from './study/study-figure';
+import { mean, meanSd, searchStats } from './study/study-stats';
 
 const { values: args } = parseArgs({
   options: {
@@ -21,8 +26,19 @@ const { values: args } = parseArgs({
     'paper-rules': { type: 'string', default: '2' },
     budget: { type: 'string', default: '60' },
     seeds: { type: 'string', default: '1,2,3' },
-    space: { type: 'string', default: 'sign-family' },
+    // Repeatable: NAME or NAME:SEEDS (e.g. --space sign-family:1,2,3 --space paper-full:1).
+    space: { type: 'string', multiple: true, default: ['sign-family'] },
     strategies: { type: 'string', default: 'ppo,random,evolution' },
+    ppo: { type: 'string' }, // PPO settings (nos search --ppo), for the ppo searches
+    label: { type: 'string' }, // names a PPO variant: its folders are ppo-LABEL-seedN
+    out: { type: 'string', default: 'runs/search-compare' }, // kept: run the same command again to resume or reuse
+    cache: { type: 'string' }, // the study's result cache (default OUT/results-cache.jsonl)
+    window: { type: 'string' }, // rules per window of the mean-reward curve (default budget / 10)
+    top: { type: 'string', default: '10' },
+    concurrent: { type: 'string' }, // searches running at once (default all)
+    figure: { type: 'string' }, // where the SVG goes (default OUT/study.svg)
+    protocol: { type: 'string', default: 'quick' }, // 'fake' tries the machinery in seconds
+    'check-determinism': { type: 'string' }, // N: train N cached rules again and compare bit for bit
     skip: { type: 'string', default: '' }, // 'rate' and/or 'compare'
   },
 });
@@ -101,46 +117,100 @@ async function measureRates(): Promise<void> {
   }
 }
 
-interface RunStats { strategy: string; seed: number; best: number; top5: number; distinct: number; failed: number; seconds: number }
+/** `sign-family:1,2,3` -> the space and its seeds (the --seeds default when none are given). */
+function parseSpaceSeeds(item: string, defaultSeeds: number[]): { space: string; seeds: number[] } {
+  const colon = item.lastIndexOf(':');
+  if (colon < 0) return { space: item, seeds: defaultSeeds };
+  return { space: item.slice(0, colon), seeds: item.slice(colon + 1).split(',').map(Number) };
+}
+
+const COLORS: Record<string, string> = { ppo: '#1f77b4', random: '#7f7f7f', evolution: '#ff7f0e' };
+const EXTRA_COLORS = ['#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#d62728'];
 
 async function compareStrategies(): Promise<void> {
   const budget = Number(args.budget);
+  const window = Number(args.window ?? Math.max(1, Math.floor(budget / 10)));
+  const top = Number(args.top);
   const seeds = args.seeds!.split(',').map(Number);
-  const strategies = args.strategies!.split(',');
-  console.log(`\n## strategies on the same budget: ${budget} rules, space ${args.space}, quick protocol, seeds ${seeds.join(',')}`);
-  const stats: RunStats[] = [];
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-bench-search-'));
-  for (const seed of seeds) {
-    for (const strategy of strategies) {
-      const outDir = path.join(root, `${strategy}-${seed}`);
-      const config = buildSearchConfig({ budget, batchSize: 5, workers, strategy, space: args.space!, protocol: 'quick', device: 'cpu', seed });
-      const started = Date.now();
-      await runSearch({ outDir, config });
-      const report = buildReport(outDir);
-      const top = report.leaderboard.slice(0, 5).map((e) => e.reward);
-      const s: RunStats = { strategy, seed, best: top[0] ?? 0, top5: top.length ? top.reduce((a, b) => a + b, 0) / top.length : 0,
-        distinct: report.distinctRules, failed: report.rows.filter((r) => r.status !== 'ok').length, seconds: (Date.now() - started) / 1000 };
-      stats.push(s);
-      console.log(`${strategy.padEnd(9)} seed ${seed}: best ${s.best.toFixed(4)}, top-5 mean ${s.top5.toFixed(4)}, ${s.distinct} distinct rules, ${s.failed} failed, ${s.seconds.toFixed(0)} s`);
+  const strategies = args.strategies!.split(',') as StudySearch['strategy'][];
+  const label = args.label ?? '';
+  const out = path.resolve(args.out!);
+  const plan = (args.space as string[]).map((item) => parseSpaceSeeds(item, seeds));
+  const searches: StudySearch[] = [];
+  for (const { space, seeds: spaceSeeds } of plan) {
+    for (const seed of spaceSeeds) {
+      for (const strategy of strategies) {
+        const name = `${strategy}${strategy === 'ppo' && label ? `-${label}` : ''}-seed${seed}`;
+        searches.push({ space, strategy, seed, label: strategy === 'ppo' ? label : '', ppo: strategy === 'ppo' ? args.ppo : undefined, outDir: path.join(out, space, name) });
+      }
     }
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-  console.log('\n| strategy | best (mean ± sd over seeds) | top-5 mean (mean ± sd) | distinct rules | failed rules | vs random (top-5) |');
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-  const randomTop5 = mean(stats.filter((s) => s.strategy === 'random').map((s) => s.top5));
-  for (const strategy of strategies) {
-    const mine = stats.filter((s) => s.strategy === strategy);
-    const best = mine.map((s) => s.best);
-    const top5 = mine.map((s) => s.top5);
-    console.log(`| ${strategy} | ${mean(best).toFixed(4)} ± ${sd(best).toFixed(4)} | ${mean(top5).toFixed(4)} ± ${sd(top5).toFixed(4)} | ` +
-      `${mean(mine.map((s) => s.distinct)).toFixed(1)} | ${mean(mine.map((s) => s.failed)).toFixed(1)} | ${Number.isFinite(randomTop5) ? (mean(top5) / randomTop5).toFixed(3) : '-'} |`);
+  console.log(`\n## strategies on the same budget: ${budget} rules per search, ${args.protocol} protocol, ${plan.map((p) => `${p.space} seeds ${p.seeds.join(',')}`).join('; ')}` +
+    `${args.ppo ? `, PPO settings ${args.ppo}` : ''} (load average ${os.loadavg()[0].toFixed(1)} at start)`);
+  const abort = new AbortController();
+  process.once('SIGINT', () => { console.log('\nstopping: every finished result is recorded; run the same command again to continue'); abort.abort(); });
+  const started = Date.now();
+  const stats = await runStudy(searches, {
+    budget, workers, cacheFile: args.cache ? path.resolve(args.cache) : path.join(out, 'results-cache.jsonl'), protocol: args.protocol!,
+    concurrent: Number(args.concurrent ?? searches.length), signal: abort.signal, log: (line) => console.log(line),
+  });
+  if (abort.signal.aborted) return;
+  console.log(`\n${searches.length} searches in ${((Date.now() - started) / 60000).toFixed(0)} min: ${stats.trained} trainings ` +
+    `(${(stats.trainMs / 3.6e6).toFixed(2)} worker-hours), ${stats.fromCache} results from the study cache, ${stats.joined} joined a training in flight`);
+  const panels: StudyPanel[] = [];
+  const summary: Record<string, unknown>[] = [];
+  for (const { space } of plan) {
+    const mine = searches.filter((s) => s.space === space);
+    const groups = [...new Set(mine.map((s) => (s.label ? `${s.strategy}-${s.label}` : s.strategy)))];
+    console.log(`\n### ${space}: mean reward per window of ${window} rules (failures count 0), best and top-${top} mean of distinct rules\n`);
+    console.log(`| strategy | seeds | window means (mean over seeds) | last - first window, per seed | best (mean ± sd) | top-${top} mean (mean ± sd) | distinct rules | failed rules |`);
+    console.log('| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |');
+    const series: StudyPanel['series'] = [];
+    groups.forEach((group, g) => {
+      const runs = mine.filter((s) => (s.label ? `${s.strategy}-${s.label}` : s.strategy) === group).map((s) => ({ s, st: searchStats(s.outDir, window, top) }));
+      const windows = runs.map((r) => r.st.windows);
+      const n = Math.min(...windows.map((w) => w.length));
+      const meanWindows = Array.from({ length: n }, (_, w) => mean(windows.map((ws) => ws[w])));
+      const rises = windows.map((ws) => (ws.length >= 2 ? ws[ws.length - 1] - ws[0] : NaN));
+      console.log(`| ${group} | ${runs.map((r) => r.s.seed).join(',')} | ${meanWindows.map((x) => x.toFixed(3)).join(' ')} | ${rises.map((x) => (x >= 0 ? '+' : '') + x.toFixed(3)).join(', ')} | ` +
+        `${meanSd(runs.map((r) => r.st.best))} | ${meanSd(runs.map((r) => r.st.topMean))} | ${mean(runs.map((r) => r.st.distinct)).toFixed(0)} | ${mean(runs.map((r) => r.st.failed)).toFixed(0)} |`);
+      series.push({ label: group, color: COLORS[group] ?? EXTRA_COLORS[g % EXTRA_COLORS.length], runs: windows.map((w) => w.slice(0, n)) });
+      for (const r of runs) summary.push({ space, strategy: group, seed: r.s.seed, ...r.st });
+    });
+    const seedCount = new Set(mine.map((s) => s.seed)).size;
+    panels.push({ title: `${space} (${seedCount} seed${seedCount > 1 ? 's' : ''})`, window, series });
   }
-  console.log(`\n(search folders kept in ${root})`);
+  fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
+  const figure = args.figure ? path.resolve(args.figure) : path.join(out, 'study.svg');
+  fs.writeFileSync(figure, renderStudyFigure(panels, `Mean reward per ${window} sampled rules (the paper's Figure 4), ${budget} rules per search, ${args.protocol} protocol`));
+  console.log(`\n(search folders, summary.json and the figure ${path.relative(process.cwd(), figure)} in ${path.relative(process.cwd(), out) || '.'})`);
+}
+
+/**
+ * Trains N rules of the study's cache again on a fresh pool and compares the results bit for bit. Each job is
+ * rebuilt from its rule and seed as the study builds it, and used only when its key matches the cached one.
+ */
+async function checkCachedRewards(count: number): Promise<void> {
+  const { entries } = readCacheFile(args.cache ? path.resolve(args.cache) : path.join(path.resolve(args.out!), 'results-cache.jsonl'));
+  const quick = { ...loadProtocol(args.protocol!), threads: Math.max(1, Math.floor(os.availableParallelism() / workers)) };
+  // Every k-th entry, so the sample spans the study (ok and diverged rules, every seed).
+  const step = Math.max(1, Math.floor(entries.length / count));
+  const picked = entries.filter((_, i) => i % step === 0).slice(0, count).flatMap((entry) => {
+    const job: Job = { id: `check:${entry.key}`, rule: entry.rule, protocol: quick, data: {}, device: 'cpu', seed: entry.seed,
+      versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } };
+    return jobKey(job) === entry.key ? [{ job, entry }] : [];
+  });
+  console.log(`\n## determinism: ${picked.length} cached trainings (of ${entries.length}) trained again on a fresh pool of ${workers} workers`);
+  const checks = await checkDeterminism(picked, workers);
+  for (const c of checks) {
+    console.log(`${c.same ? 'same' : 'DIFFERENT'}  seed ${c.seed}  ${c.before.status} ${c.before.reward?.toFixed(4)} at lr ${c.before.bestLr} -> ${c.after.status} ${c.after.reward?.toFixed(4)} at lr ${c.after.bestLr}  ${c.rule}`);
+  }
+  console.log(`${checks.filter((c) => c.same).length} of ${checks.length} identical (status, reward, best learning rate and every sweep entry)`);
 }
 
 async function main(): Promise<void> {
   if (!skip.has('rate')) await measureRates();
+  if (args['check-determinism']) await checkCachedRewards(Number(args['check-determinism']));
   if (!skip.has('compare')) await compareStrategies();
 }
 

@@ -1,0 +1,87 @@
+// Runs a study's searches side by side on one shared pool of workers and one result cache; resumable at any point.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createLocalBackend } from '../../src/search/pool-local';
+import { LEDGER_FILE, readLedger } from '../../src/search/ledger';
+import { buildSearchConfig } from '../../src/search/search-inputs';
+import { runSearch } from '../../src/search/search-loop';
+import { ResultCache } from './result-cache';
+import { SharedTrainer, type SharedStats } from './shared-backend';
+
+export interface StudySearch {
+  space: string; strategy: 'ppo' | 'random' | 'evolution'; seed: number;
+  /** Names a variant (e.g. PPO settings under test); part of the folder name. */
+  label: string;
+  ppo?: string;
+  outDir: string;
+}
+
+export interface StudyOptions {
+  budget: number; workers: number; cacheFile: string; protocol: string;
+  /** Searches running at once (the rest wait their turn). */
+  concurrent: number;
+  signal?: AbortSignal;
+  log: (line: string) => void;
+  /** Seconds between progress lines. */
+  progressEvery?: number;
+}
+
+/** How far a search folder got: null when it holds no search yet. */
+function recorded(outDir: string): { results: number; finished: boolean } | null {
+  const file = path.join(outDir, LEDGER_FILE);
+  if (!fs.existsSync(file)) return null;
+  const { records } = readLedger(file);
+  const results = new Set(records.flatMap((r) => (r.type === 'result' ? [r.index] : []))).size;
+  const last = [...records].reverse().find((r) => r.type === 'finish' || r.type === 'resume' || r.type === 'stop');
+  return { results, finished: last?.type === 'finish' };
+}
+
+export async function runStudy(searches: StudySearch[], options: StudyOptions): Promise<SharedStats> {
+  const cache = new ResultCache(options.cacheFile);
+  const pool = createLocalBackend({ workers: options.workers, limits: { timeoutMs: 600_000, maxRssMb: 4096 } });
+  const trainer = new SharedTrainer(pool, cache);
+  const done = new Map<string, number>(searches.map((s) => [s.outDir, recorded(s.outDir)?.results ?? 0]));
+  const total = searches.length * options.budget;
+  const startedAt = Date.now();
+  const doneAtStart = [...done.values()].reduce((a, b) => a + Math.min(b, options.budget), 0);
+  options.log(`study: ${searches.length} searches of ${options.budget} rules, ${doneAtStart} of ${total} rules already recorded; cache ${options.cacheFile} holds ${cache.size} trainings`);
+  const progress = setInterval(() => {
+    const now = [...done.values()].reduce((a, b) => a + Math.min(b, options.budget), 0);
+    const hours = (Date.now() - startedAt) / 3.6e6;
+    const rate = (now - doneAtStart) / hours;
+    const eta = rate > 0 ? (total - now) / rate : NaN;
+    const s = trainer.stats;
+    options.log(`study: ${now}/${total} rules, ${rate.toFixed(0)} rules/h, ETA ${Number.isFinite(eta) ? `${(eta * 60).toFixed(0)} min` : '?'}; ` +
+      `trained ${s.trained} (${(s.trainMs / Math.max(1, s.trained) / 1000).toFixed(1)} s each), from the cache ${s.fromCache}, joined ${s.joined}`);
+  }, (options.progressEvery ?? 60) * 1000);
+  const queue = [...searches];
+  const runOne = async (s: StudySearch): Promise<void> => {
+    const state = recorded(s.outDir);
+    if (state && state.finished && state.results >= options.budget) return;
+    const name = path.relative(process.cwd(), s.outDir);
+    const common = {
+      outDir: s.outDir, signal: options.signal,
+      deps: { makeBackend: () => trainer.view() },
+      onEvent: (e: { type: string; done?: number }) => { if (e.type === 'result' && e.done !== undefined) done.set(s.outDir, e.done); },
+    };
+    if (state) {
+      await runSearch({ ...common, resume: true, overrides: { budget: options.budget } });
+    } else {
+      fs.mkdirSync(s.outDir, { recursive: true });
+      const config = buildSearchConfig({ budget: options.budget, batchSize: 5, workers: options.workers, strategy: s.strategy,
+        space: s.space, protocol: options.protocol, device: 'cpu', seed: s.seed, ppo: s.ppo });
+      await runSearch({ ...common, config });
+    }
+    if (!options.signal?.aborted) options.log(`study: ${name} finished`);
+  };
+  const lanes = Array.from({ length: Math.min(options.concurrent, queue.length) }, async () => {
+    for (let s = queue.shift(); s && !options.signal?.aborted; s = queue.shift()) await runOne(s);
+  });
+  try {
+    await Promise.all(lanes);
+  } finally {
+    clearInterval(progress);
+    await trainer.close();
+  }
+  return trainer.stats;
+}
