@@ -68,7 +68,7 @@ export async function runStudy(searches: StudySearch[], options: StudyOptions): 
       await runSearch({ ...common, resume: true, overrides: { budget: options.budget } });
     } else {
       fs.mkdirSync(s.outDir, { recursive: true });
-      const config = buildSearchConfig({ budget: options.budget, batchSize: 5, workers: options.workers, strategy: s.strategy,
+      const config = buildSearchConfig({ budget: options.budget, workers: options.workers, strategy: s.strategy,
         space: s.space, protocol: options.protocol, device: 'cpu', seed: s.seed, ppo: s.ppo });
       await runSearch({ ...common, config });
     }

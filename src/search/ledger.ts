@@ -32,7 +32,9 @@ export type LedgerRecord =
   /** staleness: batches fed back between this batch's proposal and its own feedback (0 in a synchronous loop). */
   | { type: 'update'; time: string; batch: number; rewards: number[]; staleness?: number }
   | { type: 'stop'; time: string; reason: string }
-  | { type: 'finish'; time: string; candidates: number };
+  | { type: 'finish'; time: string; candidates: number }
+  /** One confirmation run (--confirm): a top rule trained again with another child seed (src/search/confirm.ts). */
+  | { type: 'confirm'; time: string; rule: string; hash: string; seed: number; envelope: Envelope };
 
 /** A complete line of the ledger that is not a valid record: its 1-based line number and what is wrong. */
 export interface LedgerProblem { line: number; problem: string }

@@ -56,6 +56,8 @@ const RECORD_SCHEMAS: Record<string, object> = {
   update: { required: ['time', 'batch', 'rewards'], properties: { batch: COUNT, rewards: { type: 'array', items: REWARD }, staleness: COUNT } },
   stop: { required: ['time', 'reason'], properties: { reason: TEXT } },
   finish: { required: ['time', 'candidates'], properties: { candidates: COUNT } },
+  confirm: { required: ['time', 'rule', 'hash', 'seed', 'envelope'],
+    properties: { rule: { type: 'string', minLength: 1 }, hash: { type: 'string', minLength: 1 }, seed: COUNT, envelope: ENVELOPE } },
 };
 
 export const LEDGER_RECORD_TYPES: readonly string[] = Object.keys(RECORD_SCHEMAS);
@@ -138,9 +140,9 @@ export function ledgerRecordProblem(value: unknown): string | null {
   if (!validate) return `type must be one of ${LEDGER_RECORD_TYPES.join(', ')} (got ${preview(type)})`;
   const problem = firstProblem(validate, value, '');
   if (problem) return `${type} record: ${problem}`;
-  if (type === 'result') {
+  if (type === 'result' || type === 'confirm') {
     const status = statusProblem((value as { envelope: Envelope }).envelope, 'envelope.');
-    if (status) return `result record: ${status}`;
+    if (status) return `${type} record: ${status}`;
   }
   return null;
 }

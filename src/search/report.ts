@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from './checked-write';
+import { rankConfirmed, type ConfirmedEntry, type ConfirmRecord } from './confirm';
 import { formatLedgerProblem, LEDGER_FILE, readLedger, type CandidateRecord, type LedgerRecord } from './ledger';
 import { renderRewardSvg } from './reward-plot';
 import { RULE_TREE_COUNT, RULE_TREE_DIR, ruleTreeFile, writeRuleTrees } from './rule-tree';
@@ -35,6 +36,8 @@ export interface SearchReport {
   state: 'running-or-interrupted' | 'stopped' | 'finished';
   /** Ledger lines left out because they are not valid records (`FILE line N: why`); empty for a sound ledger. */
   problems: string[];
+  /** Rules re-trained with more seeds (--confirm), best mean first; empty when none are. */
+  confirmed: ConfirmedEntry[];
 }
 
 export function buildReport(dir: string): SearchReport {
@@ -43,6 +46,7 @@ export function buildReport(dir: string): SearchReport {
   const { records, problems } = readLedger(file);
   const candidates = new Map<number, CandidateRecord>();
   const results = new Map<number, Extract<LedgerRecord, { type: 'result' }>>();
+  const confirmations: ConfirmRecord[] = [];
   let runId: string | null = null;
   let config: Record<string, unknown> | null = null;
   let state: SearchReport['state'] = 'running-or-interrupted';
@@ -53,6 +57,7 @@ export function buildReport(dir: string): SearchReport {
     else if (r.type === 'stop') state = 'stopped';
     else if (r.type === 'finish') state = 'finished';
     else if (r.type === 'resume') state = 'running-or-interrupted';
+    else if (r.type === 'confirm') confirmations.push(r);
   }
   const rows: CandidateRow[] = [...results.values()].sort((a, b) => a.index - b.index).map((r) => {
     const c = candidates.get(r.index);
@@ -83,6 +88,7 @@ export function buildReport(dir: string): SearchReport {
     runId, config, proposed: candidates.size, finished: rows.length, statusCounts,
     reused: rows.filter((r) => r.reusedFrom !== null).length, distinctRules: sampled.size, leaderboard, rows, state,
     problems: problems.map((p) => formatLedgerProblem(file, p)),
+    confirmed: rankConfirmed(leaderboard, confirmations, Number(config?.seed ?? 0)),
   };
 }
 
@@ -103,7 +109,24 @@ export function formatLeaderboard(report: SearchReport, top = 10): string {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padStart(widths[i]))).join('  ');
   const table = [fmt(header), ...lines.map(fmt)].join('\n');
-  return `${summaryLine(report)}\n\n${entries.length ? table : `(no rule finished with status ok yet)${commonFailure(report)}`}\n`;
+  const body = entries.length ? table : `(no rule finished with status ok yet)${commonFailure(report)}`;
+  if (report.confirmed.length === 0) return `${summaryLine(report)}\n\n${body}\n`;
+  return `${summaryLine(report)}\n\n${confirmedTitle(report)}:\n${formatConfirmed(report.confirmed.slice(0, top))}\n\nthe search seed alone:\n${body}\n`;
+}
+
+function confirmedTitle(report: SearchReport): string {
+  const [first, ...more] = report.confirmed[0].seeds;
+  return `confirmed: ${report.confirmed.length} top rules trained again with seed${more.length > 1 ? 's' : ''} ${more.join(' and ')} besides the search's seed ${first}, ranked by the mean of ${more.length + 1} seeds`;
+}
+
+/** The confirmed ranking as a terminal table: mean, spread (sd, lowest and highest seed), each seed's reward. */
+function formatConfirmed(entries: ConfirmedEntry[]): string {
+  const header = ['rank', 'mean', 'sd', 'min', 'max', ...entries[0].seeds.map((s) => `seed ${s}`), 'search rank', 'rule'];
+  const lines = entries.map((e) => [String(e.rank), fmtReward(e.mean), fmtReward(e.sd), fmtReward(e.min), fmtReward(e.max),
+    ...e.rewards.map((r, i) => `${fmtReward(r)}${i > 0 && e.statuses[i - 1] !== 'ok' ? ` (${e.statuses[i - 1]})` : ''}`), String(e.searchRank), e.rule]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padStart(widths[i]))).join('  ');
+  return [fmt(header), ...lines.map(fmt)].join('\n');
 }
 
 /** With no rule ok, why: the most common failing status and the first error it came with (diverging is a result). */
@@ -119,11 +142,23 @@ function commonFailure(report: SearchReport): string {
 
 /** The leaderboard as markdown (leaderboard.md). */
 export function leaderboardMarkdown(report: SearchReport, top = 50): string {
+  const treeHashes = new Set(treeEntries(report).map((e) => e.hash));
   const out = [`# Search leaderboard${report.runId ? `: ${report.runId}` : ''}`, '', summaryLine(report), ''];
+  if (report.confirmed.length > 0) {
+    const seeds = report.confirmed[0].seeds;
+    out.push(`## Confirmed: ${confirmedTitle(report).replace(/^confirmed: /, '')}`, '');
+    out.push(`| rank | mean | sd | min | max | ${seeds.map((x) => `seed ${x}`).join(' | ')} | search rank | rule (canonical infix) | tree |`);
+    out.push(`| ---: | ---: | ---: | ---: | ---: | ${seeds.map(() => '---:').join(' | ')} | ---: | --- | --- |`);
+    for (const e of report.confirmed) {
+      const rewards = e.rewards.map((r, i) => `${fmtReward(r)}${i > 0 && e.statuses[i - 1] !== 'ok' ? ` (${e.statuses[i - 1]})` : ''}`);
+      out.push(`| ${e.rank} | ${fmtReward(e.mean)} | ${fmtReward(e.sd)} | ${fmtReward(e.min)} | ${fmtReward(e.max)} | ${rewards.join(' | ')} | ${e.searchRank} | \`${e.rule.replace(/\|/g, '\\|')}\` | [svg](${ruleTreeFile(e.hash)}) |`);
+    }
+    out.push('', '## The search seed alone', '');
+  }
   out.push('| rank | reward | best lr | state bytes/param | rule (canonical infix) | first sampled | times sampled | tree |');
   out.push('| ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |');
   for (const e of report.leaderboard.slice(0, top)) {
-    const tree = e.rank <= RULE_TREE_COUNT && e.hash ? `[svg](${ruleTreeFile(e.hash)})` : '';
+    const tree = e.hash && treeHashes.has(e.hash) ? `[svg](${ruleTreeFile(e.hash)})` : '';
     out.push(`| ${e.rank} | ${fmtReward(e.reward)} | ${fmtLr(e.bestLr)} | ${fmtBytes(e.bytesPerParam)} | \`${e.rule.replace(/\|/g, '\\|')}\` | ${e.firstIndex + 1} | ${e.timesSampled} | ${tree} |`);
   }
   const failures = report.rows.filter((r) => r.status !== 'ok' && r.reusedFrom === null).slice(0, 20);
@@ -135,14 +170,15 @@ export function leaderboardMarkdown(report: SearchReport, top = 50): string {
     }
   }
   out.push('', 'Plot: [rewards.svg](rewards.svg) (reward of each sampled rule, running best, moving average).',
-    `Trees (the paper's Figure 2) of the top ${RULE_TREE_COUNT} rules, as sampled: ${RULE_TREE_DIR}/.`, '');
+    `Trees (the paper's Figure 2) of the top ${RULE_TREE_COUNT} rules${report.confirmed.length ? ' and the confirmed ones' : ''}, as sampled: ${RULE_TREE_DIR}/.`, '');
   return out.join('\n');
 }
 
 /** The text of leaderboard.json. */
 export function leaderboardJson(report: SearchReport): string {
   const json = { runId: report.runId, state: report.state, proposed: report.proposed, finished: report.finished,
-    statusCounts: report.statusCounts, reused: report.reused, distinctRules: report.distinctRules, leaderboard: report.leaderboard };
+    statusCounts: report.statusCounts, reused: report.reused, distinctRules: report.distinctRules, confirmed: report.confirmed,
+    leaderboard: report.leaderboard };
   return JSON.stringify(json, null, 2) + '\n';
 }
 
@@ -159,5 +195,11 @@ export function writeReportFiles(dir: string, report: SearchReport): void {
   writeFileAtomic(path.join(dir, 'leaderboard.json'), leaderboardJson(report));
   const title = `Reward of sampled rules${report.config?.strategy ? ` (${String(report.config.strategy)})` : ''}`;
   writeFileAtomic(path.join(dir, 'rewards.svg'), renderRewardSvg(report.rows.map((r) => ({ x: r.index + 1, reward: r.reward, ok: r.status === 'ok' })), { title }));
-  writeRuleTrees(dir, report.leaderboard.slice(0, RULE_TREE_COUNT));
+  writeRuleTrees(dir, treeEntries(report));
+}
+
+/** The rules that get a tree: the top of the leaderboard and every confirmed rule. */
+function treeEntries(report: SearchReport): LeaderboardEntry[] {
+  const confirmed = new Set(report.confirmed.map((c) => c.hash));
+  return report.leaderboard.filter((e) => e.rank <= RULE_TREE_COUNT || (e.hash !== null && confirmed.has(e.hash)));
 }

@@ -32,7 +32,15 @@ export interface SearchConfig {
    * it existed: then the default for the backend (defaultInFlight).
    */
   inFlight?: number;
+  /**
+   * How many of the leaderboard's top rules the search trains again with two more child seeds when its budget is
+   * spent (src/search/confirm.ts); 0 or absent (folders made before it existed): none.
+   */
+  confirm?: number;
 }
+
+/** `nos search --confirm` when not given: the top 10 rules are confirmed. */
+export const DEFAULT_CONFIRM = 10;
 
 /** With --queue, the default --in-flight: enough to keep 16 single-job workers busy with one job waiting for each. */
 export const QUEUE_IN_FLIGHT = 32;
@@ -58,6 +66,9 @@ export function validateConfig(config: SearchConfig): void {
     throw new Error(`search config: inFlight must be an integer >= 1, got ${JSON.stringify(config.inFlight)}`);
   }
   if (config.workers > MAX_PROCESSES) throw new Error(`search config: workers must be at most ${MAX_PROCESSES}, got ${config.workers}`);
+  if (config.confirm !== undefined && (!Number.isInteger(config.confirm) || config.confirm < 0)) {
+    throw new Error(`search config: confirm must be an integer >= 0, got ${JSON.stringify(config.confirm)}`);
+  }
   if (!STRATEGY_KINDS.includes(config.strategy)) throw new Error(`search config: strategy must be one of ${STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(config.strategy)}`);
   if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) throw new Error(`search config: seed must be an integer in [0, 2^32), got ${JSON.stringify(config.seed)}`);
   if (config.device !== 'cpu' && config.device !== 'cuda') throw new Error(`search config: device must be cpu or cuda, got ${JSON.stringify(config.device)}`);

@@ -20,6 +20,8 @@ export interface SearchInputs {
   data?: string; device: string; seed: number; queue?: string; timeoutS?: number; maxRssMb?: number; inFlight?: number;
   /** PPO settings in their text form (`paper`, `learningRate=1e-4,entropyWeight=0.01`, ...): only with strategy ppo. */
   ppo?: string;
+  /** Top rules to train again with two more seeds when the budget is spent (default 0 here; nos search's is 10). */
+  confirm?: number;
 }
 
 /** The batch size when none is given: the paper's 5; evolution breeds one child per finished rule. */
@@ -99,6 +101,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     space, spaceSource: inputs.space, protocol, data: inputs.data !== undefined ? { path: inputs.queue ? inputs.data : path.resolve(inputs.data) } : {},
     device: inputs.device, seed: inputs.seed, workers, limits, ...(inputs.queue ? { queue: inputs.queue } : {}),
     inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers, device: inputs.device }),
+    ...(inputs.confirm ? { confirm: inputs.confirm } : {}),
   };
   try {
     validateConfig(config);

@@ -12,7 +12,9 @@ import { CHECKPOINT_VERSION, writeCheckpoint } from './checkpoint';
 import { FAKE_PROTOCOL_VERSION } from './fake-evaluator';
 import { lockFolder } from './folder-lock';
 import { LEDGER_FILE, Ledger, type CandidateRecord } from './ledger';
+import { confirmSeeds, confirmTopRules, type ConfirmProgress, type ConfirmRecord } from './confirm';
 import { checkedEnvelope } from './record-validation';
+import { buildReport } from './report';
 import { readLedgerState, rebuildStrategy, type BatchState, type ResultRecord } from './resume';
 import { identifyWithCompiler, type IdentifyRule } from './rule-identity';
 import { defaultInFlight, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
@@ -35,6 +37,8 @@ export type SearchEvent =
   | { type: 'proposed'; batch: number; count: number }
   | { type: 'result'; index: number; rule: string | null; status: JobStatus; reward: number; reused: boolean; done: number; budget: number; best: number | null; inFlight: number }
   | { type: 'updated'; batch: number }
+  /** The confirmation step (--confirm): starting (done 0, rule empty) and after each training. */
+  | ({ type: 'confirm'; seeds: number[] } & ConfirmProgress)
   | { type: 'note'; message: string };
 
 export interface RunSearchOptions {
@@ -44,7 +48,7 @@ export interface RunSearchOptions {
   /** Required for a new search; ignored on resume (the folder's config.json rules). */
   config?: SearchConfig;
   /** Settings a resume may change. */
-  overrides?: { budget?: number; workers?: number; queue?: string; inFlight?: number };
+  overrides?: { budget?: number; workers?: number; queue?: string; inFlight?: number; confirm?: number };
   deps?: SearchDeps;
   onEvent?: (event: SearchEvent) => void;
   /** Aborting stops the search cleanly: every finished result is already in the ledger. */
@@ -170,6 +174,7 @@ class Search {
         if (this.work.size === 0) break; // the budget is spent and every result is recorded and fed back
         this.onEnvelope(await this.nextOrStop());
       }
+      await this.confirm();
       this.ledger.append({ type: 'finish', time: now(), candidates: this.candidatesProposed });
     } catch (e) {
       if (!(e instanceof StopRequested) || !this.ledger) throw e;
@@ -236,11 +241,12 @@ class Search {
     this.ledger.append({ type: 'resume', time: now(), note: `${this.done} of ${this.candidatesProposed} results recorded, ${this.batchesFed} batches fed back` });
   }
 
-  /** The folder's settings with what a resume may change (budget, workers, in-flight, the queue's password). */
+  /** The folder's settings with what a resume may change (budget, workers, in-flight, confirm, the queue's password). */
   private resumedConfig(stored: SearchConfig): SearchConfig {
     const config = { ...stored };
-    const { budget, workers, queue, inFlight } = this.options.overrides ?? {};
+    const { budget, workers, queue, inFlight, confirm } = this.options.overrides ?? {};
     if (budget !== undefined) config.budget = budget;
+    if (confirm !== undefined) config.confirm = confirm;
     if (workers !== undefined) {
       config.workers = workers;
       // More (or fewer) local workers want a matching queue unless --in-flight says otherwise.
@@ -402,15 +408,37 @@ class Search {
     this.emit({ type: 'updated', batch: batch.batch });
   }
 
+  /** --confirm K: the top K rules trained again with two more child seeds, each run a confirm record. */
+  private async confirm(): Promise<void> {
+    const count = this.config.confirm ?? 0;
+    if (count <= 0) return;
+    const seeds = confirmSeeds(this.config.seed);
+    const recorded = this.ledger.records.filter((r): r is ConfirmRecord => r.type === 'confirm');
+    await confirmTopRules({
+      leaderboard: buildReport(this.outDir).leaderboard, count, recorded, searchSeed: this.config.seed, ledger: this.ledger,
+      makeJob: (entry, seed) => this.makeJob({ id: `${this.runId}:confirm:${entry.hash}:${seed}`, rule: entry.rule }, seed),
+      submit: async (jobs) => {
+        const backend = await this.getBackend();
+        const reconcile = (backend as Partial<ReconcilingBackend>).reconcile;
+        // A resumed search's queue may hold these jobs from before: take or await them instead of training again.
+        if (this.options.resume && typeof reconcile === 'function') await reconcile.call(backend, jobs);
+        else await backend.submit(jobs);
+      },
+      next: () => this.nextOrStop(),
+      onProgress: (p) => this.emit({ type: 'confirm', seeds, ...p }),
+    });
+  }
+
   private versions(): { compiler: number; protocol: number } {
     return { compiler: KERNEL_ABI_VERSION, protocol: protocolVersion(this.config) };
   }
 
-  private makeJob(c: CandidateRecord): Job {
+  /** The job training a rule; `seed` is the search's own but for the confirmation runs. */
+  private makeJob(c: { id: string; rule: string | null }, seed = this.config.seed): Job {
     return {
       id: c.id, rule: c.rule!, protocol: this.config.protocol, data: this.config.data, device: this.config.device,
       // One seed for every child: the same initial weights and data order make rewards comparable across rules.
-      seed: this.config.seed,
+      seed,
       versions: this.versions(),
     };
   }

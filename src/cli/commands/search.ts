@@ -7,7 +7,7 @@ import { formatLeaderboard, writeReport } from '../../search/report';
 import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword, storedQueueUrlWithPassword } from '../../search/queue-password';
 import { assertRedisReachable, parseRedisUrl } from '../../search/queue-redis';
 import { LEDGER_FILE, readLedger } from '../../search/ledger';
-import { GPU_IN_FLIGHT, QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
+import { DEFAULT_CONFIRM, GPU_IN_FLIGHT, QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
 import { buildSearchConfig, checkResumeInputs, InputError, prepareOutDir } from '../../search/search-inputs';
 import { runSearch, type SearchEvent } from '../../search/search-loop';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
@@ -23,7 +23,7 @@ const LINE_EVERY_MS = 5000;
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
   seed: number; out?: string; resume?: boolean; queue?: string; queuePasswordFile?: string; batchSize?: number; timeout?: number;
-  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string;
+  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string; confirm: number;
 }
 
 function timestamp(): string {
@@ -94,11 +94,23 @@ class StatusLine {
         const f = this.fields();
         process.stderr.write(`  ${this.done}/${this.budget} rules | ${f.rate} rules/h | ETA ${f.etaText} | best ${f.best} | ${f.inFlight} training | ${f.counts}\n`);
       }
+    } else if (event.type === 'confirm') {
+      this.onConfirm(event);
     } else if (event.type === 'note') {
       if (this.bar) this.bar.stop();
       process.stderr.write(`note: ${event.message}\n`);
       if (this.bar) this.bar.start(this.budget, this.done, this.fields());
     }
+  }
+
+  /** The confirmation runs, one line each (the search's own bar is complete by then). */
+  private onConfirm(event: Extract<SearchEvent, { type: 'confirm' }>): void {
+    this.stop();
+    if (event.rule === '') {
+      process.stderr.write(`confirming the top rules with seeds ${event.seeds.join(' and ')}: ${event.total - event.done} trainings (${event.done} of ${event.total} already recorded)\n`);
+      return;
+    }
+    process.stderr.write(`  confirm ${event.done}/${event.total}: seed ${event.seed} ${event.status === 'ok' ? event.reward.toFixed(4) : event.status}  ${event.rule}\n`);
   }
 
   stop(): void {
@@ -132,7 +144,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     config = buildSearchConfig({
       budget: flags.budget, batchSize: flags.batchSize, workers: flags.workers, strategy: flags.strategy, space: flags.space,
       protocol: flags.protocol, data: flags.data, device: flags.device, seed: flags.seed, queue,
-      timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight, ppo: flags.ppo,
+      timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight, ppo: flags.ppo, confirm: flags.confirm,
     });
     // An unreachable queue fails here (exit 1), before the folder holds a search that never started.
     if (queue) await assertRedisReachable(parseRedisUrl(queue), 3000);
@@ -177,6 +189,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
       overrides: flags.resume ? {
         ...(fromUser('budget') ? { budget: flags.budget } : {}), ...(fromUser('workers') ? { workers: flags.workers } : {}),
         ...(queue !== undefined ? { queue } : {}), ...(fromUser('inFlight') ? { inFlight: flags.inFlight } : {}),
+        ...(fromUser('confirm') ? { confirm: flags.confirm } : {}),
       } : undefined,
       onEvent: (event) => {
         status.on(event);
@@ -226,6 +239,7 @@ export function register(program: Command): void {
     .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
     .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue; ${GPU_IN_FLIGHT} with --device cuda)`, integer('--in-flight', 1))
+    .option('--confirm <k>', 'when the budget is spent, train the top K rules again with two more seeds and rank them by the mean (0: no)', integer('--confirm', 0), DEFAULT_CONFIRM)
     .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, hiddenSize, embeddingSize, initRange)')
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
