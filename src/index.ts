@@ -44,8 +44,8 @@ export type SearchSettings = Partial<SearchInputs>;
  * `nos search`'s defaults (test/package/api.test.ts holds them to the CLI's). The batch size and the trainings in
  * flight default by strategy and backend (buildSearchConfig), as the CLI's do.
  */
-export const SEARCH_DEFAULTS: Readonly<Omit<SearchInputs, 'workers' | 'data' | 'queue' | 'timeoutS' | 'maxRssMb' | 'batchSize' | 'inFlight'>> = Object.freeze({
-  budget: 100, strategy: 'ppo', space: 'sign-family', protocol: 'quick', device: 'cpu', seed: 1,
+export const SEARCH_DEFAULTS: Readonly<Omit<SearchInputs, 'workers' | 'data' | 'queue' | 'timeoutS' | 'maxRssMb' | 'batchSize' | 'inFlight' | 'ppo'>> = Object.freeze({
+  budget: 100, strategy: 'ppo', space: 'sign-family', protocol: 'quick', device: 'cpu', seed: 1, confirm: 10,
 });
 
 export interface SearchOptions extends Omit<RunSearchOptions, 'config' | 'deps'> {

@@ -123,3 +123,20 @@ test('nos search --timeout past what a timer can wait (24.8 days) is refused as 
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--timeout must be a number from 0.001 to 2147483, got "3000000"/);
 });
+
+test('nos search: bad --ppo settings, --ppo for another strategy and a negative --confirm exit 2 before a folder is made', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--ppo', 'learningrate=1e-3'], /--ppo: unknown setting 'learningrate' \(known: learningRate, /],
+    [['--ppo', 'clip=2'], /--ppo option clip: must be in \(0, 1\), got 2/],
+    [['--ppo', 'batchSize=10'], /--ppo: set the batch with --batch-size, not batchSize/],
+    [['--ppo', 'paper', '--strategy', 'random'], /--ppo sets the PPO controller; it does not apply to --strategy random/],
+    [['--confirm', '-1'], /--confirm must be an integer >= 0, got "-1"/],
+  ];
+  for (const [flags, message] of cases) {
+    const out = path.join(dir, 'ppo-flags');
+    const r = await nos(['search', '--protocol', 'fake', '--out', out, ...flags]);
+    assert.equal(r.code, 2, flags.join(' '));
+    assert.match(r.stderr, message);
+    assert.equal(fs.existsSync(out), false);
+  }
+});
