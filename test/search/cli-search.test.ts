@@ -65,7 +65,11 @@ test('nos search: a short fake search prints its leaderboard and writes the fold
   const report = await nos(['report', out, '--top', '3']).done;
   assert.equal(report.code, 0, report.stderr);
   assert.ok(report.stdout.includes(top.rule));
-  assert.equal(report.stdout.trim().split('\n').length, 2 + 1 + 3);
+  // nos search confirms the top rules by default: the confirmed ranking, then the search seed's own, 3 rows each.
+  assert.match(report.stdout, /confirmed: 10 top rules trained again with seeds 4 and 5/);
+  const [confirmed, alone] = report.stdout.split('the search seed alone:');
+  assert.equal(confirmed.trim().split('\n').length, 2 + 1 + 1 + 3); // summary and a blank line, the title, header, rows
+  assert.equal(alone.trim().split('\n').length, 1 + 3);
   assert.ok(fs.existsSync(path.join(out, 'rewards.svg')), 'report redraws the plot');
 });
 

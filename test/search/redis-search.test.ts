@@ -71,7 +71,10 @@ describe('nos search --queue', { skip: found.bin ? false : found.reason }, () =>
       assert.equal(results.length, 15);
       assert.equal(new Set(results.map((r) => r.index)).size, 15, 'one result per candidate');
       const distinct = new Set(ledger.filter((r) => r.type === 'batch').flatMap((b) => b.candidates!.map((c) => c.hash)).filter((h) => h !== null));
-      assert.equal(worker.finished, distinct.size, 'each distinct rule trained exactly once across the kill');
+      // nos search confirms its top rules (--confirm 10 by default) with two more seeds: one training per confirm record.
+      const confirms = ledger.filter((r) => r.type === 'confirm').length;
+      assert.ok(confirms > 0 && confirms % 2 === 0, `the top rules confirmed with two more seeds each (${confirms} confirm records)`);
+      assert.equal(worker.finished, distinct.size + confirms, 'each distinct rule trained exactly once across the kill, then each confirmation once');
     } finally {
       await worker.close();
     }
