@@ -127,6 +127,13 @@ function parseSpaceSeeds(item: string, defaultSeeds: number[]): { space: string;
 const COLORS: Record<string, string> = { ppo: '#1f77b4', random: '#7f7f7f', evolution: '#ff7f0e' };
 const EXTRA_COLORS = ['#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#d62728'];
 
+/** A strategy's colour, also for its one variant (`ppo-lr3e-4`); several variants of one strategy get colours of their own. */
+function seriesColor(group: string, groups: string[], index: number): string {
+  const strategy = group.split('-')[0];
+  const alone = groups.filter((o) => o.split('-')[0] === strategy).length === 1;
+  return COLORS[group] ?? (alone ? COLORS[strategy] : undefined) ?? EXTRA_COLORS[index % EXTRA_COLORS.length];
+}
+
 async function compareStrategies(): Promise<void> {
   const budget = Number(args.budget);
   const window = Number(args.window ?? Math.max(1, Math.floor(budget / 10)));
@@ -174,7 +181,7 @@ async function compareStrategies(): Promise<void> {
       const rises = windows.map((ws) => (ws.length >= 2 ? ws[ws.length - 1] - ws[0] : NaN));
       console.log(`| ${group} | ${runs.map((r) => r.s.seed).join(',')} | ${meanWindows.map((x) => x.toFixed(3)).join(' ')} | ${rises.map((x) => (x >= 0 ? '+' : '') + x.toFixed(3)).join(', ')} | ` +
         `${meanSd(runs.map((r) => r.st.best))} | ${meanSd(runs.map((r) => r.st.topMean))} | ${mean(runs.map((r) => r.st.distinct)).toFixed(0)} | ${mean(runs.map((r) => r.st.failed)).toFixed(0)} |`);
-      series.push({ label: group, color: COLORS[group] ?? EXTRA_COLORS[g % EXTRA_COLORS.length], runs: windows.map((w) => w.slice(0, n)) });
+      series.push({ label: group, color: seriesColor(group, groups, g), runs: windows.map((w) => w.slice(0, n)) });
       for (const r of runs) summary.push({ space, strategy: group, seed: r.s.seed, ...r.st });
     });
     const seedCount = new Set(mine.map((s) => s.seed)).size;
@@ -182,6 +189,7 @@ async function compareStrategies(): Promise<void> {
   }
   fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
   const figure = args.figure ? path.resolve(args.figure) : path.join(out, 'study.svg');
+  fs.mkdirSync(path.dirname(figure), { recursive: true });
   fs.writeFileSync(figure, renderStudyFigure(panels, `Mean reward per ${window} sampled rules (the paper's Figure 4), ${budget} rules per search, ${args.protocol} protocol`));
   console.log(`\n(search folders, summary.json and the figure ${path.relative(process.cwd(), figure)} in ${path.relative(process.cwd(), out) || '.'})`);
 }
@@ -193,14 +201,16 @@ async function compareStrategies(): Promise<void> {
 async function checkCachedRewards(count: number): Promise<void> {
   const { entries } = readCacheFile(args.cache ? path.resolve(args.cache) : path.join(path.resolve(args.out!), 'results-cache.jsonl'));
   const quick = { ...loadProtocol(args.protocol!), threads: Math.max(1, Math.floor(os.availableParallelism() / workers)) };
-  // Every k-th entry, so the sample spans the study (ok and diverged rules, every seed).
-  const step = Math.max(1, Math.floor(entries.length / count));
-  const picked = entries.filter((_, i) => i % step === 0).slice(0, count).flatMap((entry) => {
+  // The entries this build would train the same way (same key: entries of other kernel or protocol versions are
+  // left out), then every k-th of them, so the sample spans the study (ok and diverged rules, every seed).
+  const same = entries.flatMap((entry) => {
     const job: Job = { id: `check:${entry.key}`, rule: entry.rule, protocol: quick, data: {}, device: 'cpu', seed: entry.seed,
       versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } };
     return jobKey(job) === entry.key ? [{ job, entry }] : [];
   });
-  console.log(`\n## determinism: ${picked.length} cached trainings (of ${entries.length}) trained again on a fresh pool of ${workers} workers`);
+  const step = Math.max(1, Math.floor(same.length / count));
+  const picked = same.filter((_, i) => i % step === 0).slice(0, count);
+  console.log(`\n## determinism: ${picked.length} cached trainings (of ${same.length} of this build's versions, ${entries.length} in all) trained again on a fresh pool of ${workers} workers`);
   const checks = await checkDeterminism(picked, workers);
   for (const c of checks) {
     console.log(`${c.same ? 'same' : 'DIFFERENT'}  seed ${c.seed}  ${c.before.status} ${c.before.reward?.toFixed(4)} at lr ${c.before.bestLr} -> ${c.after.status} ${c.after.reward?.toFixed(4)} at lr ${c.after.bestLr}  ${c.rule}`);

@@ -13,25 +13,28 @@ export interface StudyPanel { title: string; window: number; series: StudySeries
 
 const PANEL_W = 480;
 const PANEL_H = 340;
+const MIN_WIDTH = 760;
 const MARGIN = { left: 56, right: 16, top: 40, bottom: 46 };
 
 export function renderStudyFigure(panels: StudyPanel[], title: string): string {
-  const width = panels.length * PANEL_W;
-  const height = PANEL_H + 70;
+  // At least MIN_WIDTH wide, so the title and the legend fit above and below a single panel.
+  const width = Math.max(panels.length * PANEL_W, MIN_WIDTH);
+  const offset = (width - panels.length * PANEL_W) / 2;
+  const height = PANEL_H + 88;
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(title)}</text>`);
-  panels.forEach((panel, i) => out.push(...renderPanel(panel, i * PANEL_W, 30)));
+  panels.forEach((panel, i) => out.push(...renderPanel(panel, offset + i * PANEL_W, 30)));
   // One legend for all panels: the strategies of the first panel.
   let x = MARGIN.left;
-  const y = height - 14;
+  const y = height - 32;
   for (const s of panels[0]?.series ?? []) {
     out.push(`<rect x="${x}" y="${y - 9}" width="14" height="10" fill="${s.color}" fill-opacity="0.25" stroke="${s.color}"/>`);
     out.push(`<text x="${x + 18}" y="${y}">${esc(s.label)}</text>`);
     x += 18 + 7 * s.label.length + 24;
   }
-  out.push(`<text x="${width - 8}" y="${y}" text-anchor="end" fill="#555">line: mean over seeds; band: lowest to highest seed</text>`);
+  out.push(`<text x="${MARGIN.left}" y="${y + 20}" fill="#555">line: mean over seeds; band: lowest to highest seed</text>`);
   out.push('</svg>');
   return out.join('\n') + '\n';
 }

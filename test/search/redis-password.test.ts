@@ -101,7 +101,10 @@ describe('with a real redis-server that needs a password', { skip: found.bin ? f
       assert.ok(seen.length > 10 && fs.readdirSync(pidDir).length > 0, 'the processes were looked at while they ran');
       for (const text of seen) assertNoSecret(text, 'a running process');
       assertNoSecret(search.output, 'nos search output');
-      for (const f of fs.readdirSync(out)) assertNoSecret(fs.readFileSync(path.join(out, f), 'utf8'), `${f} in the search folder`);
+      // Every file of the folder, those in its subfolders (rule-trees/) too.
+      for (const f of fs.readdirSync(out, { recursive: true }) as string[]) {
+        if (fs.statSync(path.join(out, f)).isFile()) assertNoSecret(fs.readFileSync(path.join(out, f), 'utf8'), `${f} in the search folder`);
+      }
 
       const resumed = await nos(['search', '--resume', '--out', out, '--budget', '8', '--no-progress'], withSecret);
       assert.equal(resumed.code, 0, resumed.output);
