@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setImmediate as yieldToEvents } from 'node:timers/promises';
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import type { Candidate, SearchSpace, Strategy } from '../controller/strategy';
 import type { Backend, Envelope, Job, JobStatus } from './backend';
@@ -309,6 +310,8 @@ class Search {
       const jobs: Job[] = [];
       for (const c of batch.candidates) this.settle(batch, c, jobs);
       if (jobs.length > 0) await (await this.getBackend()).submit(jobs);
+      // Batches of known rules settle at once, and a submit may not wait either: let Ctrl-C's handler and timers run.
+      await yieldToEvents();
     }
   }
 

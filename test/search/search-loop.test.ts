@@ -145,6 +145,19 @@ test('search: stopping (Ctrl-C) keeps every finished result; --resume finishes w
   assert.deepEqual(fedRewards(dir), fedRewards(reference));
 });
 
+test('search: a stop asked from a timer or a signal is seen while every sampled rule is a duplicate (nothing to train)', async () => {
+  // Once the tiny space's rules are all trained, every batch settles at once from earlier results: the sampling loop
+  // must still let timers and signal handlers run (it spun until the budget was spent, deaf to Ctrl-C).
+  const dir = tempDir();
+  const controller = new AbortController();
+  let results = 0;
+  const summary = await runSearch({ outDir: dir, config: fakeConfig({ budget: 1000, workers: 1 }, { sleepMs: 1 }), deps: standInDeps, signal: controller.signal,
+    onEvent: (e) => { if (e.type === 'result' && ++results === 200) setTimeout(() => controller.abort(), 0); } });
+  assert.equal(summary.stopped, true, 'the stop was not seen');
+  assert.ok(summary.results < 400, `${summary.results} results`);
+  assert.equal(ledgerOf(dir).records.at(-1)!.type, 'stop');
+});
+
 function runChild(args: object): { done: Promise<number | null>; kill: () => void } {
   const script = path.join(__dirname, 'fixtures', 'search-child' + path.extname(__filename));
   const execArgv = __filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
