@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { EvalOutcome } from '../runtime/child/protocol';
 import type { FakeProtocol } from './backend';
+import { MAX_TIMEOUT_MS } from './limits';
 
 /** Bumped when the fake reward function changes; plays the part of PROTOCOL_VERSION for fake jobs. */
 export const FAKE_PROTOCOL_VERSION = 1;
@@ -51,8 +52,9 @@ export function validateFakeProtocol(p: unknown, where = 'fake protocol'): FakeP
     throw new Error(`${where}: expected an object with name "fake"`);
   }
   const config = p as FakeProtocolConfig;
-  if (config.sleepMs !== undefined && (typeof config.sleepMs !== 'number' || !(config.sleepMs >= 0))) {
-    throw new Error(`${where}: sleepMs must be a number >= 0, got ${JSON.stringify(config.sleepMs)}`);
+  // A timer cannot wait longer than 2^31 - 1 ms (a longer one fires at once).
+  if (config.sleepMs !== undefined && (typeof config.sleepMs !== 'number' || !(config.sleepMs >= 0 && config.sleepMs <= MAX_TIMEOUT_MS))) {
+    throw new Error(`${where}: sleepMs must be a number from 0 to ${MAX_TIMEOUT_MS}, got ${JSON.stringify(config.sleepMs)}`);
   }
   if (config.faults !== undefined) {
     if (!config.faults || typeof config.faults !== 'object') throw new Error(`${where}: faults must be an object`);

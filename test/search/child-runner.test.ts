@@ -33,5 +33,9 @@ test('runInChild: crash, hang and thrown errors become crashed, timeout and erro
 test('runInChild: a malformed fake protocol is an error envelope naming the field', async () => {
   const e = await runInChild(fakeJob('x:4', 'g', { sleepMs: -1 }), limits);
   assert.equal(e.status, 'error');
-  assert.match(e.error ?? '', /sleepMs must be a number >= 0/);
+  assert.match(e.error ?? '', /sleepMs must be a number from 0 to 2147483647, got -1/);
+  // Past what a timer waits (it would fire at once: a search "finished" in no time).
+  const long = await runInChild(fakeJob('x:5', 'g', { sleepMs: 1e308 }), limits);
+  assert.equal(long.status, 'error');
+  assert.match(long.error ?? '', /sleepMs must be a number from 0 to 2147483647, got 1e\+308/);
 });
