@@ -7,7 +7,7 @@ import { packageVersion } from './version';
 export async function main(argv: string[]): Promise<number> {
   const program = configureCompileCommand(
     new Command('nos-compile')
-      .description('compile a Neural Optimizer Search update rule to a fused kernel (C++, CUDA, JS), IR, tokens, LaTeX or JSON')
+      .description('compile a Neural Optimizer Search update rule to a fused kernel (C++, CUDA, JS), IR, tokens, LaTeX, JSON, or an optimizer for PyTorch or TensorFlow.js')
       .showHelpAfterError('(run with --help for usage)')
       .version(packageVersion(), '-V, --version', 'print the version of nos')
       .exitOverride(),

@@ -43,7 +43,7 @@ test('nos-compile exits 2 with the message, the source line and a caret under th
 test('nos-compile exits 2 on a bad --emit and 0 with usage on --help', () => {
   const bad = run('nos-compile', ['g', '--emit', 'fortran']);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /expected one of cuda, cpu, js, ir, tokens, latex, json, got "fortran"/);
+  assert.match(bad.stderr, /expected one of cuda, cpu, js, ir, tokens, latex, json, pytorch, tfjs, got "fortran"/);
   const help = run('nos-compile', ['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: nos-compile \[options\] <rule\.\.\.>/);

@@ -5,9 +5,10 @@ import { encodeTokens, printTokens } from '../../compiler/tokens';
 import { printLatex } from '../../compiler/print';
 import { topoOrder, type Node } from '../../compiler/ir';
 import { renderRule } from '../../compiler/render';
+import { exportRule } from '../../export';
 import { KERNEL_ABI_VERSION } from '../../compiler/kernel-abi';
 
-export const EMIT_KINDS = ['cuda', 'cpu', 'js', 'ir', 'tokens', 'latex', 'json'] as const;
+export const EMIT_KINDS = ['cuda', 'cpu', 'js', 'ir', 'tokens', 'latex', 'json', 'pytorch', 'tfjs'] as const;
 export type EmitKind = (typeof EMIT_KINDS)[number];
 
 /** A rule that parses but has no token form: bad input for --emit tokens (exit 2), not a crash. */
@@ -62,6 +63,7 @@ export function compileOutput(rule: string, emit: EmitKind): string {
   const info = compileRule(rule);
   switch (emit) {
     case 'cpu': case 'cuda': case 'js': return renderRule(info, emit);
+    case 'pytorch': case 'tfjs': return exportRule(info, emit);
     case 'ir': return printIr(info.root);
     case 'latex': return printLatex(info.root);
     case 'tokens':

@@ -1,0 +1,67 @@
+// `nos export RULE --to pytorch|tfjs [--out FILE] [--fused] [--class NAME]`: a rule as another framework's optimizer.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { EXPORT_TARGETS, exportRule, type ExportTarget } from '../../export';
+import { compileRule } from '../../compiler/analyze';
+import { InputError } from '../../search/search-inputs';
+
+function parseTarget(text: string): ExportTarget {
+  if (!(EXPORT_TARGETS as readonly string[]).includes(text)) {
+    throw new InvalidArgumentError(`expected one of ${EXPORT_TARGETS.join(', ')}, got ${JSON.stringify(text)}`);
+  }
+  return text as ExportTarget;
+}
+
+function parseClassName(text: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(text)) throw new InvalidArgumentError(`a class name is letters, digits and _ (not first a digit), got ${JSON.stringify(text)}`);
+  return text;
+}
+
+interface ExportFlags { to: ExportTarget; out?: string; fused?: boolean; className?: string }
+
+/** The exported source; bad input (a rule, --fused for tfjs) is an InputError (exit 2). */
+export function exportOutput(rule: string, flags: ExportFlags): string {
+  if (flags.fused && flags.to !== 'pytorch') throw new InputError('--fused is for --to pytorch (TensorFlow.js runs its own kernels)');
+  return exportRule(compileRule(rule), flags.to, { fused: flags.fused, className: flags.className });
+}
+
+/** Writes the export to `out` (the folder must exist) or stdout. */
+function write(text: string, out: string | undefined, what: string): void {
+  if (out === undefined) {
+    process.stdout.write(text);
+    return;
+  }
+  const dir = path.dirname(path.resolve(out));
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError(`--out ${out}: the folder ${dir} does not exist`);
+  if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new InputError(`--out ${out}: is a folder; name the file to write`);
+  try {
+    fs.writeFileSync(out, text);
+  } catch (e) {
+    throw new InputError(`--out ${out}: cannot write the file (${(e as Error).message})`);
+  }
+  process.stderr.write(`wrote ${what} to ${out}\n`);
+}
+
+export function register(program: Command): void {
+  program.command('export')
+    .description('write a rule as an optimizer of another framework: a torch.optim.Optimizer (Python) or a TensorFlow.js tf.Optimizer (JS)')
+    .argument('<rule...>', 'an infix rule, a rule name (powersign, addsign-ld, table6-05) or controller tokens')
+    .requiredOption('--to <framework>', `${EXPORT_TARGETS.join(' | ')}`, parseTarget)
+    .option('-o, --out <file>', 'write the file here (default: standard output)')
+    .option('--fused', 'pytorch: also carry the rule\'s fused C++/CUDA kernel, built by torch.utils.cpp_extension.load_inline')
+    .option('--class <name>', 'the optimizer class\'s name (default from the rule: powersign -> NosPowerSign)', parseClassName)
+    .showHelpAfterError('(run with --help for usage; a rule that starts with \'-\' goes after --)')
+    .addHelpText('after', `
+Examples:
+  $ nos export powersign --to pytorch --out nos_power_sign.py
+  $ nos export addsign-ld --to tfjs --out nos_add_sign_ld.js
+  $ nos export "exp(sign(g)*sign(m))*g" --to pytorch --fused --class FusedPowerSign
+
+Exit codes: 0 success, 2 bad rule, flag or file, 1 anything else.`)
+    .action((words: string[], flags: { to: ExportTarget; out?: string; fused?: boolean; class?: string }) => {
+      const text = exportOutput(words.join(' '), { to: flags.to, fused: flags.fused, className: flags.class });
+      const name = /^(?:# |\/\/ )(\w+):/.exec(text)?.[1] ?? 'the optimizer';
+      write(text, flags.out, `${name} (${flags.to}${flags.fused ? ', fused' : ''})`);
+    });
+}

@@ -1,0 +1,205 @@
+// nos export --to tfjs: a rule as a TensorFlow.js optimizer (a tf.Optimizer subclass registered for serialization) in one CommonJS file.
+//
+// The file exports define<Class>(tf), which builds the class on the tf a program already uses (@tensorflow/tfjs,
+// tfjs-node or tfjs-node-gpu: the class must extend that very library's Optimizer) and registers it with
+// tf.serialization.  The step is written from the rule's kernel schedule: per-step values as JS numbers rounded to
+// float32 like nos's kernels (the op table's JS text), per-tensor values with tf ops, which the CPU backend computes
+// in float32 as nos's interpreter does.
+import type { RuleInfo } from '../compiler/analyze';
+import { Dialect, emitElementReads, emitInstr, SCALAR_LOCALS } from '../compiler/dialect';
+import { KERNEL_ABI_VERSION, Scalar } from '../compiler/kernel-abi';
+import type { OpLanguage } from '../compiler/ops';
+import { scheduleKernel } from '../compiler/schedule';
+import { JsDialect, jsLiteral } from '../compiler/render-js';
+import { describeLines } from './describe';
+
+export interface TfjsExportOptions { className: string; version: string }
+
+/** Per-step values: JS numbers, each op rounded to float32 (the JS kernel's text), decays as nos computes them. */
+class TfjsScalarDialect extends JsDialect {
+  scalar(k: number): string {
+    const names: Partial<Record<Scalar, string>> = {
+      [Scalar.lr]: 'this.learningRate', [Scalar.beta1]: 'o.betas[0]', [Scalar.beta2]: 'o.betas[1]', [Scalar.beta3]: 'o.betas[2]',
+      [Scalar.invBc1]: 'o.biasCorrection ? 1 / (1 - o.betas[0] ** t) : 1', [Scalar.invBc2]: 'o.biasCorrection ? 1 / (1 - o.betas[1] ** t) : 1',
+      [Scalar.invBc3]: 'o.biasCorrection ? 1 / (1 - o.betas[2] ** t) : 1', [Scalar.delta]: 'o.delta', [Scalar.momentum]: 'o.momentum',
+      [Scalar.noiseStd]: 'o.noiseStd', [Scalar.anoiseStd]: 'Math.pow(t, -0.275)',
+      [Scalar.oneMinusBeta1]: '1 - o.betas[0]', [Scalar.oneMinusBeta2]: '1 - o.betas[1]', [Scalar.oneMinusBeta3]: '1 - o.betas[2]',
+    };
+    const text = names[k as Scalar];
+    if (!text) throw new Error(`internal: no per-step scalar ${k}`);
+    // Rounded to float32 as nos's scalars are (a Float32Array), so the select tables match nos's bit for bit.
+    return `Math.fround(${text})`;
+  }
+  decay(_slot: number, name: string, n: number): string {
+    return name === 'ld' ? '_ld(t, o.totalSteps)' : `_${name}(t, o.totalSteps, ${n})`;
+  }
+}
+
+/** Whole tensors of one variable: `param`, `grad`, and its state variables. */
+class TfjsDialect extends Dialect {
+  readonly language: OpLanguage = 'tfjs';
+  lit(x: number): string { return jsLiteral(x); }
+  decl(name: string, expr: string): string { return `const ${name} = ${expr};`; }
+  scalar(k: number): string { throw new Error(`internal: per-step scalar ${k} is a number of the prologue`); }
+  load(arr: string): string { return arr === 'w' ? 'param' : arr === 'g' ? 'grad' : { s0: 'state_m', s1: 'state_v', s2: 'state_y', s3: 'state_mom' }[arr]!; }
+  store(arr: string, value: string): string { return `${this.load(arr)}.assign(${value});`; }
+  draw(): string[] { return []; }
+  drop(a: string, _site: number, p: number): string {
+    return `tf.where(tf.greaterEqual(tf.randomUniform(${a}.shape), ${jsLiteral(p)}), ${a}, tf.zerosLike(${a}))`;
+  }
+  noise(_site: number, std: string): string { return `tf.mul(tf.randomNormal(param.shape), ${std})`; }
+  select(p: string, pos: string, neg: string, zero: string, negZero: string): string {
+    return `_select(${p}, ${pos}, ${neg}, ${zero}, ${negZero})`;
+  }
+  indexDecl(): string { return ''; }
+}
+
+/** float32 replicas of nos's decayValue (decays.ts: TensorFlow's sign_decay.py in float32, global step t - 1). */
+const DECAY_HELPERS: Record<string, string> = {
+  _ld: `function _ld(t, T) {
+    const s = Math.min(t - 1, T);
+    return Math.max(0, Math.fround(Math.fround(T - s) / Math.fround(T)));
+  }`,
+  _cd: `function _cd(t, T, n) {
+    const completed = Math.fround(Math.fround(Math.min(t - 1, T)) / Math.fround(T));
+    const fraction = Math.fround(Math.fround(2 * n) * completed);
+    return Math.fround(0.5 * Math.fround(1 + Math.fround(Math.cos(Math.fround(Math.fround(Math.PI) * fraction)))));
+  }`,
+  _rd: `function _rd(t, T, n) {
+    const x = Math.fround(Math.fround(n) * Math.fround(Math.min(t - 1, T)));
+    let r = x % Math.fround(T);
+    r = Math.fround(r !== 0 && (r < 0) !== (T < 0) ? r + T : r);
+    const fraction = Math.fround(r / Math.fround(T));
+    return Math.fround(0.5 * Math.fround(1 + Math.fround(Math.cos(Math.fround(Math.fround(Math.PI) * fraction)))));
+  }`,
+  _select: `function _select(p, pos, neg, zero, negzero) {
+    // A product of signs p is 1, -1, +0 or -0 (1 / -0 is -Infinity): its value computed once per step.
+    const negativeZero = tf.logicalAnd(tf.equal(p, 0), tf.less(tf.div(1, p), 0));
+    const zeros = tf.where(negativeZero, tf.fill(p.shape, negzero), tf.fill(p.shape, zero));
+    return tf.where(tf.greater(p, 0), tf.fill(p.shape, pos), tf.where(tf.less(p, 0), tf.fill(p.shape, neg), zeros));
+  }`,
+  nos_pow: `function nos_pow(x, y) {
+    // C's powf where Math.pow differs: 1^y = 1 and (-1)^(+-inf) = 1.
+    if (x === 1 || y === 0) return 1;
+    if (x === -1 && (y === Infinity || y === -Infinity)) return 1;
+    return Math.fround(Math.pow(x, y));
+  }`,
+};
+
+/** The JS source of the exported optimizer module (see the file header). */
+export function renderTfjs(info: RuleInfo, options: TfjsExportOptions): string {
+  const s = scheduleKernel(info);
+  const scalarsDialect = new TfjsScalarDialect();
+  const d = new TfjsDialect();
+  const element = [...emitElementReads(d, s), ...s.element.flatMap((x) => emitInstr(d, x)), d.updateWeights(d.operand(s.result))]
+    .filter((line) => line.length > 0);
+  const values = s.step.flatMap((x) => emitInstr(scalarsDialect, x));
+  const rest = [...values, ...element].join('\n');
+  const scalars = SCALAR_LOCALS.filter(([name]) => new RegExp(`\\b${name}\\b`).test(rest))
+    .map(([name, slot]) => scalarsDialect.decl(name, scalarsDialect.scalar(slot)));
+  const body = [...scalars, ...values].join('\n');
+  const helpers = Object.entries(DECAY_HELPERS).filter(([name]) => new RegExp(`\\b${name}\\(`).test(`${body}\n${element.join('\n')}`)).map(([, src]) => src);
+  const name = options.className;
+  const slots = s.state;
+  const pad = (lines: string[] | string, n: number): string => (Array.isArray(lines) ? lines : lines.split('\n')).map((l) => ' '.repeat(n) + l).join('\n');
+  const random = info.randomSites > 0;
+  return `// ${name}: the update rule ${info.canonical}
+// as a TensorFlow.js optimizer, exported by nos ${options.version} (nos export "${info.source}" --to tfjs).
+//
+// Rule hash ${info.hash} (its canonical text), nos kernel ABI ${KERNEL_ABI_VERSION}.
+// Each step, for every variable w with gradient g:
+//   w <- w - learningRate * (${info.canonical})
+${describeLines(info, '//', 'options.totalSteps', 'options.noiseStd')}// All in float32 in the order nos's kernels compute.${random ? `
+// Random draws (noise, drop) come from TensorFlow.js's generator (tf.randomUniform, tf.randomNormal), not from nos's
+// Philox, so they differ from nos's draws.` : ''}
+//
+// Usage, with the tf your program uses (@tensorflow/tfjs, @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu):
+//   const tf = require('@tensorflow/tfjs-node');
+//   const ${name} = require('./${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase()}.js').define${name}(tf);
+//   model.compile({ optimizer: new ${name}(1e-3${info.decays.length ? ', { totalSteps: 10000 }' : ''}), loss: 'categoricalCrossentropy' });
+// Options (second argument): betas [0.9, 0.999, 0.999], delta 1e-8, momentum 0.9, biasCorrection true,
+// totalSteps${info.decays.length ? ' (required)' : ''}, noiseStd 0.1.  getWeights()/setWeights() save and restore the state; the class is
+// registered with tf.serialization as '${name}', so saved models name it.
+'use strict';
+
+const DEFAULTS = Object.freeze({ betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: null, noiseStd: 0.1 });
+const SLOTS = ${JSON.stringify(slots)};
+
+/** The optimizer class on \`tf\`'s own Optimizer, registered for serialization. */
+function define${name}(tf) {
+${helpers.length ? `${pad(helpers.join('\n\n'), 2)}\n\n` : ''}  class ${name} extends tf.Optimizer {
+    /** The name tf.serialization knows the class by. */
+    static get className() { return ${JSON.stringify(name)}; }
+
+    constructor(learningRate = 1e-3, options = {}) {
+      super();
+      const o = { ...DEFAULTS, ...options };
+      if (!(typeof learningRate === 'number' && learningRate >= 0)) throw new RangeError(\`${name}: learningRate must be a number >= 0, got \${learningRate}\`);
+      if (!Array.isArray(o.betas) || o.betas.length !== 3 || !o.betas.every((b) => b >= 0 && b < 1)) throw new RangeError(\`${name}: betas must be three numbers in [0, 1), got \${JSON.stringify(o.betas)}\`);${info.decays.length ? `
+      if (!(Number.isInteger(o.totalSteps) && o.totalSteps > 0)) throw new RangeError(\`${name}: the rule's decays need options.totalSteps, a positive integer; got \${o.totalSteps}\`);` : ''}
+      this.learningRate = learningRate;
+      this.options = o;
+      /** Per slot, per variable (in the order applyGradients meets them): { originalName, variable }. */
+      this.slots = Object.fromEntries(SLOTS.map((slot) => [slot, []]));
+    }
+
+    /** One step for every variable with a gradient (a NamedTensorMap or an array of { name, tensor }). */
+    applyGradients(variableGradients) {
+      const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+      const o = this.options;
+      const t = this.iterations + 1;
+      tf.tidy(() => {
+${pad(body, 8)}
+        names.forEach((name, i) => {
+          const param = tf.engine().registeredVariables[name];
+          const grad = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
+          if (grad == null) return;
+${slots.map((slot) => `          const state_${slot} = this.state(${JSON.stringify(slot)}, i, name, param);`).join('\n')}
+${pad(element, 10)}
+        });
+      });
+      this.incrementIterations();
+    }
+
+    /** The state variable \`slot\` of variable i (zeros the first time). */
+    state(slot, i, name, param) {
+      if (this.slots[slot][i] == null) {
+        this.slots[slot][i] = { originalName: \`\${name}/\${slot}\`, variable: tf.tidy(() => tf.zerosLike(param).variable(false)) };
+      }
+      return this.slots[slot][i].variable;
+    }
+
+    dispose() {
+      super.dispose();
+      for (const slot of SLOTS) tf.dispose(this.slots[slot].map((v) => v.variable));
+    }
+
+    async getWeights() {
+      const all = SLOTS.flatMap((slot) => this.slots[slot]);
+      return [await this.saveIterations(), ...all.map((v) => ({ name: v.originalName, tensor: v.variable }))];
+    }
+
+    async setWeights(weightValues) {
+      const values = await this.extractIterations(weightValues);
+      const count = SLOTS.length ? values.length / SLOTS.length : 0;
+      SLOTS.forEach((slot, k) => {
+        this.slots[slot] = values.slice(k * count, (k + 1) * count).map((v) => ({ originalName: v.name, variable: v.tensor.variable(false) }));
+      });
+    }
+
+    getConfig() {
+      return { learningRate: this.learningRate, ...this.options };
+    }
+
+    static fromConfig(cls, config) {
+      const { learningRate, ...options } = config;
+      return new cls(learningRate, options);
+    }
+  }
+  tf.serialization.registerClass(${name});
+  return ${name};
+}
+
+module.exports = { define${name} };
+`;
+}

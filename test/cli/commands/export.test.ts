@@ -1,0 +1,79 @@
+// `nos export` and `nos-compile --emit pytorch|tfjs`: what they write, where, and their exit codes for bad input.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main as nos } from '../../../src/cli/nos';
+import { main as nosCompile } from '../../../src/cli/nos-compile';
+import { exportRule } from '../../../src/export';
+import { packageRoot } from '../../../src/runtime/binding';
+
+async function capture(run: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const [out, err] = [process.stdout.write, process.stderr.write];
+  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await run(), stdout, stderr };
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+test('nos export writes the exported optimizer to standard output or --out, and nos-compile --emit gives the same text', async () => {
+  const r = await capture(() => nos(['node', 'nos', 'export', 'powersign', '--to', 'pytorch']));
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, exportRule('powersign', 'pytorch'));
+  assert.match(r.stdout, /^class NosPowerSign\(torch\.optim\.Optimizer\):$/m);
+  const c = await capture(() => nosCompile(['node', 'nos-compile', 'powersign', '--emit', 'pytorch']));
+  assert.equal(c.stdout, r.stdout);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-cli-'));
+  try {
+    const file = path.join(dir, 'nos_add_sign_ld.js');
+    const w = await capture(() => nos(['node', 'nos', 'export', 'addsign-ld', '--to', 'tfjs', '--out', file, '--class', 'AddSignLd']));
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout, '');
+    assert.match(w.stderr, /wrote AddSignLd \(tfjs\) to .*nos_add_sign_ld\.js/);
+    assert.equal(typeof (require(file) as Record<string, unknown>).defineAddSignLd, 'function');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nos export refuses bad input with exit 2 and says what is wrong', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['powersgn', '--to', 'pytorch'], /unknown rule or name 'powersgn' \(did you mean 'powersign'\?\)/],
+    [['powersign', '--to', 'keras'], /argument 'keras' is invalid\. expected one of pytorch, tfjs/],
+    [['powersign'], /required option '--to <framework>' not specified/],
+    [['powersign', '--to', 'tfjs', '--fused'], /--fused is for --to pytorch/],
+    [['powersign', '--to', 'pytorch', '--class', '9lives'], /a class name is letters, digits and _/],
+    [['powersign', '--to', 'pytorch', '--out', '/no/such/folder/x.py'], /--out \/no\/such\/folder\/x\.py: the folder \/no\/such\/folder does not exist/],
+    [['powersign', '--to', 'pytorch', '--out', os.tmpdir()], /is a folder; name the file to write/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await capture(() => nos(['node', 'nos', 'export', ...args]));
+    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}`);
+    assert.match(r.stderr, message, args.join(' '));
+  }
+});
+
+/** The README's blocks of nos export output: a <details> whose summary is the command. */
+const README_BLOCK = /(<details><summary><code>\$ nos export (\S+) --to (\w+)<\/code><\/summary>\n\n```\w+\n)([\s\S]*?)(```\n<\/details>)/g;
+
+test("the README shows nos export's real output for powersign, addsign-ld and table6-05 (NOS_UPDATE_README=1 rewrites it)", () => {
+  const file = path.join(packageRoot(), 'README.md');
+  if (process.env.NOS_UPDATE_README) {
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(README_BLOCK, (_, head, rule, target, _shown, tail) =>
+      `${head}${exportRule(rule, target)}${tail}`));
+  }
+  const readme = fs.readFileSync(file, 'utf8');
+  const blocks = [...readme.matchAll(README_BLOCK)].map((b) => [b[0], b[2], b[3], b[4]]);
+  assert.deepEqual(blocks.map((b) => b[1]).sort(), ['addsign-ld', 'powersign', 'table6-05']);
+  for (const [, rule, target, shown] of blocks) {
+    assert.equal(shown, exportRule(rule, target as 'pytorch' | 'tfjs'), `README's ${rule} --to ${target} is not what nos export writes now (NOS_UPDATE_README=1 rewrites it)`);
+  }
+});

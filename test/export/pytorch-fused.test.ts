@@ -1,0 +1,53 @@
+// nos export --to pytorch --fused against nos itself: the rule's own C++ kernel built by load_inline, with nos's
+// Philox draws, so even a rule with noise and dropout follows nos (one compile of torch's headers: ~30 s).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { compileRule } from '../../src/compiler';
+import { exportRule, exportClassName } from '../../src/export';
+import { fusedExtension } from '../../src/export/fused-extension';
+import { runAll, which } from '../compiler/render-native';
+import { runTorchScript } from '../support/torch';
+import { STEPS, TOLERANCE, exportInputs, nosTrajectory, worstRelative } from './export-cases';
+
+/** A decay, a select table, a drop, annealed noise, and the m and v averages: what the fused path must carry. */
+const RULE = 'exp(ld*sign(g)*sign(m))*drop(g, 0.1) + 1e-2*anoise*sqrt(v)';
+
+test(`a fused PyTorch export runs nos's kernel: ${RULE} with nos's draws, within ${TOLERANCE} over ${STEPS} steps`, () => {
+  const info = compileRule(RULE);
+  const inputs = exportInputs(7);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-fused-'));
+  try {
+    const file = path.join(dir, 'fused_rule.py');
+    fs.writeFileSync(file, exportRule(info, 'pytorch', { fused: true }));
+    const kwargs = { lr: 0.01, total_steps: STEPS, seed: 1234 };
+    const cases = [{ name: 'fused', file, class: exportClassName(info), kwargs, mode: 'fused' }];
+    // A fresh build folder: the extension really compiles here, and nothing is left in ~/.cache.
+    const env = { ...process.env, TORCH_EXTENSIONS_DIR: path.join(dir, 'torch-extensions') };
+    const out = runTorchScript<{ cases: Record<string, number[][]> }>('torch-export-run.py', { ...inputs, cases }, env);
+    const nos = nosTrajectory(info, { lr: 0.01, totalSteps: STEPS, seed: 1234, device: 'cpu' }, inputs);
+    const w = worstRelative(out.cases.fused, nos);
+    if (process.env.NOS_PRINT_SCORES) console.log(`fused: ${w.error.toExponential(2)} (${w.where})`);
+    assert.ok(w.error <= TOLERANCE, `fused ${RULE}: ${w.error.toExponential(2)} at ${w.where}`);
+    // The draws are nos's: an unfused run (torch's generator) of the same rule does not follow nos.
+    const unfused = runTorchScript<{ cases: Record<string, number[][]> }>('torch-export-run.py', { ...inputs, cases: [{ ...cases[0], name: 'single', mode: 'single' }] }, env);
+    assert.ok(worstRelative(unfused.cases.single, nos).error > 1e-3, 'without the fused kernel the draws differ');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const nvcc = which('nvcc') ?? which('/usr/local/cuda/bin/nvcc');
+
+test('the fused export\'s CUDA kernel and launcher compile with nvcc (its torch binding needs a CUDA build of torch)', { skip: nvcc ? false : 'no CUDA toolkit (nvcc) found' }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-fused-cuda-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'fused.cu'), fusedExtension(compileRule(RULE), 'FusedRule').cudaSource);
+    const [error] = await runAll([[nvcc!, ['-c', '-O3', '--fmad=false', '-diag-suppress', '177', path.join(dir, 'fused.cu'), '-o', path.join(dir, 'fused.o')]]]);
+    assert.equal(error, '', 'nvcc failed');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
