@@ -38,3 +38,25 @@ test(`PyTorch exports follow nos within ${TOLERANCE} (every named and Table 6 ru
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('param groups keep their own settings: two groups at two learning rates follow nos run per tensor', () => {
+  const inputs = exportInputs(3);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-groups-'));
+  try {
+    const file = path.join(dir, 'powersign_ld.py');
+    fs.writeFileSync(file, exportRule('powersign-ld', 'pytorch'));
+    const groups = [{ tensors: [0], lr: 0.01 }, { tensors: [1], lr: 0.003 }];
+    const cases = (['single', 'foreach'] as const).map((mode) => ({ name: mode, file, class: 'NosPowerSignLd', kwargs: { total_steps: STEPS }, mode, groups }));
+    const out = runTorchScript<{ cases: Record<string, number[][]> }>('torch-export-run.py', { ...inputs, cases });
+    // nos per tensor: tensor k alone with its group's learning rate.
+    const perTensor = groups.map((g, k) => nosTrajectory('powersign-ld', { lr: g.lr, totalSteps: STEPS, device: 'js' },
+      { initial: [inputs.initial[k]], grads: inputs.grads.map((step) => [step[k]]) }));
+    const nos = inputs.grads.map((_, t) => [...perTensor[0][t], ...perTensor[1][t]]);
+    for (const mode of ['single', 'foreach']) {
+      const w = worstRelative(out.cases[mode], nos);
+      assert.ok(w.error <= TOLERANCE, `${mode}: ${w.error.toExponential(2)} at ${w.where}`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
