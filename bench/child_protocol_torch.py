@@ -1,6 +1,7 @@
 # PyTorch reference of the evaluation protocol (src/runtime/child/protocol.ts): same data split, normalization,
 # network, initialization scheme, sweep and divergence rule.  Usage: child_protocol_torch.py PROTOCOL_JSON RULE [SEED]
-# where RULE is adam, sgd or powersign.  Prints one JSON object.
+# where RULE is adam, sgd, powersign, or export:FILE:CLASS (an optimizer written by nos export --to pytorch).
+# Prints one JSON object.
 import gzip
 import json
 import math
@@ -83,14 +84,26 @@ class PowerSign(torch.optim.Optimizer):
                 p.sub_(group["lr"] * torch.exp(torch.sign(p.grad) * torch.sign(m)) * p.grad)
 
 
+def load_exported(spec):
+    """export:FILE:CLASS, an optimizer file written by nos export --to pytorch, and its class."""
+    import importlib.util
+    _, path, cls = spec.split(":", 2)
+    module_spec = importlib.util.spec_from_file_location("nos_exported_optimizer", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return getattr(module, cls)
+
+
 def make_optimizer(rule, params, lr):
+    if rule.startswith("export:"):
+        return load_exported(rule)(params, lr=lr)
     if rule == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8)
     if rule == "sgd":
         return torch.optim.SGD(params, lr=lr)
     if rule == "powersign":
         return PowerSign(params, lr)
-    raise SystemExit(f"unknown rule {rule}: expected adam, sgd or powersign")
+    raise SystemExit(f"unknown rule {rule}: expected adam, sgd, powersign or export:FILE:CLASS")
 
 
 def train(protocol, rule, lr, epochs, data, seed):

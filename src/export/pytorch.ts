@@ -9,7 +9,7 @@ import { emitElementReads, emitInstr, SCALAR_LOCALS } from '../compiler/dialect'
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import { scheduleKernel, type KernelSchedule } from '../compiler/schedule';
 import { pythonHelpers } from './python-helpers';
-import { PythonScalarDialect, TorchDialect, TorchForeachDialect, pythonFloat } from './torch-dialects';
+import { PythonScalarDialect, TorchDialect, TorchForeachDialect } from './torch-dialects';
 import { fusedExtension } from './fused-extension';
 import { describeLines } from './describe';
 
@@ -198,4 +198,3 @@ export function pythonClassName(info: RuleInfo): string {
   return `NosRule${info.hash}`;
 }
 
-export { pythonFloat };
