@@ -103,6 +103,7 @@ Examples:
   $ nos-compile powersign --emit cpu
   $ nos-compile "drop(m, 0.3)*exp(1e-3*w)" --emit json
   $ nos-compile "sign_g sign_m id id mul | o1 g exp id mul" --emit latex
+  $ nos-compile powersign --emit pytorch     (the optimizer file nos export writes)
   $ nos-compile --emit ir -- "-g + m"          (a rule that starts with '-' goes after --)
 
 Exit codes: 0 success, 2 bad rule or flag, 1 anything else.`)
@@ -113,5 +114,5 @@ Exit codes: 0 success, 2 bad rule or flag, 1 anything else.`)
 }
 
 export function register(program: Command): void {
-  configureCompileCommand(program.command('compile').description('compile an update rule to kernel source, IR, tokens, LaTeX or JSON'));
+  configureCompileCommand(program.command('compile').description('compile an update rule to kernel source, IR, tokens, LaTeX, JSON, or a PyTorch or TensorFlow.js optimizer'));
 }
