@@ -7,6 +7,8 @@ export const STEPS = 50;
 export const SIZES = [64, 7];
 /** The bar: max |export - nos| / (1e-3 + |nos|) over every step and parameter. */
 export const TOLERANCE = 1e-4;
+/** What the fused path must carry: a decay, a select table, a drop, annealed noise, and the m and v averages. */
+export const FUSED_RULE = 'exp(ld*sign(g)*sign(m))*drop(g, 0.1) + 1e-2*anoise*sqrt(v)';
 
 /** Every named rule and every Table 6 rule without random draws (an export draws from its framework's generator). */
 export function deterministicRules(): Array<{ name: string; info: RuleInfo }> {

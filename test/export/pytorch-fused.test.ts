@@ -10,13 +10,10 @@ import { exportRule, exportClassName } from '../../src/export';
 import { fusedExtension } from '../../src/export/fused-extension';
 import { runAll, which } from '../compiler/render-native';
 import { runTorchScript } from '../support/torch';
-import { STEPS, TOLERANCE, exportInputs, nosTrajectory, worstRelative } from './export-cases';
+import { FUSED_RULE, STEPS, TOLERANCE, exportInputs, nosTrajectory, worstRelative } from './export-cases';
 
-/** A decay, a select table, a drop, annealed noise, and the m and v averages: what the fused path must carry. */
-const RULE = 'exp(ld*sign(g)*sign(m))*drop(g, 0.1) + 1e-2*anoise*sqrt(v)';
-
-test(`a fused PyTorch export runs nos's kernel: ${RULE} with nos's draws, within ${TOLERANCE} over ${STEPS} steps`, () => {
-  const info = compileRule(RULE);
+test(`a fused PyTorch export runs nos's kernel: ${FUSED_RULE} with nos's draws, within ${TOLERANCE} over ${STEPS} steps`, () => {
+  const info = compileRule(FUSED_RULE);
   const inputs = exportInputs(7);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-fused-'));
   try {
@@ -30,7 +27,7 @@ test(`a fused PyTorch export runs nos's kernel: ${RULE} with nos's draws, within
     const nos = nosTrajectory(info, { lr: 0.01, totalSteps: STEPS, seed: 1234, device: 'cpu' }, inputs);
     const w = worstRelative(out.cases.fused, nos);
     if (process.env.NOS_PRINT_SCORES) console.log(`fused: ${w.error.toExponential(2)} (${w.where})`);
-    assert.ok(w.error <= TOLERANCE, `fused ${RULE}: ${w.error.toExponential(2)} at ${w.where}`);
+    assert.ok(w.error <= TOLERANCE, `fused ${FUSED_RULE}: ${w.error.toExponential(2)} at ${w.where}`);
     // The draws are nos's: an unfused run (torch's generator) of the same rule does not follow nos.
     const unfused = runTorchScript<{ cases: Record<string, number[][]> }>('torch-export-run.py', { ...inputs, cases: [{ ...cases[0], name: 'single', mode: 'single' }] }, env);
     assert.ok(worstRelative(unfused.cases.single, nos).error > 1e-3, 'without the fused kernel the draws differ');
@@ -44,7 +41,7 @@ const nvcc = which('nvcc') ?? which('/usr/local/cuda/bin/nvcc');
 test('the fused export\'s CUDA kernel and launcher compile with nvcc (its torch binding needs a CUDA build of torch)', { skip: nvcc ? false : 'no CUDA toolkit (nvcc) found' }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-fused-cuda-'));
   try {
-    fs.writeFileSync(path.join(dir, 'fused.cu'), fusedExtension(compileRule(RULE), 'FusedRule').cudaSource);
+    fs.writeFileSync(path.join(dir, 'fused.cu'), fusedExtension(compileRule(FUSED_RULE), 'FusedRule').cudaSource);
     const [error] = await runAll([[nvcc!, ['-c', '-O3', '--fmad=false', '-diag-suppress', '177', path.join(dir, 'fused.cu'), '-o', path.join(dir, 'fused.o')]]]);
     assert.equal(error, '', 'nvcc failed');
   } finally {

@@ -4,7 +4,7 @@
 Test support for test/export/pytorch*.test.ts (Debian's python3-torch), all rules in one process:
   stdin:  {"initial": [[floats] per tensor], "grads": [[[floats] per tensor] per step],
            "cases": [{"name", "file", "class", "kwargs", "mode": "single"|"foreach"|"fused",
-                      "groups": optional [{"tensors": [indices], "lr": float}]}]}
+                      "groups": optional [{"tensors": [indices], "lr": float}], "device": optional, "cpu" or "cuda"}]}
   stdout: {"torch": version, "cases": {name: [[floats of every tensor, concatenated] per step]}}
 Each case also resumes from a state_dict saved halfway, in a fresh optimizer, and must end bit for bit the same.
 """
@@ -38,7 +38,7 @@ def steps(opt, params, grads):
     out = []
     for step in grads:
         for p, g in zip(params, step):
-            p.grad = torch.tensor(g, dtype=torch.float32)
+            p.grad = torch.tensor(g, dtype=torch.float32, device=p.device)
         opt.step()
         out.append([x for p in params for x in p.detach().tolist()])
     return out
@@ -46,7 +46,8 @@ def steps(opt, params, grads):
 
 def run(case, initial, grads):
     cls = load(case["file"], case["class"])
-    params = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32)) for w in initial]
+    device = case.get("device", "cpu")
+    params = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32, device=device)) for w in initial]
     opt = make(cls, case, params)
     half = len(grads) // 2
     out = steps(opt, params, grads[:half])
