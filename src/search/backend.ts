@@ -17,9 +17,18 @@ export interface Job {
   versions: { compiler: number; protocol: number };
 }
 
-export type JobStatus = 'ok' | 'diverged' | 'error' | 'crashed' | 'timeout' | 'oom' | 'version-mismatch';
+/**
+ * no-gradient and no-descent are the search's hurdles (src/search/hurdles.ts): the rule was refused before training,
+ * at the floor reward; no worker reports them.
+ */
+export type JobStatus = 'ok' | 'diverged' | 'error' | 'crashed' | 'timeout' | 'oom' | 'version-mismatch' | 'no-gradient' | 'no-descent';
 
-export const JOB_STATUSES: readonly JobStatus[] = ['ok', 'diverged', 'error', 'crashed', 'timeout', 'oom', 'version-mismatch'];
+export const JOB_STATUSES: readonly JobStatus[] = ['ok', 'diverged', 'error', 'crashed', 'timeout', 'oom', 'version-mismatch', 'no-gradient', 'no-descent'];
+
+/** The hurdles' refusals: the rule was judged before training. */
+export const HURDLE_STATUSES: ReadonlySet<JobStatus> = new Set<JobStatus>(['no-gradient', 'no-descent']);
+/** Statuses that are a verdict on the rule itself rather than a failure to judge it. */
+export const VERDICT_STATUSES: ReadonlySet<JobStatus> = new Set<JobStatus>(['ok', 'diverged', ...HURDLE_STATUSES]);
 
 /** The result of one job. The reward is never a bare number: the status says whether it means anything. */
 export interface Envelope {

@@ -28,7 +28,8 @@ export type LedgerRecord =
   | { type: 'resume'; time: string; note?: string }
   | { type: 'batch'; time: string; batch: number; candidates: CandidateRecord[] }
   /** reusedFrom: the index of the candidate whose result this is (same canonical rule, trained once). */
-  | { type: 'result'; time: string; batch: number; index: number; envelope: Envelope; reusedFrom?: number }
+  /** equivalentTo: when the reuse is by the equivalence cache, the canonical rule whose fingerprint matched. */
+  | { type: 'result'; time: string; batch: number; index: number; envelope: Envelope; reusedFrom?: number; equivalentTo?: string }
   /** staleness: batches fed back between this batch's proposal and its own feedback (0 in a synchronous loop). */
   | { type: 'update'; time: string; batch: number; rewards: number[]; staleness?: number }
   | { type: 'stop'; time: string; reason: string }

@@ -52,7 +52,7 @@ const RECORD_SCHEMAS: Record<string, object> = {
     versions: { type: 'object', required: ['compiler', 'protocol'], properties: { compiler: { type: 'integer' }, protocol: { type: 'integer' } } } } },
   resume: { required: ['time'], properties: { note: TEXT } },
   batch: { required: ['time', 'batch', 'candidates'], properties: { batch: COUNT, candidates: { type: 'array', items: CANDIDATE } } },
-  result: { required: ['time', 'batch', 'index', 'envelope'], properties: { batch: COUNT, index: COUNT, envelope: ENVELOPE, reusedFrom: COUNT } },
+  result: { required: ['time', 'batch', 'index', 'envelope'], properties: { batch: COUNT, index: COUNT, envelope: ENVELOPE, reusedFrom: COUNT, equivalentTo: TEXT } },
   update: { required: ['time', 'batch', 'rewards'], properties: { batch: COUNT, rewards: { type: 'array', items: REWARD }, staleness: COUNT } },
   stop: { required: ['time', 'reason'], properties: { reason: TEXT } },
   finish: { required: ['time', 'candidates'], properties: { candidates: COUNT } },

@@ -6,10 +6,13 @@ import { rankConfirmed, type ConfirmedEntry, type ConfirmRecord } from './confir
 import { formatLedgerProblem, LEDGER_FILE, readLedger, type CandidateRecord, type LedgerRecord } from './ledger';
 import { renderRewardSvg } from './reward-plot';
 import { RULE_TREE_COUNT, RULE_TREE_DIR, ruleTreeFile, writeRuleTrees } from './rule-tree';
+import { HURDLE_STATUSES, VERDICT_STATUSES, type JobStatus } from './backend';
 
 export interface CandidateRow {
   index: number; tokens: string[]; rule: string | null; hash: string | null; status: string; reward: number; bestLr: number | null;
   bytesPerParam: number | null; reusedFrom: number | null; error: string | null;
+  /** The rule whose result this is by the equivalence cache (same function, another spelling), or null. */
+  equivalentTo: string | null;
 }
 
 export interface LeaderboardEntry {
@@ -27,8 +30,9 @@ export interface SearchReport {
   proposed: number; finished: number;
   /** Results by status (each candidate counted once; reused results under their status). */
   statusCounts: Record<string, number>;
-  /** Results taken from an earlier training of the same canonical rule. */
+  /** Results taken from an earlier training of the same canonical rule, or of an equivalent one (`equivalent`). */
   reused: number;
+  equivalent: number;
   distinctRules: number;
   leaderboard: LeaderboardEntry[];
   /** In candidate order, only those with a result. */
@@ -64,7 +68,7 @@ export function buildReport(dir: string): SearchReport {
     return {
       index: r.index, tokens: c?.tokens ?? [], rule: c?.rule ?? null, hash: c?.hash ?? null, status: r.envelope.status,
       reward: r.envelope.reward ?? 0, bestLr: r.envelope.bestLr, bytesPerParam: c?.bytesPerParam ?? null,
-      reusedFrom: r.reusedFrom ?? null, error: r.envelope.error ?? c?.compileError ?? null,
+      reusedFrom: r.reusedFrom ?? null, error: r.envelope.error ?? c?.compileError ?? null, equivalentTo: r.equivalentTo ?? null,
     };
   });
   const statusCounts: Record<string, number> = {};
@@ -73,8 +77,10 @@ export function buildReport(dir: string): SearchReport {
   const sampled = new Map<string, number>();
   for (const row of rows) {
     if (row.rule === null) continue;
-    sampled.set(row.rule, (sampled.get(row.rule) ?? 0) + 1);
-    if (row.status !== 'ok') continue;
+    // Another spelling of a rule on the board counts as a sample of that rule, not as a rule of its own.
+    const rule = row.equivalentTo ?? row.rule;
+    sampled.set(rule, (sampled.get(rule) ?? 0) + 1);
+    if (row.status !== 'ok' || row.equivalentTo !== null) continue;
     const seen = byRule.get(row.rule);
     if (!seen || row.reward > seen.reward) {
       byRule.set(row.rule, { rank: 0, rule: row.rule, reward: row.reward, bestLr: row.bestLr, bytesPerParam: row.bytesPerParam,
@@ -86,7 +92,8 @@ export function buildReport(dir: string): SearchReport {
     .map((e, i) => ({ ...e, rank: i + 1, timesSampled: sampled.get(e.rule) ?? 1 }));
   return {
     runId, config, proposed: candidates.size, finished: rows.length, statusCounts,
-    reused: rows.filter((r) => r.reusedFrom !== null).length, distinctRules: sampled.size, leaderboard, rows, state,
+    reused: rows.filter((r) => r.reusedFrom !== null).length, equivalent: rows.filter((r) => r.equivalentTo !== null).length,
+    distinctRules: sampled.size, leaderboard, rows, state,
     problems: problems.map((p) => formatLedgerProblem(file, p)),
     confirmed: rankConfirmed(leaderboard, confirmations, Number(config?.seed ?? 0)),
   };
@@ -98,7 +105,8 @@ function fmtBytes(x: number | null): string { return x === null ? '-' : String(x
 
 function summaryLine(report: SearchReport): string {
   const counts = Object.entries(report.statusCounts).sort((a, b) => b[1] - a[1]).map(([s, n]) => `${s} ${n}`).join(', ');
-  return `${report.finished} of ${report.proposed} sampled rules finished (${report.distinctRules} distinct, ${report.reused} reused results); status: ${counts || 'none'}; search ${report.state}`;
+  const equivalent = report.equivalent ? `, ${report.equivalent} of them from an equivalent rule` : '';
+  return `${report.finished} of ${report.proposed} sampled rules finished (${report.distinctRules} distinct, ${report.reused} reused results${equivalent}); status: ${counts || 'none'}; search ${report.state}`;
 }
 
 /** The leaderboard as a plain-text table for the terminal. */
@@ -129,9 +137,9 @@ function formatConfirmed(entries: ConfirmedEntry[]): string {
   return [fmt(header), ...lines.map(fmt)].join('\n');
 }
 
-/** With no rule ok, why: the most common failing status and the first error it came with (diverging is a result). */
+/** With no rule ok, why: the most common failing status and the first error it came with (a verdict is a result). */
 function commonFailure(report: SearchReport): string {
-  const failed = report.rows.filter((r) => r.status !== 'ok' && r.status !== 'diverged');
+  const failed = report.rows.filter((r) => !VERDICT_STATUSES.has(r.status as JobStatus));
   const counts = new Map<string, number>();
   for (const r of failed) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
   const [top] = [...counts.entries()].sort((a, b) => b[1] - a[1]);
@@ -161,7 +169,7 @@ export function leaderboardMarkdown(report: SearchReport, top = 50): string {
     const tree = e.hash && treeHashes.has(e.hash) ? `[svg](${ruleTreeFile(e.hash)})` : '';
     out.push(`| ${e.rank} | ${fmtReward(e.reward)} | ${fmtLr(e.bestLr)} | ${fmtBytes(e.bytesPerParam)} | \`${e.rule.replace(/\|/g, '\\|')}\` | ${e.firstIndex + 1} | ${e.timesSampled} | ${tree} |`);
   }
-  const failures = report.rows.filter((r) => r.status !== 'ok' && r.reusedFrom === null).slice(0, 20);
+  const failures = report.rows.filter((r) => r.status !== 'ok' && r.reusedFrom === null && !HURDLE_STATUSES.has(r.status as JobStatus)).slice(0, 20);
   if (failures.length) {
     out.push('', '## Failures (first 20)', '', '| sampled | status | rule | error |', '| ---: | --- | --- | --- |');
     for (const f of failures) {

@@ -37,6 +37,12 @@ export interface SearchConfig {
    * spent (src/search/confirm.ts); 0 or absent (folders made before it existed): none.
    */
   confirm?: number;
+   * Refuse without training a rule that reads no gradient or lowers no probe problem's loss (hurdles.ts); reuse the
+   * result of a rule that computes the same function (fingerprint.ts). Absent in folders made before they existed:
+   * off, as those searches ran.
+   */
+  hurdles?: boolean;
+  fec?: boolean;
 }
 
 /** `nos search --confirm` when not given: the top 10 rules are confirmed. */
@@ -62,6 +68,9 @@ export function validateConfig(config: SearchConfig): void {
   positiveInt('budget');
   positiveInt('batchSize');
   positiveInt('workers');
+  for (const key of ['hurdles', 'fec'] as const) {
+    if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new Error(`search config: ${key} must be true or false, got ${JSON.stringify(config[key])}`);
+  }
   if (config.inFlight !== undefined && (!Number.isInteger(config.inFlight) || config.inFlight < 1)) {
     throw new Error(`search config: inFlight must be an integer >= 1, got ${JSON.stringify(config.inFlight)}`);
   }

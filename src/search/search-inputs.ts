@@ -22,6 +22,8 @@ export interface SearchInputs {
   ppo?: string;
   /** Top rules to train again with two more seeds when the budget is spent (default 0 here; nos search's is 10). */
   confirm?: number;
+  /** The hurdles and the equivalence cache; both on unless turned off. */
+  hurdles?: boolean; fec?: boolean;
 }
 
 /** The batch size when none is given: the paper's 5; evolution breeds one child per finished rule. */
@@ -102,6 +104,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     device: inputs.device, seed: inputs.seed, workers, limits, ...(inputs.queue ? { queue: inputs.queue } : {}),
     inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers, device: inputs.device }),
     ...(inputs.confirm ? { confirm: inputs.confirm } : {}),
+    hurdles: inputs.hurdles ?? true, fec: inputs.fec ?? true,
   };
   try {
     validateConfig(config);

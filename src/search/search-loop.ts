@@ -18,11 +18,14 @@ import { checkedEnvelope } from './record-validation';
 import { buildReport } from './report';
 import { readLedgerState, rebuildStrategy, type BatchState, type ResultRecord } from './resume';
 import { identifyWithCompiler, type IdentifyRule } from './rule-identity';
+import { RuleScreen } from './rule-screen';
 import { defaultInFlight, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import { InputError } from './search-inputs';
 
 export { LEDGER_FILE };
 export const CONFIG_FILE = 'config.json';
+/** The descent probe's learning rates when the protocol has no sweep (the fake one): the paper's decades. */
+const DEFAULT_PROBE_LRS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 
 export type MakeStrategy = (kind: StrategyKind, space: SearchSpace, seed: number, options: Record<string, unknown>) => Strategy;
 
@@ -62,8 +65,11 @@ export interface SearchSummary {
   statusCounts: Record<string, number>;
 }
 
-/** One distinct training queued or running, and the candidates waiting for it (the first is the one it trains). */
-interface Work { jobId: string; hash: string; waiting: Array<{ batch: BatchState; candidate: CandidateRecord }> }
+/**
+ * One distinct training queued or running, and the candidates waiting for it (the first is the one it trains; the
+ * others are the same canonical rule, or the same function by the equivalence cache: equivalentTo names the rule).
+ */
+interface Work { jobId: string; hash: string; rule: string; waiting: Array<{ batch: BatchState; candidate: CandidateRecord; equivalentTo?: string }> }
 
 class StopRequested extends Error {}
 
@@ -136,6 +142,8 @@ class Search {
   private best: number | null = null;
   private done = 0;
   private readonly statusCounts: Record<string, number> = {};
+  /** Hurdles and the equivalence cache, when the search has them on. */
+  private screen: RuleScreen | null = null;
 
   constructor(private readonly options: RunSearchOptions) {
     this.outDir = path.resolve(options.outDir);
@@ -199,6 +207,7 @@ class Search {
       throw new InputError(`${this.outDir} already holds a search (ledger.jsonl); use --resume to continue it or choose another --out`);
     }
     this.config = config;
+    this.screen = this.makeScreen();
     // The strategy first: bad strategy options fail before the folder holds a half-made search.
     this.strategy = this.deps.makeStrategy(config.strategy, config.space, config.seed, config.strategyOptions);
     this.runId = `${config.strategy}-${config.seed}-${randomBytes(4).toString('hex')}`;
@@ -220,6 +229,7 @@ class Search {
     if (start.type !== 'start') throw new Error(`${ledgerFile}: the first record must be the search's start record`);
     this.runId = start.runId;
     this.config = this.resumedConfig(start.config as SearchConfig);
+    this.screen = this.makeScreen();
     const then = start.versions;
     const current = this.versions();
     if (then && (then.compiler !== current.compiler || then.protocol !== current.protocol)) {
@@ -240,6 +250,13 @@ class Search {
     for (const r of state.results) this.noteResult(this.batches[r.batch], r);
     if (rebuilt.replayed > 0) this.checkpoint();
     this.ledger.append({ type: 'resume', time: now(), note: `${this.done} of ${this.candidatesProposed} results recorded, ${this.batchesFed} batches fed back` });
+  }
+
+  private makeScreen(): RuleScreen | null {
+    const { hurdles = false, fec = false } = this.config;
+    if (!hurdles && !fec) return null;
+    const lrs = (this.config.protocol as { lrs?: number[] }).lrs ?? DEFAULT_PROBE_LRS;
+    return new RuleScreen({ hurdles, fec, lrs });
   }
 
   /** The folder's settings with what a resume may change (budget, workers, in-flight, confirm, the queue's password). */
@@ -277,7 +294,14 @@ class Search {
     const complete = this.batches.filter((b) => !b.updated && b.results.size === b.candidates.length);
     for (const b of complete.sort((x, y) => lastResult.get(x.batch)! - lastResult.get(y.batch)!)) this.feed(b);
     const jobs: Job[] = [];
-    for (const b of this.batches) for (const c of b.candidates) this.settle(b, c, jobs);
+    for (const b of this.batches) {
+      for (const c of b.candidates) {
+        // The equivalence cache gets its rules back in the order they were first judged (candidate order).
+        const r = b.results.get(c.index);
+        if (r && r.reusedFrom === undefined && c.rule && c.hash && r.envelope.worker !== 'compiler') this.screen?.remember(c.rule, c.hash);
+        else if (!r) await this.settleYielding(b, c, jobs);
+      }
+    }
     if (jobs.length === 0) return;
     const backend = await this.getBackend();
     const reconcile = (backend as Partial<ReconcilingBackend>).reconcile;
@@ -308,7 +332,7 @@ class Search {
       this.throwIfStopped();
       const batch = this.proposeBatch(Math.min(this.config.batchSize, this.config.budget - this.candidatesProposed));
       const jobs: Job[] = [];
-      for (const c of batch.candidates) this.settle(batch, c, jobs);
+      for (const c of batch.candidates) await this.settleYielding(batch, c, jobs);
       if (jobs.length > 0) await (await this.getBackend()).submit(jobs);
       // Batches of known rules settle at once, and a submit may not wait either: let Ctrl-C's handler and timers run.
       await yieldToEvents();
@@ -345,25 +369,52 @@ class Search {
   }
 
   /**
-   * Decides what a candidate without a result needs: a result at once (a compile error, the result of its canonical
-   * rule trained before), to wait for the same rule's training already under way, or a training of its own (pushed
-   * on `jobs` for the caller to submit).
+   * settle, then a turn of the event loop when the hurdles or the cache did work: the local pool hands queued jobs to
+   * workers that finished meanwhile (the probe runs here, in the search's process).
    */
-  private settle(batch: BatchState, c: CandidateRecord, jobs: Job[]): void {
-    if (batch.results.has(c.index)) return;
+  private async settleYielding(batch: BatchState, c: CandidateRecord, jobs: Job[]): Promise<void> {
+    if (this.settle(batch, c, jobs)) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /**
+   * Decides what a candidate without a result needs: a result at once (a compile error, the result of its canonical
+   * rule or of an equivalent one judged before, a hurdle's refusal), to wait for the training of the same rule (or
+   * function) already under way, or a training of its own (pushed on `jobs` for the caller to submit). Returns
+   * whether the hurdles or the cache ran.
+   */
+  private settle(batch: BatchState, c: CandidateRecord, jobs: Job[]): boolean {
+    if (batch.results.has(c.index)) return false;
     if (c.rule === null || c.hash === null) {
       this.record(batch, c, { jobId: c.id, status: 'error', reward: 0, bestLr: null, timings: { queuedMs: 0, runMs: 0 },
         attempt: 1, worker: 'compiler', error: `rule does not compile: ${c.compileError ?? 'unknown error'}` });
-      return;
+      return false;
     }
-    const known = this.byHash.get(c.hash);
-    if (known) { this.record(batch, c, known.envelope, known.index); return; }
-    const running = this.workByHash.get(c.hash);
-    if (running) { running.waiting.push({ batch, candidate: c }); return; }
-    const work: Work = { jobId: c.id, hash: c.hash, waiting: [{ batch, candidate: c }] };
-    this.work.set(work.jobId, work);
-    this.workByHash.set(work.hash, work);
-    jobs.push(this.makeJob(c));
+    if (this.takeKnown(batch, c, c.hash)) return false;
+    const screening = this.screen?.screen(c.rule, c.hash) ?? { kind: 'train' as const };
+    if (screening.kind === 'refuse') {
+      this.record(batch, c, { jobId: c.id, status: screening.status, reward: 0, bestLr: null,
+        timings: { queuedMs: 0, runMs: Math.round(screening.ms) }, attempt: 1, worker: 'hurdle', error: screening.reason });
+    } else if (screening.kind === 'equivalent' && this.takeKnown(batch, c, screening.hash, screening.rule)) {
+      // taken: the equivalent rule's result, now or when its training ends
+    } else {
+      const work: Work = { jobId: c.id, hash: c.hash, rule: c.rule, waiting: [{ batch, candidate: c }] };
+      this.work.set(work.jobId, work);
+      this.workByHash.set(work.hash, work);
+      jobs.push(this.makeJob(c));
+    }
+    return true;
+  }
+
+  /**
+   * Gives a candidate the result of the rule with `hash` (its own canonical rule, or an equivalent one) if that rule
+   * was judged, or a place among those waiting for its training; false when neither.
+   */
+  private takeKnown(batch: BatchState, c: CandidateRecord, hash: string, equivalentTo?: string): boolean {
+    const known = this.byHash.get(hash);
+    if (known) { this.record(batch, c, known.envelope, known.index, equivalentTo); return true; }
+    const running = this.workByHash.get(hash);
+    if (running) { running.waiting.push({ batch, candidate: c, equivalentTo }); return true; }
+    return false;
   }
 
   private onEnvelope(received: unknown): void {
@@ -376,7 +427,7 @@ class Search {
     this.workByHash.delete(work.hash);
     const [first, ...duplicates] = work.waiting;
     this.record(first.batch, first.candidate, envelope);
-    for (const dup of duplicates) this.record(dup.batch, dup.candidate, envelope, first.candidate.index);
+    for (const dup of duplicates) this.record(dup.batch, dup.candidate, envelope, first.candidate.index, dup.equivalentTo);
   }
 
   private noteResult(batch: BatchState, r: ResultRecord): void {
@@ -388,9 +439,10 @@ class Search {
   }
 
   /** Logs a result; a batch whose last result this is goes back to the strategy at once. */
-  private record(batch: BatchState, c: CandidateRecord, envelope: Envelope, reusedFrom?: number): void {
+  private record(batch: BatchState, c: CandidateRecord, envelope: Envelope, reusedFrom?: number, equivalentTo?: string): void {
     const r: ResultRecord = { type: 'result', time: now(), batch: batch.batch, index: c.index, envelope };
     if (reusedFrom !== undefined) r.reusedFrom = reusedFrom;
+    if (equivalentTo !== undefined) r.equivalentTo = equivalentTo;
     this.ledger.append(r);
     batch.results.set(c.index, r);
     this.noteResult(batch, r);

@@ -42,7 +42,8 @@ describe('nos search --queue', { skip: found.bin ? false : found.reason }, () =>
     const worker = await startRedisWorker(server.url, { concurrency: 2, log: () => undefined });
     try {
       const search = spawn(process.execPath, [...nodeArgs, nos, 'search', '--queue', server.url, '--protocol', protocolFile,
-        '--budget', '15', '--batch-size', '5', '--out', out, '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        // Every distinct rule a job: no hurdle or equivalence cache deciding without the queue.
+        '--budget', '15', '--batch-size', '5', '--no-hurdles', '--no-fec', '--out', out, '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       search.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
       search.stderr!.on('data', (c: Buffer) => { output += c.toString(); });

@@ -23,7 +23,7 @@ const LINE_EVERY_MS = 5000;
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
   seed: number; out?: string; resume?: boolean; queue?: string; queuePasswordFile?: string; batchSize?: number; timeout?: number;
-  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string; confirm: number;
+  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string; confirm: number; hurdles: boolean; fec: boolean;
 }
 
 function timestamp(): string {
@@ -144,7 +144,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     config = buildSearchConfig({
       budget: flags.budget, batchSize: flags.batchSize, workers: flags.workers, strategy: flags.strategy, space: flags.space,
       protocol: flags.protocol, data: flags.data, device: flags.device, seed: flags.seed, queue,
-      timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight, ppo: flags.ppo, confirm: flags.confirm,
+      timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight, ppo: flags.ppo, confirm: flags.confirm, hurdles: flags.hurdles, fec: flags.fec,
     });
     // An unreachable queue fails here (exit 1), before the folder holds a search that never started.
     if (queue) await assertRedisReachable(parseRedisUrl(queue), 3000);
@@ -156,8 +156,8 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     // The folder shows the queue's password as ***: a resume takes it from the file or the environment again.
     if (queue === undefined && stored?.includes(':***@')) queue = storedQueueUrlWithPassword(stored, passwords) ?? undefined;
     if (start?.type === 'start') checkResumeInputs(start.config as SearchConfig, queue);
-    const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss', 'ppo'].filter(fromUser);
-    if (ignored.length) process.stderr.write(`note: --resume keeps the search's own settings; ignoring ${ignored.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}\n`);
+    const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss', 'ppo', 'hurdles', 'fec'].filter(fromUser);
+    if (ignored.length) process.stderr.write(`note: --resume keeps the search's own settings; ignoring ${ignored.map((n) => n === 'hurdles' || n === 'fec' ? `--no-${n}` : `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}\n`);
   }
 
   delete process.env[QUEUE_PASSWORD_ENV]; // read: the workers this process starts need not inherit it
@@ -243,6 +243,8 @@ export function register(program: Command): void {
     .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, hiddenSize, embeddingSize, initRange)')
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
+    .option('--no-hurdles', 'train every rule: no refusal of rules that read no gradient or lower no probe problem\'s loss')
+    .option('--no-fec', 'no functional equivalence cache: train rules that compute the same function as one judged before')
     .option('--top <n>', 'leaderboard rows to print', integer('--top', 1), 10)
     .option('--no-progress', 'no status line')
     .action(searchAction);
