@@ -45,6 +45,9 @@ function logisticProblem(): Problem {
     for (let f = 0; f < features; f++) x[i * features + f] = means[y[i] * features + f] + (2 * rand() - 1);
   }
   const size = classes * features + classes; // weights, then biases
+  // From small fixed weights, not zeros: at w = 0 a class-balanced batch has bias gradients of exactly 0, where a rule
+  // such as g3*log(clip(m, 1e-3)) computes 0 * log(0) = NaN, a failure the child (whose gradients are never all 0) does not see.
+  const start = Float32Array.from({ length: size }, () => 0.1 * (2 * rand() - 1));
   const logits = new Float64Array(classes);
   /** Adds the cross-entropy gradient of examples [from, to) (scaled by `scale`) into g; returns their loss sum. */
   const pass = (w: Float32Array, from: number, to: number, g: Float64Array | null, scale: number): number => {
@@ -71,7 +74,7 @@ function logisticProblem(): Problem {
   };
   const acc = new Float64Array(size);
   return {
-    name: 'logistic', start: new Float32Array(size),
+    name: 'logistic', start,
     loss: (w) => pass(w, 0, examples, null, 0) / examples,
     gradient: (w, t, g) => {
       acc.fill(0);
