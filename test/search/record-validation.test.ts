@@ -29,7 +29,7 @@ test('envelopes: each kind of bad result is refused, naming the field and what i
     [{ ...good, reward: -0.5 }, 'reward must be >= 0 (got -0.5)'],
     [{ ...good, reward: null }, 'reward is null but status is "ok" (an ok run has a reward)'],
     [{ ...good, status: 'diverged', reward: 0.9 }, 'reward is 0.9 but status is "diverged" (a failed run\'s reward is 0)'],
-    [{ ...good, status: 'great' }, 'status must be one of "ok", "diverged", "error", "crashed", "timeout", "oom", "version-mismatch" (got "great")'],
+    [{ ...good, status: 'great' }, 'status must be one of "ok", "diverged", "error", "crashed", "timeout", "oom", "version-mismatch", "no-gradient", "no-descent" (got "great")'],
     [{ ...good, timings: undefined }, 'timings is missing'],
     [{ ...good, timings: { queuedMs: 0 } }, 'timings.runMs is missing'],
     [{ ...good, attempt: 0 }, 'attempt must be >= 1 (got 0)'],
