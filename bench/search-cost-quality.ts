@@ -87,17 +87,28 @@ async function run(options: { protocol: string; rules: number; mode: string; fid
   console.log(JSON.stringify(session));
 }
 
-interface Side { dir: string; report: SearchReport; sampled: number; cpu: number; jobCpu: number; sessions: number }
+interface Side { dir: string; report: SearchReport; sampled: number; cpu: number; searchCpu: number; jobCpu: number; sessions: number }
 
 function side(dir: string): Side {
   const report = buildReport(dir);
   const sessions = fs.readFileSync(path.join(dir, SESSIONS_FILE), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { searchCpuSeconds: number; workersCpuSeconds: number });
   const cpu = sessions.reduce((a, s) => a + s.searchCpuSeconds + s.workersCpuSeconds, 0);
+  const searchCpu = sessions.reduce((a, s) => a + s.searchCpuSeconds, 0);
   let jobCpu = 0;
   for (const r of readLedger(path.join(dir, LEDGER_FILE)).records) {
-    if (r.type === 'result' && r.reusedFrom === undefined) jobCpu += r.envelope.outcome?.cpuSeconds ?? 0;
+    // Each training once: results not reused, and the funnel's promoted screens (their full run is the result).
+    if ((r.type === 'result' && r.reusedFrom === undefined) || r.type === 'screen') jobCpu += r.envelope.outcome?.cpuSeconds ?? 0;
   }
-  return { dir, report, sampled: report.finished, cpu, jobCpu, sessions: sessions.length };
+  return { dir, report, sampled: report.finished, cpu, searchCpu, jobCpu, sessions: sessions.length };
+}
+
+/** The on-run's view of each rule: the rule it was judged as (its equivalent), its status, reward and fidelity. */
+function judged(report: SearchReport): Map<string, { as: string; status: string; reward: number; fidelity: string | null }> {
+  const out = new Map<string, { as: string; status: string; reward: number; fidelity: string | null }>();
+  for (const row of report.rows) {
+    if (row.rule !== null && !out.has(row.rule)) out.set(row.rule, { as: row.equivalentTo ?? row.rule, status: row.status, reward: row.reward, fidelity: row.fidelity });
+  }
+  return out;
 }
 
 function compare(offDir: string, onDir: string, top: number): void {
@@ -107,15 +118,37 @@ function compare(offDir: string, onDir: string, top: number): void {
     if (s.report.finished !== s.report.proposed || s.report.state !== 'finished') throw new Error(`${s.dir}: the search has not finished (${s.report.finished} of ${s.report.proposed})`);
   }
   const perRule = (s: Side) => s.cpu / s.sampled;
-  const offTop = off.report.leaderboard.slice(0, top).map((e) => e.rule);
+  const onView = judged(on.report);
   const onTop = new Set(on.report.leaderboard.slice(0, top).map((e) => e.rule));
-  const kept = offTop.filter((r) => onTop.has(r));
-  console.log(`sampled rules: off ${off.sampled}, on ${on.sampled}`);
-  console.log(`CPU seconds per sampled rule: off ${perRule(off).toFixed(2)}, on ${perRule(on).toFixed(2)}: off / on = ${(perRule(off) / perRule(on)).toFixed(2)}x`);
-  console.log(`  (training CPU from the ledger: off ${(off.jobCpu / off.sampled).toFixed(2)}, on ${(on.jobCpu / on.sampled).toFixed(2)} per rule)`);
-  console.log(`top ${top} of the everything-off run found in the top ${top} of the other: ${kept.length} of ${offTop.length}`);
-  console.log(`best rule: off ${off.report.leaderboard[0]?.rule} (${off.report.leaderboard[0]?.reward.toFixed(4)}), on ${on.report.leaderboard[0]?.rule} (${on.report.leaderboard[0]?.reward.toFixed(4)})`);
+  // A rule of the everything-off top counts as found when it, or the equivalent rule it was judged as, is in the other top.
+  const offTop = off.report.leaderboard.slice(0, top);
+  const found = offTop.filter((e) => onTop.has(onView.get(e.rule)?.as ?? e.rule));
+  console.log(`sampled rules: off ${off.sampled}, on ${on.sampled} (${on.report.config?.fidelity ?? 'full'} fidelity, hurdles ${on.report.config?.hurdles ? 'on' : 'off'}, equivalence cache ${on.report.config?.fec ? 'on' : 'off'})`);
+  console.log(`CPU seconds per sampled rule (search process + workers): off ${perRule(off).toFixed(2)}, on ${perRule(on).toFixed(2)}: off / on = ${(perRule(off) / perRule(on)).toFixed(2)}x`);
+  // A session killed before it wrote its record (a search interrupted and resumed) leaves its CPU out of the first
+  // figure; the ledger keeps every evaluation's own CPU, so this one counts every rule (the hurdles are in the search process).
+  const ledgerPerRule = (s: Side) => (s.jobCpu + s.searchCpu) / s.sampled;
+  console.log(`  training CPU (the ledger's, every rule) + search process CPU (sessions), per rule: off ${ledgerPerRule(off).toFixed(2)}, on ${ledgerPerRule(on).toFixed(2)}: off / on = ${(ledgerPerRule(off) / ledgerPerRule(on)).toFixed(2)}x (sessions: off ${off.sessions}, on ${on.sessions})`);
+  console.log(`top ${top} of the everything-off run found in the top ${top} of the other: ${found.length} of ${offTop.length}` +
+    (found.length < offTop.length ? ` (missing: ${offTop.filter((e) => !found.includes(e)).map((e) => `${e.rule} ${e.reward.toFixed(4)}: ${onView.get(e.rule)?.status ?? '?'}${onView.get(e.rule)?.fidelity === 'screen' ? ' screened out' : ''}`).join('; ')})` : ''));
+  const bestOff = off.report.leaderboard[0];
+  const bestOn = on.report.leaderboard[0];
+  console.log(`best rule: off ${bestOff?.rule} (${bestOff?.reward.toFixed(4)}), on ${bestOn?.rule} (${bestOn?.reward.toFixed(4)}): ${bestOff && bestOn && (onView.get(bestOff.rule)?.as ?? bestOff.rule) === bestOn.rule ? 'the same' : 'DIFFERENT'}`);
   console.log(`status counts: off ${JSON.stringify(off.report.statusCounts)}; on ${JSON.stringify(on.report.statusCounts)}`);
+  // Each hurdle's share of the sampled rules, and the rules it refused that scored above 0.5 with everything off.
+  const offReward = new Map(off.report.rows.filter((r) => r.rule !== null).map((r) => [r.rule!, r.reward]));
+  for (const status of ['no-gradient', 'no-descent']) {
+    const refused = on.report.rows.filter((r) => r.status === status);
+    const good = refused.filter((r) => (offReward.get(r.rule!) ?? 0) > 0.5);
+    console.log(`${status}: ${refused.length} of ${on.sampled} (${(100 * refused.length / on.sampled).toFixed(1)}%); scored above 0.5 with everything off: ${good.length}${good.length ? ` (${good.map((r) => `${r.rule} ${offReward.get(r.rule!)!.toFixed(4)}`).join('; ')})` : ''}`);
+  }
+  const equivalent = on.report.rows.filter((r) => r.equivalentTo !== null);
+  console.log(`equivalent to an earlier rule: ${equivalent.length} (${(100 * equivalent.length / on.sampled).toFixed(1)}%); their everything-off rewards differ from the matched rule's by at most ${Math.max(0, ...equivalent.map((r) => Math.abs((offReward.get(r.rule!) ?? 0) - (offReward.get(r.equivalentTo!) ?? 0)))).toFixed(4)}`);
+  const screened = on.report.rows.filter((r) => r.fidelity === 'screen' && r.reusedFrom === null);
+  if (screened.length) {
+    const goodScreened = screened.filter((r) => (offReward.get(r.rule!) ?? 0) > (offTop.at(-1)?.reward ?? 1));
+    console.log(`stopped at the funnel's screen: ${screened.length}; of them in the everything-off top ${top}: ${goodScreened.length}`);
+  }
 }
 
 async function main(): Promise<void> {

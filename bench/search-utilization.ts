@@ -33,8 +33,9 @@ async function measure(tag: string, extra: Partial<SearchConfig>, queue?: string
   const config = buildSearchConfig({ budget: jobs, workers, strategy: 'random', space: 'paper-full', protocol: protocolFile, device: 'cpu', seed: 7, queue });
   const outDir = path.join(root, 'run');
   const started = process.hrtime.bigint();
-  // Hurdles and the equivalence cache would send no job for some rules: off, so every distinct rule is a job.
-  await runSearch({ outDir, config: { ...config, ...extra, hurdles: false, fec: false } as SearchConfig });
+  // Hurdles and the equivalence cache would send no job for some rules, the funnel a second job for others: off, so
+  // every distinct rule is one job.
+  await runSearch({ outDir, config: { ...config, ...extra, hurdles: false, fec: false, fidelity: 'full' } as SearchConfig });
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   let busyMs = 0;
   let evalSeconds = 0;

@@ -28,6 +28,8 @@ export interface FakeProtocolConfig extends FakeProtocol {
   faults?: FakeFaults;
   /** When set, the worker writes `<pidDir>/<jobId with ':' as '_'>.pid` holding its pid before evaluating. */
   pidDir?: string;
+  /** The funnel's screen of this protocol: the reward is 0.9 of the full one (so it ranks rules the same way). */
+  screen?: boolean;
 }
 
 export const DEFAULT_FAKE_PROTOCOL: FakeProtocolConfig = { name: 'fake', sleepMs: 20 };
@@ -56,6 +58,7 @@ export function validateFakeProtocol(p: unknown, where = 'fake protocol'): FakeP
   if (config.sleepMs !== undefined && (typeof config.sleepMs !== 'number' || !(config.sleepMs >= 0 && config.sleepMs <= MAX_TIMEOUT_MS))) {
     throw new Error(`${where}: sleepMs must be a number from 0 to ${MAX_TIMEOUT_MS}, got ${JSON.stringify(config.sleepMs)}`);
   }
+  if (config.screen !== undefined && typeof config.screen !== 'boolean') throw new Error(`${where}: screen must be true or false`);
   if (config.faults !== undefined) {
     if (!config.faults || typeof config.faults !== 'object') throw new Error(`${where}: faults must be an object`);
     for (const [key, list] of Object.entries(config.faults)) {
@@ -98,7 +101,7 @@ export async function fakeEvaluate(rule: string, protocol: FakeProtocolConfig, s
   }
   if (matches(rule, faults.throw)) throw new Error(`fake evaluator: asked to throw for rule ${rule}`);
   await sleep(protocol.sleepMs ?? 0);
-  let reward = fakeReward(rule, seed);
+  let reward = fakeReward(rule, seed) * (protocol.screen ? 0.9 : 1);
   if (matches(rule, faults.nan)) reward = NaN;
   if (matches(rule, faults.inf)) reward = Infinity;
   return {

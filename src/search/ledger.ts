@@ -29,7 +29,11 @@ export type LedgerRecord =
   | { type: 'batch'; time: string; batch: number; candidates: CandidateRecord[] }
   /** reusedFrom: the index of the candidate whose result this is (same canonical rule, trained once). */
   /** equivalentTo: when the reuse is by the equivalence cache, the canonical rule whose fingerprint matched. */
-  | { type: 'result'; time: string; batch: number; index: number; envelope: Envelope; reusedFrom?: number; equivalentTo?: string }
+  | { type: 'result'; time: string; batch: number; index: number; envelope: Envelope; reusedFrom?: number; equivalentTo?: string;
+      /** With the funnel: 'screen' when the rule stopped at the screen (its reward is the screened reward), 'full' when it went on; screenReward: the screen's own reward. */
+      fidelity?: 'screen' | 'full'; screenReward?: number }
+  /** With the funnel: a rule's screen was promoted to the full protocol (its result comes later). */
+  | { type: 'screen'; time: string; batch: number; index: number; envelope: Envelope; promoted: true }
   /** staleness: batches fed back between this batch's proposal and its own feedback (0 in a synchronous loop). */
   | { type: 'update'; time: string; batch: number; rewards: number[]; staleness?: number }
   | { type: 'stop'; time: string; reason: string }

@@ -7,12 +7,15 @@ import { formatLedgerProblem, LEDGER_FILE, readLedger, type CandidateRecord, typ
 import { renderRewardSvg } from './reward-plot';
 import { RULE_TREE_COUNT, RULE_TREE_DIR, ruleTreeFile, writeRuleTrees } from './rule-tree';
 import { HURDLE_STATUSES, VERDICT_STATUSES, type JobStatus } from './backend';
+import { outcomeLabel } from './fidelity';
 
 export interface CandidateRow {
   index: number; tokens: string[]; rule: string | null; hash: string | null; status: string; reward: number; bestLr: number | null;
   bytesPerParam: number | null; reusedFrom: number | null; error: string | null;
   /** The rule whose result this is by the equivalence cache (same function, another spelling), or null. */
   equivalentTo: string | null;
+  /** 'screen' when the rule stopped at the funnel's screen (its reward is the screened reward). */
+  fidelity: 'screen' | 'full' | null;
 }
 
 export interface LeaderboardEntry {
@@ -69,10 +72,14 @@ export function buildReport(dir: string): SearchReport {
       index: r.index, tokens: c?.tokens ?? [], rule: c?.rule ?? null, hash: c?.hash ?? null, status: r.envelope.status,
       reward: r.envelope.reward ?? 0, bestLr: r.envelope.bestLr, bytesPerParam: c?.bytesPerParam ?? null,
       reusedFrom: r.reusedFrom ?? null, error: r.envelope.error ?? c?.compileError ?? null, equivalentTo: r.equivalentTo ?? null,
+      fidelity: r.fidelity ?? null,
     };
   });
   const statusCounts: Record<string, number> = {};
-  for (const row of rows) statusCounts[row.status] = (statusCounts[row.status] ?? 0) + 1;
+  for (const row of rows) {
+    const label = outcomeLabel(row.status, row.fidelity ?? undefined);
+    statusCounts[label] = (statusCounts[label] ?? 0) + 1;
+  }
   const byRule = new Map<string, LeaderboardEntry>();
   const sampled = new Map<string, number>();
   for (const row of rows) {
@@ -80,7 +87,8 @@ export function buildReport(dir: string): SearchReport {
     // Another spelling of a rule on the board counts as a sample of that rule, not as a rule of its own.
     const rule = row.equivalentTo ?? row.rule;
     sampled.set(rule, (sampled.get(rule) ?? 0) + 1);
-    if (row.status !== 'ok' || row.equivalentTo !== null) continue;
+    // The leaderboard ranks full-fidelity rewards: a rule stopped at the funnel's screen is not on it.
+    if (row.status !== 'ok' || row.equivalentTo !== null || row.fidelity === 'screen') continue;
     const seen = byRule.get(row.rule);
     if (!seen || row.reward > seen.reward) {
       byRule.set(row.rule, { rank: 0, rule: row.rule, reward: row.reward, bestLr: row.bestLr, bytesPerParam: row.bytesPerParam,

@@ -4,6 +4,7 @@ import { MAX_PROCESSES, MAX_TIMEOUT_MS, runLimitsProblem } from './limits';
 import type { FakeProtocolConfig } from './fake-evaluator';
 import type { ProtocolConfig } from '../runtime/child/protocol';
 import type { SearchSpace } from '../controller/strategy';
+import { FIDELITIES, type Fidelity } from './fidelity';
 
 export type StrategyKind = 'ppo' | 'random' | 'evolution';
 export const STRATEGY_KINDS: readonly StrategyKind[] = ['ppo', 'random', 'evolution'];
@@ -37,12 +38,15 @@ export interface SearchConfig {
    * spent (src/search/confirm.ts); 0 or absent (folders made before it existed): none.
    */
   confirm?: number;
+  /**
    * Refuse without training a rule that reads no gradient or lowers no probe problem's loss (hurdles.ts); reuse the
    * result of a rule that computes the same function (fingerprint.ts). Absent in folders made before they existed:
    * off, as those searches ran.
    */
   hurdles?: boolean;
   fec?: boolean;
+  /** How rules are trained (fidelity.ts); absent in folders made before it existed: 'full'. */
+  fidelity?: Fidelity;
 }
 
 /** `nos search --confirm` when not given: the top 10 rules are confirmed. */
@@ -70,6 +74,9 @@ export function validateConfig(config: SearchConfig): void {
   positiveInt('workers');
   for (const key of ['hurdles', 'fec'] as const) {
     if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new Error(`search config: ${key} must be true or false, got ${JSON.stringify(config[key])}`);
+  }
+  if (config.fidelity !== undefined && !FIDELITIES.includes(config.fidelity)) {
+    throw new Error(`search config: fidelity must be one of ${FIDELITIES.join(', ')}, got ${JSON.stringify(config.fidelity)}`);
   }
   if (config.inFlight !== undefined && (!Number.isInteger(config.inFlight) || config.inFlight < 1)) {
     throw new Error(`search config: inFlight must be an integer >= 1, got ${JSON.stringify(config.inFlight)}`);

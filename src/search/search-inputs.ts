@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { errnoWords } from './checked-write';
 import { DEFAULT_FAKE_PROTOCOL, validateFakeProtocol, type FakeProtocolConfig } from './fake-evaluator';
+import { DEFAULT_FIDELITY, FIDELITIES, type Fidelity } from './fidelity';
 import { defaultInFlight, defaultLimits, STRATEGY_KINDS, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import type { ProtocolConfig } from '../runtime/child/protocol';
 import type { SearchSpace } from '../controller/strategy';
@@ -22,8 +23,8 @@ export interface SearchInputs {
   ppo?: string;
   /** Top rules to train again with two more seeds when the budget is spent (default 0 here; nos search's is 10). */
   confirm?: number;
-  /** The hurdles and the equivalence cache; both on unless turned off. */
-  hurdles?: boolean; fec?: boolean;
+  /** The hurdles and the equivalence cache; both on unless turned off. fidelity: default DEFAULT_FIDELITY. */
+  hurdles?: boolean; fec?: boolean; fidelity?: string;
 }
 
 /** The batch size when none is given: the paper's 5; evolution breeds one child per finished rule. */
@@ -83,6 +84,9 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     throw new InputError(`--strategy must be one of ${STRATEGY_KINDS.join(', ')}, got ${JSON.stringify(inputs.strategy)}`);
   }
   if (inputs.device !== 'cpu' && inputs.device !== 'cuda') throw new InputError(`--device must be cpu or cuda, got ${JSON.stringify(inputs.device)}`);
+  if (inputs.fidelity !== undefined && !FIDELITIES.includes(inputs.fidelity as Fidelity)) {
+    throw new InputError(`--fidelity must be one of ${FIDELITIES.join(', ')}, got ${JSON.stringify(inputs.fidelity)}`);
+  }
   const ppo = resolvePpoInput(inputs);
   const workers = inputs.workers ?? Math.max(1, os.availableParallelism());
   const space = resolveSpace(inputs.space);
@@ -104,7 +108,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     device: inputs.device, seed: inputs.seed, workers, limits, ...(inputs.queue ? { queue: inputs.queue } : {}),
     inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers, device: inputs.device }),
     ...(inputs.confirm ? { confirm: inputs.confirm } : {}),
-    hurdles: inputs.hurdles ?? true, fec: inputs.fec ?? true,
+    hurdles: inputs.hurdles ?? true, fec: inputs.fec ?? true, fidelity: (inputs.fidelity ?? DEFAULT_FIDELITY) as Fidelity,
   };
   try {
     validateConfig(config);

@@ -19,6 +19,7 @@ import { buildReport } from './report';
 import { readLedgerState, rebuildStrategy, type BatchState, type ResultRecord } from './resume';
 import { identifyWithCompiler, type IdentifyRule } from './rule-identity';
 import { RuleScreen } from './rule-screen';
+import { Promoter, screenedReward, stageProtocol, type Fidelity, type Stage } from './fidelity';
 import { defaultInFlight, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import { InputError } from './search-inputs';
 
@@ -39,7 +40,7 @@ export interface SearchDeps {
 export type SearchEvent =
   | { type: 'started'; resumed: boolean; runId: string; done: number; budget: number; best: number | null; statusCounts: Record<string, number> }
   | { type: 'proposed'; batch: number; count: number }
-  | { type: 'result'; index: number; rule: string | null; status: JobStatus; reward: number; reused: boolean; done: number; budget: number; best: number | null; inFlight: number }
+  | { type: 'result'; index: number; rule: string | null; status: JobStatus; reward: number; reused: boolean; done: number; budget: number; best: number | null; inFlight: number; fidelity?: Stage }
   | { type: 'updated'; batch: number }
   /** The confirmation step (--confirm): starting (done 0, rule empty) and after each training. */
   | ({ type: 'confirm'; seeds: number[] } & ConfirmProgress)
@@ -69,7 +70,14 @@ export interface SearchSummary {
  * One distinct training queued or running, and the candidates waiting for it (the first is the one it trains; the
  * others are the same canonical rule, or the same function by the equivalence cache: equivalentTo names the rule).
  */
-interface Work { jobId: string; hash: string; rule: string; waiting: Array<{ batch: BatchState; candidate: CandidateRecord; equivalentTo?: string }> }
+interface Work {
+  jobId: string; hash: string; rule: string; waiting: Array<{ batch: BatchState; candidate: CandidateRecord; equivalentTo?: string }>;
+  /** With the funnel: the screen, then (promoted) the full protocol, whose job carries the screen's envelope. */
+  stage: Stage; screen?: Envelope;
+}
+
+/** What a result record adds to its envelope: where it came from, and at which fidelity. */
+type ResultExtras = Pick<ResultRecord, 'reusedFrom' | 'equivalentTo' | 'fidelity' | 'screenReward'>;
 
 class StopRequested extends Error {}
 
@@ -131,7 +139,7 @@ class Search {
   private backend: Backend | null = null;
   private readonly batches: BatchState[] = [];
   /** Finished trainings by canonical hash: a later candidate with the same rule takes this result. */
-  private readonly byHash = new Map<string, { index: number; envelope: Envelope }>();
+  private readonly byHash = new Map<string, { index: number; envelope: Envelope; fidelity?: Stage; screenReward?: number }>();
   /** Trainings queued or running, by job id and by hash. */
   private readonly work = new Map<string, Work>();
   private readonly workByHash = new Map<string, Work>();
@@ -144,6 +152,9 @@ class Search {
   private readonly statusCounts: Record<string, number> = {};
   /** Hurdles and the equivalence cache, when the search has them on. */
   private screen: RuleScreen | null = null;
+  /** The funnel's promotion rule, and (on resume) the screens the ledger promoted whose full result is missing. */
+  private readonly promoter = new Promoter();
+  private readonly promoted = new Map<number, Envelope>();
 
   constructor(private readonly options: RunSearchOptions) {
     this.outDir = path.resolve(options.outDir);
@@ -153,6 +164,10 @@ class Search {
       makeBackend: options.deps?.makeBackend ?? defaultMakeBackend,
     };
     this.emit = options.onEvent ?? (() => undefined);
+  }
+
+  private get fidelity(): Fidelity {
+    return this.config.fidelity ?? 'full';
   }
 
   private get inFlightLimit(): number {
@@ -181,7 +196,8 @@ class Search {
         this.throwIfStopped();
         await this.topUp();
         if (this.work.size === 0) break; // the budget is spent and every result is recorded and fed back
-        this.onEnvelope(await this.nextOrStop());
+        const promoted = this.onEnvelope(await this.nextOrStop());
+        if (promoted.length > 0) await (await this.getBackend()).submit(promoted);
       }
       await this.confirm();
       this.ledger.append({ type: 'finish', time: now(), candidates: this.candidatesProposed });
@@ -248,6 +264,11 @@ class Search {
     this.batchesFed = state.batchesFed;
     this.events = state.events.length;
     for (const r of state.results) this.noteResult(this.batches[r.batch], r);
+    for (const r of records) {
+      // The funnel's screens, in the order they were decided: promoted ones, and rules stopped at the screen.
+      if (r.type === 'screen') { this.promoter.remember(r.envelope.reward ?? 0); this.promoted.set(r.index, r.envelope); }
+      else if (r.type === 'result' && r.fidelity === 'screen' && r.reusedFrom === undefined && r.screenReward !== undefined) this.promoter.remember(r.screenReward);
+    }
     if (rebuilt.replayed > 0) this.checkpoint();
     this.ledger.append({ type: 'resume', time: now(), note: `${this.done} of ${this.candidatesProposed} results recorded, ${this.batchesFed} batches fed back` });
   }
@@ -397,10 +418,13 @@ class Search {
     } else if (screening.kind === 'equivalent' && this.takeKnown(batch, c, screening.hash, screening.rule)) {
       // taken: the equivalent rule's result, now or when its training ends
     } else {
-      const work: Work = { jobId: c.id, hash: c.hash, rule: c.rule, waiting: [{ batch, candidate: c }] };
+      // With the funnel a rule starts at the screen, unless (on resume) the ledger says its screen was promoted.
+      const screen = this.promoted.get(c.index);
+      const stage: Stage = this.fidelity === 'funnel' && !screen ? 'screen' : 'full';
+      const work: Work = { jobId: this.jobId(c, stage), hash: c.hash, rule: c.rule, waiting: [{ batch, candidate: c }], stage, screen };
       this.work.set(work.jobId, work);
       this.workByHash.set(work.hash, work);
-      jobs.push(this.makeJob(c));
+      jobs.push(this.makeJob(c, this.config.seed, work));
     }
     return true;
   }
@@ -411,43 +435,64 @@ class Search {
    */
   private takeKnown(batch: BatchState, c: CandidateRecord, hash: string, equivalentTo?: string): boolean {
     const known = this.byHash.get(hash);
-    if (known) { this.record(batch, c, known.envelope, known.index, equivalentTo); return true; }
+    if (known) {
+      this.record(batch, c, known.envelope, { reusedFrom: known.index, equivalentTo, fidelity: known.fidelity, screenReward: known.screenReward });
+      return true;
+    }
     const running = this.workByHash.get(hash);
     if (running) { running.waiting.push({ batch, candidate: c, equivalentTo }); return true; }
     return false;
   }
 
-  private onEnvelope(received: unknown): void {
+  /** Logs a finished job's result (or, with the funnel, promotes its screen: the full job is returned to submit). */
+  private onEnvelope(received: unknown): Job[] {
     const jobId = (received as { jobId?: unknown } | null)?.jobId;
     const work = typeof jobId === 'string' ? this.work.get(jobId) : undefined;
-    if (!work) { this.emit({ type: 'note', message: `ignored a result for unknown or finished job ${JSON.stringify(jobId)}` }); return; }
+    if (!work) { this.emit({ type: 'note', message: `ignored a result for unknown or finished job ${JSON.stringify(jobId)}` }); return []; }
     // A worker's bad result (a string or out-of-range reward, a missing field) becomes this job's error.
     const envelope = checkedEnvelope(received, work.jobId);
     this.work.delete(work.jobId);
-    this.workByHash.delete(work.hash);
     const [first, ...duplicates] = work.waiting;
-    this.record(first.batch, first.candidate, envelope);
-    for (const dup of duplicates) this.record(dup.batch, dup.candidate, envelope, first.candidate.index, dup.equivalentTo);
+    let extras: ResultExtras = work.screen ? { fidelity: 'full', screenReward: work.screen.reward ?? 0 } : {};
+    let recorded = envelope;
+    if (work.stage === 'screen') {
+      const reward = envelope.status === 'ok' ? envelope.reward ?? 0 : null;
+      if (reward !== null && this.promoter.decide(reward).promote) {
+        this.ledger.append({ type: 'screen', time: now(), batch: first.batch.batch, index: first.candidate.index, envelope, promoted: true });
+        Object.assign(work, { stage: 'full', screen: envelope, jobId: this.jobId(first.candidate, 'full') });
+        this.work.set(work.jobId, work);
+        return [this.makeJob(first.candidate, this.config.seed, work)];
+      }
+      // Stopped at the screen: a failure stays what it was; an ok screen is worth the screened reward.
+      extras = { fidelity: 'screen', ...(reward !== null ? { screenReward: reward } : {}) };
+      if (reward !== null) recorded = { ...envelope, reward: screenedReward(reward) };
+    }
+    this.workByHash.delete(work.hash);
+    this.record(first.batch, first.candidate, recorded, extras);
+    for (const dup of duplicates) this.record(dup.batch, dup.candidate, recorded, { ...extras, reusedFrom: first.candidate.index, equivalentTo: dup.equivalentTo });
+    return [];
   }
 
   private noteResult(batch: BatchState, r: ResultRecord): void {
     this.done++;
     this.statusCounts[r.envelope.status] = (this.statusCounts[r.envelope.status] ?? 0) + 1;
     const c = batch.candidates.find((x) => x.index === r.index);
-    if (c?.hash && !this.byHash.has(c.hash)) this.byHash.set(c.hash, { index: r.index, envelope: r.envelope });
-    if (r.envelope.status === 'ok' && r.envelope.reward !== null && (this.best === null || r.envelope.reward > this.best)) this.best = r.envelope.reward;
+    if (c?.hash && !this.byHash.has(c.hash)) this.byHash.set(c.hash, { index: r.index, envelope: r.envelope, fidelity: r.fidelity, screenReward: r.screenReward });
+    // The best reward is a full-fidelity one: a rule stopped at the screen never counts.
+    if (r.envelope.status === 'ok' && r.fidelity !== 'screen' && r.envelope.reward !== null && (this.best === null || r.envelope.reward > this.best)) this.best = r.envelope.reward;
   }
 
   /** Logs a result; a batch whose last result this is goes back to the strategy at once. */
-  private record(batch: BatchState, c: CandidateRecord, envelope: Envelope, reusedFrom?: number, equivalentTo?: string): void {
+  private record(batch: BatchState, c: CandidateRecord, envelope: Envelope, extras: ResultExtras = {}): void {
     const r: ResultRecord = { type: 'result', time: now(), batch: batch.batch, index: c.index, envelope };
-    if (reusedFrom !== undefined) r.reusedFrom = reusedFrom;
-    if (equivalentTo !== undefined) r.equivalentTo = equivalentTo;
+    for (const key of ['reusedFrom', 'equivalentTo', 'fidelity', 'screenReward'] as const) {
+      if (extras[key] !== undefined) (r as Record<string, unknown>)[key] = extras[key];
+    }
     this.ledger.append(r);
     batch.results.set(c.index, r);
     this.noteResult(batch, r);
     this.emit({ type: 'result', index: c.index, rule: c.rule, status: envelope.status, reward: envelope.reward ?? 0,
-      reused: reusedFrom !== undefined, done: this.done, budget: this.config.budget, best: this.best, inFlight: this.work.size });
+      reused: extras.reusedFrom !== undefined, done: this.done, budget: this.config.budget, best: this.best, inFlight: this.work.size, fidelity: extras.fidelity });
     if (batch.results.size === batch.candidates.length) this.feed(batch);
   }
 
@@ -488,10 +533,19 @@ class Search {
     return { compiler: KERNEL_ABI_VERSION, protocol: protocolVersion(this.config) };
   }
 
-  /** The job training a rule; `seed` is the search's own but for the confirmation runs. */
-  private makeJob(c: { id: string; rule: string | null }, seed = this.config.seed): Job {
+  /** A candidate's job id: its own, and with `:full` for the funnel's second stage. */
+  private jobId(c: CandidateRecord, stage: Stage): string {
+    return this.fidelity === 'funnel' && stage === 'full' ? `${c.id}:full` : c.id;
+  }
+
+  /**
+   * The job training a rule; `seed` is the search's own but for the confirmation runs. A candidate's training (work)
+   * has its stage's protocol (fidelity.ts); a confirmation run trains the protocol as it is.
+   */
+  private makeJob(c: { id: string; rule: string | null }, seed = this.config.seed, work?: Work): Job {
     return {
-      id: c.id, rule: c.rule!, protocol: this.config.protocol, data: this.config.data, device: this.config.device,
+      id: work?.jobId ?? c.id, rule: c.rule!, data: this.config.data, device: this.config.device,
+      protocol: work ? stageProtocol(this.config.protocol, this.fidelity, work.stage, work.screen?.bestLr ?? null) : this.config.protocol,
       // One seed for every child: the same initial weights and data order make rewards comparable across rules.
       seed,
       versions: this.versions(),
@@ -521,7 +575,7 @@ class Search {
       for (const c of b.candidates) {
         const r = b.results.get(c.index);
         const reward = r?.envelope.reward;
-        if (r?.envelope.status === 'ok' && reward != null && c.rule && (!best || reward > best.reward)) best = { index: c.index, rule: c.rule, reward };
+        if (r?.envelope.status === 'ok' && r.fidelity !== 'screen' && reward != null && c.rule && (!best || reward > best.reward)) best = { index: c.index, rule: c.rule, reward };
       }
     }
     return { outDir: this.outDir, runId: this.runId, candidates: this.candidatesProposed, results: this.done, stopped, best, statusCounts: { ...this.statusCounts } };

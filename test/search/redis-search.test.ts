@@ -42,8 +42,9 @@ describe('nos search --queue', { skip: found.bin ? false : found.reason }, () =>
     const worker = await startRedisWorker(server.url, { concurrency: 2, log: () => undefined });
     try {
       const search = spawn(process.execPath, [...nodeArgs, nos, 'search', '--queue', server.url, '--protocol', protocolFile,
-        // Every distinct rule a job: no hurdle or equivalence cache deciding without the queue.
-        '--budget', '15', '--batch-size', '5', '--no-hurdles', '--no-fec', '--out', out, '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        // Every distinct rule one job: no hurdle or equivalence cache deciding without the queue, no funnel training
+        // a promoted rule a second time (the funnel's resume has its own test, search-funnel.test.ts).
+        '--budget', '15', '--batch-size', '5', '--no-hurdles', '--no-fec', '--fidelity', 'full', '--out', out, '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       search.stdout!.on('data', (c: Buffer) => { output += c.toString(); });
       search.stderr!.on('data', (c: Buffer) => { output += c.toString(); });

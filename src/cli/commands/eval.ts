@@ -4,7 +4,7 @@ import { createOptimizer } from '../../runtime/optimizer';
 import { DEFAULT_DATA_PATH } from '../../runtime/child/data';
 import { integer } from '../flags';
 import { evaluateRuleOnEngine } from '../../runtime/engine/evaluate-rule';
-import { evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
+import { epochsToTrain, evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
 
 /** Where the command writes (tests swap these for buffers). */
 export const evalOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
@@ -37,8 +37,7 @@ export class ProgressLine {
   constructor(private readonly protocol: ProtocolConfig, private readonly stream: { write(s: string): unknown }, private readonly tty: boolean) {}
 
   update(p: EvalProgress): void {
-    const runs = this.protocol.lrs.length * this.protocol.sweepEpochs + this.protocol.finalEpochs;
-    const total = runs * p.batches;
+    const total = Math.round(epochsToTrain(this.protocol) * p.batches);
     this.done++;
     const key = `${p.phase}:${p.lr}:${p.epoch}`;
     const now = Date.now();
@@ -90,13 +89,14 @@ export class RoundProgressLine {
 export function formatOutcome(rule: string, protocol: ProtocolConfig, outcome: EvalOutcome): string {
   const lines = [`rule: ${rule}    protocol: ${protocol.name} (${protocol.model}, v${PROTOCOL_VERSION})`, '', '  lr       status    accuracy  loss'];
   for (const s of outcome.sweep) {
-    const mark = s.lr === outcome.bestLr ? '  <- best' : '';
+    const stopped = s.epochs !== undefined && s.epochs < protocol.sweepEpochs ? `  (stopped after ${+s.epochs.toFixed(3)} epoch)` : '';
+    const mark = (s.lr === outcome.bestLr && !stopped ? '  <- best' : '') + stopped;
     const loss = s.status === 'ok' ? s.loss.toFixed(4) : s.loss >= Number.MAX_VALUE ? 'inf' : s.loss.toPrecision(4);
     lines.push(`  ${formatLr(s.lr).padEnd(8)} ${s.status.padEnd(9)} ${s.accuracy.toFixed(4).padEnd(9)} ${loss}${mark}`);
   }
   lines.push('');
   lines.push(`best lr:  ${outcome.bestLr === null ? '-' : formatLr(outcome.bestLr)}`);
-  lines.push(`reward:   ${outcome.reward.toFixed(4)} (held-out accuracy after ${protocol.finalEpochs} epoch${protocol.finalEpochs === 1 ? '' : 's'})`);
+  lines.push(`reward:   ${outcome.reward.toFixed(4)} (${protocol.finalEpochs === 0 ? 'the best rate\'s held-out accuracy after the sweep' : `held-out accuracy after ${protocol.finalEpochs} epoch${protocol.finalEpochs === 1 ? '' : 's'}`})`);
   lines.push(`status:   ${outcome.status}${outcome.error ? ` (${outcome.error})` : ''}`);
   lines.push(`time:     ${outcome.seconds.toFixed(1)} s`);
   return lines.join('\n');

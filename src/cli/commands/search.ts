@@ -8,6 +8,7 @@ import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword, st
 import { assertRedisReachable, parseRedisUrl } from '../../search/queue-redis';
 import { LEDGER_FILE, readLedger } from '../../search/ledger';
 import { DEFAULT_CONFIRM, GPU_IN_FLIGHT, QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
+import { DEFAULT_FIDELITY, outcomeLabel } from '../../search/fidelity';
 import { buildSearchConfig, checkResumeInputs, InputError, prepareOutDir } from '../../search/search-inputs';
 import { runSearch, type SearchEvent } from '../../search/search-loop';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
@@ -23,7 +24,7 @@ const LINE_EVERY_MS = 5000;
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
   seed: number; out?: string; resume?: boolean; queue?: string; queuePasswordFile?: string; batchSize?: number; timeout?: number;
-  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string; confirm: number; hurdles: boolean; fec: boolean;
+  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string; confirm: number; hurdles: boolean; fec: boolean; fidelity: string;
 }
 
 function timestamp(): string {
@@ -86,7 +87,8 @@ class StatusLine {
       this.done = event.done;
       this.best = event.best;
       this.inFlight = event.inFlight;
-      this.counts[event.status] = (this.counts[event.status] ?? 0) + 1;
+      const label = outcomeLabel(event.status, event.fidelity);
+      this.counts[label] = (this.counts[label] ?? 0) + 1;
       if (event.reused) this.reused++;
       this.bar?.update(this.done, this.fields());
       if (!this.tty && (Date.now() - this.lastLine >= LINE_EVERY_MS || this.done === this.budget)) {
@@ -145,6 +147,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
       budget: flags.budget, batchSize: flags.batchSize, workers: flags.workers, strategy: flags.strategy, space: flags.space,
       protocol: flags.protocol, data: flags.data, device: flags.device, seed: flags.seed, queue,
       timeoutS: flags.timeout, maxRssMb: flags.maxRss, inFlight: flags.inFlight, ppo: flags.ppo, confirm: flags.confirm, hurdles: flags.hurdles, fec: flags.fec,
+      fidelity: flags.fidelity,
     });
     // An unreachable queue fails here (exit 1), before the folder holds a search that never started.
     if (queue) await assertRedisReachable(parseRedisUrl(queue), 3000);
@@ -156,7 +159,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     // The folder shows the queue's password as ***: a resume takes it from the file or the environment again.
     if (queue === undefined && stored?.includes(':***@')) queue = storedQueueUrlWithPassword(stored, passwords) ?? undefined;
     if (start?.type === 'start') checkResumeInputs(start.config as SearchConfig, queue);
-    const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss', 'ppo', 'hurdles', 'fec'].filter(fromUser);
+    const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss', 'ppo', 'hurdles', 'fec', 'fidelity'].filter(fromUser);
     if (ignored.length) process.stderr.write(`note: --resume keeps the search's own settings; ignoring ${ignored.map((n) => n === 'hurdles' || n === 'fec' ? `--no-${n}` : `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}\n`);
   }
 
@@ -243,6 +246,7 @@ export function register(program: Command): void {
     .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, hiddenSize, embeddingSize, initRange)')
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
+    .option('--fidelity <mode>', 'full | halving (successive halving inside the sweep) | funnel (a cheap screen first, the full protocol for the best)', DEFAULT_FIDELITY)
     .option('--no-hurdles', 'train every rule: no refusal of rules that read no gradient or lower no probe problem\'s loss')
     .option('--no-fec', 'no functional equivalence cache: train rules that compute the same function as one judged before')
     .option('--top <n>', 'leaderboard rows to print', integer('--top', 1), 10)

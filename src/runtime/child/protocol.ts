@@ -6,17 +6,28 @@ import { createOptimizer, type Optimizer } from '../optimizer';
 import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from './data';
 import { createModel } from './models';
 import { SeededRandom } from './random';
+import { halvingSweep, HALVING_ETA, HALVING_RUNGS } from './sweep-halving';
 import { trainEpochs, type TrainResult } from './train-loop';
 import type { ChildTrainer } from './trainer';
 
 /** Bumped whenever a change could alter a reward for the same rule, protocol and seed. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * How the learning rates are swept: 'full' (the paper's: each rate trains sweepEpochs, all scored), 'halving'
+ * (successive halving: sweep-halving.ts), or 'none' (no sweep: the one rate in lrs is the final run's).
+ */
+export type SweepMode = 'full' | 'halving' | 'none';
+export const SWEEP_MODES: readonly SweepMode[] = ['full', 'halving', 'none'];
+
 export interface ProtocolConfig {
   name: string;
   lrs: number[];
   sweepEpochs: number;
+  /** 0: no final run; the reward is the best rate's held-out accuracy after the sweep. */
   finalEpochs: number;
+  /** Default 'full'. */
+  sweep?: SweepMode;
   trainExamples: number;
   validationExamples: number;
   batchSize: number;
@@ -56,7 +67,8 @@ const PROTOCOL_SCHEMA = {
     name: { type: 'string', minLength: 1 },
     lrs: { type: 'array', minItems: 1, items: { type: 'number', exclusiveMinimum: 0 } },
     sweepEpochs: positiveInt,
-    finalEpochs: positiveInt,
+    finalEpochs: { type: 'integer', minimum: 0 },
+    sweep: { enum: [...SWEEP_MODES] },
     trainExamples: positiveInt,
     validationExamples: positiveInt,
     batchSize: positiveInt,
@@ -101,13 +113,38 @@ export function loadProtocol(nameOrFile: string): ProtocolConfig {
   const { extends: base = 'paper', ...fields } = parsed as Partial<ProtocolConfig> & { extends?: 'paper' | 'quick' };
   const protocol: ProtocolConfig = { ...PROTOCOLS[base], lrs: [...PROTOCOLS[base].lrs], name: path.basename(nameOrFile, '.json'), ...fields };
   // Checked here too, so a file no run could use is refused when it is named, not as an error on every rule.
-  if (protocol.trainExamples < protocol.batchSize) {
-    throw new ProtocolError(`protocol file ${nameOrFile}: /batchSize ${protocol.batchSize} is larger than /trainExamples ${protocol.trainExamples}: not one batch could be trained`);
-  }
+  const problem = protocolProblem(protocol);
+  if (problem) throw new ProtocolError(`protocol file ${nameOrFile}: ${problem}`);
   return protocol;
 }
 
-export interface SweepEntry { lr: number; accuracy: number; loss: number; status: 'ok' | 'diverged' }
+/** What makes a protocol that passes the schema impossible to run, or null. */
+function protocolProblem(p: ProtocolConfig): string | null {
+  if (p.trainExamples < p.batchSize) return `/batchSize ${p.batchSize} is larger than /trainExamples ${p.trainExamples}: not one batch could be trained (trainExamples is smaller than one batch)`;
+  if (p.sweep === 'none' && p.lrs.length !== 1) return `/sweep "none" trains one learning rate, but /lrs has ${p.lrs.length}`;
+  if (p.sweep === 'none' && p.finalEpochs === 0) return '/sweep "none" with /finalEpochs 0 trains nothing';
+  return null;
+}
+
+/** Epochs of training one evaluation runs at most (for progress bars): the sweep's share for each rate, and the final run. */
+export function epochsToTrain(p: ProtocolConfig): number {
+  const mode = p.sweep ?? 'full';
+  let sweep = mode === 'none' ? 0 : p.lrs.length * p.sweepEpochs;
+  if (mode === 'halving') {
+    sweep = 0;
+    let alive = p.lrs.length;
+    let before = 0;
+    for (const fraction of HALVING_RUNGS) {
+      sweep += alive * (fraction - before) * p.sweepEpochs;
+      before = fraction;
+      alive = Math.ceil(alive / HALVING_ETA);
+    }
+  }
+  return sweep + p.finalEpochs;
+}
+
+/** epochs: how much of the sweep the rate trained, when a halving sweep stopped it early (its accuracy is then on the first HALVING_SUBSET held-out examples). */
+export interface SweepEntry { lr: number; accuracy: number; loss: number; status: 'ok' | 'diverged'; epochs?: number }
 
 export interface EvalOutcome {
   status: 'ok' | 'diverged' | 'error';
@@ -163,9 +200,8 @@ async function acquireTrainer(protocol: ProtocolConfig, data: PreparedData): Pro
 function checkProtocol(p: ProtocolConfig): void {
   // (Passed as unknown: the validator is a type guard and would narrow p to never on failure.)
   if (!validateProtocol(p as unknown)) throw new ProtocolError(`protocol '${p.name}': ${(validateProtocol.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join('; ')}`);
-  if (p.trainExamples < p.batchSize) {
-    throw new ProtocolError(`protocol '${p.name}': trainExamples (${p.trainExamples}) is smaller than one batch (${p.batchSize})`);
-  }
+  const problem = protocolProblem(p);
+  if (problem) throw new ProtocolError(`protocol '${p.name}': ${problem}`);
 }
 
 /** Loss recorded for a diverged run: the loss that tripped the check if finite, else the largest double (JSON-safe). */
@@ -174,6 +210,71 @@ function divergedLoss(r: TrainResult): number {
 }
 
 class TimeLimit extends Error {}
+
+/** What one evaluation needs while it runs. */
+interface EvalRun {
+  rule: string; protocol: ProtocolConfig; trainer: ChildTrainer; prepared: PreparedData; seed: number;
+  device: 'cpu' | 'cuda'; deadline: number; onProgress?: (p: EvalProgress) => void;
+  /** The sweep's entries as they come (kept when a later step fails). */
+  sweep: SweepEntry[];
+}
+
+function makeOptimizer(r: EvalRun, lr: number, totalSteps: number): Optimizer {
+  return createOptimizer(r.rule, { lr, totalSteps, seed: r.seed, device: r.device, threads: 1 });
+}
+
+/** One run from a fresh init: a rate of the full sweep, or the final run. */
+async function trainFresh(r: EvalRun, phase: 'sweep' | 'final', lr: number, epochs: number): Promise<TrainResult> {
+  r.trainer.initialize(r.seed);
+  const batches = Math.floor(r.protocol.trainExamples / r.protocol.batchSize);
+  let optimizer: Optimizer | undefined;
+  try {
+    optimizer = makeOptimizer(r, lr, epochs * batches);
+    const result = await trainEpochs(r.trainer, optimizer, r.prepared.train, {
+      epochs, rng: new SeededRandom(r.seed + 1), deadline: r.deadline,
+      onBatch: r.onProgress ? (epoch, batch, total) => r.onProgress!({ phase, lr, epoch, batch, batches: total }) : undefined,
+    });
+    if (result.status === 'timeout') throw new TimeLimit(`exceeded maxSeconds (${r.protocol.maxSeconds} s) during the ${phase} run at lr ${lr}`);
+    return result;
+  } finally {
+    optimizer?.dispose();
+  }
+}
+
+/** The paper's sweep: every rate trains sweepEpochs from a fresh init and is scored on the held-out set. */
+async function fullSweep(r: EvalRun): Promise<{ bestLr: number | null; bestAccuracy: number }> {
+  let bestLr: number | null = null;
+  let bestAccuracy = -1;
+  for (const lr of r.protocol.lrs) {
+    const result = await trainFresh(r, 'sweep', lr, r.protocol.sweepEpochs);
+    if (result.status === 'diverged') {
+      r.sweep.push({ lr, accuracy: 0, loss: divergedLoss(result), status: 'diverged' });
+      continue;
+    }
+    const score = await r.trainer.evaluate(r.prepared.validation);
+    r.sweep.push({ lr, accuracy: score.accuracy, loss: score.loss, status: 'ok' });
+    if (score.accuracy > bestAccuracy) {
+      bestAccuracy = score.accuracy;
+      bestLr = lr;
+    }
+  }
+  return { bestLr, bestAccuracy };
+}
+
+/** The sweep as the protocol says: full, by successive halving, or none (its one rate). */
+async function sweepRates(r: EvalRun): Promise<{ bestLr: number | null; bestAccuracy: number }> {
+  const mode = r.protocol.sweep ?? 'full';
+  if (mode === 'none') return { bestLr: r.protocol.lrs[0], bestAccuracy: NaN };
+  if (mode === 'full') return fullSweep(r);
+  const halving = await halvingSweep({
+    trainer: r.trainer, data: r.prepared, lrs: r.protocol.lrs, sweepEpochs: r.protocol.sweepEpochs, seed: r.seed, deadline: r.deadline,
+    makeOptimizer: (lr, totalSteps) => makeOptimizer(r, lr, totalSteps),
+    onBatch: r.onProgress ? (lr, epoch, batch, batches) => r.onProgress!({ phase: 'sweep', lr, epoch, batch, batches }) : undefined,
+  });
+  r.sweep.push(...halving.sweep);
+  const best = halving.sweep.find((e) => e.lr === halving.bestLr && e.epochs === r.protocol.sweepEpochs);
+  return { bestLr: halving.bestLr, bestAccuracy: best?.accuracy ?? NaN };
+}
 
 /**
  * Runs the protocol for one rule.  Never throws for a rule that fails to train: divergence and errors come back as
@@ -192,57 +293,25 @@ export async function evaluateRule(rule: string, protocol: ProtocolConfig, data:
   const cpuSeconds = () => { const used = process.cpuUsage(cpuStart); return (used.user + used.system) / 1e6; };
   const sweep: SweepEntry[] = [];
   let bestLr: number | null = null;
-  const seed = options.seed ?? 0;
   let lease: { trainer: ChildTrainer; release: () => void } | undefined;
+  const end = (status: EvalOutcome['status'], reward: number, error?: string): EvalOutcome =>
+    ({ status, reward, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds(), ...(error !== undefined ? { error } : {}) });
   try {
     checkProtocol(protocol);
-    const deadline = started + protocol.maxSeconds * 1000;
     const prepared = loadProtocolData(protocol, data.path);
     lease = await acquireTrainer(protocol, prepared);
-    const trainer = lease.trainer;
-    const batches = Math.floor(protocol.trainExamples / protocol.batchSize);
-
-    const run = async (phase: 'sweep' | 'final', lr: number, epochs: number): Promise<TrainResult> => {
-      trainer.initialize(seed);
-      let optimizer: Optimizer | undefined;
-      try {
-        optimizer = createOptimizer(rule, { lr, totalSteps: epochs * batches, seed, device: options.device ?? 'cpu', threads: 1 });
-        const result = await trainEpochs(trainer, optimizer, prepared.train, {
-          epochs, rng: new SeededRandom(seed + 1), deadline,
-          onBatch: options.onProgress ? (epoch, batch, total) => options.onProgress!({ phase, lr, epoch, batch, batches: total }) : undefined,
-        });
-        if (result.status === 'timeout') throw new TimeLimit(`exceeded maxSeconds (${protocol.maxSeconds} s) during the ${phase} run at lr ${lr}`);
-        return result;
-      } finally {
-        optimizer?.dispose();
-      }
-    };
-
-    let bestAccuracy = -1;
-    for (const lr of protocol.lrs) {
-      const r = await run('sweep', lr, protocol.sweepEpochs);
-      if (r.status === 'diverged') {
-        sweep.push({ lr, accuracy: 0, loss: divergedLoss(r), status: 'diverged' });
-        continue;
-      }
-      const score = await trainer.evaluate(prepared.validation);
-      sweep.push({ lr, accuracy: score.accuracy, loss: score.loss, status: 'ok' });
-      if (score.accuracy > bestAccuracy) {
-        bestAccuracy = score.accuracy;
-        bestLr = lr;
-      }
-    }
-    if (bestLr === null) {
-      return { status: 'diverged', reward: 0, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds(), error: 'every learning rate of the sweep diverged' };
-    }
-    const final = await run('final', bestLr, protocol.finalEpochs);
-    if (final.status === 'diverged') {
-      return { status: 'diverged', reward: 0, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds(), error: `final run diverged: ${final.reason}` };
-    }
-    const score = await trainer.evaluate(prepared.validation);
-    return { status: 'ok', reward: score.accuracy, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds() };
+    const r: EvalRun = { rule, protocol, trainer: lease.trainer, prepared, seed: options.seed ?? 0, device: options.device ?? 'cpu',
+      deadline: started + protocol.maxSeconds * 1000, onProgress: options.onProgress, sweep };
+    const swept = await sweepRates(r);
+    bestLr = swept.bestLr;
+    if (bestLr === null) return end('diverged', 0, 'every learning rate of the sweep diverged');
+    if (protocol.finalEpochs === 0) return end('ok', swept.bestAccuracy);
+    const final = await trainFresh(r, 'final', bestLr, protocol.finalEpochs);
+    if (final.status === 'diverged') return end('diverged', 0, `final run diverged: ${final.reason}`);
+    const score = await lease.trainer.evaluate(prepared.validation);
+    return end('ok', score.accuracy);
   } catch (e) {
-    return { status: 'error', reward: 0, bestLr, sweep, seconds: seconds(), cpuSeconds: cpuSeconds(), error: e instanceof Error ? e.message : String(e) };
+    return end('error', 0, e instanceof Error ? e.message : String(e));
   } finally {
     lease?.release();
   }

@@ -1,4 +1,5 @@
-// Epochs of minibatch training: shuffle from a seed, fill the batch buffers, step, update in place, watch for divergence.
+// Minibatch training: shuffle from a seed each epoch, fill the batch buffers, step, update in place, watch for
+// divergence; a run can stop after any batch and go on later (successive halving trains several side by side).
 import type { Split } from './data';
 import type { SeededRandom } from './random';
 import type { ChildTrainer } from './trainer';
@@ -33,44 +34,74 @@ function allFinite(arrays: Float32Array[]): boolean {
   return true;
 }
 
-/** Trains for whole epochs (a trailing partial batch is dropped, as batches have a fixed size). */
-export async function trainEpochs(trainer: ChildTrainer, updater: ParameterUpdater, split: Split, options: TrainOptions): Promise<TrainResult> {
-  const batchSize = trainer.batchSize;
-  const batches = Math.floor(split.count / batchSize);
-  if (batches < 1) throw new Error(`training split has ${split.count} examples, fewer than one batch of ${batchSize}`);
-  const [c, h, w] = trainer.model.inputShape;
-  const pixels = c * h * w;
-  const classes = trainer.model.classes;
-  const order = Uint32Array.from({ length: split.count }, (_, i) => i);
-  const factor = options.divergenceFactor ?? 1e3;
-  let initialLoss = NaN;
-  let lastLoss = NaN;
-  let steps = 0;
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    options.rng.shuffle(order);
-    for (let batch = 0; batch < batches; batch++) {
+/**
+ * Whole epochs of training (a trailing partial batch is dropped, as batches have a fixed size), trained a stretch at a
+ * time: advance(n) trains until n batches in all are done. It works on the trainer's parameters as they are: a caller
+ * that interleaves runs on one trainer swaps each run's parameters in and out around advance().
+ */
+export class TrainingRun {
+  /** Batches per epoch, and in the whole run. */
+  readonly batches: number;
+  readonly totalBatches: number;
+  private readonly order: Uint32Array;
+  private epoch = 0;
+  private batch = 0;
+  private result: TrainResult = { status: 'ok', steps: 0, initialLoss: NaN, lastLoss: NaN };
+
+  constructor(private readonly trainer: ChildTrainer, private readonly updater: ParameterUpdater, private readonly split: Split,
+    private readonly options: TrainOptions) {
+    this.batches = Math.floor(split.count / trainer.batchSize);
+    if (this.batches < 1) throw new Error(`training split has ${split.count} examples, fewer than one batch of ${trainer.batchSize}`);
+    this.totalBatches = options.epochs * this.batches;
+    this.order = Uint32Array.from({ length: split.count }, (_, i) => i);
+  }
+
+  /** Batches trained so far. */
+  get done(): number { return this.epoch * this.batches + this.batch; }
+
+  /** Trains until `until` batches in all are done, or the run diverges or times out; returns where it stands. */
+  async advance(until: number): Promise<TrainResult> {
+    const { trainer, split, options } = this;
+    const batchSize = trainer.batchSize;
+    const [c, h, w] = trainer.model.inputShape;
+    const pixels = c * h * w;
+    const classes = trainer.model.classes;
+    const factor = options.divergenceFactor ?? 1e3;
+    const r = this.result;
+    while (r.status === 'ok' && this.done < Math.min(until, this.totalBatches)) {
+      if (this.batch === 0) options.rng.shuffle(this.order);
       if (options.deadline !== undefined && Date.now() > options.deadline) {
-        return { status: 'timeout', steps, initialLoss, lastLoss, reason: `time limit reached after ${steps} steps` };
+        return this.stop('timeout', `time limit reached after ${r.steps} steps`);
       }
       trainer.batchOneHot.fill(0);
       for (let j = 0; j < batchSize; j++) {
-        const example = order[batch * batchSize + j];
+        const example = this.order[this.batch * batchSize + j];
         trainer.batchImages.set(split.images.subarray(example * pixels, (example + 1) * pixels), j * pixels);
         trainer.batchOneHot[j * classes + split.labels[example]] = 1;
       }
       const loss = await trainer.step();
-      if (steps === 0) initialLoss = loss;
-      lastLoss = loss;
-      options.onBatch?.(epoch, batch, batches, loss);
-      if (!Number.isFinite(loss) || loss > factor * initialLoss) {
-        return { status: 'diverged', steps, initialLoss, lastLoss, reason: `loss ${loss} at step ${steps + 1} (first loss ${initialLoss})` };
+      if (r.steps === 0) r.initialLoss = loss;
+      r.lastLoss = loss;
+      options.onBatch?.(this.epoch, this.batch, this.batches, loss);
+      if (!Number.isFinite(loss) || loss > factor * r.initialLoss) {
+        return this.stop('diverged', `loss ${loss} at step ${r.steps + 1} (first loss ${r.initialLoss})`);
       }
-      updater.update(trainer.params, trainer.grads);
-      steps++;
+      this.updater.update(trainer.params, trainer.grads);
+      r.steps++;
+      if (++this.batch === this.batches) { this.batch = 0; this.epoch++; }
     }
+    if (r.status === 'ok' && !allFinite(trainer.params)) return this.stop('diverged', 'parameters became NaN or infinite');
+    return { ...r };
   }
-  if (!allFinite(trainer.params)) {
-    return { status: 'diverged', steps, initialLoss, lastLoss, reason: 'parameters became NaN or infinite' };
+
+  private stop(status: 'diverged' | 'timeout', reason: string): TrainResult {
+    this.result = { ...this.result, status, reason };
+    return { ...this.result };
   }
-  return { status: 'ok', steps, initialLoss, lastLoss };
+}
+
+/** Trains for whole epochs in one go. */
+export async function trainEpochs(trainer: ChildTrainer, updater: ParameterUpdater, split: Split, options: TrainOptions): Promise<TrainResult> {
+  const run = new TrainingRun(trainer, updater, split, options);
+  return run.advance(run.totalBatches);
 }

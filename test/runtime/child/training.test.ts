@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Split } from '../../../src/runtime/child/data';
 import { convNet, mlp } from '../../../src/runtime/child/models';
 import { SeededRandom } from '../../../src/runtime/child/random';
-import { trainEpochs } from '../../../src/runtime/child/train-loop';
+import { trainEpochs, TrainingRun } from '../../../src/runtime/child/train-loop';
 import { ChildTrainer } from '../../../src/runtime/child/trainer';
 import { createOptimizer } from '../../../src/runtime/optimizer';
 
@@ -92,4 +92,30 @@ test('a past deadline stops the run as timeout', async () => {
   assert.equal(result.status, 'timeout');
   assert.equal(result.steps, 0);
   await trainer.dispose();
+});
+
+test('a run trained a stretch at a time (other runs on the trainer in between) equals one trained in one go', async () => {
+  const trainer = await ChildTrainer.create(convNet([1, 8, 8], 4, 20, 8), { batchSize: 20, threads: 1 });
+  const train = syntheticBands(400, 4, 2);
+  trainer.initialize(5);
+  const start = { params: trainer.params.map((p) => p.slice()), stats: trainer.runningStats.map((s) => s.slice()) };
+  const whole = await trainEpochs(trainer, sgd(0.05), train, { epochs: 2, rng: new SeededRandom(6) });
+  const expected = { params: trainer.params.map((p) => p.slice()), stats: trainer.runningStats.map((s) => s.slice()) };
+
+  const load = (x: typeof start) => { trainer.params.forEach((p, i) => p.set(x.params[i])); trainer.runningStats.forEach((s, i) => s.set(x.stats[i])); };
+  const save = (x: typeof start) => { x.params.forEach((p, i) => p.set(trainer.params[i])); x.stats.forEach((s, i) => s.set(trainer.runningStats[i])); };
+  const mine = { params: start.params.map((p) => p.slice()), stats: start.stats.map((s) => s.slice()) };
+  const other = { params: start.params.map((p) => p.slice()), stats: start.stats.map((s) => s.slice()) };
+  const run = new TrainingRun(trainer, sgd(0.05), train, { epochs: 2, rng: new SeededRandom(6) });
+  const intruder = new TrainingRun(trainer, sgd(0.2), train, { epochs: 2, rng: new SeededRandom(9) });
+  for (const until of [3, 20, 21, 40]) { // stops inside an epoch, at its end, just after, at the end
+    load(mine); const r = await run.advance(until); save(mine);
+    assert.equal(run.done, until);
+    assert.equal(r.steps, until);
+    load(other); await intruder.advance(until); save(other);
+  }
+  assert.equal((await run.advance(1000)).status, 'ok', 'nothing left to train');
+  assert.equal(whole.steps, run.totalBatches);
+  mine.params.forEach((p, i) => assert.deepEqual(p, expected.params[i], `parameter ${i}`));
+  mine.stats.forEach((s, i) => assert.deepEqual(s, expected.stats[i], `running statistic ${i}`));
 });
