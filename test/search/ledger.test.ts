@@ -90,7 +90,7 @@ test('ledger: records are checked field by field; each bad one is named by line 
     { line: 5, problem: 'result record: envelope is missing' },
     { line: 6, problem: 'result record: envelope.reward is 0.8 but envelope.status is "diverged" (a failed run\'s reward is 0)' },
     { line: 7, problem: 'update record: rewards[1] must be a finite number (got null)' },
-    { line: 8, problem: 'type must be one of start, resume, batch, result, update, stop, finish, confirm (got "checkpoint")' },
+    { line: 8, problem: 'type must be one of start, resume, batch, result, screen, update, stop, finish, confirm (got "checkpoint")' },
   ]);
 });
 

@@ -57,7 +57,8 @@ test('kill -9 of nos search: its local workers, hung in jobs and deaf to SIGTERM
   const protocol = path.join(dir, 'hang.json');
   fs.writeFileSync(protocol, JSON.stringify({ name: 'fake', pidDir, faults: { hang: [''] } })); // every rule hangs
   const search = spawn(process.execPath, [...EXEC_ARGV, NOS, 'search', '--protocol', protocol, '--budget', '5', '--workers', '2',
-    '--strategy', 'random', '--space', 'small', '--out', path.join(dir, 'run'), '--no-progress'], { stdio: 'ignore' });
+    // Every rule a job: no hurdle or equivalence cache deciding in the search's own process.
+    '--strategy', 'random', '--space', 'small', '--no-hurdles', '--no-fec', '--out', path.join(dir, 'run'), '--no-progress'], { stdio: 'ignore' });
   const exited = new Promise((resolve) => search.once('exit', resolve));
   const pids = await jobPids(pidDir, 2);
   for (const pid of pids) process.kill(pid, 'SIGTERM'); // ignored: a worker's job is the search's to stop
