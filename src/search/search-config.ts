@@ -78,6 +78,9 @@ export function validateConfig(config: SearchConfig): void {
   if (config.fidelity !== undefined && !FIDELITIES.includes(config.fidelity)) {
     throw new Error(`search config: fidelity must be one of ${FIDELITIES.join(', ')}, got ${JSON.stringify(config.fidelity)}`);
   }
+  if (config.device === 'cuda' && (config.fidelity ?? 'full') !== 'full') {
+    throw new Error(`search config: fidelity ${config.fidelity} is not available with device cuda (the child engine trains the full protocol)`);
+  }
   if (config.inFlight !== undefined && (!Number.isInteger(config.inFlight) || config.inFlight < 1)) {
     throw new Error(`search config: inFlight must be an integer >= 1, got ${JSON.stringify(config.inFlight)}`);
   }

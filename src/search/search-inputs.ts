@@ -23,7 +23,7 @@ export interface SearchInputs {
   ppo?: string;
   /** Top rules to train again with two more seeds when the budget is spent (default 0 here; nos search's is 10). */
   confirm?: number;
-  /** The hurdles and the equivalence cache; both on unless turned off. fidelity: default DEFAULT_FIDELITY. */
+  /** The hurdles and the equivalence cache; both on unless turned off. fidelity: default DEFAULT_FIDELITY ('full' with cuda). */
   hurdles?: boolean; fec?: boolean; fidelity?: string;
 }
 
@@ -87,6 +87,10 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
   if (inputs.fidelity !== undefined && !FIDELITIES.includes(inputs.fidelity as Fidelity)) {
     throw new InputError(`--fidelity must be one of ${FIDELITIES.join(', ')}, got ${JSON.stringify(inputs.fidelity)}`);
   }
+  // The CUDA child engine trains the whole protocol (its own sweep and final run): no screen, no halving there.
+  if (inputs.device === 'cuda' && inputs.fidelity !== undefined && inputs.fidelity !== 'full') {
+    throw new InputError(`--fidelity ${inputs.fidelity} is not available with --device cuda: the child engine trains the full protocol (use --fidelity full)`);
+  }
   const ppo = resolvePpoInput(inputs);
   const workers = inputs.workers ?? Math.max(1, os.availableParallelism());
   const space = resolveSpace(inputs.space);
@@ -108,7 +112,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     device: inputs.device, seed: inputs.seed, workers, limits, ...(inputs.queue ? { queue: inputs.queue } : {}),
     inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers, device: inputs.device }),
     ...(inputs.confirm ? { confirm: inputs.confirm } : {}),
-    hurdles: inputs.hurdles ?? true, fec: inputs.fec ?? true, fidelity: (inputs.fidelity ?? DEFAULT_FIDELITY) as Fidelity,
+    hurdles: inputs.hurdles ?? true, fec: inputs.fec ?? true, fidelity: (inputs.fidelity ?? (inputs.device === 'cuda' ? 'full' : DEFAULT_FIDELITY)) as Fidelity,
   };
   try {
     validateConfig(config);

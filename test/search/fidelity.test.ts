@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PROTOCOLS } from '../../src/runtime/child/protocol';
-import { outcomeLabel, Promoter, PROMOTE_FRACTION, PROMOTE_WARMUP, screenedReward, stageProtocol } from '../../src/search/fidelity';
+import { buildSearchConfig, InputError } from '../../src/search/search-inputs';
+import { DEFAULT_FIDELITY, outcomeLabel, Promoter, PROMOTE_FRACTION, PROMOTE_WARMUP, screenedReward, stageProtocol } from '../../src/search/fidelity';
 
 test('stage protocols: full as is; halving inside the sweep; the funnel screens on the MLP (paper) or with the sweep alone (quick)', () => {
   const { paper, quick } = PROTOCOLS;
@@ -37,4 +38,14 @@ test('a rule stopped at the screen is worth less than 0.5 whatever it scored, an
   assert.equal(outcomeLabel('diverged', 'screen'), 'diverged');
   assert.equal(outcomeLabel('ok', 'full'), 'ok');
   assert.equal(outcomeLabel('ok', undefined), 'ok');
+});
+
+test('fidelity settings: funnel by default on the CPU, full with the CUDA child engine (which trains the whole protocol); a bad one is refused', () => {
+  const inputs = { budget: 5, strategy: 'random', space: 'small', protocol: 'quick', device: 'cpu', seed: 1, workers: 1 };
+  assert.equal(buildSearchConfig(inputs).fidelity, DEFAULT_FIDELITY);
+  assert.equal(buildSearchConfig({ ...inputs, fidelity: 'halving' }).fidelity, 'halving');
+  // (With a queue: the search itself needs no GPU, so none is looked for here.)
+  assert.equal(buildSearchConfig({ ...inputs, device: 'cuda', queue: 'redis://127.0.0.1:6379' }).fidelity, 'full');
+  assert.throws(() => buildSearchConfig({ ...inputs, device: 'cuda', fidelity: 'funnel' }), (e: Error) => e instanceof InputError && /--fidelity funnel is not available with --device cuda/.test(e.message));
+  assert.throws(() => buildSearchConfig({ ...inputs, fidelity: 'fast' }), (e: Error) => e instanceof InputError && /--fidelity must be one of full, halving, funnel, got "fast"/.test(e.message));
 });

@@ -24,7 +24,7 @@ const LINE_EVERY_MS = 5000;
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
   seed: number; out?: string; resume?: boolean; queue?: string; queuePasswordFile?: string; batchSize?: number; timeout?: number;
-  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string; confirm: number; hurdles: boolean; fec: boolean; fidelity: string;
+  maxRss?: number; top: number; progress: boolean; inFlight?: number; ppo?: string; confirm: number; hurdles: boolean; fec: boolean; fidelity?: string;
 }
 
 function timestamp(): string {
@@ -246,7 +246,7 @@ export function register(program: Command): void {
     .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, hiddenSize, embeddingSize, initRange)')
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
-    .option('--fidelity <mode>', 'full | halving (successive halving inside the sweep) | funnel (a cheap screen first, the full protocol for the best)', DEFAULT_FIDELITY)
+    .option('--fidelity <mode>', `full | halving (successive halving inside the sweep) | funnel (a cheap screen first, the full protocol for the best); default ${DEFAULT_FIDELITY}, full with --device cuda`)
     .option('--no-hurdles', 'train every rule: no refusal of rules that read no gradient or lower no probe problem\'s loss')
     .option('--no-fec', 'no functional equivalence cache: train rules that compute the same function as one judged before')
     .option('--top <n>', 'leaderboard rows to print', integer('--top', 1), 10)
