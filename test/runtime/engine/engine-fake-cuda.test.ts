@@ -105,7 +105,7 @@ test('nos search --device cuda runs the search on the GPU backend to the end', {
   const file = path.join(out, 'tiny.json');
   fs.writeFileSync(file, JSON.stringify({ extends: 'quick', lrs: [1e-2, 1e-1], finalEpochs: 1, trainExamples: 200, validationExamples: 100, batchSize: 20 }));
   const nos = path.join(packageRoot(), 'dist', 'src', 'cli', 'nos.js');
-  const args = [nos, 'search', '--device', 'cuda', '--protocol', file, '--budget', '4', '--batch-size', '2', '--strategy', 'random', '--space', 'small', '--out', path.join(out, 'run'), '--no-progress'];
+  const args = [nos, 'search', '--device', 'cuda', '--protocol', file, '--budget', '4', '--batch-size', '2', '--strategy', 'random', '--space', 'small', '--no-hurdles', '--no-fec', '--out', path.join(out, 'run'), '--no-progress'];
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let so = '';
