@@ -54,7 +54,9 @@ async function waitForResults(ledger: string, count: number, exited: () => boole
 
 test('nos search: a short fake search prints its leaderboard and writes the folder; nos report reprints it', async () => {
   const out = path.join(tempDir(), 'run');
-  const run = await nos(['search', '--protocol', 'fake', '--budget', '10', '--strategy', 'random', '--workers', '2', '--seed', '3', '--out', out, '--no-progress']).done;
+  // Every rule trained to full fidelity (no hurdle refusal, no funnel screen), so all 10 are ranked and confirmed.
+  const run = await nos(['search', '--protocol', 'fake', '--budget', '10', '--strategy', 'random', '--workers', '2', '--seed', '3',
+    '--no-hurdles', '--no-fec', '--fidelity', 'full', '--out', out, '--no-progress']).done;
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /10 of 10 sampled rules finished/);
   assert.match(run.stdout, /rank\s+reward\s+best lr\s+bytes\/param\s+rule/);
