@@ -5,6 +5,7 @@ import type { Job } from './backend';
 import { FAKE_PROTOCOL_VERSION, fakeEvaluate, validateFakeProtocol } from './fake-evaluator';
 import type { EvalOutcome, ProtocolConfig } from '../runtime/child/protocol';
 import type { EngineEvaluator, RoundReport } from '../runtime/engine/engine-evaluator';
+import type { EngineDevice } from '../runtime/engine/kernel-build';
 
 /** Parent -> worker. */
 export type GpuRequest = { type: 'run'; job: Job; attempt: number };
@@ -16,8 +17,11 @@ export type GpuMessage =
   | { type: 'result'; jobId: string; outcome: EvalOutcome }
   | { type: 'failed'; jobId: string; status: 'error' | 'version-mismatch'; error: string };
 
-/** Settings the parent passes in NOS_GPU_WORKER (JSON). */
-export interface GpuWorkerSettings { capacity?: number; cacheDir?: string }
+/**
+ * Settings the parent passes in NOS_GPU_WORKER (JSON).  engine: where the child engine runs, the GPU (default) or
+ * its CPU twin ('host': the same kernels as C++, for dry runs of GPU work on a machine without one).
+ */
+export interface GpuWorkerSettings { capacity?: number; cacheDir?: string; engine?: EngineDevice }
 
 function send(message: GpuMessage): void {
   process.send!(message);
@@ -48,7 +52,7 @@ function evaluatorFor(job: Job, settings: GpuWorkerSettings): Promise<EngineEval
     made = (async () => {
       const { EngineEvaluator } = require('../runtime/engine/engine-evaluator') as typeof import('../runtime/engine/engine-evaluator');
       const evaluator = EngineEvaluator.create({
-        device: 'cuda', protocol: job.protocol as ProtocolConfig, data: job.data, capacity: settings.capacity, cacheDir: settings.cacheDir,
+        device: settings.engine ?? 'cuda', protocol: job.protocol as ProtocolConfig, data: job.data, capacity: settings.capacity, cacheDir: settings.cacheDir,
         onStart: (id) => send({ type: 'started', jobId: id }),
         onRound: (report) => send({ type: 'round', report, device: evaluator.deviceName }),
       });

@@ -10,6 +10,7 @@ import type { Backend, Envelope, Job, RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
 import { GpuProcess } from './gpu-process';
 import type { GpuMessage } from './gpu-worker';
+import type { EngineDevice } from '../runtime/engine/kernel-build';
 import { MAX_TIMER_MS } from './worker-process';
 
 export interface GpuPoolOptions {
@@ -19,6 +20,8 @@ export interface GpuPoolOptions {
   /** Child slots of the engine; default: what the GPU's memory holds (engine-evaluator.ts). */
   capacity?: number;
   cacheDir?: string;
+  /** Where the child engine runs: the GPU (default), or its CPU twin for a dry run (gpu-worker.ts). */
+  engine?: EngineDevice;
   /** Each finished engine round (progress lines). */
   onRound?: (info: { device: string; children: number; capacity: number; seconds: number; rulesDone: number }) => void;
 }
@@ -150,7 +153,7 @@ export class GpuPool implements Backend {
     if (!this.worker) {
       this.killedFor = null;
       this.peakRssMb = 0;
-      const worker = new GpuProcess(this.options.limits.maxRssMb, { capacity: this.options.capacity, cacheDir: this.options.cacheDir }, {
+      const worker = new GpuProcess(this.options.limits.maxRssMb, { capacity: this.options.capacity, cacheDir: this.options.cacheDir, engine: this.options.engine }, {
         onMessage: (m) => this.onMessage(m),
         onExit: (how) => this.onExit(worker, how),
       });
