@@ -4,6 +4,7 @@
 // The searches of a study share one pool of workers and one result cache (bench/study/), and their folders are
 // kept under --out: the same command again resumes an interrupted study or reuses a finished one.
 import { execSync } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +16,7 @@ import type { Envelope, Job } from '../src/search/backend';
 import { createLocalBackend } from '../src/search/pool-local';
 import { checkDeterminism } from './study/check-determinism';
 import { jobKey, readCacheFile } from './study/result-cache';
-import { runStudy, type StudySearch } from './study/run-study';
+import { runStudy, type StudyDevice, type StudySearch } from './study/run-study';
 import { renderStudyFigure, type StudyPanel } from './study/study-figure';
 import { mean, meanSd, searchStats } from './study/study-stats';
 
@@ -31,7 +32,13 @@ const { values: args } = parseArgs({
     strategies: { type: 'string', default: 'ppo,random,evolution' },
     ppo: { type: 'string' }, // PPO settings (nos search --ppo), for the ppo searches
     label: { type: 'string' }, // names a PPO variant: its folders are ppo-LABEL-seedN
-    out: { type: 'string', default: 'runs/search-compare' }, // kept: run the same command again to resume or reuse
+    // Where the study trains: cpu (the local pool), cuda (the child engine on the GPU), host (the engine's CPU twin).
+    device: { type: 'string', default: 'cpu' },
+    'in-flight': { type: 'string' }, // trainings each search keeps queued or running (default: 20 on the engine)
+    'stop-after': { type: 'string' }, // seconds: then stop as Ctrl-C does, and still summarize what finished
+    'progress-seconds': { type: 'string', default: '60' },
+    data: { type: 'string' }, // the dataset folder (default: Fashion-MNIST where Debian puts it)
+    out: { type: 'string' }, // kept: run the same command again to resume or reuse (default runs/search-compare[-DEVICE])
     cache: { type: 'string' }, // the study's result cache (default OUT/results-cache.jsonl)
     window: { type: 'string' }, // rules per window of the mean-reward curve (default budget / 10)
     top: { type: 'string', default: '10' },
@@ -44,6 +51,40 @@ const { values: args } = parseArgs({
 });
 const workers = Number(args.workers);
 const skip = new Set(args.skip!.split(',').filter(Boolean));
+const device = args.device as StudyDevice;
+if (!['cpu', 'cuda', 'host'].includes(device)) usage(`--device must be cpu, cuda or host, got ${JSON.stringify(args.device)}`);
+/**
+ * Rules each search keeps in flight on the engine: four PPO batches, so the controller samples from a policy a few
+ * batches behind its results, while 12 searches (240 rules, up to 1,680 sweep children) keep the GPU's ~1,000 child
+ * slots busy; the same for every strategy, so all advance at the same pace (docs/search.md, "The study on the child engine").
+ */
+const ENGINE_IN_FLIGHT = 20;
+const inFlight = args['in-flight'] !== undefined ? Number(args['in-flight']) : device === 'cpu' ? undefined : ENGINE_IN_FLIGHT;
+if (inFlight !== undefined && !(Number.isInteger(inFlight) && inFlight >= 1)) usage(`--in-flight must be an integer >= 1, got ${args['in-flight']}`);
+const stopAfter = args['stop-after'] !== undefined ? Number(args['stop-after']) : undefined;
+if (stopAfter !== undefined && !(stopAfter > 0)) usage(`--stop-after must be a number of seconds > 0, got ${args['stop-after']}`);
+if (device !== 'cpu' && args['check-determinism']) usage('--check-determinism retrains on the CPU pool; it does not apply with --device cuda or host');
+const outRoot = path.resolve(args.out ?? (device === 'cpu' ? 'runs/search-compare' : `runs/search-compare-${device}`));
+
+/** Bad input: one line naming it, exit 2. */
+function usage(message: string): never {
+  console.error(`search-compare: ${message}`);
+  process.exit(2);
+}
+
+/**
+ * A study folder trains on one device: its file study-device says which, and a study on another device refuses it
+ * (the child engine's rewards differ from the CPU path's, and the CPU twin's are no GPU figures).
+ */
+function claimStudyFolder(out: string): void {
+  const file = path.join(out, 'study-device');
+  const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim() : null;
+  const hasSearches = fs.existsSync(out) && fs.readdirSync(out).some((f) => fs.statSync(path.join(out, f)).isDirectory());
+  const recorded = before ?? (hasSearches ? 'cpu' : null); // folders made before the file existed are CPU studies
+  if (recorded !== null && recorded !== device) usage(`--out ${out}: holds a study on device ${recorded}; a --device ${device} study needs its own folder`);
+  fs.mkdirSync(out, { recursive: true });
+  if (before === null) fs.writeFileSync(file, `${device}\n`);
+}
 
 /** Distinct, well-known rules so every pass trains the same work. */
 const RULES = ['sgd', 'adam', 'rmsprop', 'powersign', 'addsign', 'powersign-ld', 'addsign-ld', 'powersign-cd',
@@ -141,7 +182,8 @@ async function compareStrategies(): Promise<void> {
   const seeds = args.seeds!.split(',').map(Number);
   const strategies = args.strategies!.split(',') as StudySearch['strategy'][];
   const label = args.label ?? '';
-  const out = path.resolve(args.out!);
+  const out = outRoot;
+  claimStudyFolder(out);
   const plan = (args.space as string[]).map((item) => parseSpaceSeeds(item, seeds));
   const searches: StudySearch[] = [];
   for (const { space, seeds: spaceSeeds } of plan) {
@@ -152,22 +194,40 @@ async function compareStrategies(): Promise<void> {
       }
     }
   }
+  const where = device === 'cpu' ? `${workers} CPU workers` : `the child engine on ${device === 'cuda' ? 'the GPU' : 'its CPU twin'}, ${inFlight} rules in flight per search`;
   console.log(`\n## strategies on the same budget: ${budget} rules per search, ${args.protocol} protocol, ${plan.map((p) => `${p.space} seeds ${p.seeds.join(',')}`).join('; ')}` +
-    `${args.ppo ? `, PPO settings ${args.ppo}` : ''} (load average ${os.loadavg()[0].toFixed(1)} at start)`);
+    `${args.ppo ? `, PPO settings ${args.ppo}` : ''}; ${where} (load average ${os.loadavg()[0].toFixed(1)} at start)`);
   const abort = new AbortController();
-  process.once('SIGINT', () => { console.log('\nstopping: every finished result is recorded; run the same command again to continue'); abort.abort(); });
+  setMaxListeners(4 * searches.length + 10, abort.signal); // each search's loop listens to it
+  const stop = (why: string) => {
+    if (abort.signal.aborted) return;
+    console.log(`\nstopping (${why}): every finished result is recorded; run the same command again to continue`);
+    abort.abort();
+  };
+  process.once('SIGINT', () => stop('interrupted'));
+  const timer = stopAfter !== undefined ? setTimeout(() => stop(`--stop-after ${stopAfter} s`), stopAfter * 1000) : null;
+  timer?.unref();
   const started = Date.now();
   const stats = await runStudy(searches, {
     budget, workers, cacheFile: args.cache ? path.resolve(args.cache) : path.join(out, 'results-cache.jsonl'), protocol: args.protocol!,
+    device, inFlight, data: args.data, progressEvery: Number(args['progress-seconds']),
     concurrent: Number(args.concurrent ?? searches.length), signal: abort.signal, log: (line) => console.log(line),
   });
-  if (abort.signal.aborted) return;
-  console.log(`\n${searches.length} searches in ${((Date.now() - started) / 60000).toFixed(0)} min: ${stats.trained} trainings ` +
-    `(${(stats.trainMs / 3.6e6).toFixed(2)} worker-hours), ${stats.fromCache} results from the study cache, ${stats.joined} joined a training in flight`);
+  if (timer) clearTimeout(timer);
+  console.log(`\n${searches.length} searches ${abort.signal.aborted ? 'stopped' : 'done'} after ${((Date.now() - started) / 60000).toFixed(1)} min: ${stats.trained} trainings ` +
+    `(${(stats.trainMs / 3.6e6).toFixed(2)} ${device === 'cpu' ? 'worker' : 'rule'}-hours), ${stats.fromCache} results from the study cache, ${stats.joined} joined a training in flight`);
+  summarize(searches.filter((s) => fs.existsSync(path.join(s.outDir, 'ledger.jsonl'))), plan, { budget, window, top, out, partial: abort.signal.aborted });
+}
+
+/** The study's tables, summary.json and figure, from the search folders (partial: the study was stopped before the end). */
+function summarize(searches: StudySearch[], plan: Array<{ space: string }>, o: { budget: number; window: number; top: number; out: string; partial: boolean }): void {
+  const { budget, window, top, out } = o;
+  if (o.partial) console.log(`\n(stopped: the figures below are of the rules recorded so far; the searches resume where they stopped)`);
   const panels: StudyPanel[] = [];
   const summary: Record<string, unknown>[] = [];
   for (const { space } of plan) {
     const mine = searches.filter((s) => s.space === space);
+    if (mine.length === 0) continue;
     const groups = [...new Set(mine.map((s) => (s.label ? `${s.strategy}-${s.label}` : s.strategy)))];
     console.log(`\n### ${space}: mean reward per window of ${window} rules (failures count 0), best and top-${top} mean of distinct rules\n`);
     console.log(`| strategy | seeds | window means (mean over seeds) | last - first window, per seed | best (mean ± sd) | top-${top} mean (mean ± sd) | distinct rules | failed rules |`);
@@ -190,8 +250,10 @@ async function compareStrategies(): Promise<void> {
   fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 1) + '\n');
   const figure = args.figure ? path.resolve(args.figure) : path.join(out, 'study.svg');
   fs.mkdirSync(path.dirname(figure), { recursive: true });
-  fs.writeFileSync(figure, renderStudyFigure(panels, `Mean reward per ${window} sampled rules (the paper's Figure 4), ${budget} rules per search, ${args.protocol} protocol`));
-  console.log(`\n(search folders, summary.json and the figure ${path.relative(process.cwd(), figure)} in ${path.relative(process.cwd(), out) || '.'})`);
+  const engine = device === 'cpu' ? '' : device === 'cuda' ? ', GPU child engine' : ', CPU twin of the child engine';
+  fs.writeFileSync(figure, renderStudyFigure(panels, `Mean reward per ${window} sampled rules (the paper's Figure 4), ${o.partial ? 'up to ' : ''}${budget} rules per search, ${args.protocol} protocol${engine}`));
+  const shown = (p: string) => (path.relative(process.cwd(), p).startsWith('..') ? p : path.relative(process.cwd(), p) || '.');
+  console.log(`\n(search folders, summary.json and the figure ${shown(figure)} in ${shown(out)})`);
 }
 
 /**
@@ -199,7 +261,7 @@ async function compareStrategies(): Promise<void> {
  * rebuilt from its rule and seed as the study builds it, and used only when its key matches the cached one.
  */
 async function checkCachedRewards(count: number): Promise<void> {
-  const { entries } = readCacheFile(args.cache ? path.resolve(args.cache) : path.join(path.resolve(args.out!), 'results-cache.jsonl'));
+  const { entries } = readCacheFile(args.cache ? path.resolve(args.cache) : path.join(outRoot, 'results-cache.jsonl'));
   const quick = { ...loadProtocol(args.protocol!), threads: Math.max(1, Math.floor(os.availableParallelism() / workers)) };
   // The entries this build would train the same way (same key: entries of other kernel or protocol versions are
   // left out), then every k-th of them, so the sample spans the study (ok and diverged rules, every seed).
@@ -219,7 +281,10 @@ async function checkCachedRewards(count: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (!skip.has('rate')) await measureRates();
+  if (!skip.has('rate')) {
+    if (device === 'cpu') await measureRates();
+    else console.log('(rules per hour on the child engine: bench/gpu-engine.ts; --device skips the CPU pool\'s rate)');
+  }
   if (args['check-determinism']) await checkCachedRewards(Number(args['check-determinism']));
   if (!skip.has('compare')) await compareStrategies();
 }

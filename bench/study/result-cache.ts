@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Envelope, Job } from '../../src/search/backend';
 
-export interface CacheEntry { key: string; rule: string; seed: number; protocol: string; envelope: Envelope }
+export interface CacheEntry { key: string; rule: string; seed: number; protocol: string; engine?: string; envelope: Envelope }
 
 const CACHEABLE = new Set(['ok', 'diverged']);
 
@@ -24,10 +24,14 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** The cache key of a job: a digest of all its fields but its id. */
-export function jobKey(job: Job): string {
+/**
+ * The cache key of a job: a digest of all its fields but its id, and of the engine that trains it when that is not
+ * the CPU path's worker (`cuda`, `host`: the child engine's rewards differ from the CPU path's by up to 0.3 points, so
+ * a study on it must never read the CPU study's results, nor the GPU's the CPU twin's). No engine: the key as before.
+ */
+export function jobKey(job: Job, engine?: string): string {
   const { id: _id, ...rest } = job;
-  return createHash('sha256').update(canonicalJson(rest)).digest('hex').slice(0, 32);
+  return createHash('sha256').update(canonicalJson(engine ? { ...rest, engine } : rest)).digest('hex').slice(0, 32);
 }
 
 /**
@@ -57,8 +61,11 @@ export function readCacheFile(file: string): { entries: CacheEntry[]; validBytes
 export class ResultCache {
   private readonly entries = new Map<string, CacheEntry>();
   private fd: number | null = null;
-  /** Opens (or creates) the cache file; a torn last line (a kill mid-write) is cut off so new entries start clean. */
-  constructor(readonly file: string) {
+  /**
+   * Opens (or creates) the cache file; a torn last line (a kill mid-write) is cut off so new entries start clean.
+   * engine: part of every key (jobKey), so entries of another engine in the same file are never read.
+   */
+  constructor(readonly file: string, readonly engine?: string) {
     const { entries, validBytes, totalBytes } = readCacheFile(file);
     for (const e of entries) this.entries.set(e.key, e);
     if (validBytes < totalBytes) fs.truncateSync(file, validBytes);
@@ -68,17 +75,18 @@ export class ResultCache {
 
   get size(): number { return this.entries.size; }
 
+  key(job: Job): string { return jobKey(job, this.engine); }
 
   get(job: Job): Envelope | null {
-    return this.entries.get(jobKey(job))?.envelope ?? null;
+    return this.entries.get(this.key(job))?.envelope ?? null;
   }
 
   /** Records a finished training (deterministic outcomes only); returns whether it was kept. */
   put(job: Job, envelope: Envelope): boolean {
     if (!CACHEABLE.has(envelope.status) || this.fd === null) return false;
-    const key = jobKey(job);
+    const key = this.key(job);
     if (this.entries.has(key)) return false;
-    const entry: CacheEntry = { key, rule: job.rule, seed: job.seed, protocol: (job.protocol as { name: string }).name, envelope };
+    const entry: CacheEntry = { key, rule: job.rule, seed: job.seed, protocol: (job.protocol as { name: string }).name, ...(this.engine ? { engine: this.engine } : {}), envelope };
     fs.writeSync(this.fd, JSON.stringify(entry) + '\n');
     this.entries.set(key, entry);
     return true;

@@ -1,7 +1,7 @@
 // Several searches of a study on one pool of workers: each search gets a Backend view of it; a job whose result is in
 // the study's cache is answered at once, a job equal to one already training waits for that training, the rest train.
 import type { Backend, Envelope, Job } from '../../src/search/backend';
-import { jobKey, type ResultCache } from './result-cache';
+import type { ResultCache } from './result-cache';
 
 interface Waiter { view: SharedView; job: Job }
 
@@ -27,7 +27,7 @@ export class SharedTrainer {
         view.deliver({ ...cached, jobId: job.id, worker: `study-cache (trained by ${cached.worker})` });
         continue;
       }
-      const key = jobKey(job);
+      const key = this.cache.key(job);
       const waiting = this.inflight.get(key);
       if (waiting) { this.stats.joined++; waiting.push({ view, job }); continue; }
       this.inflight.set(key, [{ view, job }]);
