@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .device/ (git-ignored) for bench/gpu-check.sh, which runs on a bare machine with an NVIDIA GPU, no Node.js
 # and no registry: a compressed node binary, the built addon and dist/, the node modules the GPU path loads (ajv and
-# its dependencies; not onnxruntime), and the paper protocol's Fashion-MNIST images.  Run it here, then hand
+# its dependencies; not onnxruntime), the paper protocol's Fashion-MNIST images, and the export check's cases.  Run it here, then hand
 # .device to the device tool's `carry` (docs/engine.md, "The device check").
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,8 @@ if [ ! -f "$B/node.xz" ] || [ "$(cat "$B/node.version" 2>/dev/null)" != "$(node 
   xz -T0 -6 -c "$NODE" > "$B/node.xz.tmp" && mv "$B/node.xz.tmp" "$B/node.xz"
   node --version > "$B/node.version"
 fi
+# The PyTorch exports' check on CUDA tensors (issue 12): nos's side computed here, torch's run there.
+rm -rf "$B/export-check" && node dist/test/export/cuda-export-check.js prepare "$B/export-check" >/dev/null
 node dist/bench/gpu-bundle-data.js "$B/fashion-mnist" "${NOS_DATA:-/usr/share/datasets/fashion-mnist}"
 size=$(du -sm "$B" | cut -f1)
 echo "$B: ${size} MiB (the device tool carries at most 64 MiB with the working tree)"

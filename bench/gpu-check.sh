@@ -42,5 +42,17 @@ start=$(date +%s)
 "$NODE" "$B/dist/bench/gpu-engine.js" "${BENCH[@]}" --json "$OUT/gpu-engine.json" 2> "$OUT/gpu-engine.log" | tee "$OUT/table.txt"
 bench_rc=${PIPESTATUS[0]}
 echo "bench/gpu-engine: exit $bench_rc ($(( $(date +%s) - start )) s; log $OUT/gpu-engine.log)"
+# The PyTorch exports on CUDA tensors against nos's trajectories (test/export/cuda-export-check.ts), when the
+# machine's python3 has a CUDA torch; last, so that a slow build of the fused extension costs nothing above.
+export_rc=0
+if [ "$GPU" = yes ] && python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
+  start=$(date +%s)
+  (cd "$B/export-check" && timeout "${EXPORT_SECONDS:-240}" python3 torch-export-run.py < spec.json > "$OUT/export-result.json" 2> "$OUT/export.log")
+  export_rc=$?
+  if [ "$export_rc" = 0 ]; then "$NODE" "$B/dist/test/export/cuda-export-check.js" compare "$B/export-check" "$OUT/export-result.json"; export_rc=$?; fi
+  echo "export check: exit $export_rc ($(( $(date +%s) - start )) s; log $OUT/export.log)"
+else
+  echo "export check: skipped (no GPU, or no CUDA torch for python3)"
+fi
 [ "$GPU" = yes ] || echo "DRY RUN: the figures above are the CPU twin's on a small protocol, not a GPU's"
-exit $(( tests_rc != 0 || bench_rc != 0 ))
+exit $(( tests_rc != 0 || bench_rc != 0 || export_rc != 0 ))

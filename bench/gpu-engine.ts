@@ -1,7 +1,8 @@
 // The child engine's benchmark (issue 11), on one device in one run, every ratio against a peer measured in the
 // same run or recorded with its command:
-//   update  the fused children update of sgd, powersign and adam, as GB/s and as a fraction of the device's
-//           measured copy bandwidth (cudaCopyBandwidth, bytes read + written);
+//   update  the fused children update of sgd, powersign and adam, each launch timed alone by the GPU's clock (CUDA
+//           events, as PyTorch's Adam is timed), as GB/s and as a fraction of the device's measured copy bandwidth
+//           (cudaCopyBandwidth of 1 GiB, bytes read + written: the ceiling; and of one update tensor's size);
 //   profile where a training step's and an evaluation's time goes, kernel by kernel (each launch timed alone);
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
@@ -53,13 +54,19 @@ function copyBandwidth(device: EngineDevice): number | null {
   return Math.max(...[0, 1, 2].map(() => addon.cudaCopyBandwidth(1 << 30, 20)));
 }
 
+/** Copy bandwidth in GB/s at one update tensor's size (smaller than the ceiling's 1 GiB: the update's own scale). */
+function copyBandwidthAt(bytes: number): number {
+  const addon = loadAddon();
+  return Math.max(...[0, 1, 2].map(() => addon.cudaCopyBandwidth(bytes, 200)));
+}
+
 /** Seconds of one children-update launch of `rule` over `children` convnet children, each launch timed alone. */
-async function updateSeconds(device: EngineDevice, rule: string, children: number): Promise<{ seconds: number; bytes: number }> {
+async function updateSeconds(device: EngineDevice, rule: string, children: number): Promise<{ seconds: number; bytes: number; tensorBytes: number }> {
   const info = compileRule(rule);
   const model = createModel('convnet', [1, 28, 28], 10, 1);
   const steps = device === 'cuda' ? 200 : 10;
-  // profile: each launch timed alone (synchronize, launch, synchronize): host work around a round stays out, the
-  // launch latency stays in (a few microseconds: the figure errs low).
+  // profile: each launch timed alone (after the ones before it), by CUDA events on a GPU (Device::TimedLaunch): host
+  // work around a round and the launch's host latency stay out, the kernel's ramp-up and tail stay in.
   const engine = ChildEngine.create({ device, model, capacity: children, batchSize: 1, stepsPerRound: steps, profile: true });
   try {
     const slots = Array.from({ length: children }, (_, i) => i);
@@ -83,8 +90,9 @@ async function updateSeconds(device: EngineDevice, rule: string, children: numbe
     await round();
     const after = updates();
     const seconds = (after.seconds - before.seconds) / (after.launches - before.launches);
-    const bytes = 4 * (3 + 2 * info.state.length) * engine.paramCount * children; // w read + write, g read, state read + write
-    return { seconds, bytes };
+    const tensorBytes = 4 * engine.paramCount * children;
+    const bytes = (3 + 2 * info.state.length) * tensorBytes; // w read + write, g read, state read + write
+    return { seconds, bytes, tensorBytes };
   } finally {
     engine.close();
   }
@@ -241,12 +249,19 @@ async function main(): Promise<void> {
   if (bandwidth !== null) rows.push(['copy bandwidth', `${bandwidth.toFixed(0)} GB/s`, 'cuMemcpyDtoD of 1 GiB, bytes read + written (the ceiling)']);
   let adamSeconds: number | null = null;
   await guard('update', async () => {
+    let tensorBytes = 0;
     for (const rule of ['sgd', 'powersign', 'adam']) {
-      const { seconds, bytes } = await updateSeconds(device, rule, children);
+      const { seconds, bytes, tensorBytes: t } = await updateSeconds(device, rule, children);
+      tensorBytes = t;
       const gbps = bytes / seconds / 1e9;
       if (rule === 'adam') adamSeconds = seconds;
       figures[`update_${rule}`] = { seconds, gbps, children };
-      rows.push([`update ${rule}`, `${gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(seconds * 1e3).toFixed(3)} ms per launch${bandwidth ? `, ${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : ''}`]);
+      rows.push([`update ${rule}`, `${gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(seconds * 1e3).toFixed(3)} ms per launch (CUDA events)${bandwidth ? `, ${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : ''}`]);
+    }
+    if (bandwidth !== null) {
+      const atSize = copyBandwidthAt(tensorBytes);
+      figures.copyGBpsAtTensorSize = { bytes: tensorBytes, gbps: atSize };
+      rows.push(['copy at tensor size', `${atSize.toFixed(0)} GB/s`, `cuMemcpyDtoD of ${(tensorBytes / 1e6).toFixed(0)} MB (one update array of ${children} children), back to back`]);
     }
   });
   await guard('profile', async () => {

@@ -21,6 +21,19 @@ void Bind(void* handle, const std::string& lib, const char* name, Fn* out) {
   *out = reinterpret_cast<Fn>(sym);
 }
 
+// The event entry points, all or none (a driver without one of them times kernels by the host clock instead).
+void BindOptionalEvents(void* handle, Driver* driver) {
+  void* create = dlsym(handle, "cuEventCreate");
+  void* record = dlsym(handle, "cuEventRecord");
+  void* elapsed = dlsym(handle, "cuEventElapsedTime");
+  void* destroy = dlsym(handle, "cuEventDestroy_v2");
+  if (!create || !record || !elapsed || !destroy) return;
+  driver->cuEventCreate = reinterpret_cast<CUresult (*)(CUevent*, unsigned int)>(create);
+  driver->cuEventRecord = reinterpret_cast<CUresult (*)(CUevent, CUstream)>(record);
+  driver->cuEventElapsedTime = reinterpret_cast<CUresult (*)(float*, CUevent, CUevent)>(elapsed);
+  driver->cuEventDestroy = reinterpret_cast<CUresult (*)(CUevent)>(destroy);
+}
+
 void* OpenFirst(const std::vector<std::string>& candidates, std::string* opened, std::string* errors) {
   for (const auto& c : candidates) {
     dlerror();
@@ -90,6 +103,7 @@ Driver& LoadDriver() {
     Bind(h, lib, "cuLaunchKernel", &driver.cuLaunchKernel);
     Bind(h, lib, "cuGetErrorString", &driver.cuGetErrorString);
     driver.cuMemGetInfo = reinterpret_cast<CUresult (*)(size_t*, size_t*)>(dlsym(h, "cuMemGetInfo_v2"));
+    BindOptionalEvents(h, &driver);
   } catch (const std::exception& e) {
     dlclose(h);
     failure = e.what();

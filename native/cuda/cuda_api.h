@@ -12,6 +12,7 @@ typedef struct CUctx_st* CUcontext;
 typedef struct CUmod_st* CUmodule;
 typedef struct CUfunc_st* CUfunction;
 typedef struct CUstream_st* CUstream;
+typedef struct CUevent_st* CUevent;
 typedef unsigned long long CUdeviceptr;
 typedef int nvrtcResult;
 typedef struct _nvrtcProgram* nvrtcProgram;
@@ -46,6 +47,11 @@ struct Driver {
   CUresult (*cuGetErrorString)(CUresult, const char**);
   // Optional (null when the driver lacks it): free and total device memory, for sizing the child engine.
   CUresult (*cuMemGetInfo)(size_t*, size_t*) = nullptr;
+  // Optional (all four or none): the device's own clock, for timing one kernel as PyTorch's CUDA events do.
+  CUresult (*cuEventCreate)(CUevent*, unsigned int) = nullptr;
+  CUresult (*cuEventRecord)(CUevent, CUstream) = nullptr;
+  CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent) = nullptr;
+  CUresult (*cuEventDestroy)(CUevent) = nullptr;
 };
 
 struct Nvrtc {

@@ -49,6 +49,10 @@ class Device {
   virtual std::unique_ptr<Module> Load(const std::string& image) = 0;
   // Enqueues (GPU) or runs (CPU) a launch; params[k] points at the k-th kernel argument.
   virtual void Launch(void* function, Dim3 grid, Dim3 block, void** params) = 0;
+  // Runs one launch alone (after every earlier one has finished) and returns its seconds: on a GPU by the device's
+  // own clock (events around the launch, as PyTorch times a kernel), otherwise by the host clock around a
+  // synchronized launch (which then includes the launch latency).
+  virtual double TimedLaunch(void* function, Dim3 grid, Dim3 block, void** params);
   // Waits for every launch; a kernel fault surfaces here as std::runtime_error.
   virtual void Synchronize() = 0;
   // Free and total device memory in bytes (the host twin reports 0, 0: no device limit).

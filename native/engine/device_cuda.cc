@@ -81,6 +81,30 @@ class CudaDevice : public Device {
                                                 block.y, block.z, 0, nullptr, params, nullptr),
                 "cuLaunchKernel");
   }
+  double TimedLaunch(void* function, Dim3 grid, Dim3 block, void** params) override {
+    if (!driver_.cuEventCreate) return Device::TimedLaunch(function, grid, block, params);
+    Synchronize();
+    cuda::CUevent start = nullptr, stop = nullptr;
+    cuda::Check(driver_, driver_.cuEventCreate(&start, 0), "cuEventCreate");
+    const cuda::CUresult made = driver_.cuEventCreate(&stop, 0);
+    if (made != 0) driver_.cuEventDestroy(start);
+    cuda::Check(driver_, made, "cuEventCreate");
+    float ms = 0;
+    try {
+      cuda::Check(driver_, driver_.cuEventRecord(start, nullptr), "cuEventRecord");
+      Launch(function, grid, block, params);
+      cuda::Check(driver_, driver_.cuEventRecord(stop, nullptr), "cuEventRecord");
+      Synchronize();
+      cuda::Check(driver_, driver_.cuEventElapsedTime(&ms, start, stop), "cuEventElapsedTime");
+    } catch (...) {
+      driver_.cuEventDestroy(start);
+      driver_.cuEventDestroy(stop);
+      throw;
+    }
+    driver_.cuEventDestroy(start);
+    driver_.cuEventDestroy(stop);
+    return ms / 1e3;
+  }
   void Synchronize() override { cuda::Check(driver_, driver_.cuCtxSynchronize(), "running the engine's kernels"); }
   void MemoryInfo(size_t* free_bytes, size_t* total_bytes) override {
     *free_bytes = 0;

@@ -1,5 +1,7 @@
-// A Device that times every launch by kernel name (see device.h): it synchronizes after each launch, so the times
-// are each kernel's alone (slower overall: for finding where a step's time goes, not for throughput figures).
+// A Device that times every launch by kernel name (see device.h): each launch runs alone (Device::TimedLaunch waits
+// for the ones before it and for itself), so the times are each kernel's own (slower overall: for finding where a
+// step's time goes and for one kernel's bandwidth, not for a round's throughput).  Also Device::TimedLaunch's
+// host-clock default, which the CPU twin uses.
 #include <chrono>
 #include <map>
 #include <memory>
@@ -49,11 +51,7 @@ class ProfilingDevice : public Device {
     return std::unique_ptr<Module>(new NamingModule(inner_->Load(image), names_));
   }
   void Launch(void* function, Dim3 grid, Dim3 block, void** params) override {
-    inner_->Synchronize();
-    const auto start = std::chrono::steady_clock::now();
-    inner_->Launch(function, grid, block, params);
-    inner_->Synchronize();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = inner_->TimedLaunch(function, grid, block, params);
     std::string name;
     {
       std::lock_guard<std::mutex> lock(names_->mutex);
@@ -80,6 +78,14 @@ class ProfilingDevice : public Device {
 };
 
 }  // namespace
+
+double Device::TimedLaunch(void* function, Dim3 grid, Dim3 block, void** params) {
+  Synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  Launch(function, grid, block, params);
+  Synchronize();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 std::unique_ptr<Device> CreateProfilingDevice(std::unique_ptr<Device> inner) {
   return std::unique_ptr<Device>(new ProfilingDevice(std::move(inner)));
