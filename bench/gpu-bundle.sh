@@ -22,8 +22,10 @@ if [ ! -f "$B/node.xz" ] || [ "$(cat "$B/node.version" 2>/dev/null)" != "$(node 
   xz -T0 -6 -c "$NODE" > "$B/node.xz.tmp" && mv "$B/node.xz.tmp" "$B/node.xz"
   node --version > "$B/node.version"
 fi
-# The PyTorch exports' check on CUDA tensors (issue 12): nos's side computed here, torch's run there.
-rm -rf "$B/export-check" && node dist/test/export/cuda-export-check.js prepare "$B/export-check" >/dev/null
+# The PyTorch exports' check on CUDA tensors (issue 12): nos's side computed here (its 10 MB of trajectories stay in
+# build/export-check for the comparison here), torch's run there.
+rm -rf build/export-check "$B/export-check" && node dist/test/export/cuda-export-check.js prepare build/export-check >/dev/null
+mkdir -p "$B/export-check" && cp build/export-check/*.py build/export-check/spec.json "$B/export-check/"
 node dist/bench/gpu-bundle-data.js "$B/fashion-mnist" "${NOS_DATA:-/usr/share/datasets/fashion-mnist}"
 size=$(du -sm "$B" | cut -f1)
 echo "$B: ${size} MiB (the device tool carries at most 64 MiB with the working tree)"

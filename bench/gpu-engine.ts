@@ -256,7 +256,7 @@ async function main(): Promise<void> {
       const gbps = bytes / seconds / 1e9;
       if (rule === 'adam') adamSeconds = seconds;
       figures[`update_${rule}`] = { seconds, gbps, children };
-      rows.push([`update ${rule}`, `${gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(seconds * 1e3).toFixed(3)} ms per launch (CUDA events)${bandwidth ? `, ${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : ''}`]);
+      rows.push([`update ${rule}`, `${gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(seconds * 1e3).toFixed(3)} ms per launch (${device === 'cuda' ? 'CUDA events' : 'host clock'})${bandwidth ? `, ${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : ''}`]);
     }
     if (bandwidth !== null) {
       const atSize = copyBandwidthAt(tensorBytes);
