@@ -123,6 +123,10 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
     : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), capacity_(capacity), batch_(batch),
       steps_per_round_(steps_per_round) {
   CheckShape(shape, batch);
+  // The update kernel indexes a child's parameters with 32-bit integers (render-children.ts).
+  if (layout_.total >= (1LL << 31)) {
+    throw std::invalid_argument("child engine: " + std::to_string(layout_.total) + " parameters per child; at most 2^31 - 1");
+  }
   if (capacity < 1 || capacity > 65535) throw std::invalid_argument("child engine: capacity must be in [1, 65535]");
   if (steps_per_round < 1) throw std::invalid_argument("child engine: steps per round must be >= 1");
   device_->Bind();
@@ -508,8 +512,9 @@ RoundOutput Engine::RunRound(const RoundInput& in, const std::atomic<bool>& canc
       if (spans[g].second == 0) continue;
       void* fn = functions[g];
       // Four consecutive elements per thread with 16-byte accesses (CHILDREN_UPDATE_WIDTH in render-children.ts),
-      // so the rule's per-child prologue (scalars, sign tables) is paid once per four elements.
-      Dim3 grid = Grid(static_cast<unsigned int>(std::min<long long>(Blocks(p, 4 * 256), 4096)), spans[g].second);
+      // so the rule's per-child prologue (scalars, sign tables) is paid once per four elements; a thread for every
+      // group of four and for the up to 6 single elements of the child's unaligned head and tail: one pass.
+      Dim3 grid = Grid(Blocks(p / 4 + 8, 256), spans[g].second);
       Launch(*device_, fn, grid, Threads(256), I(members_, spans[g].first), dead_, p, params_, grads_, state_[0],
              state_[1], state_[2], state_[3], p, scalars_, scalar_slot, s, seeds_, t0_);
     }

@@ -12,7 +12,7 @@
 // scalars[slot*scalar_slot + round_step*NOS_SCALAR_COUNT ...] (kernel-abi.ts layout), Philox key (seeds[slot], t)
 // with t = t0[slot] + round_step + 1 (1-based, as the optimizer counts), and element index = position in its flat
 // parameter vector (the optimizer's rngBase of each tensor is its offset in that vector).  Dead children are skipped.
-// Grid: x any (grid-stride), z = number of members; block x any.  A thread takes four consecutive elements with
+// Grid: x any (the engine's covers a child's groups and singles in one pass), z = number of members; block x any.  A thread takes four consecutive elements with
 // 16-byte loads and stores (the child's middle; its first and last few elements one at a time, and all of them when
 // an array is not 16-byte aligned): on an H200 that layout ran Adam's update at about the copy bandwidth, where one
 // element in flight per thread reached 56% (bench/gpu_update_variants.cu, bench/RESULTS.md).
@@ -49,8 +49,9 @@ const scalarDialect = new ChildrenDialect(true);
 const VECTOR_HELPERS = `struct alignas(16) nos_f4 { float x, y, z, w; };
 static __device__ __forceinline__ void nos_load4(const float* p, float* r) {
 #ifdef __CUDACC__
-  const nos_f4 q = *reinterpret_cast<const nos_f4*>(p);
-  r[0] = q.x; r[1] = q.y; r[2] = q.z; r[3] = q.w;
+  // volatile: issued where it stands, before the dead-child check, which the compiler would otherwise put first
+  // (one more memory latency in every thread's path: the flag's load, then the data's).
+  asm volatile("ld.global.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(r[0]), "=f"(r[1]), "=f"(r[2]), "=f"(r[3]) : "l"(p));
 #else
   memcpy(r, p, 16);
 #endif
@@ -86,7 +87,7 @@ extern "C" __global__ void ${CHILDREN_UPDATE_ENTRY}(const int* members, const in
     long long slot_stride, const float* scalars, long long scalar_slot, int round_step,
     const unsigned int* seeds, const unsigned int* t0) {
   const int slot = members[blockIdx.z];
-  if (dead[slot] != 0) return;
+  const int is_dead = dead[slot]; // checked before the first store, so the loads below need not wait for it
   const long long base = (long long)slot * slot_stride;
   float* __restrict__ wp = params + base;
   const float* __restrict__ gp = grads + base; (void)gp;
@@ -102,17 +103,22 @@ ${indent(vector.prologue, '  ')}
   (void)seed; (void)step; (void)rng_base;
   // The arrays share the child's offset: elements [0, head) bring them to a 16-byte boundary, [head, head + 4 * vecs)
   // go four at a time, the rest one at a time.  An array off the others' alignment makes every element single.
+  // 32-bit indices within a child (the engine refuses children of 2^31 parameters or more).
+  const int n = (int)count;
   const unsigned long long mis = (unsigned long long)wp & 15;
-  long long head = (long long)(((16 - mis) & 15) >> 2);
-  if ((mis & 3) != 0 || ${misaligned} || head > count) head = count;
-  const long long vecs = (count - head) / ${CHILDREN_UPDATE_WIDTH};
-  const long long singles = count - ${CHILDREN_UPDATE_WIDTH} * vecs;
-  const long long stride = (long long)gridDim.x * blockDim.x;
-  const long long thread = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-  for (long long t = thread; t < vecs; t += stride) {
-    const long long first = head + ${CHILDREN_UPDATE_WIDTH} * t;
+  int head = (int)(((16 - mis) & 15) >> 2);
+  if ((mis & 3) != 0 || ${misaligned} || head > n) head = n;
+  const int vecs = (n - head) / ${CHILDREN_UPDATE_WIDTH};
+  const int singles = n - ${CHILDREN_UPDATE_WIDTH} * vecs;
+  const int threads = (int)(gridDim.x * blockDim.x);
+  const int thread = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+  // One pass when the grid has vecs + singles threads (the engine's launch): thread t < vecs takes group t, the
+  // next ones the singles; a smaller grid loops.
+  for (int t = thread; t < vecs; t += threads) {
+    const int first = head + ${CHILDREN_UPDATE_WIDTH} * t;
     float ${arrays.map((a) => `${a}_r[${CHILDREN_UPDATE_WIDTH}]`).join(', ')};
     ${arrays.map((a) => `nos_load4(${a} + first, ${a}_r);`).join(' ')}
+    if (is_dead != 0) return;
 #pragma unroll
     for (int u = 0; u < ${CHILDREN_UPDATE_WIDTH}; ++u) {
       const long long i = first + u;
@@ -120,8 +126,10 @@ ${indent(vector.element, '      ')}
     }
     ${written.map((a) => `nos_store4(${a} + first, ${a}_r);`).join(' ')}
   }
-  for (long long t = thread; t < singles; t += stride) {
-    const long long i = t < head ? t : t + ${CHILDREN_UPDATE_WIDTH} * vecs;
+  // Single e is taken by thread (e + vecs) mod threads: each exactly once, whatever the grid.
+  for (int e = thread - vecs; e < singles; e += threads) {
+    if (e < 0 || is_dead != 0) continue;
+    const long long i = e < head ? e : e + ${CHILDREN_UPDATE_WIDTH} * vecs;
     const int u = 0;
     float ${arrays.map((a) => `${a}_r[1]`).join(', ')};
     ${arrays.map((a) => `${a}_r[0] = ${a}[i];`).join(' ')}
