@@ -7,7 +7,8 @@
 # summary.json, study.svg) and $OUT/study.log; $OUT/study-folders.tar.xz packs the folder small enough to carry:
 # a later call with STUDY_FROM=that file (in the working tree) resumes the study where it stopped.
 # Without a usable GPU (a dry run here) it says so and runs the same study on the engine's CPU twin with a small
-# protocol and budget (DRY RUN).  Settings: BUDGET, WINDOW, IN_FLIGHT (rules in flight per search), STUDY_SECONDS.
+# protocol and budget (DRY RUN).  Settings: BUDGET, WINDOW, IN_FLIGHT (rules in flight per search), STUDY_SECONDS,
+# STRATEGIES (default ppo,random,evolution).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -42,7 +43,7 @@ if [ -n "${STUDY_FROM:-}" ] && [ ! -d "$STUDY" ]; then
   echo "resuming the study packed in $STUDY_FROM"
 fi
 ARGS=(--skip rate --device "$DEVICE" --protocol "$PROTOCOL" --data "$B/fashion-mnist" --budget "$BUDGET" --window "$WINDOW"
-  --space sign-family:1,2,3 --space paper-full:1 --strategies ppo,random,evolution --ppo learningRate=3e-4 --label lr3e-4
+  --space sign-family:1,2,3 --space paper-full:1 --strategies "${STRATEGIES:-ppo,random,evolution}" --ppo learningRate=3e-4 --label lr3e-4
   --out "$STUDY" --progress-seconds 30 --stop-after "$STUDY_SECONDS")
 [ -n "${IN_FLIGHT:-}" ] && ARGS+=(--in-flight "$IN_FLIGHT")
 echo "study: node dist/bench/search-compare.js ${ARGS[*]}"

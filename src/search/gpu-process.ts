@@ -1,6 +1,7 @@
 // The parent's handle on the forked GPU worker process (gpu-worker.ts): start, send jobs, messages, resident memory,
 // how it died.  Unlike a job worker (worker-process.ts) it runs many jobs at once; pool-gpu.ts does the bookkeeping.
 import { fork, type ChildProcess } from 'node:child_process';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Job } from './backend';
 import type { GpuMessage, GpuRequest, GpuWorkerSettings } from './gpu-worker';
@@ -23,6 +24,14 @@ function track(child: ChildProcess): void {
   }
 }
 
+/**
+ * The worker compiles each new rule's kernel with NVRTC on libuv's thread pool, 4 threads unless told: one per core
+ * instead (a search of new rules is bound by those compiles), or the user's UV_THREADPOOL_SIZE.
+ */
+function compileThreads(): string {
+  return process.env.UV_THREADPOOL_SIZE ?? String(Math.min(32, Math.max(4, os.availableParallelism())));
+}
+
 export interface GpuProcessEvents {
   onMessage: (message: GpuMessage) => void;
   onExit: (how: { code: number | null; signal: string | null; stderrTail: string }) => void;
@@ -37,7 +46,7 @@ export class GpuProcess {
     const execArgv = [`--max-old-space-size=${Math.max(16, Math.floor(maxHeapMb))}`];
     if (__filename.endsWith('.ts')) execArgv.push('--import', 'tsx');
     const child = fork(WORKER_SCRIPT, [], {
-      execArgv, serialization: 'advanced', silent: true, env: { ...process.env, NOS_GPU_WORKER: JSON.stringify(settings) },
+      execArgv, serialization: 'advanced', silent: true, env: { ...process.env, NOS_GPU_WORKER: JSON.stringify(settings), UV_THREADPOOL_SIZE: compileThreads() },
     });
     this.child = child;
     track(child);
