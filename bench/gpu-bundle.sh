@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares .device/ (git-ignored) for bench/gpu-check.sh, which runs on a bare machine with an NVIDIA GPU, no Node.js
 # and no registry: a compressed node binary, the built addon and dist/, the node modules the GPU path loads (ajv and
-# its dependencies; not onnxruntime), the paper protocol's Fashion-MNIST images, and the export check's cases.  Run it here, then hand
-# .device to the device tool's `carry` (docs/engine.md, "The device check").
+# its dependencies; not onnxruntime), the paper protocol's Fashion-MNIST images, and the export check's cases; for
+# bench/device-utilization.sh also the Redis queue's modules and a redis-server.  Run it here, then hand .device to
+# the device tool's `carry` (docs/engine.md, "The device check").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.device
@@ -27,6 +28,18 @@ fi
 rm -rf build/export-check "$B/export-check" && node dist/test/export/cuda-export-check.js prepare build/export-check >/dev/null
 mkdir -p "$B/export-check" && cp build/export-check/*.py build/export-check/spec.json "$B/export-check/"
 node dist/bench/gpu-bundle-data.js "$B/fashion-mnist" "${NOS_DATA:-/usr/share/datasets/fashion-mnist}"
+
+# --- For bench/device-utilization.sh (issue 9): the Redis queue's node modules and a redis-server with the shared
+# libraries a minimal machine may lack (not glibc, libstdc++ or libgcc, which node needs too), each packed with xz.
+node dist/bench/device-modules.js bullmq ioredis commander > "$B/queue-modules.txt"
+tar -cf - -T "$B/queue-modules.txt" | xz -T0 -6 > "$B/queue-modules.tar.xz"
+REDIS=$(command -v redis-server) || { echo "gpu-bundle: redis-server is not installed (apt-get install redis-server)" >&2; exit 1; }
+rm -rf "$B/redis" && mkdir -p "$B/redis/lib"
+cp "$(readlink -f "$REDIS")" "$B/redis/redis-server"
+ldd "$REDIS" | awk '$3 ~ /^\// { print $3 }' | grep -Ev '/(libc|libm|libstdc\+\+|libgcc_s|libpthread|libdl|ld-linux[^/]*)\.so' \
+  | while read -r lib; do cp -L "$lib" "$B/redis/lib/"; done
+tar -C "$B" -cf - redis | xz -T0 -6 > "$B/redis.tar.xz" && rm -rf "$B/redis"
+# --- end of the utilization check's part
 size=$(du -sm "$B" | cut -f1)
 echo "$B: ${size} MiB (the device tool carries at most 64 MiB with the working tree)"
 [ "$size" -lt 60 ] || { echo "$B is too large to carry" >&2; exit 1; }

@@ -55,10 +55,10 @@ export const DEFAULT_CONFIRM = 10;
 /** With --queue, the default --in-flight: enough to keep 16 single-job workers busy with one job waiting for each. */
 export const QUEUE_IN_FLIGHT = 32;
 
-/** Local workers: two jobs per worker, so a worker that finishes finds its next job already queued. */
 /** Rules in flight on the GPU backend by default: enough sweeps (7 children each) to keep ~1,000 engine slots busy. */
 export const GPU_IN_FLIGHT = 256;
 
+/** Local workers: two jobs per worker, so a worker that finishes finds its next job already queued. */
 export function defaultInFlight(config: Pick<SearchConfig, 'queue' | 'workers'> & { device?: string }): number {
   if (config.queue) return QUEUE_IN_FLIGHT;
   return config.device === 'cuda' ? GPU_IN_FLIGHT : 2 * config.workers;
