@@ -30,7 +30,8 @@ export interface FleetBreakdown {
   results: number;
 }
 
-interface Timed { worker: string; added: number; started: number; finished: number; runMs: number; recorded: number }
+/** One finished job: who ran it, when it was added, started and finished in BullMQ, its run timer, when it was recorded. */
+export interface TimedJob { worker: string; added: number; started: number; finished: number; runMs: number; recorded: number }
 
 /** Reads the finished jobs of this search (its job ids are in the ledger) back from Redis and splits the fleet's time. */
 export async function traceRedisSearch(url: string, records: LedgerRecord[], startMs: number, endMs: number, workers: number): Promise<FleetBreakdown> {
@@ -44,7 +45,7 @@ export async function traceRedisSearch(url: string, records: LedgerRecord[], sta
   } finally {
     await queue.close();
   }
-  const timed: Timed[] = [];
+  const timed: TimedJob[] = [];
   for (const j of jobs) {
     const id = j.id === undefined ? null : decodeBullJobId(j.id);
     const recorded = id === null ? undefined : recordedAt.get(id);
@@ -52,11 +53,11 @@ export async function traceRedisSearch(url: string, records: LedgerRecord[], sta
     const envelope = j.returnvalue as Envelope;
     timed.push({ worker: j.processedBy ?? 'unknown', added: j.timestamp, started: j.processedOn, finished: j.finishedOn, runMs: envelope.timings.runMs, recorded });
   }
-  return breakdown(timed, startMs, endMs, workers, Math.max(...timed.map((t) => t.recorded)));
+  return splitFleetTime(timed, startMs, endMs, workers, Math.max(...timed.map((t) => t.recorded)));
 }
 
-function breakdown(timed: Timed[], startMs: number, endMs: number, workers: number, lastRecorded: number): FleetBreakdown {
-  const byWorker = new Map<string, Timed[]>();
+export function splitFleetTime(timed: TimedJob[], startMs: number, endMs: number, workers: number, lastRecorded: number): FleetBreakdown {
+  const byWorker = new Map<string, TimedJob[]>();
   for (const t of timed) byWorker.set(t.worker, [...(byWorker.get(t.worker) ?? []), t]);
   let run = 0, overhead = 0, gap = 0, leadIn = 0, tail = 0, gapMax = 0;
   for (const list of byWorker.values()) {
@@ -84,7 +85,7 @@ function breakdown(timed: Timed[], startMs: number, endMs: number, workers: numb
 }
 
 /** Jobs added and not yet started, sampled every 10 ms from `from` to `to`. */
-function waitingOverTime(timed: Timed[], from: number, to: number): { min: number; mean: number } {
+function waitingOverTime(timed: TimedJob[], from: number, to: number): { min: number; mean: number } {
   let min = Infinity, sum = 0, samples = 0;
   for (let t = from; t <= to; t += 10) {
     const waiting = timed.filter((j) => j.added <= t && j.started > t).length;
