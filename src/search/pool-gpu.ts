@@ -6,6 +6,7 @@
 // other death with several jobs in flight, each of them re-runs alone (isolated) until it finishes or dies alone:
 // a job that crashes alone is retried up to maxAttempts, then recorded as crashed; one that exhausts memory alone is
 // recorded as oom.  The time limit counts from when a job's first child starts training, not from when it queued.
+import { FinishedResults } from './finished-results';
 import type { Backend, Envelope, Job, RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
 import { GpuProcess } from './gpu-process';
@@ -44,10 +45,8 @@ export class GpuPool implements Backend {
   private worker: GpuProcess | null = null;
   private readonly queue: Item[] = [];
   private readonly running = new Map<string, Item>();
-  private readonly done: Envelope[] = [];
-  private readonly waiters: Array<{ resolve: (e: Envelope) => void; reject: (e: Error) => void }> = [];
+  private readonly results = new FinishedResults('gpu pool');
   private readonly maxAttempts: number;
-  private outstanding = 0;
   private closed = false;
   private killedFor: 'timeout' | 'oom-rss' | null = null;
   private peakRssMb = 0;
@@ -79,7 +78,7 @@ export class GpuPool implements Backend {
     const now = Date.now();
     for (const job of jobs) {
       this.queue.push({ job, attempt: 1, submittedAt: now, suspect: false });
-      this.outstanding++;
+      this.results.expect();
     }
     this.pump();
   }
@@ -99,22 +98,18 @@ export class GpuPool implements Backend {
   }
 
   next(): Promise<Envelope> {
-    const ready = this.done.shift();
-    if (ready) return Promise.resolve(ready);
-    if (this.closed) return Promise.reject(new Error('gpu pool: next() after close()'));
-    if (this.outstanding === 0) return Promise.reject(new Error('gpu pool: next() called with no job pending'));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return this.results.next(this.closed);
   }
 
   pending(): number {
-    return this.outstanding + this.done.length;
+    return this.results.pending();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.watch);
-    for (const w of this.waiters.splice(0)) w.reject(new Error('gpu pool: closed while waiting for a result'));
+    this.results.rejectWaiters();
     // runJob's callers get an answer for every job, queued or running (a queue worker then hands them back).
     for (const item of [...this.queue.splice(0), ...this.running.values()]) {
       item.resolve?.({ kind: 'failure', status: 'crashed', error: 'gpu pool closed' }, this.info(item));
@@ -140,11 +135,7 @@ export class GpuPool implements Backend {
       item.resolve(result, info);
       return;
     }
-    this.outstanding--;
-    const envelope = makeEnvelope(item.job, result, info);
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.resolve(envelope);
-    else this.done.push(envelope);
+    this.results.deliver(makeEnvelope(item.job, result, info));
   }
 
   /** Starts the worker if needed and sends what may run: everything, or one suspect at a time. */

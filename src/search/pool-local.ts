@@ -1,5 +1,6 @@
 // The local Backend: K forked worker processes; a worker that dies is replaced, its job retried once on a crash.
 import * as os from 'node:os';
+import { FinishedResults } from './finished-results';
 import type { Backend, Envelope, Job, RunLimits } from './backend';
 import { makeEnvelope } from './envelope';
 import { WorkerProcess } from './worker-process';
@@ -18,11 +19,9 @@ export class LocalPool implements Backend {
   private readonly workers: WorkerProcess[];
   private readonly idle: WorkerProcess[];
   private readonly queue: QueuedJob[] = [];
-  private readonly done: Envelope[] = [];
-  private readonly waiters: Array<{ resolve: (e: Envelope) => void; reject: (e: Error) => void }> = [];
+  private readonly results = new FinishedResults('local pool');
   private readonly maxAttempts: number;
   private readonly known = new Set<string>();
-  private outstanding = 0;
   private closed = false;
 
   constructor(options: LocalPoolOptions) {
@@ -53,28 +52,24 @@ export class LocalPool implements Backend {
     for (const job of jobs) {
       this.known.add(job.id);
       this.queue.push({ job, attempt: 1, submittedAt: now });
-      this.outstanding++;
+      this.results.expect();
     }
     this.pump();
   }
 
   next(): Promise<Envelope> {
-    const ready = this.done.shift();
-    if (ready) return Promise.resolve(ready);
-    if (this.closed) return Promise.reject(new Error('local pool: next() after close()'));
-    if (this.outstanding === 0) return Promise.reject(new Error('local pool: next() called with no job pending'));
-    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    return this.results.next(this.closed);
   }
 
   pending(): number {
-    return this.outstanding + this.done.length;
+    return this.results.pending();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
-    for (const w of this.waiters.splice(0)) w.reject(new Error('local pool: closed while waiting for a result'));
+    this.results.rejectWaiters();
     await Promise.all(this.workers.map((w) => w.stop()));
   }
 
@@ -103,11 +98,8 @@ export class LocalPool implements Backend {
   }
 
   private deliver(envelope: Envelope): void {
-    this.outstanding--;
     this.known.delete(envelope.jobId);
-    const waiter = this.waiters.shift();
-    if (waiter) waiter.resolve(envelope);
-    else this.done.push(envelope);
+    this.results.deliver(envelope);
   }
 }
 
