@@ -165,41 +165,13 @@ function writeAtomic(file: string, data: string | Buffer): void {
   fs.renameSync(tmp, file);
 }
 
-/** Compiles source into a shared library at `out` (atomically); throws with the compiler's messages. */
 /** A compile that takes longer than this is stuck (a generated kernel compiles in well under a second). */
 export const COMPILE_TIMEOUT_MS = 120_000;
 
-export function compileLibrary(compiler: Compiler, source: string, out: string, flags: readonly string[]): void {
-  const dir = path.dirname(out);
-  const base = out.replace(/\.so$/, '');
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    writeAtomic(`${base}.cc`, source);
-  } catch (err) {
-    throw new Error(`the kernel cache folder ${dir} is not writable (${(err as Error).message}); set NOS_CACHE_DIR to a writable folder`);
-  }
-  const tmp = `${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp.so`;
-  const [exe, ...pre] = compiler.command;
-  try {
-    // From the kept file, so compiler messages point at its lines.
-    execFileSync(exe, [...pre, ...flags, '-x', 'c++', `${base}.cc`, '-o', tmp], {
-      stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20, timeout: COMPILE_TIMEOUT_MS,
-    });
-  } catch (err) {
-    const e = err as { stderr?: Buffer; message: string; signal?: string };
-    try { fs.rmSync(tmp, { force: true }); } catch { /* already gone */ }
-    const messages = e.signal === 'SIGTERM' ? `the compiler ran past ${COMPILE_TIMEOUT_MS / 1000} s and was stopped`
-      : e.stderr?.toString().trim() || e.message;
-    throw new Error(`kernel compilation failed (${[exe, ...pre, ...flags].join(' ')}; source in ${base}.cc):\n${messages}`);
-  }
-  if (!fs.existsSync(tmp)) {
-    throw new Error(`kernel compilation failed (${[exe, ...pre, ...flags].join(' ')}; source in ${base}.cc):\nthe compiler reported success but wrote no library`);
-  }
-  fs.renameSync(tmp, out);
-}
+interface CompileStep { exe: string; args: string[]; tmp: string; failed: (messages: string) => Error }
 
-/** compileLibrary without blocking the JS thread (the compiler runs while training goes on). */
-export async function compileLibraryAsync(compiler: Compiler, source: string, out: string, flags: readonly string[]): Promise<void> {
+/** Keeps the source beside the library (so compiler messages point at its lines) and names the compile. */
+function prepareCompile(compiler: Compiler, source: string, out: string, flags: readonly string[]): CompileStep {
   const dir = path.dirname(out);
   const base = out.replace(/\.so$/, '');
   try {
@@ -211,15 +183,43 @@ export async function compileLibraryAsync(compiler: Compiler, source: string, ou
   const tmp = `${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp.so`;
   const [exe, ...pre] = compiler.command;
   const failed = (messages: string) => new Error(`kernel compilation failed (${[exe, ...pre, ...flags].join(' ')}; source in ${base}.cc):\n${messages}`);
+  return { exe, args: [...pre, ...flags, '-x', 'c++', `${base}.cc`, '-o', tmp], tmp, failed };
+}
+
+/** The compiler's failure as one error (its messages, or that it ran out of time); the partial output removed. */
+function compileFailure(step: CompileStep, signal: string | null | undefined, messages: string): Error {
+  try { fs.rmSync(step.tmp, { force: true }); } catch { /* already gone */ }
+  return step.failed(signal === 'SIGTERM' ? `the compiler ran past ${COMPILE_TIMEOUT_MS / 1000} s and was stopped` : messages);
+}
+
+/** Moves the finished library into place (atomically). */
+function finishCompile(step: CompileStep, out: string): void {
+  if (!fs.existsSync(step.tmp)) throw step.failed('the compiler reported success but wrote no library');
+  fs.renameSync(step.tmp, out);
+}
+
+/** Compiles source into a shared library at `out` (atomically); throws with the compiler's messages. */
+export function compileLibrary(compiler: Compiler, source: string, out: string, flags: readonly string[]): void {
+  const step = prepareCompile(compiler, source, out, flags);
+  try {
+    execFileSync(step.exe, step.args, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 16 << 20, timeout: COMPILE_TIMEOUT_MS });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string; signal?: string };
+    throw compileFailure(step, e.signal, e.stderr?.toString().trim() || e.message);
+  }
+  finishCompile(step, out);
+}
+
+/** compileLibrary without blocking the JS thread (the compiler runs while training goes on). */
+export async function compileLibraryAsync(compiler: Compiler, source: string, out: string, flags: readonly string[]): Promise<void> {
+  const step = prepareCompile(compiler, source, out, flags);
   await new Promise<void>((resolve, reject) => {
-    execFile(exe, [...pre, ...flags, '-x', 'c++', `${base}.cc`, '-o', tmp], { maxBuffer: 16 << 20, timeout: COMPILE_TIMEOUT_MS }, (err, _stdout, stderr) => {
+    execFile(step.exe, step.args, { maxBuffer: 16 << 20, timeout: COMPILE_TIMEOUT_MS }, (err, _stdout, stderr) => {
       if (!err) return resolve();
-      try { fs.rmSync(tmp, { force: true }); } catch { /* already gone */ }
-      reject(failed(err.signal === 'SIGTERM' ? `the compiler ran past ${COMPILE_TIMEOUT_MS / 1000} s and was stopped` : String(stderr).trim() || err.message));
+      reject(compileFailure(step, err.signal, String(stderr).trim() || err.message));
     });
   });
-  if (!fs.existsSync(tmp)) throw failed('the compiler reported success but wrote no library');
-  fs.renameSync(tmp, out);
+  finishCompile(step, out);
 }
 
 /** The smallest library with the kernel ABI's two entry points (they do nothing): what compilerProblem builds. */
