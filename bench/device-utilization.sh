@@ -11,11 +11,9 @@ mkdir -p "$OUT"
 for f in dist queue-modules.tar.xz redis.tar.xz; do
   [ -e "$B/$f" ] || { echo "device-utilization: $B/$f is missing: run bench/gpu-bundle.sh and carry .device" >&2; exit 2; }
 done
-NODE=$([ -z "${BUNDLED_NODE:-}" ] && command -v node || true)  # BUNDLED_NODE=1: the carried one even here
-if [ -z "$NODE" ]; then
-  NODE=/tmp/nos-node
-  [ -x "$NODE" ] || { xz -dc "$B/node.xz" > "$NODE.tmp" && chmod +x "$NODE.tmp" && mv "$NODE.tmp" "$NODE"; } || { echo "device-utilization: cannot unpack $B/node.xz" >&2; exit 1; }
-fi
+NAME=device-utilization
+# shellcheck source=bench/device-env.sh
+. "$PWD/bench/device-env.sh"  # the script is in the repository root by now
 # The queue's modules and redis-server, unpacked outside the bundle; redis-server runs through a wrapper on PATH that
 # gives it its carried libraries (node itself keeps the machine's).
 U=$(mktemp -d /tmp/nos-utilization-XXXXXX)

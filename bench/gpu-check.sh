@@ -11,13 +11,9 @@ B=$ROOT/.device
 OUT=${OUT:-/tmp/nos-gpu-check}
 mkdir -p "$OUT"
 [ -d "$B/dist" ] || { echo "gpu-check: $B/dist is missing: run bench/gpu-bundle.sh and carry .device" >&2; exit 2; }
-NODE=$([ -z "${BUNDLED_NODE:-}" ] && command -v node || true)  # BUNDLED_NODE=1: the carried one even here
-if [ -z "$NODE" ]; then
-  NODE=/tmp/nos-node
-  [ -x "$NODE" ] || { xz -dc "$B/node.xz" > "$NODE.tmp" && chmod +x "$NODE.tmp" && mv "$NODE.tmp" "$NODE"; } || { echo "gpu-check: cannot unpack $B/node.xz" >&2; exit 1; }
-fi
-export NOS_ADDON=$B/nos.node NODE_PATH=$B/node_modules NOS_TEST_DATA=$B/fashion-mnist
-export NOS_CACHE_DIR=${NOS_CACHE_DIR:-/tmp/nos-kernel-cache}
+NAME=gpu-check
+# shellcheck source=bench/device-env.sh
+. "$PWD/bench/device-env.sh"  # the script is in the repository root by now
 echo "node $("$NODE" --version) at $NODE; $(nproc) CPUs; $(command -v g++ >/dev/null && g++ --version | head -1 || echo 'no g++')"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not here"
 if "$NODE" -e "require('$B/dist/src/runtime/binding').loadAddon().cudaDeviceInfo()" 2>"$OUT/gpu-probe.txt"; then

@@ -17,13 +17,9 @@ OUT=${OUT:-/tmp/nos-gpu-study}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 [ -d "$B/dist" ] || { echo "gpu-study: $B/dist is missing: run bench/gpu-bundle.sh and carry .device" >&2; exit 2; }
-NODE=$([ -z "${BUNDLED_NODE:-}" ] && command -v node || true)  # BUNDLED_NODE=1: the carried one even here
-if [ -z "$NODE" ]; then
-  NODE=/tmp/nos-node
-  [ -x "$NODE" ] || { xz -dc "$B/node.xz" > "$NODE.tmp" && chmod +x "$NODE.tmp" && mv "$NODE.tmp" "$NODE"; } || { echo "gpu-study: cannot unpack $B/node.xz" >&2; exit 1; }
-fi
-export NOS_ADDON=$B/nos.node NODE_PATH=$B/node_modules NOS_TEST_DATA=$B/fashion-mnist
-export NOS_CACHE_DIR=${NOS_CACHE_DIR:-/tmp/nos-kernel-cache}
+NAME=gpu-study
+# shellcheck source=bench/device-env.sh
+. "$PWD/bench/device-env.sh"  # the script is in the repository root by now
 STUDY_SECONDS=${STUDY_SECONDS:-420}
 echo "node $("$NODE" --version) at $NODE; $(nproc) CPUs"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not here"
