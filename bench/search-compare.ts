@@ -35,6 +35,11 @@ const { values: args } = parseArgs({
     // Where the study trains: cpu (the local pool), cuda (the child engine on the GPU), host (the engine's CPU twin).
     device: { type: 'string', default: 'cpu' },
     'in-flight': { type: 'string' }, // trainings each search keeps queued or running (default: 20 on the engine)
+    // New searches' screening, as nos search takes it (default: hurdles and cache on, the search's default fidelity);
+    // a study continued from folders made without them needs them off to stay one protocol.
+    'no-hurdles': { type: 'boolean', default: false },
+    'no-fec': { type: 'boolean', default: false },
+    fidelity: { type: 'string' },
     'stop-after': { type: 'string' }, // seconds: then stop as Ctrl-C does, and still summarize what finished
     'progress-seconds': { type: 'string', default: '60' },
     data: { type: 'string' }, // the dataset folder (default: Fashion-MNIST where Debian puts it)
@@ -211,6 +216,7 @@ async function compareStrategies(): Promise<void> {
   const stats = await runStudy(searches, {
     budget, workers, cacheFile: args.cache ? path.resolve(args.cache) : path.join(out, 'results-cache.jsonl'), protocol: args.protocol!,
     device, inFlight, data: args.data, progressEvery: Number(args['progress-seconds']),
+    screen: { hurdles: !args['no-hurdles'], fec: !args['no-fec'], fidelity: args.fidelity },
     concurrent: Number(args.concurrent ?? searches.length), signal: abort.signal, log: (line) => console.log(line),
   });
   if (timer) clearTimeout(timer);

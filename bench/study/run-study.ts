@@ -36,6 +36,8 @@ export interface StudyOptions {
   log: (line: string) => void;
   /** Seconds between progress lines. */
   progressEvery?: number;
+  /** New searches' hurdles, equivalence cache and fidelity (nos search's defaults where absent). */
+  screen?: { hurdles?: boolean; fec?: boolean; fidelity?: string };
 }
 
 /** How far a search folder got: null when it holds no search yet. */
@@ -62,7 +64,8 @@ function makePool(options: StudyOptions, onRound: (r: EngineRound) => void): Bac
 /** A new search's config; on the engine, device cuda (its jobs ask for the child engine; the pool says GPU or twin). */
 function newSearchConfig(s: StudySearch, options: StudyOptions): SearchConfig {
   const device = options.device ?? 'cpu';
-  const inputs = { budget: options.budget, workers: options.workers, strategy: s.strategy, space: s.space, protocol: options.protocol, seed: s.seed, ppo: s.ppo, data: options.data };
+  const inputs = { budget: options.budget, workers: options.workers, strategy: s.strategy, space: s.space, protocol: options.protocol, seed: s.seed, ppo: s.ppo, data: options.data,
+    hurdles: options.screen?.hurdles, fec: options.screen?.fec, fidelity: options.screen?.fidelity };
   if (device === 'cpu') return { ...buildSearchConfig({ ...inputs, device: 'cpu' }), ...(options.inFlight ? { inFlight: options.inFlight } : {}) };
   // Built as cpu, so the host twin needs no GPU here; the engine trains the whole protocol (fidelity full).
   const config: SearchConfig = { ...buildSearchConfig({ ...inputs, device: 'cpu', fidelity: 'full' }), device: 'cuda' };
