@@ -7,27 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { epochsToTrain, evaluateRule, loadProtocol, ProtocolError, type ProtocolConfig } from '../../../src/runtime/child/protocol';
 import { HALVING_RUNGS, HALVING_SUBSET } from '../../../src/runtime/child/sweep-halving';
-import { SeededRandom } from '../../../src/runtime/child/random';
+import { writeBandsIdx } from '../../support/bands-idx';
 
-/** 12x12 IDX images: class k (0..9) is a bright band on row k over uniform noise. */
-function writeBandsIdx(dir: string, count: number, seed: number): void {
-  const r = new SeededRandom(seed);
-  const images = Buffer.alloc(count * 144);
-  const labels = Buffer.alloc(count);
-  for (let i = 0; i < count; i++) {
-    const k = Math.floor(r.next() * 10);
-    labels[i] = k;
-    for (let p = 0; p < 144; p++) images[i * 144 + p] = Math.floor(r.next() * 120) + (Math.floor(p / 12) === k ? 130 : 0);
-  }
-  const header = (dims: number[]) => {
-    const h = Buffer.alloc(4 + 4 * dims.length);
-    h[2] = 8; h[3] = dims.length;
-    dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-    return h;
-  };
-  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), Buffer.concat([header([count, 12, 12]), images]));
-  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), Buffer.concat([header([count]), labels]));
-}
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-halving-'));
 writeBandsIdx(dataDir, 1300, 1);
