@@ -31,7 +31,8 @@ const { values: args } = parseArgs({
     space: { type: 'string', multiple: true, default: ['sign-family'] },
     strategies: { type: 'string', default: 'ppo,random,evolution' },
     ppo: { type: 'string' }, // PPO settings (nos search --ppo), for the ppo searches
-    label: { type: 'string' }, // names a PPO variant: its folders are ppo-LABEL-seedN
+    random: { type: 'string' }, // random search's options as key=value pairs, e.g. freshDraws=20
+    label: { type: 'string' }, // names a variant: PPO's folders are ppo-LABEL-seedN (random's too, with --random)
     // Where the study trains: cpu (the local pool), cuda (the child engine on the GPU), host (the engine's CPU twin).
     device: { type: 'string', default: 'cpu' },
     'in-flight': { type: 'string' }, // trainings each search keeps queued or running (default: 20 on the engine)
@@ -180,6 +181,17 @@ function seriesColor(group: string, groups: string[], index: number): string {
   return COLORS[group] ?? (alone ? COLORS[strategy] : undefined) ?? EXTRA_COLORS[index % EXTRA_COLORS.length];
 }
 
+/** key=value pairs separated by commas, numbers as numbers (the strategy checks the names and ranges). */
+function parseOptions(text: string, flag: string): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const item of text.split(',')) {
+    const [key, value, extra] = item.split('=').map((x) => x.trim());
+    if (!key || value === undefined || extra !== undefined) usage(`${flag}: expected key=value pairs separated by commas, got ${JSON.stringify(item)}`);
+    options[key] = Number.isFinite(Number(value)) && value !== '' ? Number(value) : value;
+  }
+  return options;
+}
+
 async function compareStrategies(): Promise<void> {
   const budget = Number(args.budget);
   const window = Number(args.window ?? Math.max(1, Math.floor(budget / 10)));
@@ -187,6 +199,7 @@ async function compareStrategies(): Promise<void> {
   const seeds = args.seeds!.split(',').map(Number);
   const strategies = args.strategies!.split(',') as StudySearch['strategy'][];
   const label = args.label ?? '';
+  const randomOptions = args.random === undefined ? undefined : parseOptions(args.random, '--random');
   const out = outRoot;
   claimStudyFolder(out);
   const plan = (args.space as string[]).map((item) => parseSpaceSeeds(item, seeds));
@@ -194,14 +207,16 @@ async function compareStrategies(): Promise<void> {
   for (const { space, seeds: spaceSeeds } of plan) {
     for (const seed of spaceSeeds) {
       for (const strategy of strategies) {
-        const name = `${strategy}${strategy === 'ppo' && label ? `-${label}` : ''}-seed${seed}`;
-        searches.push({ space, strategy, seed, label: strategy === 'ppo' ? label : '', ppo: strategy === 'ppo' ? args.ppo : undefined, outDir: path.join(out, space, name) });
+        const variant = strategy === 'ppo' || (strategy === 'random' && randomOptions) ? label : '';
+        const name = `${strategy}${variant ? `-${variant}` : ''}-seed${seed}`;
+        searches.push({ space, strategy, seed, label: variant, ppo: strategy === 'ppo' ? args.ppo : undefined,
+          options: strategy === 'random' ? randomOptions : undefined, outDir: path.join(out, space, name) });
       }
     }
   }
   const where = device === 'cpu' ? `${workers} CPU workers` : `the child engine on ${device === 'cuda' ? 'the GPU' : 'its CPU twin'}, ${inFlight} rules in flight per search`;
   console.log(`\n## strategies on the same budget: ${budget} rules per search, ${args.protocol} protocol, ${plan.map((p) => `${p.space} seeds ${p.seeds.join(',')}`).join('; ')}` +
-    `${args.ppo ? `, PPO settings ${args.ppo}` : ''}; ${where} (load average ${os.loadavg()[0].toFixed(1)} at start)`);
+    `${args.ppo ? `, PPO settings ${args.ppo}` : ''}${args.random ? `, random search ${args.random}` : ''}; ${where} (load average ${os.loadavg()[0].toFixed(1)} at start)`);
   const abort = new AbortController();
   setMaxListeners(4 * searches.length + 10, abort.signal); // each search's loop listens to it
   const stop = (why: string) => {

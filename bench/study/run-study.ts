@@ -16,6 +16,8 @@ export interface StudySearch {
   /** Names a variant (e.g. PPO settings under test); part of the folder name. */
   label: string;
   ppo?: string;
+  /** Options of another strategy (createStrategy's), e.g. random search's { freshDraws: 20 }. */
+  options?: Record<string, unknown>;
   outDir: string;
 }
 
@@ -66,9 +68,10 @@ function newSearchConfig(s: StudySearch, options: StudyOptions): SearchConfig {
   const device = options.device ?? 'cpu';
   const inputs = { budget: options.budget, workers: options.workers, strategy: s.strategy, space: s.space, protocol: options.protocol, seed: s.seed, ppo: s.ppo, data: options.data,
     hurdles: options.screen?.hurdles, fec: options.screen?.fec, fidelity: options.screen?.fidelity };
-  if (device === 'cpu') return { ...buildSearchConfig({ ...inputs, device: 'cpu' }), ...(options.inFlight ? { inFlight: options.inFlight } : {}) };
+  const withOptions = (c: SearchConfig): SearchConfig => ({ ...c, strategyOptions: { ...c.strategyOptions, ...s.options } });
+  if (device === 'cpu') return { ...withOptions(buildSearchConfig({ ...inputs, device: 'cpu' })), ...(options.inFlight ? { inFlight: options.inFlight } : {}) };
   // Built as cpu, so the host twin needs no GPU here; the engine trains the whole protocol (fidelity full).
-  const config: SearchConfig = { ...buildSearchConfig({ ...inputs, device: 'cpu', fidelity: 'full' }), device: 'cuda' };
+  const config: SearchConfig = { ...withOptions(buildSearchConfig({ ...inputs, device: 'cpu', fidelity: 'full' })), device: 'cuda' };
   if (options.inFlight) config.inFlight = options.inFlight;
   validateConfig(config);
   return config;

@@ -21,6 +21,8 @@ export interface PpoConfig {
   entropyWeight: number;
   /** 'raw': advantage R - b (the paper); 'normalized': (R - b) / a running RMS of R - b. */
   advantage: AdvantageMode;
+  /** Draws per proposed rule to find one this controller has not proposed before; 1 takes every draw (the paper). */
+  freshDraws: number;
   hiddenSize: number;
   embeddingSize: number;
   initRange: number;
@@ -31,23 +33,26 @@ export type PpoPresetName = 'paper' | 'default';
 /** Settings as a user gives them (space file `ppo` block, `--ppo`, createStrategy options): any subset, maybe a preset. */
 export type PpoSettings = Partial<PpoConfig> & { preset?: PpoPresetName };
 
+/** See docs/controller.md, "Fresh rules": a found family is explored, not resampled. */
+const FRESH_DRAWS_DEFAULT = 20;
+
 export const PPO_PRESETS: Record<PpoPresetName, Readonly<PpoConfig>> = {
   // Paper 4.2: Adam at 1e-5, batches of 5, LSTM 150 initialized in [-0.08, 0.08], entropy penalty 0.0015, an
   // exponential-moving-average baseline. The paper gives neither the decay, the PPO epochs and clip, nor the
   // embedding size: 0.95, 3, 0.2 and 32 are ours.
   paper: {
     learningRate: 1e-5, batchSize: 5, epochs: 3, clip: 0.2, baselineDecay: 0.95, entropyWeight: 0.0015, advantage: 'raw',
-    hiddenSize: 150, embeddingSize: 32, initRange: 0.08,
+    freshDraws: 1, hiddenSize: 150, embeddingSize: 32, initRange: 0.08,
   },
   // Learns within a thousand samples (docs/controller.md, "Settings that learn").
   default: {
     learningRate: 3e-4, batchSize: 5, epochs: 3, clip: 0.2, baselineDecay: 0.95, entropyWeight: 0.0015, advantage: 'normalized',
-    hiddenSize: 150, embeddingSize: 32, initRange: 0.08,
+    freshDraws: FRESH_DRAWS_DEFAULT, hiddenSize: 150, embeddingSize: 32, initRange: 0.08,
   },
 };
 
 export const PPO_KEYS = Object.keys(PPO_PRESETS.paper) as Array<keyof PpoConfig>;
-const INTEGER_KEYS = new Set<keyof PpoConfig>(['batchSize', 'epochs', 'hiddenSize', 'embeddingSize']);
+const INTEGER_KEYS = new Set<keyof PpoConfig>(['batchSize', 'epochs', 'freshDraws', 'hiddenSize', 'embeddingSize']);
 
 /** Each numeric setting's allowed range, in words and as a check. */
 const RANGES: Record<Exclude<keyof PpoConfig, 'advantage'>, [string, (x: number) => boolean]> = {
@@ -57,6 +62,7 @@ const RANGES: Record<Exclude<keyof PpoConfig, 'advantage'>, [string, (x: number)
   clip: ['in (0, 1)', (x) => x > 0 && x < 1],
   baselineDecay: ['in [0, 1)', (x) => x >= 0 && x < 1],
   entropyWeight: ['>= 0', (x) => x >= 0],
+  freshDraws: ['an integer from 1 to 1000', (x) => x >= 1 && x <= 1000],
   hiddenSize: ['an integer >= 1', (x) => x >= 1],
   embeddingSize: ['an integer >= 1', (x) => x >= 1],
   initRange: ['> 0', (x) => x > 0],

@@ -10,6 +10,7 @@ import * as ad from './autodiff';
 import { createControllerAdam, type ParamOptimizer } from './adam';
 import type { DecisionPath, DecisionSpace } from './decisions';
 import { checkCount, checkFeedback, checkStateHeader } from './feedback-check';
+import { drawFresh, loadProposed } from './fresh-draws';
 import { LstmPolicy } from './lstm-policy';
 import { checkPpoSettings, PPO_PRESETS, resolvePpoConfig, type PpoConfig, type PpoSettings } from './ppo-settings';
 import { Rng } from './rng';
@@ -38,6 +39,8 @@ export class PpoStrategy implements Strategy {
   advantageMeanSquare: number | null = null;
   /** Batches trained on so far. */
   updates = 0;
+  /** Canonical hashes of the rules proposed so far (what freshDraws avoids drawing again). */
+  private readonly proposed = new Set<string>();
 
   /** `spaceSettings` (the space file's `ppo` block) come first; `options` win over them (see resolvePpoConfig). */
   constructor(readonly decisions: DecisionSpace, seed: number, options: PpoOptions = {}, spaceSettings?: PpoSettings) {
@@ -50,10 +53,16 @@ export class PpoStrategy implements Strategy {
 
   get batchSize(): number { return this.config.batchSize; }
 
+  /**
+   * Samples `count` rules. With freshDraws > 1 a draw whose rule this controller proposed before (or earlier in the
+   * batch) is put back and drawn again (fresh-draws.ts). Once the policy
+   * has found a good family it then explores the family's untried rules instead of resampling its known ones (a repeat
+   * costs no training but teaches nothing). The old log-probabilities are the unconditioned policy's.
+   */
   propose(count: number): Candidate[] {
     checkCount(count, 'ppo');
-    if (count === 0) return [];
-    return this.policy.sample(count, this.rng).map(({ path, logProbs }) => {
+    const chosen = drawFresh(count, (n) => this.policy.sample(n, this.rng), (d) => this.decisions.tokensOf(d.path), this.proposed, this.config.freshDraws);
+    return chosen.map(({ path, logProbs }) => {
       const meta: PpoMeta = { strategy: 'ppo', depth: path.depth, logProbs };
       return { tokens: this.decisions.tokensOf(path), meta };
     });
@@ -96,6 +105,7 @@ export class PpoStrategy implements Strategy {
       format: 'nos-controller-state', version: 1, strategy: 'ppo', space: this.decisions.signature,
       config: this.config, params, optimizer: this.optimizer.stateDict(), baseline: this.baseline,
       advantageMeanSquare: this.advantageMeanSquare, updates: this.updates, rng: this.rng.getState(),
+      proposed: [...this.proposed],
     });
   }
 
@@ -114,6 +124,7 @@ export class PpoStrategy implements Strategy {
     if (optimizerStep !== 0) optimizer.loadStateDict(s.optimizer);
     const rng = new Rng(0);
     rng.setState(s.rng);
+    const proposed = loadProposed(s.proposed, 'ppo loadState');
     // Everything checked: commit.
     this.policy.params.forEach((p, i) => (p.data as Float32Array).set(values[i]));
     this.config = config;
@@ -122,6 +133,8 @@ export class PpoStrategy implements Strategy {
     this.advantageMeanSquare = meanSquare as number | null;
     this.updates = Number(s.updates) || 0;
     this.rng.setState(rng.getState());
+    this.proposed.clear();
+    for (const key of proposed) this.proposed.add(key);
   }
 }
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStrategy, loadSearchSpace, type Candidate } from '../../src/controller/strategy';
 import { PpoStrategy } from '../../src/controller/ppo';
+import { decodeTokens, hash as hashRule } from '../../src/compiler';
 
 const small = loadSearchSpace('small');
 const toyReward = (c: Candidate) => (c.tokens.includes('sign_m') ? 1 : 0);
@@ -116,4 +117,65 @@ test('a space\'s ppo settings are defaults that options override', () => {
   assert.equal(s.batchSize, 5);
   assert.equal(s.config.entropyWeight, 0.0015);
   assert.equal(s.config.clip, 0.2);
+});
+
+/** Canonical rule hashes of candidates, as the search loop identifies rules. */
+const ruleHashes = (cs: Candidate[]) => cs.map((c) => hashRule(decodeTokens(c.tokens)));
+
+/** Trains on the toy reward until the policy has collapsed; returns every proposal. */
+function trainToy(freshDraws: number): Candidate[] {
+  const strategy = createStrategy('ppo', small, 42, { learningRate: 3e-3, freshDraws, hiddenSize: 32 });
+  const all: Candidate[] = [];
+  for (let batch = 0; batch < 40; batch++) {
+    const candidates = strategy.propose(5);
+    all.push(...candidates);
+    strategy.feedback(candidates.map((candidate) => ({ candidate, reward: toyReward(candidate) })));
+  }
+  return all;
+}
+
+test('freshDraws: a learning controller keeps proposing rules it has not proposed before; freshDraws 1 resamples its favourites', () => {
+  const taking = trainToy(1);
+  const fresh = trainToy(20);
+  const distinct = (cs: Candidate[]) => new Set(ruleHashes(cs)).size;
+  // Both learn the toy reward: most late proposals use sign_m.
+  for (const cs of [taking, fresh]) assert.ok(cs.slice(100).filter((c) => toyReward(c) === 1).length >= 80, 'late proposals mostly use sign_m');
+  // Taking every draw, the collapsed policy repeats itself; with 20 draws per rule nearly every proposal is new.
+  assert.ok(distinct(taking) < 150, `freshDraws 1: ${distinct(taking)} distinct rules of 200`);
+  assert.ok(distinct(fresh) > distinct(taking) + 30, `freshDraws 20: ${distinct(fresh)} distinct against ${distinct(taking)}`);
+});
+
+test('freshDraws: no rule is proposed twice, across batches or within one, while fresh ones are easy to draw', () => {
+  const strategy = createStrategy('ppo', loadSearchSpace('sign-family'), 7, { hiddenSize: 16, freshDraws: 20 });
+  const all: Candidate[] = [];
+  for (let batch = 0; batch < 20; batch++) {
+    const candidates = strategy.propose(5);
+    all.push(...candidates);
+    strategy.feedback(candidates.map((candidate, j) => ({ candidate, reward: j / 5 })));
+  }
+  assert.equal(new Set(ruleHashes(all)).size, all.length);
+});
+
+test('freshDraws: the proposed rules travel in the state; a state saved before freshDraws loads with none', () => {
+  const space = loadSearchSpace('sign-family');
+  const options = { hiddenSize: 16, learningRate: 3e-3, freshDraws: 5 };
+  const a = createStrategy('ppo', space, 3, options);
+  for (let i = 0; i < 6; i++) {
+    const batch = a.propose(5);
+    a.feedback(batch.map((candidate) => ({ candidate, reward: candidate.tokens.includes('sign_m') ? 1 : 0 })));
+  }
+  const saved = a.saveState() as { proposed: string[] };
+  assert.equal(saved.proposed.length, 30);
+  const b = createStrategy('ppo', space, 3, options);
+  b.loadState(JSON.parse(JSON.stringify(saved)));
+  assert.deepEqual(b.propose(20), a.propose(20), 'a loaded strategy avoids the same rules');
+  const old = JSON.parse(JSON.stringify(saved));
+  delete old.proposed;
+  old.config = Object.fromEntries(Object.entries(old.config).filter(([k]) => k !== 'freshDraws'));
+  const c = createStrategy('ppo', space, 3, options) as PpoStrategy;
+  c.loadState(old);
+  assert.equal(c.config.freshDraws, 1, 'an old state ran the paper\'s sampling, and goes on with it');
+  assert.throws(() => c.loadState({ ...JSON.parse(JSON.stringify(saved)), proposed: [1] }), /proposed must be an array of rule hashes/);
+  assert.throws(() => createStrategy('ppo', small, 1, { freshDraws: 0 }), /ppo option freshDraws: must be an integer from 1 to 1000, got 0/);
+  assert.throws(() => createStrategy('ppo', small, 1, { freshDraws: 2.5 }), /freshDraws: must be an integer/);
 });

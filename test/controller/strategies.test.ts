@@ -132,3 +132,21 @@ test('every candidate of every strategy decodes and compiles, in every preset', 
     }
   }
 });
+
+test('random with freshDraws: no rule twice in a small space until its rules run out, then repeats; the state keeps what was proposed', () => {
+  const small = loadSearchSpace('small');
+  const key = (c: Candidate) => compileRule(printInfix(decodeTokens(c.tokens))).hash;
+  const plain = createStrategy('random', small, 4);
+  const fresh = createStrategy('random', small, 4, { freshDraws: 50 });
+  const a: Candidate[] = [], b: Candidate[] = [];
+  for (let i = 0; i < 20; i++) { a.push(...plain.propose(5)); b.push(...fresh.propose(5)); }
+  assert.ok(new Set(a.map(key)).size < 100, 'uniform sampling repeats itself in a space this small');
+  assert.equal(new Set(b.map(key)).size, 100, 'fresh draws do not');
+  const saved = JSON.parse(JSON.stringify(fresh.saveState()));
+  const again = createStrategy('random', small, 99, { freshDraws: 50 });
+  again.loadState(saved);
+  assert.deepEqual(again.propose(10), fresh.propose(10));
+  assert.throws(() => createStrategy('random', small, 1, { freshDraws: 0 }), /random option freshDraws must be a positive integer, got 0/);
+  // freshDraws 1 is uniform sampling as before: the same stream as a strategy without the option.
+  assert.deepEqual(createStrategy('random', small, 5, { freshDraws: 1 }).propose(20), createStrategy('random', small, 5).propose(20));
+});

@@ -243,7 +243,7 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
     .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue; ${GPU_IN_FLIGHT} with --device cuda)`, integer('--in-flight', 1))
     .option('--confirm <k>', 'when the budget is spent, train the top K rules again with two more seeds and rank them by the mean (0: no)', integer('--confirm', 0), DEFAULT_CONFIRM)
-    .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, hiddenSize, embeddingSize, initRange)')
+    .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, freshDraws, hiddenSize, embeddingSize, initRange)')
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <mb>', 'kill a worker whose resident memory passes this (default 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
     .option('--fidelity <mode>', `full | halving (successive halving inside the sweep) | funnel (a cheap screen first, the full protocol for the best); default ${DEFAULT_FIDELITY}, full with --device cuda`)
