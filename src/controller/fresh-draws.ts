@@ -1,7 +1,10 @@
 // Fresh draws: a strategy that samples rules puts back a draw whose rule it proposed before and draws again.
 import { decodeTokens, hash as hashRule } from '../compiler';
 
-/** The rule's canonical hash (two spellings of one rule share it); its tokens where the compiler refuses them. */
+/**
+ * The rule's canonical hash (two spellings of one rule share it; the hash the search loop's rule identity gives, here
+ * without compiling the rule); its tokens where the compiler refuses them.
+ */
 export function ruleKey(tokens: string[]): string {
   try {
     return hashRule(decodeTokens(tokens));

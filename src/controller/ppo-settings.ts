@@ -33,7 +33,7 @@ export type PpoPresetName = 'paper' | 'default';
 /** Settings as a user gives them (space file `ppo` block, `--ppo`, createStrategy options): any subset, maybe a preset. */
 export type PpoSettings = Partial<PpoConfig> & { preset?: PpoPresetName };
 
-/** See docs/controller.md, "Fresh rules": a found family is explored, not resampled. */
+/** See docs/controller.md, "Fresh draws": a found family is explored, not resampled. */
 const FRESH_DRAWS_DEFAULT = 20;
 
 export const PPO_PRESETS: Record<PpoPresetName, Readonly<PpoConfig>> = {

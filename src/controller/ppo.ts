@@ -55,12 +55,13 @@ export class PpoStrategy implements Strategy {
 
   /**
    * Samples `count` rules. With freshDraws > 1 a draw whose rule this controller proposed before (or earlier in the
-   * batch) is put back and drawn again (fresh-draws.ts). Once the policy
-   * has found a good family it then explores the family's untried rules instead of resampling its known ones (a repeat
-   * costs no training but teaches nothing). The old log-probabilities are the unconditioned policy's.
+   * batch) is put back and drawn again (fresh-draws.ts): once the policy has found a good family, it explores the
+   * family's untried rules instead of resampling its known ones (a repeat costs no training but teaches nothing).
+   * The old log-probabilities are the unconditioned policy's.
    */
   propose(count: number): Candidate[] {
     checkCount(count, 'ppo');
+    if (count === 0) return [];
     const chosen = drawFresh(count, (n) => this.policy.sample(n, this.rng), (d) => this.decisions.tokensOf(d.path), this.proposed, this.config.freshDraws);
     return chosen.map(({ path, logProbs }) => {
       const meta: PpoMeta = { strategy: 'ppo', depth: path.depth, logProbs };
