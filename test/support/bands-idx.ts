@@ -1,17 +1,23 @@
-// Small synthetic IDX data for protocol tests: 12x12 images where class k (0..9) is a bright band on row k.
+// Small synthetic IDX data for protocol tests: square images where class k is a bright band on row k.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SeededRandom } from '../../src/runtime/child/random';
 
+/** Image side, classes, the noise's range and the band's brightness; the defaults are 12x12, 10 classes. */
+export interface BandsShape { side: number; classes: number; noise: number; band: number }
+const DEFAULT_SHAPE: BandsShape = { side: 12, classes: 10, noise: 120, band: 130 };
+
 /** Writes `count` images and labels as train-images-idx3-ubyte and train-labels-idx1-ubyte in `dir`. */
-export function writeBandsIdx(dir: string, count: number, seed: number): void {
+export function writeBandsIdx(dir: string, count: number, seed: number, shape: BandsShape = DEFAULT_SHAPE): void {
+  const { side, classes, noise, band } = shape;
+  const pixels = side * side;
   const r = new SeededRandom(seed);
-  const images = Buffer.alloc(count * 144);
+  const images = Buffer.alloc(count * pixels);
   const labels = Buffer.alloc(count);
   for (let i = 0; i < count; i++) {
-    const k = Math.floor(r.next() * 10);
+    const k = Math.floor(r.next() * classes);
     labels[i] = k;
-    for (let p = 0; p < 144; p++) images[i * 144 + p] = Math.floor(r.next() * 120) + (Math.floor(p / 12) === k ? 130 : 0);
+    for (let p = 0; p < pixels; p++) images[i * pixels + p] = Math.floor(r.next() * noise) + (Math.floor(p / side) === k ? band : 0);
   }
   const header = (dims: number[]) => {
     const h = Buffer.alloc(4 + 4 * dims.length);
@@ -19,6 +25,6 @@ export function writeBandsIdx(dir: string, count: number, seed: number): void {
     dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
     return h;
   };
-  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), Buffer.concat([header([count, 12, 12]), images]));
+  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), Buffer.concat([header([count, side, side]), images]));
   fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), Buffer.concat([header([count]), labels]));
 }

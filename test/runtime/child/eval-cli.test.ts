@@ -6,30 +6,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { evalOutput, formatOutcome, register } from '../../../src/cli/commands/eval';
-import { SeededRandom } from '../../../src/runtime/child/random';
+import { writeBandsIdx } from '../../support/bands-idx';
 import { gpuWorks } from '../../support/gpu';
 
-function writeIdx(dir: string, count: number): void {
-  const r = new SeededRandom(5);
-  const images = Buffer.alloc(count * 64);
-  const labels = Buffer.alloc(count);
-  for (let i = 0; i < count; i++) {
-    const k = Math.floor(r.next() * 8);
-    labels[i] = k;
-    for (let p = 0; p < 64; p++) images[i * 64 + p] = Math.floor(r.next() * 100) + (Math.floor(p / 8) === k ? 150 : 0);
-  }
-  const header = (dims: number[]) => {
-    const h = Buffer.alloc(4 + 4 * dims.length);
-    h[2] = 8; h[3] = dims.length;
-    dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-    return h;
-  };
-  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), Buffer.concat([header([count, 8, 8]), images]));
-  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), Buffer.concat([header([count]), labels]));
-}
-
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-eval-cli-'));
-writeIdx(dir, 500);
+writeBandsIdx(dir, 500, 5, { side: 8, classes: 8, noise: 100, band: 150 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const protocolFile = path.join(dir, 'tiny.json');
 fs.writeFileSync(protocolFile, JSON.stringify({ extends: 'quick', lrs: [0.01, 0.1], finalEpochs: 2, trainExamples: 300, validationExamples: 100, batchSize: 20 }));
