@@ -2,7 +2,8 @@
 // same run or recorded with its command:
 //   update  the fused children update of sgd, powersign and adam, each launch timed alone by the GPU's clock (CUDA
 //           events, as PyTorch's Adam is timed), as GB/s and as a fraction of the device's measured copy bandwidth
-//           (cudaCopyBandwidth of 1 GiB, bytes read + written: the ceiling; and of one update tensor's size);
+//           (cudaCopyBandwidth of 1 GiB, bytes read + written: the ceiling; and of one update tensor's size), in
+//           each update layout (render-children.ts), and with every array as large as the copy's (as STREAM does);
 //   profile where a training step's and an evaluation's time goes, kernel by kernel (each launch timed alone);
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
@@ -20,6 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { compileRule } from '../src/compiler';
 import { NOS_SCALAR_COUNT } from '../src/compiler/kernel-abi';
+import { DEFAULT_UPDATE_LAYOUT, layoutName, type UpdateLayout } from '../src/compiler/render-children';
 import { loadSearchSpace, createStrategy } from '../src/controller/strategy';
 import { loadAddon, packageRoot } from '../src/runtime/binding';
 import { createModel } from '../src/runtime/child/models';
@@ -60,39 +62,63 @@ function copyBandwidthAt(bytes: number): number {
   return Math.max(...[0, 1, 2].map(() => addon.cudaCopyBandwidth(bytes, 200)));
 }
 
-/** Seconds of one children-update launch of `rule` over `children` convnet children, each launch timed alone. */
-async function updateSeconds(device: EngineDevice, rule: string, children: number): Promise<{ seconds: number; bytes: number; tensorBytes: number }> {
+/** Layouts of the children update timed against the default (UpdateLayout, render-children.ts). */
+const UPDATE_LAYOUTS: UpdateLayout[] = [
+  DEFAULT_UPDATE_LAYOUT,
+  { groups: 1, cache: 'streaming', block: 256 },
+  { groups: 2, cache: 'default', block: 256 },
+  { groups: 2, cache: 'streaming', block: 256 },
+  { groups: 1, cache: 'default', block: 128 },
+  { groups: 1, cache: 'default', block: 512 },
+];
+
+interface UpdateTiming { layout: string; seconds: number; gbps: number }
+
+/**
+ * Times `rule`'s children update over `children` convnet children (random weights and gradients, never zeros) in each
+ * of `layouts`, each launch timed alone: by CUDA events on a GPU (Device::TimedLaunch), so host work around a round
+ * and the launch's host latency stay out and the kernel's ramp-up and tail stay in.
+ */
+async function updateTimings(device: EngineDevice, rule: string, children: number, layouts: UpdateLayout[]): Promise<{ timings: UpdateTiming[]; bytes: number; tensorBytes: number }> {
   const info = compileRule(rule);
   const model = createModel('convnet', [1, 28, 28], 10, 1);
   const steps = device === 'cuda' ? 200 : 10;
-  // profile: each launch timed alone (after the ones before it), by CUDA events on a GPU (Device::TimedLaunch): host
-  // work around a round and the launch's host latency stay out, the kernel's ramp-up and tail stay in.
   const engine = ChildEngine.create({ device, model, capacity: children, batchSize: 1, stepsPerRound: steps, profile: true });
   try {
+    const p = engine.paramCount;
     const slots = Array.from({ length: children }, (_, i) => i);
     const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => (Math.random() - 0.5) * scale);
-    engine.start(slots, random(children * engine.paramCount, 0.2));
-    for (const s of slots) engine.write(s, EngineField.grads, random(engine.paramCount, 0.02)); // never time on zeros
-    const handle = engine.ruleHandle(info);
-    const scalars = slots.map((s) => {
-      const sc = new StepScalars(info, { lr: 1e-3, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: 1000, seed: s });
-      const rows = new Float32Array(steps * NOS_SCALAR_COUNT);
-      for (let t = 0; t < steps; t++) rows.set(sc.fill(t + 1), t * NOS_SCALAR_COUNT);
-      return rows;
-    });
-    const round = () => engine.runRound({ slots, orders: [], orderOf: slots.map(() => 0), t0: slots.map(() => 0), seeds: slots, scalars, rules: slots.map(() => handle), steps, updateOnly: true });
+    // Children start in chunks from one random block (host memory stays small at the copy's size).
+    const chunk = Math.min(children, 1024);
+    const weights = random(chunk * p, 0.2);
+    for (let at = 0; at < children; at += chunk) {
+      const part = slots.slice(at, at + chunk);
+      engine.start(part, weights.subarray(0, part.length * p));
+    }
+    const grads = random(p, 0.02);
+    for (const s of slots) engine.write(s, EngineField.grads, grads);
+    const sc = new StepScalars(info, { lr: 1e-3, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: 1000, seed: 1 });
+    const rows = new Float32Array(steps * NOS_SCALAR_COUNT);
+    for (let t = 0; t < steps; t++) rows.set(sc.fill(t + 1), t * NOS_SCALAR_COUNT);
     const updates = () => engine.profile().find((k) => k.kernel === 'nos_update_children') ?? { seconds: 0, launches: 0 };
-    // Warm for a second: module load, first touch, and the clocks up from idle (the first rule timed paid for them).
-    const warming = performance.now();
-    do await round(); while (performance.now() - warming < (device === 'cuda' ? 1000 : 0));
-    const before = updates();
-    await round();
-    await round();
-    const after = updates();
-    const seconds = (after.seconds - before.seconds) / (after.launches - before.launches);
-    const tensorBytes = 4 * engine.paramCount * children;
+    const tensorBytes = 4 * p * children;
     const bytes = (3 + 2 * info.state.length) * tensorBytes; // w read + write, g read, state read + write
-    return { seconds, bytes, tensorBytes };
+    const timings: UpdateTiming[] = [];
+    for (const layout of layouts) {
+      const handle = await engine.ruleHandleAsync(info, layout);
+      const round = () => engine.runRound({ slots, orders: [], orderOf: slots.map(() => 0), t0: slots.map(() => 0), seeds: slots, scalars: slots.map(() => rows), rules: slots.map(() => handle), steps, updateOnly: true });
+      // Warm: module load, first touch, and the clocks up from idle (a second before the first layout).
+      const warming = performance.now();
+      do await round(); while (performance.now() - warming < (device !== 'cuda' ? 0 : timings.length === 0 ? 1000 : 300));
+      const before = updates();
+      await round();
+      await round();
+      const after = updates();
+      const seconds = (after.seconds - before.seconds) / (after.launches - before.launches);
+      timings.push({ layout: layoutName(layout), seconds, gbps: bytes / seconds / 1e9 });
+      engine.dropRule(info, layout);
+    }
+    return { timings, bytes, tensorBytes };
   } finally {
     engine.close();
   }
@@ -250,18 +276,32 @@ async function main(): Promise<void> {
   let adamSeconds: number | null = null;
   await guard('update', async () => {
     let tensorBytes = 0;
+    const ofCopy = (gbps: number) => (bandwidth ? `${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : `${gbps.toPrecision(3)} GB/s`);
+    const best = new Map<string, UpdateLayout>();
     for (const rule of ['sgd', 'powersign', 'adam']) {
-      const { seconds, bytes, tensorBytes: t } = await updateSeconds(device, rule, children);
+      const { timings, tensorBytes: t } = await updateTimings(device, rule, children, UPDATE_LAYOUTS);
       tensorBytes = t;
-      const gbps = bytes / seconds / 1e9;
-      if (rule === 'adam') adamSeconds = seconds;
-      figures[`update_${rule}`] = { seconds, gbps, children };
-      rows.push([`update ${rule}`, `${gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(seconds * 1e3).toFixed(3)} ms per launch (${device === 'cuda' ? 'CUDA events' : 'host clock'})${bandwidth ? `, ${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : ''}`]);
+      const [first] = timings;
+      if (rule === 'adam') adamSeconds = first.seconds;
+      figures[`update_${rule}`] = { seconds: first.seconds, gbps: first.gbps, children, layouts: timings };
+      rows.push([`update ${rule}`, `${first.gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(first.seconds * 1e3).toFixed(3)} ms per launch (${device === 'cuda' ? 'CUDA events' : 'host clock'})${bandwidth ? `, ${ofCopy(first.gbps)}` : ''}`]);
+      const top = timings.reduce((a, b) => (b.gbps > a.gbps ? b : a));
+      best.set(rule, UPDATE_LAYOUTS[timings.indexOf(top)]);
+      rows.push(['  layouts', ofCopy(top.gbps), `best ${top.layout}; ${timings.slice(1).map((x) => `${x.layout} ${ofCopy(x.gbps)}`).join(', ')}`]);
     }
     if (bandwidth !== null) {
       const atSize = copyBandwidthAt(tensorBytes);
       figures.copyGBpsAtTensorSize = { bytes: tensorBytes, gbps: atSize };
       rows.push(['copy at tensor size', `${atSize.toFixed(0)} GB/s`, `cuMemcpyDtoD of ${(tensorBytes / 1e6).toFixed(0)} MB (one update array of ${children} children), back to back`]);
+      // As STREAM compares its kernels: every update array as large as the copy's (1 GiB), the default layout and
+      // the rule's best at the engine's size.
+      const large = Math.ceil(2 ** 30 / tensorBytes * children);
+      for (const rule of ['sgd', 'powersign', 'adam']) {
+        const layouts = [DEFAULT_UPDATE_LAYOUT, ...(best.get(rule) === DEFAULT_UPDATE_LAYOUT ? [] : [best.get(rule)!])];
+        const { timings } = await updateTimings(device, rule, large, layouts);
+        figures[`update_${rule}_copySize`] = { children: large, layouts: timings };
+        rows.push([`update ${rule}, 1 GiB arrays`, ofCopy(timings[0].gbps), `${large} children, ${timings.map((x) => `${x.layout} ${(x.seconds * 1e3).toFixed(3)} ms ${ofCopy(x.gbps)}`).join('; ')}`]);
+      }
     }
   });
   await guard('profile', async () => {

@@ -250,9 +250,14 @@ void Engine::SetData(const float* train, const int* train_labels, int train_coun
   validation_count_ = validation_count;
 }
 
-std::unique_ptr<Engine::RuleKernel> Engine::LoadRule(const std::string& image) {
+std::unique_ptr<Engine::RuleKernel> Engine::LoadRule(const std::string& image, int groups, int block) {
+  if (groups < 1 || groups > 2 || block < 32 || block > 1024 || block % 32 != 0) {
+    throw std::invalid_argument("child engine: update layout of " + std::to_string(groups) + " groups, " + std::to_string(block) + " threads per block");
+  }
   device_->Bind();
   std::unique_ptr<RuleKernel> kernel(new RuleKernel());
+  kernel->groups = groups;
+  kernel->block = block;
   kernel->module = device_->Load(image);
   kernel->function = kernel->module->Function("nos_update_children");
   return kernel;
@@ -495,14 +500,15 @@ RoundOutput Engine::RunRound(const RoundInput& in, const std::atomic<bool>& canc
     device_->Upload(F(scalars_, in.kids[k] * scalar_slot), in.scalars.data() + static_cast<size_t>(k) * in.steps * kScalarCount,
                     4ull * in.steps * kScalarCount);
   }
-  std::vector<void*> functions;
+  std::vector<RuleKernel> kernels;  // function and layout only (the modules stay in rules_)
   {
     std::lock_guard<std::mutex> lock(rules_mutex_);
     for (const auto& g : in.groups) {
       if (g.rule < 0 || g.rule >= static_cast<int>(rules_.size()) || !rules_[g.rule]) {
         throw std::invalid_argument("rule handle " + std::to_string(g.rule) + " is not loaded");
       }
-      functions.push_back(rules_[g.rule]->function);
+      const RuleKernel& k = *rules_[g.rule];
+      kernels.push_back(RuleKernel{nullptr, k.function, k.groups, k.block});
     }
   }
   for (int s = 0; s < in.steps && !cancel.load(std::memory_order_relaxed); ++s) {
@@ -510,12 +516,12 @@ RoundOutput Engine::RunRound(const RoundInput& in, const std::atomic<bool>& canc
     if (!in.update) continue;
     for (size_t g = 0; g < in.groups.size(); ++g) {
       if (spans[g].second == 0) continue;
-      void* fn = functions[g];
-      // Four consecutive elements per thread with 16-byte accesses (CHILDREN_UPDATE_WIDTH in render-children.ts),
-      // so the rule's per-child prologue (scalars, sign tables) is paid once per four elements; a thread for every
-      // group of four and for the up to 6 single elements of the child's unaligned head and tail: one pass.
-      Dim3 grid = Grid(Blocks(p / 4 + 8, 256), spans[g].second);
-      Launch(*device_, fn, grid, Threads(256), I(members_, spans[g].first), dead_, p, params_, grads_, state_[0],
+      const RuleKernel& k = kernels[g];
+      // Groups of four consecutive elements with 16-byte accesses (CHILDREN_UPDATE_WIDTH in render-children.ts), so
+      // the rule's per-child prologue (scalars, sign tables) is paid once per group; a thread for every `groups`
+      // groups and for the up to 6 single elements of the child's unaligned head and tail: one pass.
+      Dim3 grid = Grid(Blocks((p / 4 + k.groups - 1) / k.groups + 8, k.block), spans[g].second);
+      Launch(*device_, k.function, grid, Threads(k.block), I(members_, spans[g].first), dead_, p, params_, grads_, state_[0],
              state_[1], state_[2], state_[3], p, scalars_, scalar_slot, s, seeds_, t0_);
     }
   }

@@ -92,14 +92,18 @@ class Engine {
                const int* validation_labels, int validation_count);
   // A rule's update module (kernel nos_update_children) loaded on the device; LoadRule may run on any thread,
   // even while a round runs, so building rules overlaps training.
+  // `groups` and `block` are the layout the module was rendered for (UpdateLayout in render-children.ts): groups of
+  // four elements per thread, threads per block.
   struct RuleKernel {
     std::unique_ptr<Module> module;
     void* function = nullptr;
+    int groups = 1;
+    int block = 256;
   };
-  std::unique_ptr<RuleKernel> LoadRule(const std::string& image);
+  std::unique_ptr<RuleKernel> LoadRule(const std::string& image, int groups, int block);
   // Registers a loaded rule; returns its handle for RoundInput::Group.
   int AddRule(std::unique_ptr<RuleKernel> kernel);
-  int AddRule(const std::string& image) { return AddRule(LoadRule(image)); }
+  int AddRule(const std::string& image, int groups, int block) { return AddRule(LoadRule(image, groups, block)); }
   // Not while a round that uses the rule runs (its module is unloaded).
   void DropRule(int rule);
   // Fresh children in `slots`: their parameters (slots.size() x layout().total), zero gradients and optimizer state,

@@ -206,20 +206,22 @@ Napi::Value ChildEngine::SetData(const Napi::CallbackInfo& info) {
 Napi::Value ChildEngine::AddRule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine& e = Idle(env, "addRule");
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "addRule(image): expected PTX text or a library path");
-  return Napi::Number::New(env, Guard(env, [&] { return e.AddRule(info[0].As<Napi::String>().Utf8Value()); }));
+  if (info.Length() < 3 || !info[0].IsString()) throw Napi::TypeError::New(env, "addRule(image, groups, block): expected PTX text or a library path");
+  const int groups = IntIn(env, info[1], "addRule: groups", 1, 2), block = IntIn(env, info[2], "addRule: block", 32, 1024);
+  return Napi::Number::New(env, Guard(env, [&] { return e.AddRule(info[0].As<Napi::String>().Utf8Value(), groups, block); }));
 }
 
 Napi::Value ChildEngine::LoadRule(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!engine_) throw Napi::Error::New(env, "loadRule: the engine was closed");
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadRule(image): expected PTX text or a library path");
+  if (info.Length() < 3 || !info[0].IsString()) throw Napi::TypeError::New(env, "loadRule(image, groups, block): expected PTX text or a library path");
+  const int groups = IntIn(env, info[1], "loadRule: groups", 1, 2), block = IntIn(env, info[2], "loadRule: block", 32, 1024);
   auto engine = engine_;
   auto image = std::make_shared<std::string>(info[0].As<Napi::String>().Utf8Value());
   auto kernel = std::make_shared<std::unique_ptr<Engine::RuleKernel>>();
   // Off the JS thread, and allowed while a round runs: the module loads (the driver compiles the PTX) meanwhile.
   auto* worker = new EngineWorker(
-      env, nullptr, [engine, image, kernel] { *kernel = engine->LoadRule(*image); },
+      env, nullptr, [engine, image, kernel, groups, block] { *kernel = engine->LoadRule(*image, groups, block); },
       [engine, kernel](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, engine->AddRule(std::move(*kernel))); });
   worker->Queue();
   return worker->Promise();

@@ -12,10 +12,12 @@
 // scalars[slot*scalar_slot + round_step*NOS_SCALAR_COUNT ...] (kernel-abi.ts layout), Philox key (seeds[slot], t)
 // with t = t0[slot] + round_step + 1 (1-based, as the optimizer counts), and element index = position in its flat
 // parameter vector (the optimizer's rngBase of each tensor is its offset in that vector).  Dead children are skipped.
-// Grid: x any (the engine's covers a child's groups and singles in one pass), z = number of members; block x any.  A thread takes four consecutive elements with
-// 16-byte loads and stores (the child's middle; its first and last few elements one at a time, and all of them when
-// an array is not 16-byte aligned): on an H200 that layout ran Adam's update at about the copy bandwidth, where one
-// element in flight per thread reached 56% (bench/gpu_update_variants.cu, bench/RESULTS.md).
+// Grid: x any (the engine's covers a child in one pass: childrenUpdateThreads), z = number of members; block x any.  A
+// thread takes groups of four consecutive elements with 16-byte loads and stores (the child's middle; its first and
+// last few elements one at a time, and all of them when an array is not 16-byte aligned): on an H200 that layout ran
+// Adam's update at about the copy bandwidth, where one element in flight per thread reached 56%
+// (bench/gpu_update_variants.cu, bench/RESULTS.md).  UpdateLayout's other choices are there to be timed against the
+// default on a GPU (bench/gpu-engine.ts); every layout computes the same values.
 import { emitKernelBody, ruleComment } from './dialect';
 import { CudaDialect, cudaHelpers } from './render-cuda';
 import type { KernelRule } from './interpret';
@@ -25,8 +27,37 @@ import { scheduleKernel } from './schedule';
 /** The entry point's name in every children-update module. */
 export const CHILDREN_UPDATE_ENTRY = 'nos_update_children';
 
-/** Consecutive elements a thread updates at once, with one 16-byte access per array. */
+/** Consecutive elements of one group: one 16-byte access per array. */
 export const CHILDREN_UPDATE_WIDTH = 4;
+
+/** How the children update spreads a child over threads; every layout computes the same values, bit for bit. */
+export interface UpdateLayout {
+  /** Groups of four a thread loads before any arithmetic (more bytes in flight per thread, fewer blocks). */
+  readonly groups: 1 | 2;
+  /** 'streaming' marks the 16-byte loads and stores evict-first (ld/st.global.cs: data used once per step). */
+  readonly cache: 'default' | 'streaming';
+  /** Threads per block of the launch. */
+  readonly block: 128 | 256 | 512;
+}
+
+/** The layout the engine launches unless told otherwise (the one measured on an H200, bench/RESULTS.md). */
+export const DEFAULT_UPDATE_LAYOUT: UpdateLayout = Object.freeze({ groups: 1, cache: 'default', block: 256 });
+
+/** Short name of a layout, for cache keys and tables: `g1-default-256`. */
+export function layoutName(layout: UpdateLayout): string {
+  return `g${layout.groups}-${layout.cache}-${layout.block}`;
+}
+
+/** Refuses a layout that is not one of UpdateLayout's, naming the field. */
+export function checkUpdateLayout(layout: UpdateLayout): UpdateLayout {
+  const allowed: { [K in keyof UpdateLayout]: readonly UpdateLayout[K][] } = { groups: [1, 2], cache: ['default', 'streaming'], block: [128, 256, 512] };
+  for (const key of Object.keys(allowed) as Array<keyof UpdateLayout>) {
+    if (!(allowed[key] as readonly unknown[]).includes(layout[key])) {
+      throw new RangeError(`update layout: ${key} ${JSON.stringify(layout[key])} is not one of ${allowed[key].join(', ')}`);
+    }
+  }
+  return layout;
+}
 
 /**
  * CUDA's spelling, with the child's row of step scalars in place of the by-value struct, and element reads from the
@@ -45,27 +76,80 @@ class ChildrenDialect extends CudaDialect {
 const vectorDialect = new ChildrenDialect(false);
 const scalarDialect = new ChildrenDialect(true);
 
-/** 16-byte loads and stores of four floats; the CPU twin copies the bytes (no aliasing through a struct there). */
-const VECTOR_HELPERS = `struct alignas(16) nos_f4 { float x, y, z, w; };
+/**
+ * 16-byte loads and stores of four floats (`.cs` for the streaming layout); the CPU twin copies the bytes (no aliasing
+ * through a struct there).
+ */
+function vectorHelpers(cache: UpdateLayout['cache']): string {
+  const hint = cache === 'streaming' ? '.cs' : '';
+  const store = cache === 'streaming'
+    ? '__stcs(reinterpret_cast<float4*>(p), make_float4(r[0], r[1], r[2], r[3]));'
+    : 'nos_f4 q; q.x = r[0]; q.y = r[1]; q.z = r[2]; q.w = r[3];\n  *reinterpret_cast<nos_f4*>(p) = q;';
+  return `struct alignas(16) nos_f4 { float x, y, z, w; };
 static __device__ __forceinline__ void nos_load4(const float* p, float* r) {
 #ifdef __CUDACC__
   // volatile: issued where it stands, before the dead-child check, which the compiler would otherwise put first
   // (one more memory latency in every thread's path: the flag's load, then the data's).
-  asm volatile("ld.global.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(r[0]), "=f"(r[1]), "=f"(r[2]), "=f"(r[3]) : "l"(p));
+  asm volatile("ld.global${hint}.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(r[0]), "=f"(r[1]), "=f"(r[2]), "=f"(r[3]) : "l"(p));
 #else
   memcpy(r, p, 16);
 #endif
 }
 static __device__ __forceinline__ void nos_store4(float* p, const float* r) {
 #ifdef __CUDACC__
-  nos_f4 q; q.x = r[0]; q.y = r[1]; q.z = r[2]; q.w = r[3];
-  *reinterpret_cast<nos_f4*>(p) = q;
+  ${store}
 #else
   memcpy(p, r, 16);
 #endif
 }`;
+}
 
-export function renderChildrenUpdate(rule: KernelRule): string {
+/**
+ * The loop over a child's groups of four: each thread loads all of its groups' arrays, checks the dead flag, then
+ * computes and stores group by group.  Group k of thread t is t + k * span, so a warp's accesses stay consecutive.
+ */
+function groupLoop(groups: UpdateLayout['groups'], arrays: string[], written: string[], element: string[]): string {
+  const W = CHILDREN_UPDATE_WIDTH;
+  const body = element.map((l) => `      ${l}`).join('\n');
+  if (groups === 1) {
+    return `  // One pass when the grid has vecs + singles threads (the engine's launch): thread t < vecs takes group t, the
+  // next ones the singles; a smaller grid loops.
+  for (int t = thread; t < vecs; t += threads) {
+    const int first = head + ${W} * t;
+    float ${arrays.map((a) => `${a}_r[${W}]`).join(', ')};
+    ${arrays.map((a) => `nos_load4(${a} + first, ${a}_r);`).join(' ')}
+    if (is_dead != 0) return;
+#pragma unroll
+    for (int u = 0; u < ${W}; ++u) {
+      const long long i = first + u;
+${body}
+    }
+    ${written.map((a) => `nos_store4(${a} + first, ${a}_r);`).join(' ')}
+  }`;
+  }
+  const ks = Array.from({ length: groups }, (_, k) => k);
+  const group = (k: number): string => `#pragma unroll
+    for (int u = ${k * W}; u < ${(k + 1) * W}; ++u) {
+      const long long i = first${k} + (u - ${k * W});
+${body}
+    }
+    ${written.map((a) => `nos_store4(${a} + first${k}, ${a}_r + ${k * W});`).join(' ')}`;
+  return `  // One pass when the grid has span + singles threads (the engine's launch): thread t < span takes groups t,
+  // t + span, ... below vecs, the next ones the singles; a smaller grid loops.
+  const int span = (vecs + ${groups - 1}) / ${groups};
+  for (int t = thread; t < span; t += threads) {
+    ${ks.map((k) => `const int first${k} = head + ${W} * (t + ${k} * span);`).join(' ')}
+    ${ks.slice(1).map((k) => `const bool has${k} = t + ${k} * span < vecs;`).join(' ')}
+    float ${arrays.map((a) => `${a}_r[${groups * W}]`).join(', ')};
+    ${arrays.map((a) => `nos_load4(${a} + first0, ${a}_r);`).join(' ')}
+    ${ks.slice(1).map((k) => `if (has${k}) { ${arrays.map((a) => `nos_load4(${a} + first${k}, ${a}_r + ${k * W});`).join(' ')} }`).join('\n    ')}
+    if (is_dead != 0) return;
+    ${ks.map((k) => (k === 0 ? group(k) : `if (has${k}) {\n    ${group(k)}\n    }`)).join('\n    ')}
+  }`;
+}
+
+export function renderChildrenUpdate(rule: KernelRule, layout: UpdateLayout = DEFAULT_UPDATE_LAYOUT): string {
+  const { groups, cache } = checkUpdateLayout(layout);
   const schedule = scheduleKernel(rule);
   const vector = emitKernelBody(schedule, vectorDialect);
   const scalar = emitKernelBody(schedule, scalarDialect);
@@ -77,11 +161,11 @@ export function renderChildrenUpdate(rule: KernelRule): string {
   const written = ['wp', ...vector.slots.map((k) => `s${k}`)];
   const misaligned = arrays.map((a) => `((unsigned long long)${a} & 15) != mis`).join(' || ');
   const unused = [0, 1, 2, 3].filter((k) => !vector.slots.includes(k)).map((k) => `(void)state${k};`).join(' ');
-  return `// nos children update (CUDA and its CPU twin), ABI ${KERNEL_ABI_VERSION}. ${ruleComment(rule)}
+  return `// nos children update (CUDA and its CPU twin), ABI ${KERNEL_ABI_VERSION}, layout ${layoutName(layout)}. ${ruleComment(rule)}
 #define NOS_SCALAR_COUNT ${NOS_SCALAR_COUNT}
 
 ${cudaHelpers()}
-${VECTOR_HELPERS}
+${vectorHelpers(cache)}
 extern "C" __global__ void ${CHILDREN_UPDATE_ENTRY}(const int* members, const int* dead, long long count,
     float* params, const float* grads, float* state0, float* state1, float* state2, float* state3,
     long long slot_stride, const float* scalars, long long scalar_slot, int round_step,
@@ -112,22 +196,9 @@ ${indent(vector.prologue, '  ')}
   const int singles = n - ${CHILDREN_UPDATE_WIDTH} * vecs;
   const int threads = (int)(gridDim.x * blockDim.x);
   const int thread = (int)(blockIdx.x * blockDim.x + threadIdx.x);
-  // One pass when the grid has vecs + singles threads (the engine's launch): thread t < vecs takes group t, the
-  // next ones the singles; a smaller grid loops.
-  for (int t = thread; t < vecs; t += threads) {
-    const int first = head + ${CHILDREN_UPDATE_WIDTH} * t;
-    float ${arrays.map((a) => `${a}_r[${CHILDREN_UPDATE_WIDTH}]`).join(', ')};
-    ${arrays.map((a) => `nos_load4(${a} + first, ${a}_r);`).join(' ')}
-    if (is_dead != 0) return;
-#pragma unroll
-    for (int u = 0; u < ${CHILDREN_UPDATE_WIDTH}; ++u) {
-      const long long i = first + u;
-${indent(vector.element, '      ')}
-    }
-    ${written.map((a) => `nos_store4(${a} + first, ${a}_r);`).join(' ')}
-  }
-  // Single e is taken by thread (e + vecs) mod threads: each exactly once, whatever the grid.
-  for (int e = thread - vecs; e < singles; e += threads) {
+${groupLoop(groups, arrays, written, vector.element)}
+  // Single e is taken by thread (e + ${groups === 1 ? 'vecs' : 'span'}) mod threads: each exactly once, whatever the grid.
+  for (int e = thread - ${groups === 1 ? 'vecs' : 'span'}; e < singles; e += threads) {
     if (e < 0 || is_dead != 0) continue;
     const long long i = e < head ? e : e + ${CHILDREN_UPDATE_WIDTH} * vecs;
     const int u = 0;

@@ -45,9 +45,10 @@ export interface NativeChildEngine {
   /** Offsets of the parameter tensors in a child's flat vector, then the total. */
   layout(): Float64Array;
   setData(train: Float32Array, trainLabels: Int32Array, validation: Float32Array, validationLabels: Int32Array): void;
-  addRule(image: string): number;
+  /** A rule's update module rendered for a layout of `groups` groups of four per thread and `block` threads per block. */
+  addRule(image: string, groups: number, block: number): number;
   /** addRule off the JS thread; allowed while a round runs. */
-  loadRule(image: string): Promise<number>;
+  loadRule(image: string, groups: number, block: number): Promise<number>;
   dropRule(handle: number): void;
   start(slots: Int32Array, params: Float32Array): void;
   runRound(input: EngineRoundInput): Promise<EngineRoundOutput>;

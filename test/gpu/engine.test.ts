@@ -1,11 +1,12 @@
 // On a GPU: the child engine against its CPU twin (which CI holds to the onnxruntime path): per step, three children's
 // losses and gradients within 1e-4 relative and their updates equal to the CPU optimizer's on the same gradients
 // within a few ulps (the GPU's expf and logf differ from glibc's); a small protocol's rewards within 1 point; the
-// children update of several rules against createOptimizer.  Skips itself where no CUDA driver or GPU is present.
+// children update of several rules against createOptimizer; every update layout against the default.  Skips itself where no CUDA driver or GPU is present.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRule } from '../../src/compiler';
 import { NOS_SCALAR_COUNT } from '../../src/compiler/kernel-abi';
+import { DEFAULT_UPDATE_LAYOUT, layoutName, type UpdateLayout } from '../../src/compiler/render-children';
 import { loadAddon } from '../../src/runtime/binding';
 import { createModel, type ModelKind } from '../../src/runtime/child/models';
 import { PROTOCOLS, type ProtocolConfig } from '../../src/runtime/child/protocol';
@@ -92,5 +93,46 @@ test('a small protocol on the GPU gives the CPU twin\'s rewards within 1 point',
   for (const rule of ['adam', 'sgd', 'powersign']) {
     assert.ok(Math.abs(gpu[rule].reward - twin[rule].reward) <= 0.01, `${rule}: GPU ${gpu[rule].reward}, twin ${twin[rule].reward}`);
     assert.equal(gpu[rule].bestLr, twin[rule].bestLr, rule);
+  }
+});
+
+// Every update layout (render-children.ts) on the GPU gives the default layout's parameters and state bit for bit:
+// the same element code and flags, only the spread over threads and the cache hints differ.
+const LAYOUTS: UpdateLayout[] = [
+  { groups: 1, cache: 'streaming', block: 256 }, { groups: 2, cache: 'default', block: 256 },
+  { groups: 2, cache: 'streaming', block: 128 }, { groups: 1, cache: 'default', block: 512 },
+];
+test('every update layout gives the default layout\'s update on the GPU, bit for bit', { skip }, async () => {
+  const model = createModel('convnet', [1, 28, 28], 10, 1); // 25,322 parameters: most children start unaligned
+  const engine = ChildEngine.create({ device: 'cuda', model, capacity: 5, batchSize: 1, stepsPerRound: 2 });
+  try {
+    const slots = [4, 1, 2];
+    const p = engine.paramCount;
+    const flat = Float32Array.from({ length: slots.length * p }, () => Math.random() * 2 - 1);
+    const grads = slots.map(() => Float32Array.from({ length: p }, () => (Math.random() - 0.5) * 0.2));
+    for (const rule of ['sgd', 'adam', 'powersign-cd', '-g + anoise + drop(noise, 0.5)']) {
+      const info = compileRule(rule);
+      const rows = slots.map((_, k) => {
+        const s = new StepScalars(info, { lr: 0.01 * (k + 1), schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: 20, seed: k });
+        return Float32Array.from([...s.fill(1), ...s.fill(2)]);
+      });
+      const run = async (layout: UpdateLayout) => {
+        engine.start(slots, flat);
+        slots.forEach((s, k) => engine.write(s, EngineField.grads, grads[k]));
+        const handle = await engine.ruleHandleAsync(info, layout);
+        await engine.runRound({ slots, orders: [], orderOf: [0, 0, 0], t0: [0, 0, 0], seeds: [0, 1, 2], scalars: rows, rules: slots.map(() => handle), steps: 2, updateOnly: true });
+        const fields = [EngineField.params, EngineField.state0, EngineField.state0 + 1];
+        return slots.map((s) => fields.map((f) => engine.read(s, f)));
+      };
+      const want = await run(DEFAULT_UPDATE_LAYOUT);
+      for (const layout of LAYOUTS) {
+        const got = await run(layout);
+        want.forEach((child, k) => child.forEach((field, f) => field.forEach((x, i) => {
+          if (!Object.is(x, got[k][f][i])) assert.fail(`${rule}, layout ${layoutName(layout)}, child ${k}, field ${f}, element ${i}: ${got[k][f][i]}, default layout ${x}`);
+        })));
+      }
+    }
+  } finally {
+    engine.close();
   }
 });

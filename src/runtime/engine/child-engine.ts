@@ -2,6 +2,7 @@
 // and checks every argument before the native side sees it.
 import type { RuleInfo } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
+import { checkUpdateLayout, DEFAULT_UPDATE_LAYOUT, layoutName, type UpdateLayout } from '../../compiler/render-children';
 import { loadAddon, type EngineEvalOutput, type EngineModelShape, type EngineRoundInput, type EngineRoundOutput, type NativeChildEngine } from '../binding';
 import type { Split } from '../child/data';
 import { BN_EPS, BN_MOMENTUM, type ModelSpec } from '../child/models';
@@ -28,6 +29,9 @@ export interface ChildEngineOptions {
 }
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+/** What a damaged cached module makes the loader say (it is then built again, once). */
+const DAMAGED_IMAGE = /could not load the emulation library|cuModuleLoadData/;
+const ruleKey = (rule: RuleInfo, layout: UpdateLayout): string => `${rule.hash}:${layoutName(layout)}`;
 
 /** The engine's view of a model; throws when the engine's kernels do not implement it. */
 export function engineShape(model: ModelSpec): EngineModelShape {
@@ -137,51 +141,59 @@ export class ChildEngine {
     this.orderLength = train.count;
   }
 
-  /** The handle of a rule's update kernel on this engine (built and loaded once per rule). */
-  ruleHandle(rule: RuleInfo): number {
-    const known = this.rules.get(rule.hash);
+  /**
+   * The handle of a rule's update kernel on this engine, rendered for `layout` (built and loaded once per rule and
+   * layout; every layout computes the same values, bench/gpu-engine.ts times them against each other).
+   */
+  ruleHandle(rule: RuleInfo, layout: UpdateLayout = DEFAULT_UPDATE_LAYOUT): number {
+    const key = ruleKey(rule, checkUpdateLayout(layout));
+    const known = this.rules.get(key);
     if (known !== undefined) return known;
     const native = this.live('ruleHandle');
+    const add = (fresh: boolean) => native.addRule(buildRuleImage(this.device, rule, layout, { cacheDir: this.cacheDir, fresh }), layout.groups, layout.block);
     let handle: number;
     try {
-      handle = native.addRule(buildRuleImage(this.device, rule, { cacheDir: this.cacheDir }));
+      handle = add(false);
     } catch (err) {
-      if (!/could not load the emulation library|cuModuleLoadData/.test((err as Error).message)) throw err;
-      handle = native.addRule(buildRuleImage(this.device, rule, { cacheDir: this.cacheDir, fresh: true }));
+      if (!DAMAGED_IMAGE.test((err as Error).message)) throw err;
+      handle = add(true); // a damaged cache entry: build it again, once
     }
-    this.rules.set(rule.hash, handle);
+    this.rules.set(key, handle);
     return handle;
   }
 
   /**
    * ruleHandle without blocking: the kernel builds (NVRTC on the libuv pool, or the C++ compiler in a child process)
-   * and loads off the JS thread, also while a round runs.  One build per rule however often it is asked for.
+   * and loads off the JS thread, also while a round runs.  One build per rule and layout however often it is asked for.
    */
-  ruleHandleAsync(rule: RuleInfo): Promise<number> {
-    const known = this.rules.get(rule.hash);
+  ruleHandleAsync(rule: RuleInfo, layout: UpdateLayout = DEFAULT_UPDATE_LAYOUT): Promise<number> {
+    const key = ruleKey(rule, checkUpdateLayout(layout));
+    const known = this.rules.get(key);
     if (known !== undefined) return Promise.resolve(known);
-    let pending = this.loading.get(rule.hash);
+    let pending = this.loading.get(key);
     if (!pending) {
       const native = this.live('ruleHandleAsync');
-      const load = async (fresh: boolean) => native.loadRule(await buildRuleImageAsync(this.device, rule, { cacheDir: this.cacheDir, fresh }));
+      const load = async (fresh: boolean) =>
+        native.loadRule(await buildRuleImageAsync(this.device, rule, layout, { cacheDir: this.cacheDir, fresh }), layout.groups, layout.block);
       pending = load(false).catch((err: Error) => {
-        if (!/could not load the emulation library|cuModuleLoadData/.test(err.message)) throw err;
+        if (!DAMAGED_IMAGE.test(err.message)) throw err;
         return load(true); // a damaged cache entry: build it again, once
       }).then((handle) => {
-        this.rules.set(rule.hash, handle);
+        this.rules.set(key, handle);
         return handle;
-      }).finally(() => this.loading.delete(rule.hash));
-      this.loading.set(rule.hash, pending);
+      }).finally(() => this.loading.delete(key));
+      this.loading.set(key, pending);
     }
     return pending;
   }
 
-  /** Forgets a rule's kernel (no child of it may be in a round; not while a round runs). */
-  dropRule(rule: RuleInfo): void {
-    const handle = this.rules.get(rule.hash);
+  /** Unloads a rule's kernel of `layout` (not while a round that uses it runs). */
+  dropRule(rule: RuleInfo, layout: UpdateLayout = DEFAULT_UPDATE_LAYOUT): void {
+    const key = ruleKey(rule, layout);
+    const handle = this.rules.get(key);
     if (handle === undefined) return;
     this.live('dropRule').dropRule(handle);
-    this.rules.delete(rule.hash);
+    this.rules.delete(key);
   }
 
   private checkSlots(what: string, slots: number[]): void {

@@ -6,7 +6,7 @@
 // function, so native/engine/device_host.cc finds each launcher by name.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CHILDREN_UPDATE_ENTRY, renderChildrenUpdate } from '../../compiler/render-children';
+import { CHILDREN_UPDATE_ENTRY, DEFAULT_UPDATE_LAYOUT, layoutName, renderChildrenUpdate, type UpdateLayout } from '../../compiler/render-children';
 import type { KernelRule } from '../../compiler/interpret';
 import { loadAddon, packageRoot } from '../binding';
 import { cacheKey, compileLibrary, compileLibraryAsync, defaultCacheDir, DEFAULT_CPU_FLAGS, findCompiler, getCudaPtx, getCudaPtxAsync } from '../kernel-cache';
@@ -112,12 +112,12 @@ export function buildEngineImage(device: EngineDevice, options: BuildOptions = {
   return buildImage(device, 'nos-engine', engineKernelSource(), 'nos_gather', options);
 }
 
-/** A rule's children-update module for `device`. */
-export function buildRuleImage(device: EngineDevice, rule: KernelRule & { hash: string }, options: BuildOptions = {}): string {
-  return buildImage(device, `${rule.hash}:children`, renderChildrenUpdate(rule), CHILDREN_UPDATE_ENTRY, options);
+/** A rule's children-update module for `device`, rendered for `layout`. */
+export function buildRuleImage(device: EngineDevice, rule: KernelRule & { hash: string }, layout: UpdateLayout = DEFAULT_UPDATE_LAYOUT, options: BuildOptions = {}): string {
+  return buildImage(device, `${rule.hash}:children:${layoutName(layout)}`, renderChildrenUpdate(rule, layout), CHILDREN_UPDATE_ENTRY, options);
 }
 
 /** buildRuleImage off the JS thread. */
-export function buildRuleImageAsync(device: EngineDevice, rule: KernelRule & { hash: string }, options: BuildOptions = {}): Promise<string> {
-  return buildImageAsync(device, `${rule.hash}:children`, renderChildrenUpdate(rule), CHILDREN_UPDATE_ENTRY, options);
+export function buildRuleImageAsync(device: EngineDevice, rule: KernelRule & { hash: string }, layout: UpdateLayout = DEFAULT_UPDATE_LAYOUT, options: BuildOptions = {}): Promise<string> {
+  return buildImageAsync(device, `${rule.hash}:children:${layoutName(layout)}`, renderChildrenUpdate(rule, layout), CHILDREN_UPDATE_ENTRY, options);
 }

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRule } from '../../../src/compiler';
 import { NOS_SCALAR_COUNT, STATE_SLOTS } from '../../../src/compiler/kernel-abi';
+import { DEFAULT_UPDATE_LAYOUT, layoutName, renderChildrenUpdate, type UpdateLayout } from '../../../src/compiler/render-children';
 import { mlp } from '../../../src/runtime/child/models';
 import { ChildEngine, EngineField } from '../../../src/runtime/engine/child-engine';
 import { createOptimizer } from '../../../src/runtime/optimizer';
@@ -24,17 +25,34 @@ const CHILDREN = [
   { lr: 2.5, seed: 11, totalSteps: 9, t0: 4 },
 ];
 const STEPS = 3;
+// Another layout on a subset (each rule is one more C++ build): two groups per thread, 128 threads per block.  Its
+// cache hint is CUDA-only; the twin checks the grouping and the launch shape.
+const OTHER_LAYOUT: UpdateLayout = { groups: 2, cache: 'streaming', block: 128 };
+const OTHER_RULES = ['sgd', 'adam', 'table6-17', 'powersign-cd', '-g + anoise + drop(noise, 0.5)', 'exp(cd(2)*rd(3))*m'];
 
 test(`the children update equals createOptimizer per child, bit for bit (${RULES.length} rules)`, async () => {
+  await checkChildrenUpdate(RULES, DEFAULT_UPDATE_LAYOUT);
+});
+
+test(`... and so does it in layout ${layoutName(OTHER_LAYOUT)} (${OTHER_RULES.length} rules)`, async () => {
+  await checkChildrenUpdate(OTHER_RULES, OTHER_LAYOUT);
+});
+
+test('a layout outside UpdateLayout is refused, naming the field', () => {
+  assert.throws(() => renderChildrenUpdate(compileRule('sgd'), { groups: 3, cache: 'default', block: 256 } as unknown as UpdateLayout), /groups 3 is not one of 1, 2/);
+  assert.throws(() => renderChildrenUpdate(compileRule('sgd'), { groups: 1, cache: 'default', block: 100 } as unknown as UpdateLayout), /block 100/);
+});
+
+async function checkChildrenUpdate(rules: readonly string[], layout: UpdateLayout): Promise<void> {
   const runSeed = (Math.random() * 2 ** 32) >>> 0;
   const random = seededRandom(runSeed);
   const model = mlp([1, 4, 4], 3, 5); // 103 parameters in 4 tensors
   const engine = ChildEngine.create({ device: 'host', model, capacity: 4, batchSize: 1, stepsPerRound: STEPS });
   const sizes = model.params.map((p) => p.shape.reduce((a, b) => a * b, 1));
   try {
-    for (const name of RULES) {
+    for (const name of rules) {
       const info = compileRule(name);
-      const handle = engine.ruleHandle(info);
+      const handle = engine.ruleHandle(info, layout);
       const slots = [3, 0, 1];
       const w0 = CHILDREN.map(() => Float32Array.from({ length: engine.paramCount }, () => random() * 2 - 1));
       const grads = CHILDREN.map(() => Float32Array.from({ length: engine.paramCount }, () => (random() - 0.5) * 0.2));
@@ -64,7 +82,7 @@ test(`the children update equals createOptimizer per child, bit for bit (${RULES
         opt.step(params.map((p) => new Float32Array(p.length)), g.map((x) => new Float32Array(x.length))); // binds the list
         opt.loadStateDict({ ...opt.stateDict(), step: c.t0, tensors: sizes.map((n) => Object.fromEntries(info.state.map((s) => [s, new Float32Array(n)]))) });
         for (let t = 0; t < STEPS; t++) opt.step(params, g);
-        const where = `${name} child ${k} (inputs seed ${runSeed})`;
+        const where = `${name} child ${k}, layout ${layoutName(layout)} (inputs seed ${runSeed})`;
         const mine = engine.read(slots[k], EngineField.params);
         params.reduce((offset, p) => {
           p.forEach((x, i) => assert.ok(Object.is(x, mine[offset + i]), `${where}: w[${offset + i}] ${mine[offset + i]}, createOptimizer ${x}`));
@@ -83,9 +101,9 @@ test(`the children update equals createOptimizer per child, bit for bit (${RULES
         }
         opt.dispose();
       });
-      engine.dropRule(info);
+      engine.dropRule(info, layout);
     }
   } finally {
     engine.close();
   }
-});
+}

@@ -7,14 +7,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { compileRule } from '../../../src/compiler';
-import { renderChildrenUpdate } from '../../../src/compiler/render-children';
+import { renderChildrenUpdate, type UpdateLayout } from '../../../src/compiler/render-children';
 import { emulationSource, engineKernelSource, kernelNames } from '../../../src/runtime/engine/kernel-build';
 import { which } from '../../compiler/render-native';
 
 const RULES = ['adam', 'powersign-cd', 'table6-17', '-g + anoise + drop(noise, 0.5)'];
+const STREAMING: UpdateLayout = { groups: 2, cache: 'streaming', block: 256 };
 
 test('the kernels use nothing the CPU twin cannot run faithfully, and no #include (NVRTC)', () => {
-  const sources = [engineKernelSource(), ...RULES.map((r) => renderChildrenUpdate(compileRule(r)))];
+  const sources = [engineKernelSource(), ...RULES.flatMap((r) => [renderChildrenUpdate(compileRule(r)), renderChildrenUpdate(compileRule(r), STREAMING)])];
   for (const src of sources) {
     const code = src.replace(/\/\/[^\n]*/g, '');
     for (const banned of ['__syncthreads', '__shared__', 'atomic', '__shfl', '__ballot', '#include']) {
@@ -39,7 +40,8 @@ test('nvcc compiles the engine and children updates to PTX, and ptxas assembles 
     execFile(exe, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => resolve(err ? `${err.message}\n${stderr}` : ''));
   });
   try {
-    const units: Array<[string, string]> = [['engine', engineKernelSource()], ...RULES.map((r, i): [string, string] => [`rule${i}`, renderChildrenUpdate(compileRule(r))])];
+    const units: Array<[string, string]> = [['engine', engineKernelSource()], ...RULES.map((r, i): [string, string] => [`rule${i}`, renderChildrenUpdate(compileRule(r))]),
+      ...RULES.map((r, i): [string, string] => [`streaming${i}`, renderChildrenUpdate(compileRule(r), STREAMING)])];
     for (const [name, src] of units) {
       fs.writeFileSync(path.join(dir, `${name}.cu`), src);
       // As NVRTC gets them: the flags of native/cuda/cuda_kernel.cc's nvrtcCompile.
@@ -48,6 +50,12 @@ test('nvcc compiles the engine and children updates to PTX, and ptxas assembles 
       if (fs.existsSync(ptxas)) assert.equal(await run(ptxas, ['-arch=sm_90', path.join(dir, `${name}.ptx`), '-o', path.join(dir, `${name}.cubin`)]), '', `${name}: ptxas`);
       const ptx = fs.readFileSync(path.join(dir, `${name}.ptx`), 'utf8');
       for (const k of kernelNames(src)) assert.match(ptx, new RegExp(`\\.entry ${k}\\(`), `${name}: ${k}`);
+      // The update's 16-byte accesses, evict-first in the streaming layout.
+      if (name.startsWith('rule')) assert.match(ptx, /ld\.global\.v4\.f32/, `${name}: 16-byte loads`);
+      if (name.startsWith('streaming')) {
+        assert.match(ptx, /ld\.global\.cs\.v4\.f32/, `${name}: streaming loads`);
+        assert.match(ptx, /st\.global\.cs\.v4\.f32/, `${name}: streaming stores`);
+      }
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
