@@ -4,7 +4,8 @@
 //           events, as PyTorch's Adam is timed), as GB/s and as a fraction of the device's measured copy bandwidth
 //           (cudaCopyBandwidth of 1 GiB, bytes read + written: the ceiling; and of one update tensor's size), in
 //           each update layout (render-children.ts), and with every array as large as the copy's (as STREAM does);
-//   profile where a training step's and an evaluation's time goes, kernel by kernel (each launch timed alone);
+//   profile where a training step's time goes and an evaluation's, apart, by kernel and launch shape (the shape
+//           tells the layers apart; each launch timed alone);
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
 //   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
@@ -100,7 +101,7 @@ async function updateTimings(device: EngineDevice, rule: string, children: numbe
     const sc = new StepScalars(info, { lr: 1e-3, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: 1000, seed: 1 });
     const rows = new Float32Array(steps * NOS_SCALAR_COUNT);
     for (let t = 0; t < steps; t++) rows.set(sc.fill(t + 1), t * NOS_SCALAR_COUNT);
-    const updates = () => engine.profile().find((k) => k.kernel === 'nos_update_children') ?? { seconds: 0, launches: 0 };
+    const updates = () => engine.profile().filter((k) => k.kernel === 'nos_update_children').reduce((a, k) => ({ seconds: a.seconds + k.seconds, launches: a.launches + k.launches }), { seconds: 0, launches: 0 });
     const tensorBytes = 4 * p * children;
     const bytes = (3 + 2 * info.state.length) * tensorBytes; // w read + write, g read, state read + write
     const timings: UpdateTiming[] = [];
@@ -122,6 +123,16 @@ async function updateTimings(device: EngineDevice, rule: string, children: numbe
   } finally {
     engine.close();
   }
+}
+
+type KernelTimes = ReturnType<ChildEngine['profile']>;
+
+/** What `after` added to `before`, by kernel and launch shape, most first. */
+function profileSince(before: KernelTimes, after: KernelTimes): KernelTimes {
+  const key = (k: KernelTimes[number]) => `${k.kernel} ${k.shape}`;
+  const was = new Map(before.map((k) => [key(k), k]));
+  return after.map((k) => ({ ...k, launches: k.launches - (was.get(key(k))?.launches ?? 0), seconds: k.seconds - (was.get(key(k))?.seconds ?? 0) }))
+    .filter((k) => k.launches > 0).sort((a, b) => b.seconds - a.seconds);
 }
 
 /** Kernel times of a few training steps (adam) and one held-out evaluation of `children` children, most first. */
@@ -146,8 +157,9 @@ async function profile(device: EngineDevice, protocol: ProtocolConfig, dataPath:
       return rows;
     });
     await engine.runRound({ slots, orders: [inputs.order(0, 0)], orderOf: slots.map(() => 0), t0: slots.map(() => 0), seeds: slots, scalars, rules: slots.map(() => handle), steps });
+    const training = engine.profile();
     await engine.evaluate(slots);
-    return { steps, rows: engine.profile() };
+    return { steps, training, evaluation: profileSince(training, engine.profile()) };
   } finally {
     engine.close();
   }
@@ -305,13 +317,18 @@ async function main(): Promise<void> {
     }
   });
   await guard('profile', async () => {
-    const { steps, rows: times } = await profile(device, protocol, dataPath, children);
-    figures.profile = times;
-    const total = times.reduce((a, t) => a + t.seconds, 0);
-    rows.push(['profile', `${(total * 1e3).toFixed(0)} ms`, `${steps} steps + 1 evaluation of ${children} ${protocol.model} children, each launch alone:`]);
-    for (const t of times.slice(0, 8)) {
-      rows.push([`  ${t.kernel}`, `${((100 * t.seconds) / total).toFixed(1)}%`, `${t.launches} launches, ${((t.seconds / t.launches) * 1e3).toFixed(3)} ms each`]);
-    }
+    const { steps, training, evaluation } = await profile(device, protocol, dataPath, children);
+    figures.profile = { steps, training, evaluation };
+    // Per training step and per evaluation, by kernel and launch shape (the shape tells the layers apart).
+    const section = (name: string, times: KernelTimes, per: number, what: string, top: number) => {
+      const total = times.reduce((a, t) => a + t.seconds, 0);
+      rows.push([name, `${((total / per) * 1e3).toFixed(1)} ms`, what]);
+      for (const t of times.slice(0, top)) {
+        rows.push([`  ${t.kernel}`, `${((100 * t.seconds) / total).toFixed(1)}%`, `${t.shape}: ${(t.launches / per).toFixed(t.launches % per ? 1 : 0)} per, ${((t.seconds / t.launches) * 1e3).toFixed(3)} ms each`]);
+      }
+    };
+    section('profile: a training step', training, steps, `mean of ${steps} steps of ${children} ${protocol.model} children, each launch alone:`, 10);
+    section('profile: an evaluation', evaluation, 1, `${protocol.validationExamples} held-out examples, ${children} children:`, 5);
   });
   await guard('torch', async () => {
     if (device !== 'cuda') { rows.push(['adam vs torch', 'skipped', 'PyTorch fused Adam needs the GPU']); return; }

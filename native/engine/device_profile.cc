@@ -1,4 +1,5 @@
-// A Device that times every launch by kernel name (see device.h): each launch runs alone (Device::TimedLaunch waits
+// A Device that times every launch by kernel name and launch shape (see device.h; the shape tells a network's layers
+// apart, as "nos_conv3x3 grid 13x4 block 256", grid z left out: it is the children): each launch runs alone (Device::TimedLaunch waits
 // for the ones before it and for itself), so the times are each kernel's own (slower overall: for finding where a
 // step's time goes and for one kernel's bandwidth, not for a round's throughput).  Also Device::TimedLaunch's
 // host-clock default, which the CPU twin uses.
@@ -58,6 +59,7 @@ class ProfilingDevice : public Device {
       auto it = names_->of.find(function);
       name = it == names_->of.end() ? "(unnamed)" : it->second;
     }
+    name += " grid " + std::to_string(grid.x) + "x" + std::to_string(grid.y) + " block " + std::to_string(block.x * block.y);
     std::lock_guard<std::mutex> lock(times_mutex_);
     KernelTime& t = times_[name];
     t.launches += 1;

@@ -58,7 +58,7 @@ export interface NativeChildEngine {
   write(slot: number, field: number, values: Float32Array): void;
   cancel(): void;
   close(): void;
-  /** Time per kernel name, when made with profile: true (each launch timed alone). */
+  /** Time per kernel name and launch shape ("NAME grid XxY block N"), when made with profile: true (each launch timed alone). */
   profile(): Array<{ kernel: string; launches: number; seconds: number }>;
 }
 export interface NativeChildEngineOptions {

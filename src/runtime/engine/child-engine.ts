@@ -266,9 +266,15 @@ export class ChildEngine {
     this.live('write').write(slot, field, values);
   }
 
-  /** Seconds per kernel so far, most first (an engine made with profile: true; empty otherwise). */
-  profile(): Array<{ kernel: string; launches: number; seconds: number }> {
-    return this.live('profile').profile().sort((a, b) => b.seconds - a.seconds);
+  /**
+   * Seconds per kernel and launch shape so far (`shape`: "grid XxY block N", which tells a network's layers apart),
+   * most first (an engine made with profile: true; empty otherwise).
+   */
+  profile(): Array<{ kernel: string; shape: string; launches: number; seconds: number }> {
+    return this.live('profile').profile().map((k) => {
+      const space = k.kernel.indexOf(' ');
+      return { ...k, kernel: space < 0 ? k.kernel : k.kernel.slice(0, space), shape: space < 0 ? '' : k.kernel.slice(space + 1) };
+    }).sort((a, b) => b.seconds - a.seconds);
   }
 
   /** Asks a running round or evaluation to stop after its current step (its result then says cancelled). */
