@@ -17,6 +17,9 @@ constexpr int kFlagThreads = 256;      // nos_nonfinite_partial's block
 constexpr int kConv1ImageChunk = 4;
 constexpr int kConv2ImageChunk = 10;
 constexpr int kWgradThreads = 256;
+// Threads per (channel, image) plane in the batch-norm partial sums: lane j takes elements j, j + 8, ..., so a warp
+// reads four planes' 32-byte sectors whole (one thread per plane read 32 planes' sectors 4 bytes at a time).
+constexpr int kBnLanes = 8;
 constexpr unsigned int kBlock = 128;
 
 DevPtr F(DevPtr p, long long floats) { return p + 4ull * static_cast<unsigned long long>(floats); }
@@ -68,7 +71,7 @@ struct SlotSizes {
     a2 = conv ? batch * f * (s.height / 4) * (s.width / 4) : 0;
     bn = conv ? 2 * f : 0;
     running = conv ? 4 * f : 0;
-    bn_part = conv ? 2 * f * batch : 0;
+    bn_part = conv ? 2 * f * batch * kBnLanes : 0;
     coef = conv ? 3 * f : 0;
     wgrad_part = conv ? std::max(WgradPlan(s, batch, 0).parts * f * s.channels * 9, WgradPlan(s, batch, 1).parts * f * f * 9) : 0;
   }
@@ -349,10 +352,10 @@ void Engine::BnPoolRelu(int kids, int rows, int layer, DevPtr z, DevPtr a, DevPt
   const long long p = layout_.total;
   const DevPtr dead = train ? dead_ : 0;
   if (train) {
-    const long long part_slot = 2LL * f * batch_;
-    Launch(*device_, k_bn_partial_, Grid(Blocks(static_cast<long long>(f) * rows, kBlock), kids), Threads(kBlock), kids_,
-           dead, rows, f, h * w, z, z_slot, bn_part_, part_slot);
-    Launch(*device_, k_bn_finalize_, Grid(Blocks(f, 32), kids), Threads(32), kids_, dead, rows, f, h * w, bn_part_,
+    const long long part_slot = 2LL * f * batch_ * kBnLanes;
+    Launch(*device_, k_bn_partial_, Grid(Blocks(static_cast<long long>(f) * rows * kBnLanes, kBlock), kids), Threads(kBlock),
+           kids_, dead, rows, f, h * w, kBnLanes, z, z_slot, bn_part_, part_slot);
+    Launch(*device_, k_bn_finalize_, Grid(Blocks(f, 32), kids), Threads(32), kids_, dead, rows, f, h * w, kBnLanes, bn_part_,
            part_slot, static_cast<float>(shape_.bn_eps), shape_.bn_momentum, F(bn_mean_, layer * f),
            F(bn_var_, layer * f), F(bn_invstd_, layer * f), 2LL * f, F(running_, 2LL * layer * f),
            F(running_, 2LL * layer * f + f), 4LL * f);
@@ -400,13 +403,14 @@ void Engine::BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg
   const int f = shape_.filters;
   const int h = shape_.height >> layer, w = shape_.width >> layer;
   const long long z_slot = static_cast<long long>(batch_) * f * h * w, a_slot = z_slot / 4;
-  const long long part_slot = 2LL * f * batch_;
+  const long long part_slot = 2LL * f * batch_ * kBnLanes;
   const long long p = layout_.total;
-  Launch(*device_, k_bn_back_partial_, Grid(Blocks(static_cast<long long>(f) * batch_, kBlock), kids), Threads(kBlock),
-         kids_, dead_, batch_, f, h, w, da, a, arg, a_slot, z, z_slot, F(bn_mean_, layer * f), 2LL * f, bn_part_, part_slot);
+  Launch(*device_, k_bn_back_partial_, Grid(Blocks(static_cast<long long>(f) * batch_ * kBnLanes, kBlock), kids),
+         Threads(kBlock), kids_, dead_, batch_, f, h, w, kBnLanes, da, a, arg, a_slot, z, z_slot, F(bn_mean_, layer * f),
+         2LL * f, bn_part_, part_slot);
   const int gamma_at = static_cast<int>(layout_.offsets[1 + 3 * layer]);
   const int beta_at = static_cast<int>(layout_.offsets[2 + 3 * layer]);
-  Launch(*device_, k_bn_back_finalize_, Grid(Blocks(f, 32), kids), Threads(32), kids_, dead_, batch_, f, h * w, bn_part_,
+  Launch(*device_, k_bn_back_finalize_, Grid(Blocks(f, 32), kids), Threads(32), kids_, dead_, batch_, f, h * w, kBnLanes, bn_part_,
          part_slot, F(bn_invstd_, layer * f), 2LL * f, params_, grads_, p, gamma_at, beta_at, bn_coef_, 3LL * f);
   Launch(*device_, k_bn_back_apply_, Grid(Blocks(a_slot, kBlock), kids), Threads(kBlock), kids_, dead_, batch_, f, h, w,
          da, a, arg, a_slot, z, z_slot, F(bn_mean_, layer * f), 2LL * f, bn_coef_, 3LL * f, dz);

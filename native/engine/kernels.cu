@@ -273,19 +273,22 @@ extern "C" __global__ void nos_conv3x3_wgrad(const int* kids, const int* dead, i
     for (int k = 0; k < 9; ++k) dst[((og * 4 + o) * cin + i) * 9 + k] = acc[o][k];
 }
 
-// Batch-norm statistics, phase 1: part[c][b] = (sum, sum of squares) of z[b][c][:, :], in double.
-// Grid (ceil(channels*n / 128), 1, kids), block 128.
+// Batch-norm statistics, phase 1: part[c][b][j] = (sum, sum of squares) of lane j's elements of z[b][c][:, :]
+// (j, j + lanes, ...), in double.  Grid (ceil(channels*n*lanes / 128), 1, kids), block 128.
 extern "C" __global__ void nos_bn_stats_partial(const int* kids, const int* dead, int n, int channels, int plane,
-                                                const float* z, long long z_slot, double* part, long long p_slot) {
+                                                int lanes, const float* z, long long z_slot, double* part,
+                                                long long p_slot) {
   const int slot = nos_slot(kids, dead);
   if (slot < 0) return;
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= channels * n) return;
-  const int c = t / n;
-  const int b = t - c * n;
+  if (t >= channels * n * lanes) return;
+  const int cb = t / lanes;  // (channel, image) of the thread; lane j takes elements j, j + lanes, ... of its plane
+  const int j = t - cb * lanes;
+  const int c = cb / n;
+  const int b = cb - c * n;
   const float* src = z + slot * z_slot + (b * channels + c) * plane;
   double s = 0.0, ss = 0.0;
-  for (int k = 0; k < plane; ++k) {
+  for (int k = j; k < plane; k += lanes) {
     const double v = (double)src[k];
     s += v;
     ss += v * v;
@@ -298,16 +301,16 @@ extern "C" __global__ void nos_bn_stats_partial(const int* kids, const int* dead
 // Batch-norm statistics, phase 2, per channel: the batch mean and biased variance, 1/sqrt(var + eps), and the running
 // statistics (momentum, unbiased variance as PyTorch) when running_mean is given.  Grid (ceil(channels/32), 1, kids).
 extern "C" __global__ void nos_bn_stats_finalize(const int* kids, const int* dead, int n, int channels, int plane,
-                                                 const double* part, long long p_slot, float eps, double momentum,
+                                                 int lanes, const double* part, long long p_slot, float eps, double momentum,
                                                  float* mean, float* var, float* invstd, long long s_slot,
                                                  float* running_mean, float* running_var, long long r_slot) {
   const int slot = nos_slot(kids, dead);
   if (slot < 0) return;
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= channels) return;
-  const double* p = part + slot * p_slot + 2 * (long long)c * n;
+  const double* p = part + slot * p_slot + 2 * (long long)c * n * lanes;
   double s = 0.0, ss = 0.0;
-  for (int b = 0; b < n; ++b) { s += p[2 * b]; ss += p[2 * b + 1]; }
+  for (int q = 0; q < n * lanes; ++q) { s += p[2 * q]; ss += p[2 * q + 1]; }
   const double count = (double)n * (double)plane;
   const double m = s / count;
   double v = ss / count - m * m;
@@ -375,25 +378,27 @@ extern "C" __global__ void nos_bn_pool_relu(const int* kids, const int* dead, in
 
 // Backward through ReLU, max pool and batch norm, phase 1: per (channel, image) the sums of dy and dy * (z - mean)
 // over the batch-norm output's gradient dy, which is da * (a > 0) at each window position equal to the window's max
-// (arg's mask) and 0 elsewhere.  In double.
-// Grid (ceil(channels*n/128), 1, kids), block 128.
+// (arg's mask) and 0 elsewhere; lane j of a (channel, image) takes pooled positions j, j + lanes, ...  In double.
+// Grid (ceil(channels*n*lanes/128), 1, kids), block 128.
 extern "C" __global__ void nos_bn_pool_backward_partial(const int* kids, const int* dead, int n, int channels,
-                                                        int height, int width, const float* da, const float* a,
+                                                        int height, int width, int lanes, const float* da, const float* a,
                                                         const unsigned char* arg, long long a_slot, const float* z,
                                                         long long z_slot, const float* mean, long long s_slot,
                                                         double* part, long long p_slot) {
   const int slot = nos_slot(kids, dead);
   if (slot < 0) return;
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= channels * n) return;
-  const int c = t / n;
-  const int b = t - c * n;
+  if (t >= channels * n * lanes) return;
+  const int cb = t / lanes;  // (channel, image) of the thread; lane j takes pooled elements j, j + lanes, ...
+  const int j = t - cb * lanes;
+  const int c = cb / n;
+  const int b = cb - c * n;
   const int ph = height / 2, pw = width / 2;
   const int pooled = (b * channels + c) * ph * pw;
   const float* zc = z + slot * z_slot + (b * channels + c) * height * width;
   const float m = mean[slot * s_slot + c];
   double s = 0.0, sx = 0.0;
-  for (int k = 0; k < ph * pw; ++k) {
+  for (int k = j; k < ph * pw; k += lanes) {
     const long long at = slot * a_slot + pooled + k;
     if (!(a[at] > 0.0f)) continue;
     const float g = da[at];
@@ -415,7 +420,7 @@ extern "C" __global__ void nos_bn_pool_backward_partial(const int* kids, const i
 // dz = dy*k + xc*cx + c0 (the graph's closed form: k = gamma*invstd, cx = -k*invstd^2*sum(dy*xc)/M, c0 = -k*sum(dy)/M).
 // Grid (ceil(channels/32), 1, kids).
 extern "C" __global__ void nos_bn_backward_finalize(const int* kids, const int* dead, int n, int channels, int plane,
-                                                    const double* part, long long p_slot, const float* invstd,
+                                                    int lanes, const double* part, long long p_slot, const float* invstd,
                                                     long long s_slot, const float* params, float* grads,
                                                     long long param_slot, int gamma_at, int beta_at, float* coef,
                                                     long long c_slot) {
@@ -423,9 +428,9 @@ extern "C" __global__ void nos_bn_backward_finalize(const int* kids, const int* 
   if (slot < 0) return;
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= channels) return;
-  const double* p = part + slot * p_slot + 2 * (long long)c * n;
+  const double* p = part + slot * p_slot + 2 * (long long)c * n * lanes;
   double s = 0.0, sx = 0.0;
-  for (int b = 0; b < n; ++b) { s += p[2 * b]; sx += p[2 * b + 1]; }
+  for (int q = 0; q < n * lanes; ++q) { s += p[2 * q]; sx += p[2 * q + 1]; }
   const float sum_dy = (float)s, sum_dy_xc = (float)sx;
   const float is = invstd[slot * s_slot + c];
   const float gamma = params[slot * param_slot + gamma_at + c];
