@@ -382,11 +382,11 @@ void Engine::Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr la
     const int f = shape_.filters, h = shape_.height, w = shape_.width;
     const long long z1_slot = static_cast<long long>(batch_) * f * h * w, z2_slot = z1_slot / 4, a2_slot = z1_slot / 16;
     const long long flat = a2_slot / batch_;
-    Dim3 grid1 = Grid(Blocks(static_cast<long long>(rows) * h * (w / 2), kBlock), kids);
+    Dim3 grid1 = Grid(Blocks(static_cast<long long>(rows) * (h / 2) * (w / 2), kBlock), kids);  // 2x2 pixels a thread
     grid1.y = static_cast<unsigned int>(f / 8);
     Launch(*device_, k_conv_, grid1, Threads(kBlock), kids_, dead, rows, shape_.channels, f, h, w, x, x_slot, F(params_, off[0]), p, 0, z1_, z1_slot);
     BnPoolRelu(kids, rows, 0, z1_, a1_, train ? arg1_ : 0, train);
-    Dim3 grid2 = Grid(Blocks(static_cast<long long>(rows) * (h / 2) * (w / 4), kBlock), kids);
+    Dim3 grid2 = Grid(Blocks(static_cast<long long>(rows) * (h / 4) * (w / 4), kBlock), kids);
     grid2.y = static_cast<unsigned int>(f / 8);
     Launch(*device_, k_conv_, grid2, Threads(kBlock), kids_, dead, rows, f, f, h / 2, w / 2, a1_, z2_slot,
            F(params_, off[3]), p, 0, z2_, z2_slot);
@@ -460,7 +460,7 @@ void Engine::Backward(int kids) {
        0, 0, 0, 0, 0);
   BnPoolBackward(kids, 1, da2_, a2_, arg2_, z2_, dz2_);
   ConvWeightGrad(kids, 1, a1_, z2_slot, dz2_);
-  Dim3 grid = Grid(Blocks(static_cast<long long>(b) * (h / 2) * (w / 4), kBlock), kids);
+  Dim3 grid = Grid(Blocks(static_cast<long long>(b) * (h / 4) * (w / 4), kBlock), kids);
   grid.y = static_cast<unsigned int>(f / 8);
   Launch(*device_, k_conv_, grid, Threads(kBlock), kids_, dead_, b, f, f, h / 2, w / 2, dz2_, z2_slot, F(params_, off[3]),
          p, 1, da1_, z2_slot);

@@ -171,29 +171,33 @@ extern "C" __global__ void nos_loss_check(const int* kids, int* dead, int rows, 
 // 3x3 convolution, stride 1, zero padding 1, NCHW: out[b][o][y][x] = sum_{i,ky,kx} in[b][i][y+ky-1][x+kx-1] * w(o,i,ky,kx)
 // with w = weight[(o*cin + i)*9 + ky*3 + kx], or, when flip is set (the input gradient of a convolution whose weight
 // is [cin][cout][3][3]), w = weight[(i*cout + o)*9 + (2-ky)*3 + (2-kx)].  Sum order: i, then ky, then kx.
-// A thread computes 2 horizontally adjacent pixels for 8 output channels.  Width must be even, cout a multiple of 8.
-// Grid (ceil(n*H*W/2 / 128), cout/8, kids), block 128.
+// A thread computes a 2x2 block of pixels for 8 output channels: each weight it loads serves four products (two
+// pixels per thread had the weight loads, uniform across the warp, outnumber half the multiply-adds).  Height and width
+// must be even, cout a multiple of 8.
+// Grid (ceil(n*H*W/4 / 128), cout/8, kids), block 128.
 extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, int cin, int cout, int height, int width,
                                        const float* in, long long i_slot, const float* weight, long long w_slot, int flip,
                                        float* out, long long o_slot) {
   const int slot = nos_slot(kids, dead);
   if (slot < 0) return;
-  const int half = width / 2;
+  const int hh = height / 2, hw = width / 2;
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= n * height * half) return;
-  const int b = t / (height * half);
-  const int rem = t - b * height * half;
-  const int y = rem / half;
-  const int x = (rem - y * half) * 2;
+  if (t >= n * hh * hw) return;
+  const int b = t / (hh * hw);
+  const int rem = t - b * hh * hw;
+  const int y = (rem / hw) * 2;
+  const int x = (rem - (rem / hw) * hw) * 2;
   const int o0 = blockIdx.y * 8;
   const int plane = height * width;
   const float* src = in + slot * i_slot + b * cin * plane;
   const float* w = weight + slot * w_slot;
-  float acc0[8], acc1[8];
-  for (int o = 0; o < 8; ++o) { acc0[o] = 0.0f; acc1[o] = 0.0f; }
+  // acc[p][o]: pixel p = (y + p / 2, x + p % 2).
+  float acc[4][8];
+  for (int p = 0; p < 4; ++p)
+    for (int o = 0; o < 8; ++o) acc[p][o] = 0.0f;
   for (int i = 0; i < cin; ++i) {
-    float v[3][4];
-    for (int r = 0; r < 3; ++r) {
+    float v[4][4];
+    for (int r = 0; r < 4; ++r) {
       const int yy = y + r - 1;
       for (int c = 0; c < 4; ++c) {
         const int xx = x + c - 1;
@@ -208,16 +212,21 @@ extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, 
       for (int ky = 0; ky < 3; ++ky) {
         for (int kx = 0; kx < 3; ++kx) {
           const float wv = w[wo + o * ostep + (ky * 3 + kx) * kstep];
-          acc0[o] = acc0[o] + v[ky][kx] * wv;
-          acc1[o] = acc1[o] + v[ky][kx + 1] * wv;
+          acc[0][o] = acc[0][o] + v[ky][kx] * wv;
+          acc[1][o] = acc[1][o] + v[ky][kx + 1] * wv;
+          acc[2][o] = acc[2][o] + v[ky + 1][kx] * wv;
+          acc[3][o] = acc[3][o] + v[ky + 1][kx + 1] * wv;
         }
       }
     }
   }
   float* dst = out + slot * o_slot + b * cout * plane + y * width + x;
   for (int o = 0; o < 8; ++o) {
-    dst[(o0 + o) * plane] = acc0[o];
-    dst[(o0 + o) * plane + 1] = acc1[o];
+    float* d = dst + (o0 + o) * plane;
+    d[0] = acc[0][o];
+    d[1] = acc[1][o];
+    d[width] = acc[2][o];
+    d[width + 1] = acc[3][o];
   }
 }
 
