@@ -12,7 +12,7 @@
 // scalars[slot*scalar_slot + round_step*NOS_SCALAR_COUNT ...] (kernel-abi.ts layout), Philox key (seeds[slot], t)
 // with t = t0[slot] + round_step + 1 (1-based, as the optimizer counts), and element index = position in its flat
 // parameter vector (the optimizer's rngBase of each tensor is its offset in that vector).  Dead children are skipped.
-// Grid: x any (the engine's covers a child in one pass: childrenUpdateThreads), z = number of members; block x any.  A
+// Grid: x any (the engine's covers a child in one pass, engine.cc), z = number of members; block x any.  A
 // thread takes groups of four consecutive elements with 16-byte loads and stores (the child's middle; its first and
 // last few elements one at a time, and all of them when an array is not 16-byte aligned): on an H200 that layout ran
 // Adam's update at about the copy bandwidth, where one element in flight per thread reached 56%
