@@ -1,8 +1,8 @@
-// A Device that times every launch by kernel name and launch shape (see device.h; the shape tells a network's layers
-// apart, as "nos_conv3x3 grid 13x4 block 256", grid z left out: it is the children): each launch runs alone (Device::TimedLaunch waits
-// for the ones before it and for itself), so the times are each kernel's own (slower overall: for finding where a
-// step's time goes and for one kernel's bandwidth, not for a round's throughput).  Also Device::TimedLaunch's
-// host-clock default, which the CPU twin uses.
+// A Device that times every launch by kernel name and launch shape (see device.h; the shape, as "nos_conv3x3 grid 13x4
+// block 128", tells a network's layers apart; grid z is left out: it is the children).  Each launch runs alone
+// (Device::TimedLaunch waits for the ones before it and for itself), so the times are each kernel's own (slower
+// overall: for finding where a step's time goes and for one kernel's bandwidth, not for a round's throughput).  Also
+// Device::TimedLaunch's host-clock default, which the CPU twin uses.
 #include <chrono>
 #include <map>
 #include <memory>

@@ -254,9 +254,6 @@ void Engine::SetData(const float* train, const int* train_labels, int train_coun
 }
 
 std::unique_ptr<Engine::RuleKernel> Engine::LoadRule(const std::string& image, int groups, int block) {
-  if (groups < 1 || groups > 2 || block < 32 || block > 1024 || block % 32 != 0) {
-    throw std::invalid_argument("child engine: update layout of " + std::to_string(groups) + " groups, " + std::to_string(block) + " threads per block");
-  }
   device_->Bind();
   std::unique_ptr<RuleKernel> kernel(new RuleKernel());
   kernel->groups = groups;
