@@ -19,8 +19,9 @@ namespace engine {
 
 namespace {
 
-typedef void (*EmuLauncher)(const unsigned int* grid, const unsigned int* block, void** params, long long first,
-                            long long last);
+// Returns null, or what went wrong in the kernel (a barrier the twin cannot emulate); see emu_launch.h.
+typedef const char* (*EmuLauncher)(const unsigned int* grid, const unsigned int* block, void** params,
+                                   long long first, long long last);
 struct EmuEntry {
   const char* name;
   EmuLauncher launch;
@@ -68,6 +69,7 @@ struct LaunchJob {
   long long blocks;
   long long chunk;
   std::atomic<long long> next{0};
+  std::atomic<const char*> error{nullptr};
 };
 
 void RunBlocks(void* context, int /*participant*/) {
@@ -75,7 +77,13 @@ void RunBlocks(void* context, int /*participant*/) {
   for (;;) {
     const long long first = job->next.fetch_add(job->chunk, std::memory_order_relaxed);
     if (first >= job->blocks) return;
-    job->launch(job->grid, job->block, job->params, first, std::min(job->blocks, first + job->chunk));
+    const char* error = job->launch(job->grid, job->block, job->params, first, std::min(job->blocks, first + job->chunk));
+    if (error) {
+      const char* none = nullptr;
+      job->error.compare_exchange_strong(none, error);
+      job->next.store(job->blocks);  // the launch is wrong already: stop handing out blocks
+      return;
+    }
   }
 }
 
@@ -118,6 +126,7 @@ class HostDevice : public Device {
     job.chunk = std::max<long long>(1, job.blocks / (static_cast<long long>(threads_) * 8));
     const int participants = static_cast<int>(std::min<long long>(threads_, (job.blocks + job.chunk - 1) / job.chunk));
     ThreadPool::Shared().Run(participants, RunBlocks, &job);
+    if (const char* error = job.error.load()) throw std::runtime_error(std::string("host emulation: ") + error);
   }
   void Synchronize() override {}
   void MemoryInfo(size_t* free_bytes, size_t* total_bytes) override {

@@ -1,9 +1,12 @@
 // The CPU twin of CUDA's kernel language, for compiling the engine's kernels (kernels.cu, the rule updates) as C++:
 // a kernel becomes a plain function, and a launch runs it once per thread of every block, with blockIdx/threadIdx
 // read from a per-OS-thread context (so the host can run disjoint block ranges on several threads at once).
-// Faithful only for kernels that follow kernels.cu's rules: no __syncthreads, shared memory, warp intrinsics or
-// atomics, and no thread reading what another thread of the launch writes.  __syncthreads is deliberately undefined:
-// a kernel that uses it does not compile here.
+// A kernel that synchronizes (__syncthreads) runs each thread of a block as a fiber on the OS thread that runs the
+// block: a thread runs until it waits at the barrier, then the next one, and once every thread still running waits
+// there they all go on, in thread order (emu_fiber.h, emu_launch.h).  __shared__ memory is one copy per OS thread, so the threads
+// of a block share it and blocks running at the same time on other OS threads do not.
+// Faithful for kernels that follow kernels.cu's rules: no warp intrinsics or atomics, threads of a block exchange
+// data only through shared memory across a barrier, and no thread reads what another block of the launch writes.
 // Plain C headers only (built with -nostdinc++, like the optimizer kernels: compiles in a fraction of the time).
 #include <math.h>
 #include <string.h>
@@ -13,6 +16,8 @@
 #define __host__
 #define __forceinline__ inline
 #define __restrict__ __restrict
+// One copy per OS thread: the block it runs shares it (see above).  CUDA leaves shared memory uninitialized.
+#define __shared__ static thread_local
 
 struct nos_emu_dim3 {
   unsigned int x, y, z;

@@ -2,8 +2,9 @@
 // children side by side.  One source for NVRTC (the GPU) and for the host C++ compiler (emu_shim.h, the CPU twin).
 //
 // Rules every kernel here keeps, so that running a block's threads one after another on the CPU is exact:
-//   - no __syncthreads, no shared memory, no warp intrinsics, no atomics: each output element is written by exactly
-//     one thread, and no thread reads what another thread of the same launch writes;
+//   - no warp intrinsics, no atomics: each output element is written by exactly one thread; threads of a block
+//     exchange data only through __shared__ memory across a __syncthreads the whole block reaches (the twin runs
+//     such a block's threads as fibers, emu_launch.h), and no thread reads what another block of the launch writes;
 //   - reductions are phase-split: a kernel writes per-thread partial sums, a later launch adds them (in double), so
 //     results are the same on every run and every target;
 //   - float arithmetic is written out operation by operation (compiled with --fmad=false / -ffp-contract=off).

@@ -38,8 +38,9 @@ export function emulationSource(cudaSource: string): string {
   const names = kernelNames(cudaSource);
   if (names.length === 0) throw new Error('internal: an engine source without kernels');
   return [
-    '// CPU twin of CUDA kernels for the nos child engine (generated: emu_shim.h + kernels + emu_launch.h + table).',
+    '// CPU twin of CUDA kernels for the nos child engine (generated: emu_shim.h + emu_fiber.h + kernels + emu_launch.h + table).',
     engineFile('emu_shim.h'),
+    engineFile('emu_fiber.h'),
     cudaSource,
     engineFile('emu_launch.h'),
     'extern "C" const nos_emu_entry nos_emu_kernels[] = {',
