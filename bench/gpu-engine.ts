@@ -5,7 +5,8 @@
 //           (cudaCopyBandwidth of 1 GiB, bytes read + written: the ceiling; and of one update tensor's size), in
 //           each update layout (render-children.ts), and with every array as large as the copy's (as STREAM does);
 //   profile where a training step's time goes and an evaluation's, apart, by kernel and launch shape (the shape
-//           tells the layers apart; each launch timed alone);
+//           tells the layers apart; each launch timed alone); then the training step again with the tiled weight
+//           gradient (nos_conv3x3_wgrad_tiled), launch shape by launch shape against the direct one;
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
 //   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
@@ -27,7 +28,7 @@ import { loadSearchSpace, createStrategy } from '../src/controller/strategy';
 import { loadAddon, packageRoot } from '../src/runtime/binding';
 import { createModel } from '../src/runtime/child/models';
 import { evaluateRule, loadProtocol, PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../src/runtime/child/protocol';
-import { ChildEngine, EngineField, type EngineDevice } from '../src/runtime/engine/child-engine';
+import { ChildEngine, EngineField, type EngineDevice, type WgradKernel } from '../src/runtime/engine/child-engine';
 import { ChildInputs } from '../src/runtime/engine/child-inputs';
 import { EngineEvaluator, loadEngineData, type RoundReport } from '../src/runtime/engine/engine-evaluator';
 import { StepScalars } from '../src/runtime/scalars';
@@ -135,12 +136,15 @@ function profileSince(before: KernelTimes, after: KernelTimes): KernelTimes {
     .filter((k) => k.launches > 0).sort((a, b) => b.seconds - a.seconds);
 }
 
-/** Kernel times of a few training steps (adam) and one held-out evaluation of `children` children, most first. */
-async function profile(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, children: number) {
+/**
+ * Kernel times of a few training steps (adam) and (with `evaluate`) one held-out evaluation of `children` children,
+ * most first, with the `wgrad` weight-gradient kernel.
+ */
+async function profile(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, children: number, wgrad: WgradKernel, evaluate: boolean) {
   const data = loadEngineData(protocol, dataPath);
   const model = createModel(protocol.model, [data.channels, data.height, data.width], data.classes, protocol.batchSize);
   const steps = 3;
-  const engine = ChildEngine.create({ device, model, capacity: children, batchSize: protocol.batchSize, stepsPerRound: steps, profile: true });
+  const engine = ChildEngine.create({ device, model, capacity: children, batchSize: protocol.batchSize, stepsPerRound: steps, profile: true, wgrad });
   try {
     engine.setData(data.train, data.validation);
     const inputs = new ChildInputs(model, engine.offsets, engine.paramCount, data.train.count);
@@ -158,7 +162,7 @@ async function profile(device: EngineDevice, protocol: ProtocolConfig, dataPath:
     });
     await engine.runRound({ slots, orders: [inputs.order(0, 0)], orderOf: slots.map(() => 0), t0: slots.map(() => 0), seeds: slots, scalars, rules: slots.map(() => handle), steps });
     const training = engine.profile();
-    await engine.evaluate(slots);
+    if (evaluate) await engine.evaluate(slots);
     return { steps, training, evaluation: profileSince(training, engine.profile()) };
   } finally {
     engine.close();
@@ -317,7 +321,7 @@ async function main(): Promise<void> {
     }
   });
   await guard('profile', async () => {
-    const { steps, training, evaluation } = await profile(device, protocol, dataPath, children);
+    const { steps, training, evaluation } = await profile(device, protocol, dataPath, children, 'direct', true);
     figures.profile = { steps, training, evaluation };
     // Per training step and per evaluation, by kernel and launch shape (the shape tells the layers apart).
     const section = (name: string, times: KernelTimes, per: number, what: string, top: number) => {
@@ -329,6 +333,19 @@ async function main(): Promise<void> {
     };
     section('profile: a training step', training, steps, `mean of ${steps} steps of ${children} ${protocol.model} children, each launch alone:`, 10);
     section('profile: an evaluation', evaluation, 1, `${protocol.validationExamples} held-out examples, ${children} children:`, 5);
+    if (protocol.model !== 'convnet') return;
+    // The tiled weight gradient (shared memory) against the direct one, launch shape by launch shape (the same
+    // grids and blocks), and what it does to a training step.
+    const tiled = (await profile(device, protocol, dataPath, children, 'tiled', false)).training;
+    figures.profileTiledWgrad = tiled;
+    const stepMs = (times: KernelTimes) => (times.reduce((a, t) => a + t.seconds, 0) / steps) * 1e3;
+    rows.push(['profile: tiled wgrad', `${(stepMs(tiled) / stepMs(training)).toFixed(2)}x`,
+      `a training step ${stepMs(tiled).toFixed(1)} ms with nos_conv3x3_wgrad_tiled vs ${stepMs(training).toFixed(1)} ms with nos_conv3x3_wgrad`]);
+    for (const t of tiled.filter((k) => k.kernel === 'nos_conv3x3_wgrad_tiled')) {
+      const d = training.find((k) => k.kernel === 'nos_conv3x3_wgrad' && k.shape === t.shape);
+      const ms = (k: KernelTimes[number]) => (k.seconds / k.launches) * 1e3;
+      rows.push(['  nos_conv3x3_wgrad_tiled', d ? `${(ms(t) / ms(d)).toFixed(2)}x` : 'n/a', `${t.shape}: ${ms(t).toFixed(3)} ms each vs ${d ? ms(d).toFixed(3) : '?'} ms direct`]);
+    }
   });
   await guard('torch', async () => {
     if (device !== 'cuda') { rows.push(['adam vs torch', 'skipped', 'PyTorch fused Adam needs the GPU']); return; }

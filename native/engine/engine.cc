@@ -17,6 +17,7 @@ constexpr int kFlagThreads = 256;      // nos_nonfinite_partial's block
 constexpr int kConv1ImageChunk = 4;
 constexpr int kConv2ImageChunk = 10;
 constexpr int kWgradThreads = 256;
+constexpr int kWgradSharedFloats = 12032;  // NOS_WGRAD_SHARED in kernels.cu
 // Threads per (channel, image) plane in the batch-norm partial sums: lane j takes elements j, j + 8, ..., so a warp
 // reads four planes' 32-byte sectors whole (one thread per plane read 32 planes' sectors 4 bytes at a time).
 constexpr int kBnLanes = 8;
@@ -41,17 +42,23 @@ Dim3 Threads(unsigned int x, unsigned int y = 1) {
 int Pieces(int count, int chunk) { return (count + chunk - 1) / chunk; }
 
 // How the weight gradient of convnet conv `layer` is cut: blocks of whole rows of img_chunk images, each block
-// `groups` row groups of (cout/4) * cin threads, one partial sum per (block, group).
+// `groups` row groups of (cout/4) * cin threads, one partial sum per (block, group).  tile_rows: the rows of a slab
+// that fit nos_conv3x3_wgrad_tiled's shared memory (0: not even one).
 struct WgradPlan {
-  int img_chunk, row_chunk, groups, blocks, parts;
+  int img_chunk, row_chunk, groups, blocks, parts, tile_rows;
   WgradPlan(const ModelShape& s, int batch, int layer) {
     const int cin = layer == 0 ? s.channels : s.filters;
-    const int height = s.height >> layer;
+    const int height = s.height >> layer, width = s.width >> layer;
     img_chunk = layer == 0 ? kConv1ImageChunk : kConv2ImageChunk;
     row_chunk = height;
     groups = std::max(1, std::min(height, kWgradThreads / ((s.filters / 4) * cin)));
     blocks = Pieces(batch, img_chunk);
     parts = blocks * groups;
+    tile_rows = 0;
+    for (int rows = 1; rows <= height; ++rows) {
+      const long long floats = static_cast<long long>(s.filters) * ((rows * width) | 1) + static_cast<long long>(cin) * (((rows + 2) * (width + 2)) | 1);
+      if (floats <= kWgradSharedFloats) tile_rows = rows;
+    }
   }
 };
 
@@ -105,8 +112,10 @@ void CheckShape(const ModelShape& s, int batch) {
     if (s.hidden < 1) fail("mlp: hidden must be >= 1");
   } else {
     if (s.height % 4 != 0 || s.width % 4 != 0) fail("convnet: height and width must be multiples of 4");
-    if (s.filters % 8 != 0 || s.filters < 8 || s.filters > 64) fail("convnet: filters must be a multiple of 8 in [8, 64]");
-    if ((s.filters / 4) * s.channels > 1024) fail("convnet: too many input channels");
+    // The weight-gradient kernels run (filters/4) * cin threads per block, and at their 71-77 registers a thread a
+    // block of more than 256 would exceed a GPU's 64K registers per block (the launch would fail).
+    if (s.filters % 8 != 0 || s.filters < 8 || s.filters > 32) fail("convnet: filters must be a multiple of 8 in [8, 32]");
+    if ((s.filters / 4) * s.channels > kWgradThreads) fail("convnet: too many input channels (filters/4 x channels must be at most 256)");
   }
 }
 
@@ -122,10 +131,14 @@ size_t Engine::BytesPerChild(const ModelShape& shape, int batch, int steps_per_r
 }
 
 Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image, const ModelShape& shape, int capacity,
-               int batch, int steps_per_round)
+               int batch, int steps_per_round, WgradKernel wgrad)
     : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), capacity_(capacity), batch_(batch),
-      steps_per_round_(steps_per_round) {
+      steps_per_round_(steps_per_round), wgrad_(wgrad) {
   CheckShape(shape, batch);
+  if (wgrad == WgradKernel::kTiled && shape.kind == ModelShape::kConvnet &&
+      (WgradPlan(shape, batch, 0).tile_rows == 0 || WgradPlan(shape, batch, 1).tile_rows == 0)) {
+    throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared memory; use the direct one");
+  }
   // The update kernel indexes a child's parameters with 32-bit integers (render-children.ts).
   if (layout_.total >= (1LL << 31)) {
     throw std::invalid_argument("child engine: " + std::to_string(layout_.total) + " parameters per child; at most 2^31 - 1");
@@ -142,7 +155,7 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
   k_softmax_xent_ = m.Function("nos_softmax_xent");
   k_loss_check_ = m.Function("nos_loss_check");
   k_conv_ = m.Function("nos_conv3x3");
-  k_conv_wgrad_ = m.Function("nos_conv3x3_wgrad");
+  k_conv_wgrad_ = m.Function(wgrad == WgradKernel::kTiled ? "nos_conv3x3_wgrad_tiled" : "nos_conv3x3_wgrad");
   k_bn_partial_ = m.Function("nos_bn_stats_partial");
   k_bn_finalize_ = m.Function("nos_bn_stats_finalize");
   k_bn_eval_ = m.Function("nos_bn_eval_params");
@@ -424,7 +437,8 @@ void Engine::ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, D
   const int len = f * cin * 9;
   Launch(*device_, k_conv_wgrad_, Grid(static_cast<unsigned int>(plan.blocks), kids),
          Threads(static_cast<unsigned int>(plan.groups * (f / 4) * cin)), kids_, dead_, batch_, cin, f, h, w, in, in_slot, dz,
-         dz_slot, plan.img_chunk, plan.row_chunk, plan.groups, wgrad_part_, part_slot);
+         dz_slot, plan.img_chunk, wgrad_ == WgradKernel::kTiled ? plan.tile_rows : plan.row_chunk, plan.groups, wgrad_part_,
+         part_slot);
   Launch(*device_, k_sum_parts_, Grid(Blocks(len, kBlock), kids), Threads(kBlock), kids_, dead_, plan.parts, len, wgrad_part_,
          part_slot, F(grads_, layout_.offsets[layer == 0 ? 0 : 3]), layout_.total);
 }

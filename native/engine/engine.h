@@ -68,11 +68,15 @@ struct EvalOutput {
 
 enum Field { kParams = 0, kGrads = 1, kState0 = 2, kRunningStats = 6 };
 
+// Which kernel computes the convolutions' weight gradients (kernels.cu): both give the same bits; kTiled stages the
+// images through shared memory.
+enum class WgradKernel { kDirect, kTiled };
+
 class Engine {
  public:
   // kernels: the engine module (kernels.cu) loaded on `device`.  steps_per_round: scalar rows kept per child.
   Engine(std::unique_ptr<Device> device, const std::string& kernels_image, const ModelShape& shape, int capacity,
-         int batch, int steps_per_round);
+         int batch, int steps_per_round, WgradKernel wgrad = WgradKernel::kDirect);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -140,6 +144,7 @@ class Engine {
   ModelShape shape_;
   Layout layout_;
   int capacity_, batch_, steps_per_round_;
+  WgradKernel wgrad_;
   std::vector<DevPtr> allocations_;
   std::vector<unsigned int> host_t0_, host_seeds_;
   std::vector<int> host_order_of_;

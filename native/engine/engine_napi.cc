@@ -59,7 +59,7 @@ ModelShape ShapeOf(const Napi::Env& env, const Napi::Value& value) {
   s.width = IntIn(env, Get(env, m, "width"), "model.width", 1, 4096);
   s.classes = IntIn(env, Get(env, m, "classes"), "model.classes", 2, 1024);
   if (s.kind == ModelShape::kMlp) s.hidden = IntIn(env, Get(env, m, "hidden"), "model.hidden", 1, 1 << 20);
-  else s.filters = IntIn(env, Get(env, m, "filters"), "model.filters", 8, 64);
+  else s.filters = IntIn(env, Get(env, m, "filters"), "model.filters", 8, 32);
   s.bn_eps = RequireNumber(env, Get(env, m, "bnEps"), "model.bnEps");
   s.bn_momentum = RequireNumber(env, Get(env, m, "bnMomentum"), "model.bnMomentum");
   return s;
@@ -147,11 +147,13 @@ ChildEngine::ChildEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Chil
   const int steps = IntIn(env, Get(env, o, "stepsPerRound"), "stepsPerRound", 1, 1 << 24);
   const int threads = o.Has("threads") ? IntIn(env, o.Get("threads"), "threads", 0, 1024) : 0;
   const bool profile = o.Has("profile") && o.Get("profile").ToBoolean().Value();
+  const bool tiled = o.Has("wgradTiled") && o.Get("wgradTiled").ToBoolean().Value();
   Guard(env, [&] {
     engine::CheckShape(shape, batch);
     std::unique_ptr<engine::Device> dev = device == "cuda" ? engine::CreateCudaDevice() : engine::CreateHostDevice(threads);
     if (profile) dev = engine::CreateProfilingDevice(std::move(dev));
-    engine_ = std::make_shared<Engine>(std::move(dev), image.As<Napi::String>().Utf8Value(), shape, capacity, batch, steps);
+    engine_ = std::make_shared<Engine>(std::move(dev), image.As<Napi::String>().Utf8Value(), shape, capacity, batch, steps,
+                                       tiled ? engine::WgradKernel::kTiled : engine::WgradKernel::kDirect);
   });
 }
 

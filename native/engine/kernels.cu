@@ -291,6 +291,84 @@ extern "C" __global__ void nos_conv3x3_wgrad(const int* kids, const int* dead, i
     for (int k = 0; k < 9; ++k) dst[((og * 4 + o) * cin + i) * 9 + k] = acc[o][k];
 }
 
+// The same partial weight gradient as nos_conv3x3_wgrad (the same blocks, threads, partials and sum order, so the
+// same bits), with the block's images staged through shared memory a slab of `rows` rows at a time: the input rows
+// y0-1 .. y0+rows (zero-padded: no bounds checks in the loop) and the output gradient's rows y0 .. y0+rows-1, read
+// from global memory once by the whole block, coalesced.  In nos_conv3x3_wgrad a warp's 32 threads (one per input
+// channel) read 32 planes at the same pixel, 32 memory transactions per load; here the planes sit an odd number of
+// floats apart, in 32 different shared-memory banks.  The slab fits NOS_WGRAD_SHARED floats (the engine picks rows).
+#define NOS_WGRAD_SHARED 12032
+extern "C" __global__ void nos_conv3x3_wgrad_tiled(const int* kids, const int* dead, int n, int cin, int cout,
+                                                   int height, int width, const float* in, long long i_slot,
+                                                   const float* dy, long long d_slot, int img_chunk, int rows,
+                                                   int groups, float* part, long long p_slot) {
+  __shared__ float tile[NOS_WGRAD_SHARED];
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;  // the whole block
+  const int per_group = (cout / 4) * cin;
+  const int active = (int)threadIdx.x < groups * per_group;
+  const int r = threadIdx.x / per_group;
+  const int og = (threadIdx.x - r * per_group) / cin;
+  const int i = threadIdx.x - r * per_group - og * cin;
+  const int b0 = blockIdx.x * img_chunk, b1 = nos_imin(n, b0 + img_chunk);
+  const int plane = height * width;
+  const int pw = width + 2;                          // a padded input row
+  const int in_plane = ((rows + 2) * pw) | 1;        // odd: the threads of a warp (input channels) hit distinct banks
+  const int dy_plane = (rows * width) | 1;
+  float* tin = tile + cout * dy_plane;               // [cin][rows + 2][width + 2], after dy's [cout][rows][width]
+  float acc[4][9];
+  for (int o = 0; o < 4; ++o)
+    for (int k = 0; k < 9; ++k) acc[o][k] = 0.0f;
+  for (int b = b0; b < b1; ++b) {
+    const float* src = in + slot * i_slot + b * cin * plane;
+    const float* g = dy + slot * d_slot + b * cout * plane;
+    for (int y0 = 0; y0 < height; y0 += rows) {
+      const int here = nos_imin(rows, height - y0);
+      __syncthreads();  // the last slab has been read
+      for (int e = threadIdx.x; e < cin * (rows + 2) * pw; e += blockDim.x) {
+        const int c = e / ((rows + 2) * pw);
+        const int rest = e - c * ((rows + 2) * pw);
+        const int yy = y0 - 1 + rest / pw;
+        const int xx = rest - (rest / pw) * pw - 1;
+        const bool inside = yy >= 0 && yy < height && xx >= 0 && xx < width;
+        tin[c * in_plane + rest] = inside ? src[c * plane + yy * width + xx] : 0.0f;
+      }
+      for (int e = threadIdx.x; e < cout * here * width; e += blockDim.x) {
+        const int o = e / (here * width);
+        const int rest = e - o * (here * width);
+        tile[o * dy_plane + rest] = g[o * plane + y0 * width + rest];
+      }
+      __syncthreads();
+      if (!active) continue;
+      const float* win = tin + i * in_plane;
+      const float* gs = tile + og * 4 * dy_plane;
+      // This thread's rows are y0 + r, y0 + r + groups, ... of the image: the first of them in this slab.
+      for (int y = (r - y0 % groups + groups) % groups; y < here; y += groups) {
+        float v[9];
+        for (int ky = 0; ky < 3; ++ky) {
+          v[ky * 3 + 0] = 0.0f;
+          v[ky * 3 + 1] = win[(y + ky) * pw + 1];
+        }
+        for (int x = 0; x < width; ++x) {
+          for (int ky = 0; ky < 3; ++ky) v[ky * 3 + 2] = win[(y + ky) * pw + x + 2];
+          for (int o = 0; o < 4; ++o) {
+            const float gv = gs[o * dy_plane + y * width + x];
+            for (int k = 0; k < 9; ++k) acc[o][k] = acc[o][k] + gv * v[k];
+          }
+          for (int ky = 0; ky < 3; ++ky) {
+            v[ky * 3 + 0] = v[ky * 3 + 1];
+            v[ky * 3 + 1] = v[ky * 3 + 2];
+          }
+        }
+      }
+    }
+  }
+  if (!active) return;
+  float* dst = part + slot * p_slot + (blockIdx.x * groups + r) * cout * cin * 9;
+  for (int o = 0; o < 4; ++o)
+    for (int k = 0; k < 9; ++k) dst[((og * 4 + o) * cin + i) * 9 + k] = acc[o][k];
+}
+
 // Batch-norm statistics, phase 1: part[c][b][j] = (sum, sum of squares) of lane j's elements of z[b][c][:, :]
 // (j, j + lanes, ...), in double.  Grid (ceil(channels*n*lanes / 128), 1, kids), block 128.
 extern "C" __global__ void nos_bn_stats_partial(const int* kids, const int* dead, int n, int channels, int plane,

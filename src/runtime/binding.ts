@@ -66,6 +66,8 @@ export interface NativeChildEngineOptions {
   threads?: number;
   /** Synchronize around each launch and time it by kernel name (slower: for finding where a step's time goes). */
   profile?: boolean;
+  /** The convolutions' weight gradients by nos_conv3x3_wgrad_tiled (shared memory) instead of nos_conv3x3_wgrad. */
+  wgradTiled?: boolean;
 }
 
 export interface CudaDeviceInfo { name: string; major: number; minor: number; driverVersion: number; driverPath: string }

@@ -26,7 +26,15 @@ export interface ChildEngineOptions {
   cacheDir?: string;
   /** Time each launch alone, by kernel name (profile()); slower, for finding where a step's time goes. */
   profile?: boolean;
+  /**
+   * The convolutions' weight-gradient kernel: 'direct' (the default, nos_conv3x3_wgrad) or 'tiled'
+   * (nos_conv3x3_wgrad_tiled: the images staged through shared memory).  The same bits either way.
+   */
+  wgrad?: WgradKernel;
 }
+
+export type WgradKernel = 'direct' | 'tiled';
+export const WGRAD_KERNELS: readonly WgradKernel[] = ['direct', 'tiled'];
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** What a damaged cached module makes the loader say (it is then built again, once). */
@@ -110,10 +118,12 @@ export class ChildEngine {
     int('batchSize', batchSize, 1, 4096);
     int('stepsPerRound', stepsPerRound, 1, 1 << 24);
     if (device !== 'cuda' && device !== 'host') throw new RangeError(`child engine: device must be 'cuda' or 'host', got ${JSON.stringify(device)}`);
+    const wgrad = options.wgrad ?? 'direct';
+    if (!WGRAD_KERNELS.includes(wgrad)) throw new RangeError(`child engine: wgrad must be ${WGRAD_KERNELS.map((k) => `'${k}'`).join(' or ')}, got ${JSON.stringify(wgrad)}`);
     const addon = loadAddon();
     const make = (fresh: boolean): NativeChildEngine => new addon.ChildEngine({
       device, image: buildEngineImage(device, { cacheDir: options.cacheDir, fresh }), model: engineShape(model), capacity,
-      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false,
+      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false, wgradTiled: wgrad === 'tiled',
     });
     let native: NativeChildEngine;
     try {
