@@ -5,8 +5,9 @@
 //           (cudaCopyBandwidth of 1 GiB, bytes read + written: the ceiling; and of one update tensor's size), in
 //           each update layout (render-children.ts), and with every array as large as the copy's (as STREAM does);
 //   profile where a training step's time goes and an evaluation's, apart, by kernel and launch shape (the shape
-//           tells the layers apart; each launch timed alone); then the training step again with the tiled weight
-//           gradient (nos_conv3x3_wgrad_tiled), launch shape by launch shape against the direct one;
+//           tells the layers apart; each launch timed alone); then the training step again with the tiled
+//           convolution kernels (nos_conv3x3_tiled, nos_conv3x3_wgrad_tiled), launch shape by launch shape against
+//           the direct ones;
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
 //   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
@@ -28,7 +29,7 @@ import { loadSearchSpace, createStrategy } from '../src/controller/strategy';
 import { loadAddon, packageRoot } from '../src/runtime/binding';
 import { createModel } from '../src/runtime/child/models';
 import { evaluateRule, loadProtocol, PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../src/runtime/child/protocol';
-import { ChildEngine, EngineField, type EngineDevice, type WgradKernel } from '../src/runtime/engine/child-engine';
+import { ChildEngine, EngineField, type EngineDevice, type KernelVariant } from '../src/runtime/engine/child-engine';
 import { ChildInputs } from '../src/runtime/engine/child-inputs';
 import { EngineEvaluator, loadEngineData, type RoundReport } from '../src/runtime/engine/engine-evaluator';
 import { StepScalars } from '../src/runtime/scalars';
@@ -138,13 +139,13 @@ function profileSince(before: KernelTimes, after: KernelTimes): KernelTimes {
 
 /**
  * Kernel times of a few training steps (adam) and (with `evaluate`) one held-out evaluation of `children` children,
- * most first, with the `wgrad` weight-gradient kernel.
+ * most first, with the `variant` convolution kernels (forward, input and weight gradients).
  */
-async function profile(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, children: number, wgrad: WgradKernel, evaluate: boolean) {
+async function profile(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, children: number, variant: KernelVariant, evaluate: boolean) {
   const data = loadEngineData(protocol, dataPath);
   const model = createModel(protocol.model, [data.channels, data.height, data.width], data.classes, protocol.batchSize);
   const steps = 3;
-  const engine = ChildEngine.create({ device, model, capacity: children, batchSize: protocol.batchSize, stepsPerRound: steps, profile: true, wgrad });
+  const engine = ChildEngine.create({ device, model, capacity: children, batchSize: protocol.batchSize, stepsPerRound: steps, profile: true, conv: variant, wgrad: variant });
   try {
     engine.setData(data.train, data.validation);
     const inputs = new ChildInputs(model, engine.offsets, engine.paramCount, data.train.count);
@@ -334,17 +335,17 @@ async function main(): Promise<void> {
     section('profile: a training step', training, steps, `mean of ${steps} steps of ${children} ${protocol.model} children, each launch alone:`, 10);
     section('profile: an evaluation', evaluation, 1, `${protocol.validationExamples} held-out examples, ${children} children:`, 5);
     if (protocol.model !== 'convnet') return;
-    // The tiled weight gradient (shared memory) against the direct one, launch shape by launch shape (the same
-    // grids and blocks), and what it does to a training step.
+    // The tiled convolution kernels (shared memory) against the direct ones, launch shape by launch shape (the same
+    // grids and blocks), and what they do to a training step.
     const tiled = (await profile(device, protocol, dataPath, children, 'tiled', false)).training;
-    figures.profileTiledWgrad = tiled;
+    figures.profileTiled = tiled;
     const stepMs = (times: KernelTimes) => (times.reduce((a, t) => a + t.seconds, 0) / steps) * 1e3;
-    rows.push(['profile: tiled wgrad', `${(stepMs(tiled) / stepMs(training)).toFixed(2)}x`,
-      `a training step ${stepMs(tiled).toFixed(1)} ms with nos_conv3x3_wgrad_tiled vs ${stepMs(training).toFixed(1)} ms with nos_conv3x3_wgrad`]);
-    for (const t of tiled.filter((k) => k.kernel === 'nos_conv3x3_wgrad_tiled')) {
-      const d = training.find((k) => k.kernel === 'nos_conv3x3_wgrad' && k.shape === t.shape);
-      const ms = (k: KernelTimes[number]) => (k.seconds / k.launches) * 1e3;
-      rows.push(['  nos_conv3x3_wgrad_tiled', d ? `${(ms(t) / ms(d)).toFixed(2)}x` : 'n/a', `${t.shape}: ${ms(t).toFixed(3)} ms each vs ${d ? ms(d).toFixed(3) : '?'} ms direct`]);
+    rows.push(['profile: tiled kernels', `${(stepMs(tiled) / stepMs(training)).toFixed(2)}x`,
+      `a training step ${stepMs(tiled).toFixed(1)} ms with the tiled convolutions vs ${stepMs(training).toFixed(1)} ms with the direct ones`]);
+    const ms = (k: KernelTimes[number]) => (k.seconds / k.launches) * 1e3;
+    for (const t of tiled.filter((k) => k.kernel.endsWith('_tiled'))) {
+      const d = training.find((k) => k.kernel === t.kernel.replace(/_tiled$/, '') && k.shape === t.shape);
+      rows.push([`  ${t.kernel}`, d ? `${(ms(t) / ms(d)).toFixed(2)}x` : 'n/a', `${t.shape}: ${ms(t).toFixed(3)} ms each vs ${d ? ms(d).toFixed(3) : '?'} ms direct`]);
     }
   });
   await guard('torch', async () => {

@@ -18,6 +18,7 @@ constexpr int kConv1ImageChunk = 4;
 constexpr int kConv2ImageChunk = 10;
 constexpr int kWgradThreads = 256;
 constexpr int kWgradSharedFloats = 12032;  // NOS_WGRAD_SHARED in kernels.cu
+constexpr int kConvSharedFloats = 4608;    // NOS_CONV_SHARED in kernels.cu: 72 floats per input channel
 // Threads per (channel, image) plane in the batch-norm partial sums: lane j takes elements j, j + 8, ..., so a warp
 // reads four planes' 32-byte sectors whole (one thread per plane read 32 planes' sectors 4 bytes at a time).
 constexpr int kBnLanes = 8;
@@ -131,11 +132,11 @@ size_t Engine::BytesPerChild(const ModelShape& shape, int batch, int steps_per_r
 }
 
 Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image, const ModelShape& shape, int capacity,
-               int batch, int steps_per_round, WgradKernel wgrad)
+               int batch, int steps_per_round, ConvKernels kernels)
     : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), capacity_(capacity), batch_(batch),
-      steps_per_round_(steps_per_round), wgrad_(wgrad) {
+      steps_per_round_(steps_per_round), kernels_(kernels) {
   CheckShape(shape, batch);
-  if (wgrad == WgradKernel::kTiled && shape.kind == ModelShape::kConvnet &&
+  if (kernels.tiled_wgrad && shape.kind == ModelShape::kConvnet &&
       (WgradPlan(shape, batch, 0).tile_rows == 0 || WgradPlan(shape, batch, 1).tile_rows == 0)) {
     throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared memory; use the direct one");
   }
@@ -155,7 +156,8 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
   k_softmax_xent_ = m.Function("nos_softmax_xent");
   k_loss_check_ = m.Function("nos_loss_check");
   k_conv_ = m.Function("nos_conv3x3");
-  k_conv_wgrad_ = m.Function(wgrad == WgradKernel::kTiled ? "nos_conv3x3_wgrad_tiled" : "nos_conv3x3_wgrad");
+  k_conv_tiled_ = m.Function("nos_conv3x3_tiled");
+  k_conv_wgrad_ = m.Function(kernels.tiled_wgrad ? "nos_conv3x3_wgrad_tiled" : "nos_conv3x3_wgrad");
   k_bn_partial_ = m.Function("nos_bn_stats_partial");
   k_bn_finalize_ = m.Function("nos_bn_stats_finalize");
   k_bn_eval_ = m.Function("nos_bn_eval_params");
@@ -392,14 +394,9 @@ void Engine::Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr la
     const int f = shape_.filters, h = shape_.height, w = shape_.width;
     const long long z1_slot = static_cast<long long>(batch_) * f * h * w, z2_slot = z1_slot / 4, a2_slot = z1_slot / 16;
     const long long flat = a2_slot / batch_;
-    Dim3 grid1 = Grid(Blocks(static_cast<long long>(rows) * (h / 2) * (w / 2), kBlock), kids);  // 2x2 pixels a thread
-    grid1.y = static_cast<unsigned int>(f / 8);
-    Launch(*device_, k_conv_, grid1, Threads(kBlock), kids_, dead, rows, shape_.channels, f, h, w, x, x_slot, F(params_, off[0]), p, 0, z1_, z1_slot);
+    Conv(kids, dead, rows, shape_.channels, h, w, x, x_slot, F(params_, off[0]), 0, z1_, z1_slot);
     BnPoolRelu(kids, rows, 0, z1_, a1_, train ? arg1_ : 0, train);
-    Dim3 grid2 = Grid(Blocks(static_cast<long long>(rows) * (h / 4) * (w / 4), kBlock), kids);
-    grid2.y = static_cast<unsigned int>(f / 8);
-    Launch(*device_, k_conv_, grid2, Threads(kBlock), kids_, dead, rows, f, f, h / 2, w / 2, a1_, z2_slot,
-           F(params_, off[3]), p, 0, z2_, z2_slot);
+    Conv(kids, dead, rows, f, h / 2, w / 2, a1_, z2_slot, F(params_, off[3]), 0, z2_, z2_slot);
     BnPoolRelu(kids, rows, 1, z2_, a2_, train ? arg2_ : 0, train);
     Gemm(kids, rows, cls, static_cast<int>(flat), a2_, a2_slot, flat, 1, F(params_, off[6]), p, flat, 1, logits_, l_slot,
          cls, F(params_, off[7]), p, 0, 0, 0);
@@ -426,6 +423,16 @@ void Engine::BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg
          da, a, arg, a_slot, z, z_slot, F(bn_mean_, layer * f), 2LL * f, bn_coef_, 3LL * f, dz);
 }
 
+void Engine::Conv(int kids, DevPtr dead, int rows, int cin, int height, int width, DevPtr in, long long in_slot,
+                  DevPtr weight, int flip, DevPtr out, long long out_slot) {
+  const int f = shape_.filters;
+  Dim3 grid = Grid(Blocks(static_cast<long long>(rows) * (height / 2) * (width / 2), kBlock), kids);  // 2x2 pixels a thread
+  grid.y = static_cast<unsigned int>(f / 8);
+  void* kernel = kernels_.tiled_conv && cin * 72 <= kConvSharedFloats ? k_conv_tiled_ : k_conv_;
+  Launch(*device_, kernel, grid, Threads(kBlock), kids_, dead, rows, cin, f, height, width, in, in_slot, weight,
+         layout_.total, flip, out, out_slot);
+}
+
 // Weight gradient of convnet conv `layer` (input `in`, output gradient dz), through per-piece partial sums.
 void Engine::ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, DevPtr dz) {
   const int f = shape_.filters;
@@ -437,7 +444,7 @@ void Engine::ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, D
   const int len = f * cin * 9;
   Launch(*device_, k_conv_wgrad_, Grid(static_cast<unsigned int>(plan.blocks), kids),
          Threads(static_cast<unsigned int>(plan.groups * (f / 4) * cin)), kids_, dead_, batch_, cin, f, h, w, in, in_slot, dz,
-         dz_slot, plan.img_chunk, wgrad_ == WgradKernel::kTiled ? plan.tile_rows : plan.row_chunk, plan.groups, wgrad_part_,
+         dz_slot, plan.img_chunk, kernels_.tiled_wgrad ? plan.tile_rows : plan.row_chunk, plan.groups, wgrad_part_,
          part_slot);
   Launch(*device_, k_sum_parts_, Grid(Blocks(len, kBlock), kids), Threads(kBlock), kids_, dead_, plan.parts, len, wgrad_part_,
          part_slot, F(grads_, layout_.offsets[layer == 0 ? 0 : 3]), layout_.total);
@@ -471,10 +478,7 @@ void Engine::Backward(int kids) {
        0, 0, 0, 0, 0);
   BnPoolBackward(kids, 1, da2_, a2_, arg2_, z2_, dz2_);
   ConvWeightGrad(kids, 1, a1_, z2_slot, dz2_);
-  Dim3 grid = Grid(Blocks(static_cast<long long>(b) * (h / 4) * (w / 4), kBlock), kids);
-  grid.y = static_cast<unsigned int>(f / 8);
-  Launch(*device_, k_conv_, grid, Threads(kBlock), kids_, dead_, b, f, f, h / 2, w / 2, dz2_, z2_slot, F(params_, off[3]),
-         p, 1, da1_, z2_slot);
+  Conv(kids, dead_, b, f, h / 2, w / 2, dz2_, z2_slot, F(params_, off[3]), 1, da1_, z2_slot);
   BnPoolBackward(kids, 0, da1_, a1_, arg1_, z1_, dz1_);
   ConvWeightGrad(kids, 0, x_, static_cast<long long>(b) * shape_.features(), dz1_);
 }

@@ -68,15 +68,18 @@ struct EvalOutput {
 
 enum Field { kParams = 0, kGrads = 1, kState0 = 2, kRunningStats = 6 };
 
-// Which kernel computes the convolutions' weight gradients (kernels.cu): both give the same bits; kTiled stages the
-// images through shared memory.
-enum class WgradKernel { kDirect, kTiled };
+// Which kernels compute the convolutions (kernels.cu): each tiled kernel gives its direct twin's bits, staging what
+// a block shares in shared memory (nos_conv3x3_tiled: the weights; nos_conv3x3_wgrad_tiled: the images).
+struct ConvKernels {
+  bool tiled_conv = false;
+  bool tiled_wgrad = false;
+};
 
 class Engine {
  public:
   // kernels: the engine module (kernels.cu) loaded on `device`.  steps_per_round: scalar rows kept per child.
   Engine(std::unique_ptr<Device> device, const std::string& kernels_image, const ModelShape& shape, int capacity,
-         int batch, int steps_per_round, WgradKernel wgrad = WgradKernel::kDirect);
+         int batch, int steps_per_round, ConvKernels kernels = ConvKernels());
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -126,6 +129,10 @@ class Engine {
     long long slot = 0;  // elements per slot (0: shared)
   };
   DevPtr Alloc(size_t bytes);
+  // A 3x3 convolution of `rows` images (cin channels, height x width) into f channels; flip: the input gradient of
+  // one whose weight is [cin][f][3][3].
+  void Conv(int kids, DevPtr dead, int rows, int cin, int height, int width, DevPtr in, long long in_slot, DevPtr weight,
+            int flip, DevPtr out, long long out_slot);
   void TrainStep(int step, const RoundInput& in, int kids);
   RoundOutput Collect(const std::vector<int>& kids);
   void Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr labels, long long y_slot, int kids);
@@ -144,13 +151,13 @@ class Engine {
   ModelShape shape_;
   Layout layout_;
   int capacity_, batch_, steps_per_round_;
-  WgradKernel wgrad_;
+  ConvKernels kernels_;
   std::vector<DevPtr> allocations_;
   std::vector<unsigned int> host_t0_, host_seeds_;
   std::vector<int> host_order_of_;
 
   // Kernels of the engine module.
-  void *k_gather_, *k_gemm_, *k_colsum_, *k_sum_parts_, *k_softmax_xent_, *k_loss_check_, *k_conv_, *k_conv_wgrad_,
+  void *k_gather_, *k_gemm_, *k_colsum_, *k_sum_parts_, *k_softmax_xent_, *k_loss_check_, *k_conv_, *k_conv_tiled_, *k_conv_wgrad_,
       *k_bn_partial_, *k_bn_finalize_, *k_bn_eval_, *k_bn_pool_relu_, *k_bn_back_partial_, *k_bn_back_finalize_,
       *k_bn_back_apply_, *k_score_rows_, *k_score_total_, *k_nonfinite_partial_, *k_nonfinite_total_;
 

@@ -147,13 +147,15 @@ ChildEngine::ChildEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Chil
   const int steps = IntIn(env, Get(env, o, "stepsPerRound"), "stepsPerRound", 1, 1 << 24);
   const int threads = o.Has("threads") ? IntIn(env, o.Get("threads"), "threads", 0, 1024) : 0;
   const bool profile = o.Has("profile") && o.Get("profile").ToBoolean().Value();
-  const bool tiled = o.Has("wgradTiled") && o.Get("wgradTiled").ToBoolean().Value();
+  engine::ConvKernels kernels;
+  kernels.tiled_conv = o.Has("convTiled") && o.Get("convTiled").ToBoolean().Value();
+  kernels.tiled_wgrad = o.Has("wgradTiled") && o.Get("wgradTiled").ToBoolean().Value();
   Guard(env, [&] {
     engine::CheckShape(shape, batch);
     std::unique_ptr<engine::Device> dev = device == "cuda" ? engine::CreateCudaDevice() : engine::CreateHostDevice(threads);
     if (profile) dev = engine::CreateProfilingDevice(std::move(dev));
     engine_ = std::make_shared<Engine>(std::move(dev), image.As<Napi::String>().Utf8Value(), shape, capacity, batch, steps,
-                                       tiled ? engine::WgradKernel::kTiled : engine::WgradKernel::kDirect);
+                                       kernels);
   });
 }
 

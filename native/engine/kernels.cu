@@ -231,6 +231,81 @@ extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, 
   }
 }
 
+// The same convolution as nos_conv3x3 (the same threads, pixels, products and sum order, so the same bits), with the
+// block's weights staged once in shared memory as [i][ky*3+kx][8 output channels]: a thread reads the eight weights of
+// a tap as two 16-byte loads (nos_conv3x3 issues eight 4-byte loads, which outnumber its input loads 9 to 2).
+// cin * 72 floats must fit NOS_CONV_SHARED (the engine uses nos_conv3x3 where they do not).
+// Grid (ceil(n*H*W/4 / 128), cout/8, kids), block 128.
+#define NOS_CONV_SHARED 4608
+struct alignas(16) nos_w4 {
+  float x, y, z, w;
+};
+extern "C" __global__ void nos_conv3x3_tiled(const int* kids, const int* dead, int n, int cin, int cout, int height,
+                                             int width, const float* in, long long i_slot, const float* weight,
+                                             long long w_slot, int flip, float* out, long long o_slot) {
+  __shared__ nos_w4 wtile[NOS_CONV_SHARED / 4];
+  const int slot = nos_slot(kids, dead);
+  if (slot < 0) return;  // the whole block
+  const int o0 = blockIdx.y * 8;
+  const float* w = weight + slot * w_slot;
+  // Entry (i, kk, half) holds the weights of output channels o0 + 4*half .. + 3 at input channel i, tap kk.
+  for (int e = threadIdx.x; e < cin * 18; e += blockDim.x) {
+    const int i = e / 18, kk = (e - i * 18) / 2, half = e & 1;
+    const int wo = flip ? (i * cout + o0 + 4 * half) * 9 + 8 - kk : ((o0 + 4 * half) * cin + i) * 9 + kk;
+    const int ostep = flip ? 9 : cin * 9;
+    nos_w4 q;
+    q.x = w[wo];
+    q.y = w[wo + ostep];
+    q.z = w[wo + 2 * ostep];
+    q.w = w[wo + 3 * ostep];
+    wtile[e] = q;
+  }
+  __syncthreads();
+  const int hh = height / 2, hw = width / 2;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= n * hh * hw) return;
+  const int b = t / (hh * hw);
+  const int rem = t - b * hh * hw;
+  const int y = (rem / hw) * 2;
+  const int x = (rem - (rem / hw) * hw) * 2;
+  const int plane = height * width;
+  const float* src = in + slot * i_slot + b * cin * plane;
+  float acc[4][8];
+  for (int p = 0; p < 4; ++p)
+    for (int o = 0; o < 8; ++o) acc[p][o] = 0.0f;
+  for (int i = 0; i < cin; ++i) {
+    float v[4][4];
+    for (int r = 0; r < 4; ++r) {
+      const int yy = y + r - 1;
+      for (int c = 0; c < 4; ++c) {
+        const int xx = x + c - 1;
+        v[r][c] = (yy >= 0 && yy < height && xx >= 0 && xx < width) ? src[i * plane + yy * width + xx] : 0.0f;
+      }
+    }
+    for (int ky = 0; ky < 3; ++ky) {
+      for (int kx = 0; kx < 3; ++kx) {
+        const nos_w4 lo = wtile[(i * 9 + ky * 3 + kx) * 2];
+        const nos_w4 hi = wtile[(i * 9 + ky * 3 + kx) * 2 + 1];
+        const float wv[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+        for (int o = 0; o < 8; ++o) {
+          acc[0][o] = acc[0][o] + v[ky][kx] * wv[o];
+          acc[1][o] = acc[1][o] + v[ky][kx + 1] * wv[o];
+          acc[2][o] = acc[2][o] + v[ky + 1][kx] * wv[o];
+          acc[3][o] = acc[3][o] + v[ky + 1][kx + 1] * wv[o];
+        }
+      }
+    }
+  }
+  float* dst = out + slot * o_slot + b * cout * plane + y * width + x;
+  for (int o = 0; o < 8; ++o) {
+    float* d = dst + (o0 + o) * plane;
+    d[0] = acc[0][o];
+    d[1] = acc[1][o];
+    d[width] = acc[2][o];
+    d[width + 1] = acc[3][o];
+  }
+}
+
 // Partial weight gradient of a 3x3 convolution: part[q][o][i][ky*3+kx] = sum over the images and rows of partial q
 // of dy[b][o][y][x] * in[b][i][y+ky-1][x+kx-1].  Block p covers images [ib*img_chunk, ...) and rows
 // [rb*row_chunk, ...), p = ib * row_pieces + rb; its threads are `groups` row groups of (cout/4) * cin threads, a thread

@@ -66,7 +66,8 @@ export interface NativeChildEngineOptions {
   threads?: number;
   /** Synchronize around each launch and time it by kernel name (slower: for finding where a step's time goes). */
   profile?: boolean;
-  /** The convolutions' weight gradients by nos_conv3x3_wgrad_tiled (shared memory) instead of nos_conv3x3_wgrad. */
+  /** The convolutions by nos_conv3x3_tiled, their weight gradients by nos_conv3x3_wgrad_tiled (shared memory). */
+  convTiled?: boolean;
   wgradTiled?: boolean;
 }
 

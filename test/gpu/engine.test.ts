@@ -2,7 +2,7 @@
 // losses and gradients within 1e-4 relative and their updates equal to the CPU optimizer's on the same gradients
 // within a few ulps (the GPU's expf and logf differ from glibc's); a small protocol's rewards within 1 point; the
 // children update of several rules against createOptimizer; every update layout against the default; the tiled
-// weight gradient against the direct one.  Skips itself where no CUDA driver or GPU is present.
+// convolution kernels against the direct ones.  Skips itself where no CUDA driver or GPU is present.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRule } from '../../src/compiler';
@@ -18,7 +18,7 @@ import { findCompiler } from '../../src/runtime/kernel-cache';
 import { createOptimizer } from '../../src/runtime/optimizer';
 import { StepScalars } from '../../src/runtime/scalars';
 import { relativeError } from '../support/relative-error';
-import { assertWgradKernelsAgree, WGRAD_CASES } from '../support/wgrad-steps';
+import { assertTiledKernelsAgree, TILED_CASES } from '../support/tiled-steps';
 
 function problem(): string | false {
   try {
@@ -139,6 +139,9 @@ test('every update layout gives the default layout\'s update on the GPU, bit for
   }
 });
 
-test('the tiled weight gradient (shared memory, barriers) gives the direct one\'s gradients on the GPU, bit for bit', { skip }, async () => {
-  for (const c of WGRAD_CASES) await assertWgradKernelsAgree('cuda', c);
+test('the tiled convolution kernels (shared memory, barriers) give the direct ones\' gradients on the GPU, bit for bit', { skip }, async () => {
+  for (const c of TILED_CASES) {
+    await assertTiledKernelsAgree('cuda', { conv: 'tiled', wgrad: 'direct' }, c);
+    await assertTiledKernelsAgree('cuda', { conv: 'direct', wgrad: 'tiled' }, c);
+  }
 });

@@ -27,14 +27,16 @@ export interface ChildEngineOptions {
   /** Time each launch alone, by kernel name (profile()); slower, for finding where a step's time goes. */
   profile?: boolean;
   /**
-   * The convolutions' weight-gradient kernel: 'direct' (the default, nos_conv3x3_wgrad) or 'tiled'
-   * (nos_conv3x3_wgrad_tiled: the images staged through shared memory).  The same bits either way.
+   * The convolutions' kernel: 'direct' (the default, nos_conv3x3) or 'tiled' (nos_conv3x3_tiled: the weights staged
+   * in shared memory), and the weight gradients': 'direct' (nos_conv3x3_wgrad) or 'tiled' (nos_conv3x3_wgrad_tiled:
+   * the images staged).  The same bits either way (docs/engine.md, "Convolution kernels").
    */
-  wgrad?: WgradKernel;
+  conv?: KernelVariant;
+  wgrad?: KernelVariant;
 }
 
-export type WgradKernel = 'direct' | 'tiled';
-export const WGRAD_KERNELS: readonly WgradKernel[] = ['direct', 'tiled'];
+export type KernelVariant = 'direct' | 'tiled';
+export const KERNEL_VARIANTS: readonly KernelVariant[] = ['direct', 'tiled'];
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** What a damaged cached module makes the loader say (it is then built again, once). */
@@ -118,12 +120,16 @@ export class ChildEngine {
     int('batchSize', batchSize, 1, 4096);
     int('stepsPerRound', stepsPerRound, 1, 1 << 24);
     if (device !== 'cuda' && device !== 'host') throw new RangeError(`child engine: device must be 'cuda' or 'host', got ${JSON.stringify(device)}`);
-    const wgrad = options.wgrad ?? 'direct';
-    if (!WGRAD_KERNELS.includes(wgrad)) throw new RangeError(`child engine: wgrad must be ${WGRAD_KERNELS.map((k) => `'${k}'`).join(' or ')}, got ${JSON.stringify(wgrad)}`);
+    const variant = (name: 'conv' | 'wgrad'): KernelVariant => {
+      const v = options[name] ?? 'direct';
+      if (!KERNEL_VARIANTS.includes(v)) throw new RangeError(`child engine: ${name} must be ${KERNEL_VARIANTS.map((k) => `'${k}'`).join(' or ')}, got ${JSON.stringify(v)}`);
+      return v;
+    };
+    const conv = variant('conv'), wgrad = variant('wgrad');
     const addon = loadAddon();
     const make = (fresh: boolean): NativeChildEngine => new addon.ChildEngine({
       device, image: buildEngineImage(device, { cacheDir: options.cacheDir, fresh }), model: engineShape(model), capacity,
-      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false, wgradTiled: wgrad === 'tiled',
+      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false, convTiled: conv === 'tiled', wgradTiled: wgrad === 'tiled',
     });
     let native: NativeChildEngine;
     try {

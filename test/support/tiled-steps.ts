@@ -1,16 +1,16 @@
-// Two training steps of a convnet child engine with a given weight-gradient kernel, for holding the tiled kernel to the
-// direct one bit for bit (test/runtime/engine/engine-wgrad.test.ts on the twin, test/gpu/engine.test.ts on a GPU).
+// Two training steps of a convnet child engine with given convolution kernels, for holding the tiled kernels to the
+// direct ones bit for bit (test/runtime/engine/engine-tiled.test.ts on the twin, test/gpu/engine.test.ts on a GPU).
 import assert from 'node:assert/strict';
 import { compileRule } from '../../src/compiler';
 import { NOS_SCALAR_COUNT } from '../../src/compiler/kernel-abi';
 import type { PreparedData } from '../../src/runtime/child/data';
 import { convNet } from '../../src/runtime/child/models';
-import { ChildEngine, EngineField, type EngineDevice, type WgradKernel } from '../../src/runtime/engine/child-engine';
+import { ChildEngine, EngineField, type EngineDevice, type KernelVariant } from '../../src/runtime/engine/child-engine';
 import { StepScalars } from '../../src/runtime/scalars';
 import { seededRandom } from './seeded-random';
 
 /** Shapes that stress the tiling: slabs that do not divide the height, a batch that does not divide the image chunks. */
-export const WGRAD_CASES: Array<{ shape: [number, number, number]; filters: number; batch: number }> = [
+export const TILED_CASES: Array<{ shape: [number, number, number]; filters: number; batch: number }> = [
   { shape: [1, 28, 28], filters: 32, batch: 13 },  // the paper's child; 13 images: a short last chunk
   { shape: [3, 32, 32], filters: 8, batch: 5 },    // three input channels, slabs that do not divide the rows
   { shape: [2, 40, 40], filters: 16, batch: 3 },   // two channels; 40 columns: slabs of 16 and 8 rows
@@ -28,10 +28,12 @@ function split(count: number, pixels: number, seed: number): PreparedData['train
 
 interface Trained { grads: Float32Array[]; params: Float32Array[] }
 
-/** Two training steps of two children (sgd and adam) with the `wgrad` kernel; each child's gradients and parameters after them. */
-async function wgradSteps(device: EngineDevice, wgrad: WgradKernel, shape: [number, number, number], filters: number, batch: number, cacheDir?: string): Promise<Trained> {
+export interface Kernels { conv: KernelVariant; wgrad: KernelVariant }
+
+/** Two training steps of two children (sgd and adam) with `kernels`; each child's gradients and parameters after them. */
+async function steps(device: EngineDevice, kernels: Kernels, shape: [number, number, number], filters: number, batch: number, cacheDir?: string): Promise<Trained> {
   const model = convNet(shape, 10, batch, filters);
-  const engine = ChildEngine.create({ device, model, capacity: 2, batchSize: batch, stepsPerRound: 2, cacheDir, wgrad, threads: 2 });
+  const engine = ChildEngine.create({ device, model, capacity: 2, batchSize: batch, stepsPerRound: 2, cacheDir, ...kernels, threads: 2 });
   try {
     const pixels = shape[0] * shape[1] * shape[2];
     engine.setData(split(4 * batch, pixels, 5), split(batch, pixels, 9));
@@ -54,15 +56,18 @@ async function wgradSteps(device: EngineDevice, wgrad: WgradKernel, shape: [numb
 }
 
 
-/** Both kernels on `device` from the same start: the same gradients and parameters, bit for bit, and not all zero. */
-export async function assertWgradKernelsAgree(device: EngineDevice, { shape, filters, batch }: typeof WGRAD_CASES[number], cacheDir?: string): Promise<void> {
-  const direct = await wgradSteps(device, 'direct', shape, filters, batch, cacheDir);
-  const tiled = await wgradSteps(device, 'tiled', shape, filters, batch, cacheDir);
+/**
+ * `kernels` and the direct ones on `device` from the same start: the same gradients and parameters, bit for bit, and
+ * not all zero.  (The gradients go through the forward convolutions, the input gradient's and the weight gradients.)
+ */
+export async function assertTiledKernelsAgree(device: EngineDevice, kernels: Kernels, { shape, filters, batch }: typeof TILED_CASES[number], cacheDir?: string): Promise<void> {
+  const direct = await steps(device, { conv: 'direct', wgrad: 'direct' }, shape, filters, batch, cacheDir);
+  const tiled = await steps(device, kernels, shape, filters, batch, cacheDir);
   const conv = convNet(shape, 10, batch, filters).params.slice(0, 4).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   for (let k = 0; k < 2; k++) {
     assert.ok(direct.grads[k].subarray(0, conv).some((g) => g !== 0 && Number.isFinite(g)), `child ${k}: no convolution gradient`);
     const firstGrad = direct.grads[k].findIndex((g, i) => !Object.is(g, tiled.grads[k][i]));
-    assert.equal(firstGrad, -1, `child ${k}: gradient ${firstGrad} is ${direct.grads[k][firstGrad]} direct, ${tiled.grads[k][firstGrad]} tiled`);
+    assert.equal(firstGrad, -1, `child ${k}: gradient ${firstGrad} is ${direct.grads[k][firstGrad]} direct, ${tiled.grads[k][firstGrad]} with ${JSON.stringify(kernels)}`);
     const firstParam = direct.params[k].findIndex((p, i) => !Object.is(p, tiled.params[k][i]));
     assert.equal(firstParam, -1, `child ${k}: parameter ${firstParam} differs`);
   }

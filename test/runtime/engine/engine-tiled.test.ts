@@ -1,0 +1,29 @@
+// The child engine's tiled convolution kernels (nos_conv3x3_tiled: the weights in shared memory;
+// nos_conv3x3_wgrad_tiled: the images) give their direct twins' gradients and updates bit for bit, on the CPU twin,
+// over shapes that stress the tiling: slabs that do not divide the height, a batch that does not divide the image
+// chunks, two and three input channels, 8, 16 and 32 filters.  The direct kernels are themselves held to the
+// onnxruntime path by engine-step.test.ts.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { convNet } from '../../../src/runtime/child/models';
+import { ChildEngine, type KernelVariant } from '../../../src/runtime/engine/child-engine';
+import { assertTiledKernelsAgree, TILED_CASES } from '../../support/tiled-steps';
+
+const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-engine-wgrad-'));
+after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
+
+for (const c of TILED_CASES) {
+  const what = `${c.shape.join('x')}, ${c.filters} filters, batch ${c.batch}`;
+  test(`the tiled convolution equals the direct one bit for bit (forward and input gradient): ${what}`, () => assertTiledKernelsAgree('host', { conv: 'tiled', wgrad: 'direct' }, c, cacheDir));
+  test(`the tiled weight gradient equals the direct one bit for bit: ${what}`, () => assertTiledKernelsAgree('host', { conv: 'direct', wgrad: 'tiled' }, c, cacheDir));
+}
+
+test('an unknown kernel variant is refused, naming the choices', () => {
+  const model = convNet([1, 28, 28], 10, 4);
+  const make = (o: { conv?: KernelVariant; wgrad?: KernelVariant }) => () => ChildEngine.create({ device: 'host', model, capacity: 1, batchSize: 4, stepsPerRound: 1, cacheDir, ...o });
+  assert.throws(make({ wgrad: 'fast' as KernelVariant }), /wgrad must be 'direct' or 'tiled', got "fast"/);
+  assert.throws(make({ conv: 'shared' as KernelVariant }), /conv must be 'direct' or 'tiled', got "shared"/);
+});
