@@ -7,7 +7,9 @@
 //     such a block's threads as fibers, emu_launch.h), and no thread reads what another block of the launch writes;
 //   - reductions are phase-split: a kernel writes per-thread partial sums, a later launch adds them (in double), so
 //     results are the same on every run and every target;
-//   - float arithmetic is written out operation by operation (compiled with --fmad=false / -ffp-contract=off).
+//   - float arithmetic is written out operation by operation (compiled with --fmad=false / -ffp-contract=off); the
+//     multiply-adds of the convolutions and the GEMM are explicit fmaf, which both targets round once (IEEE fused
+//     multiply-add: CUDA's fma.rn.f32, the CPU's vfmadd or libm's fmaf): half the instructions, the same bits on both.
 // The children dimension: blockIdx.z indexes `kids`, the list of child slots this launch serves; every per-child
 // buffer is a base pointer plus slot * stride.  A child whose `dead` flag is set (diverged) is skipped.
 // Index math inside one child is 32-bit (a child's tensors are far below 2^31 elements; 64-bit division is slow on
@@ -76,7 +78,7 @@ extern "C" __global__ void nos_gemm(const int* kids, const int* dead, int M, int
       bp[i] += sbk;
     }
     for (int i = 0; i < 4; ++i)
-      for (int j = 0; j < 4; ++j) acc[i][j] = acc[i][j] + av[i] * bv[j];
+      for (int j = 0; j < 4; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
   }
   float* o = out + slot * o_slot;
   for (int i = 0; i < 4; ++i) {
@@ -213,10 +215,10 @@ extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, 
       for (int ky = 0; ky < 3; ++ky) {
         for (int kx = 0; kx < 3; ++kx) {
           const float wv = w[wo + o * ostep + (ky * 3 + kx) * kstep];
-          acc[0][o] = acc[0][o] + v[ky][kx] * wv;
-          acc[1][o] = acc[1][o] + v[ky][kx + 1] * wv;
-          acc[2][o] = acc[2][o] + v[ky + 1][kx] * wv;
-          acc[3][o] = acc[3][o] + v[ky + 1][kx + 1] * wv;
+          acc[0][o] = fmaf(v[ky][kx], wv, acc[0][o]);
+          acc[1][o] = fmaf(v[ky][kx + 1], wv, acc[1][o]);
+          acc[2][o] = fmaf(v[ky + 1][kx], wv, acc[2][o]);
+          acc[3][o] = fmaf(v[ky + 1][kx + 1], wv, acc[3][o]);
         }
       }
     }
@@ -288,10 +290,10 @@ extern "C" __global__ void nos_conv3x3_tiled(const int* kids, const int* dead, i
         const nos_w4 hi = wtile[(i * 9 + ky * 3 + kx) * 2 + 1];
         const float wv[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
         for (int o = 0; o < 8; ++o) {
-          acc[0][o] = acc[0][o] + v[ky][kx] * wv[o];
-          acc[1][o] = acc[1][o] + v[ky][kx + 1] * wv[o];
-          acc[2][o] = acc[2][o] + v[ky + 1][kx] * wv[o];
-          acc[3][o] = acc[3][o] + v[ky + 1][kx + 1] * wv[o];
+          acc[0][o] = fmaf(v[ky][kx], wv[o], acc[0][o]);
+          acc[1][o] = fmaf(v[ky][kx + 1], wv[o], acc[1][o]);
+          acc[2][o] = fmaf(v[ky + 1][kx], wv[o], acc[2][o]);
+          acc[3][o] = fmaf(v[ky + 1][kx + 1], wv[o], acc[3][o]);
         }
       }
     }
@@ -352,7 +354,7 @@ extern "C" __global__ void nos_conv3x3_wgrad(const int* kids, const int* dead, i
         const int at = y * width + x;
         for (int o = 0; o < 4; ++o) {
           const float gv = g[o * plane + at];
-          for (int k = 0; k < 9; ++k) acc[o][k] = acc[o][k] + gv * v[k];
+          for (int k = 0; k < 9; ++k) acc[o][k] = fmaf(gv, v[k], acc[o][k]);
         }
         for (int ky = 0; ky < 3; ++ky) {
           v[ky * 3 + 0] = v[ky * 3 + 1];
@@ -428,7 +430,7 @@ extern "C" __global__ void nos_conv3x3_wgrad_tiled(const int* kids, const int* d
           for (int ky = 0; ky < 3; ++ky) v[ky * 3 + 2] = win[(y + ky) * pw + x + 2];
           for (int o = 0; o < 4; ++o) {
             const float gv = gs[o * dy_plane + y * width + x];
-            for (int k = 0; k < 9; ++k) acc[o][k] = acc[o][k] + gv * v[k];
+            for (int k = 0; k < 9; ++k) acc[o][k] = fmaf(gv, v[k], acc[o][k]);
           }
           for (int ky = 0; ky < 3; ++ky) {
             v[ky * 3 + 0] = v[ky * 3 + 1];
