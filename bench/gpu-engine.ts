@@ -11,7 +11,8 @@
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
 //   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
-//           2-core CPU path's (the reference file).
+//           2-core CPU path's (the reference file), with each convolution kernel in the variant the profile found
+//           faster (both give the same bits; the row names them).
 // `--device host` runs it all on the engine's CPU twin (a dry run: no copy bandwidth, no PyTorch).
 // `--cpu-reference` measures the CPU path here instead (rewards, CPU seconds per rule) and writes the reference file.
 //
@@ -128,6 +129,7 @@ async function updateTimings(device: EngineDevice, rule: string, children: numbe
 }
 
 type KernelTimes = ReturnType<ChildEngine['profile']>;
+interface ConvKernels { conv: KernelVariant; wgrad: KernelVariant }
 
 /** What `after` added to `before`, by kernel and launch shape, most first. */
 function profileSince(before: KernelTimes, after: KernelTimes): KernelTimes {
@@ -206,10 +208,10 @@ async function rewards(device: EngineDevice, protocol: ProtocolConfig, dataPath:
  * submitted whenever fewer than two slot-loads wait; the rate counts rules finished in the last two thirds of the
  * window (the first third fills the pipeline).
  */
-async function rate(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, seconds: number, capacity?: number) {
+async function rate(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, seconds: number, capacity: number | undefined, kernels: ConvKernels) {
   const strategy = createStrategy('random', loadSearchSpace('paper-full'), 1);
   const rounds: RoundReport[] = [];
-  const evaluator = EngineEvaluator.create({ device, protocol, data: { path: dataPath }, capacity, onRound: (r) => { rounds.push(r); say(`  rate: round ${r.round}: ${r.children} children, ${r.seconds.toFixed(2)} s, ${r.rulesDone} rules done`); } });
+  const evaluator = EngineEvaluator.create({ device, protocol, data: { path: dataPath }, capacity, kernels, onRound: (r) => { rounds.push(r); say(`  rate: round ${r.round}: ${r.children} children, ${r.seconds.toFixed(2)} s, ${r.rulesDone} rules done`); } });
   let submitted = 0;
   const feed = () => {
     const want = Math.ceil((2 * evaluator.capacity) / protocol.lrs.length);
@@ -321,6 +323,8 @@ async function main(): Promise<void> {
       }
     }
   });
+  // The convolution kernels the rate runs with: the defaults, or the faster variants the profile found.
+  const fastest: ConvKernels = { conv: 'direct', wgrad: 'direct' };
   await guard('profile', async () => {
     const { steps, training, evaluation } = await profile(device, protocol, dataPath, children, 'direct', true);
     figures.profile = { steps, training, evaluation };
@@ -347,6 +351,10 @@ async function main(): Promise<void> {
       const d = training.find((k) => k.kernel === t.kernel.replace(/_tiled$/, '') && k.shape === t.shape);
       rows.push([`  ${t.kernel}`, d ? `${(ms(t) / ms(d)).toFixed(2)}x` : 'n/a', `${t.shape}: ${ms(t).toFixed(3)} ms each vs ${d ? ms(d).toFixed(3) : '?'} ms direct`]);
     }
+    // The rate below runs with whichever variant of each kernel took less time in a training step (the same bits).
+    const seconds = (times: KernelTimes, kernel: string) => times.filter((k) => k.kernel === kernel).reduce((a, k) => a + k.seconds, 0);
+    fastest.conv = seconds(tiled, 'nos_conv3x3_tiled') < seconds(training, 'nos_conv3x3') ? 'tiled' : 'direct';
+    fastest.wgrad = seconds(tiled, 'nos_conv3x3_wgrad_tiled') < seconds(training, 'nos_conv3x3_wgrad') ? 'tiled' : 'direct';
   });
   await guard('torch', async () => {
     if (device !== 'cuda') { rows.push(['adam vs torch', 'skipped', 'PyTorch fused Adam needs the GPU']); return; }
@@ -367,10 +375,10 @@ async function main(): Promise<void> {
   });
   await guard('rate', async () => {
     const seconds = Number(flag('rate-seconds') ?? (device === 'cuda' ? 150 : 60));
-    const r = await rate(device, protocol, dataPath, seconds, device === 'cuda' ? undefined : children);
-    figures.rate = r;
+    const r = await rate(device, protocol, dataPath, seconds, device === 'cuda' ? undefined : children, fastest);
+    figures.rate = { ...r, kernels: fastest };
     const cpu = reference?.rulesPerHour2Core;
-    rows.push(['rules/hour', r.rulesPerHour.toFixed(0), `${r.finished} ${protocol.name}-protocol rules in ${seconds} s on ${r.capacity} slots (${JSON.stringify(r.statuses)})${cpu ? `; ${(r.rulesPerHour / cpu).toFixed(1)}x the 2-core CPU path's ${cpu.toFixed(0)}` : ''}`]);
+    rows.push(['rules/hour', r.rulesPerHour.toFixed(0), `${r.finished} ${protocol.name}-protocol rules in ${seconds} s on ${r.capacity} slots (${JSON.stringify(r.statuses)})${cpu ? `; ${(r.rulesPerHour / cpu).toFixed(1)}x the 2-core CPU path's ${cpu.toFixed(0)}` : ''}; convolutions ${fastest.conv}, weight gradients ${fastest.wgrad}`]);
     rows.push(['rules/hour (full rounds)', r.rulesPerHourFullRounds.toFixed(0), `${r.fullRounds} rounds of >= 90% slots, ${r.meanRoundSeconds.toFixed(2)} s each${cpu ? `; ${(r.rulesPerHourFullRounds / cpu).toFixed(1)}x the CPU path` : ''}`]);
   });
   const out = flag('json');

@@ -14,7 +14,7 @@ import { createModel } from '../child/models';
 import type { EvalOutcome, ProtocolConfig } from '../child/protocol';
 import { StepScalars } from '../scalars';
 import { loadAddon } from '../binding';
-import { bytesPerChild, ChildEngine, type EngineDevice, type RoundRequest, type RoundResult } from './child-engine';
+import { bytesPerChild, ChildEngine, type ChildEngineOptions, type EngineDevice, type RoundRequest, type RoundResult } from './child-engine';
 import { ChildInputs } from './child-inputs';
 import { RuleRun, type ChildResult, type ChildRun } from './rule-run';
 
@@ -44,6 +44,8 @@ export interface EngineEvaluatorOptions {
   /** CPU threads of the host twin (0: all). */
   threads?: number;
   cacheDir?: string;
+  /** The convolution kernels (ChildEngineOptions conv, wgrad; the same bits either way). */
+  kernels?: Pick<ChildEngineOptions, 'conv' | 'wgrad'>;
   onRound?: (report: RoundReport) => void;
   /** Called when a job's first child starts training (it may wait for free slots before). */
   onStart?: (id: string) => void;
@@ -105,7 +107,7 @@ export class EngineEvaluator {
     this.batches = Math.floor(p.trainExamples / p.batchSize);
     if (this.batches < 1) throw new RangeError(`protocol '${p.name}': trainExamples (${p.trainExamples}) is smaller than one batch (${p.batchSize})`);
     this.engine = ChildEngine.create({ device: options.device, model, capacity, batchSize: p.batchSize, stepsPerRound: this.batches,
-      threads: options.threads, cacheDir: options.cacheDir });
+      threads: options.threads, cacheDir: options.cacheDir, ...options.kernels });
     this.engine.setData(data.train, data.validation);
     this.inputs = new ChildInputs(model, this.engine.offsets, this.engine.paramCount, data.train.count);
     this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
