@@ -43,23 +43,26 @@ Dim3 Threads(unsigned int x, unsigned int y = 1) {
 int Pieces(int count, int chunk) { return (count + chunk - 1) / chunk; }
 
 // How the weight gradient of convnet conv `layer` is cut: blocks of whole rows of img_chunk images, each block
-// `groups` row groups of (cout/4) * cin threads, one partial sum per (block, group).  tile_rows: the rows of a slab
-// that fit nos_conv3x3_wgrad_tiled's shared memory (0: not even one).
+// `groups` row groups of (cout/4) * cin threads, one partial sum per (block, group).  tile_rows: the rows of a slab of
+// nos_conv3x3_wgrad_tiled (0: not even one row fits its shared memory), as even as the slabs can be; there are no
+// more row groups than it, so that in every slab but the last each group has a row (28 groups on slabs of 12 rows
+// left 16 idle).  Both weight-gradient kernels take the same cut, so they add in the same order.
 struct WgradPlan {
   int img_chunk, row_chunk, groups, blocks, parts, tile_rows;
   WgradPlan(const ModelShape& s, int batch, int layer) {
     const int cin = layer == 0 ? s.channels : s.filters;
     const int height = s.height >> layer, width = s.width >> layer;
-    img_chunk = layer == 0 ? kConv1ImageChunk : kConv2ImageChunk;
-    row_chunk = height;
-    groups = std::max(1, std::min(height, kWgradThreads / ((s.filters / 4) * cin)));
-    blocks = Pieces(batch, img_chunk);
-    parts = blocks * groups;
-    tile_rows = 0;
+    int fit = 0;
     for (int rows = 1; rows <= height; ++rows) {
       const long long floats = static_cast<long long>(s.filters) * ((rows * width) | 1) + static_cast<long long>(cin) * (((rows + 2) * (width + 2)) | 1);
-      if (floats <= kWgradSharedFloats) tile_rows = rows;
+      if (floats <= kWgradSharedFloats) fit = rows;
     }
+    tile_rows = fit == 0 ? 0 : Pieces(height, Pieces(height, fit));
+    img_chunk = layer == 0 ? kConv1ImageChunk : kConv2ImageChunk;
+    row_chunk = height;
+    groups = std::max(1, std::min(std::min(height, kWgradThreads / ((s.filters / 4) * cin)), tile_rows > 0 ? tile_rows : height));
+    blocks = Pieces(batch, img_chunk);
+    parts = blocks * groups;
   }
 };
 
