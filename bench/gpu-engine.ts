@@ -5,11 +5,12 @@
 //           (cudaCopyBandwidth of 1 GiB, bytes read + written: the ceiling; and of one update tensor's size), in
 //           each update layout (render-children.ts), and with every array as large as the copy's (as STREAM does);
 //   profile where a training step's time goes and an evaluation's, apart, by kernel and launch shape (the shape
-//           tells the layers apart; each launch timed alone); then the training step again with the tiled
-//           convolution kernels (nos_conv3x3_tiled, nos_conv3x3_wgrad_tiled), launch shape by launch shape against
-//           the direct ones;
+//           tells the layers apart; each launch timed alone);
 //   torch   Adam's step against PyTorch's fused=True Adam on the same parameters and GPU (bench/gpu_adam_torch.py);
 //   rewards paper-protocol rewards of adam, sgd and powersign against the CPU path's (the reference file);
+//   tiled   the training step again with the tiled convolution kernels (nos_conv3x3_tiled,
+//           nos_conv3x3_wgrad_tiled), launch shape by launch shape against the direct ones (after the rewards: a
+//           faulting kernel can leave the CUDA context unusable);
 //   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
 //           2-core CPU path's (the reference file), with each convolution kernel in the variant the profile found
 //           faster (both give the same bits; the row names them).
@@ -17,7 +18,7 @@
 // `--cpu-reference` measures the CPU path here instead (rewards, CPU seconds per rule) and writes the reference file.
 //
 //   node dist/bench/gpu-engine.js [--device cuda|host] [--data DIR] [--reference FILE] [--json FILE]
-//        [--children N] [--rate-seconds S] [--protocol paper|quick|FILE] [--skip update,profile,torch,rewards,rate]
+//        [--children N] [--rate-seconds S] [--protocol paper|quick|FILE] [--skip update,profile,torch,rewards,tiled,rate]
 //   node dist/bench/gpu-engine.js --cpu-reference [--data DIR] [--reference FILE] [--protocol ...]
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -323,11 +324,13 @@ async function main(): Promise<void> {
       }
     }
   });
-  // The convolution kernels the rate runs with: the defaults, or the faster variants the profile found.
+  // The convolution kernels the rate runs with: the defaults, or the faster variants the profiles found.
   const fastest: ConvKernels = { conv: 'direct', wgrad: 'direct' };
+  let direct: { steps: number; training: KernelTimes } | undefined;
   await guard('profile', async () => {
     const { steps, training, evaluation } = await profile(device, protocol, dataPath, children, 'direct', true);
     figures.profile = { steps, training, evaluation };
+    direct = { steps, training };
     // Per training step and per evaluation, by kernel and launch shape (the shape tells the layers apart).
     const section = (name: string, times: KernelTimes, per: number, what: string, top: number) => {
       const total = times.reduce((a, t) => a + t.seconds, 0);
@@ -338,23 +341,6 @@ async function main(): Promise<void> {
     };
     section('profile: a training step', training, steps, `mean of ${steps} steps of ${children} ${protocol.model} children, each launch alone:`, 10);
     section('profile: an evaluation', evaluation, 1, `${protocol.validationExamples} held-out examples, ${children} children:`, 5);
-    if (protocol.model !== 'convnet') return;
-    // The tiled convolution kernels (shared memory) against the direct ones, launch shape by launch shape (the same
-    // grids and blocks), and what they do to a training step.
-    const tiled = (await profile(device, protocol, dataPath, children, 'tiled', false)).training;
-    figures.profileTiled = tiled;
-    const stepMs = (times: KernelTimes) => (times.reduce((a, t) => a + t.seconds, 0) / steps) * 1e3;
-    rows.push(['profile: tiled kernels', `${(stepMs(tiled) / stepMs(training)).toFixed(2)}x`,
-      `a training step ${stepMs(tiled).toFixed(1)} ms with the tiled convolutions vs ${stepMs(training).toFixed(1)} ms with the direct ones`]);
-    const ms = (k: KernelTimes[number]) => (k.seconds / k.launches) * 1e3;
-    for (const t of tiled.filter((k) => k.kernel.endsWith('_tiled'))) {
-      const d = training.find((k) => k.kernel === t.kernel.replace(/_tiled$/, '') && k.shape === t.shape);
-      rows.push([`  ${t.kernel}`, d ? `${(ms(t) / ms(d)).toFixed(2)}x` : 'n/a', `${t.shape}: ${ms(t).toFixed(3)} ms each vs ${d ? ms(d).toFixed(3) : '?'} ms direct`]);
-    }
-    // The rate below runs with whichever variant of each kernel took less time in a training step (the same bits).
-    const seconds = (times: KernelTimes, kernel: string) => times.filter((k) => k.kernel === kernel).reduce((a, k) => a + k.seconds, 0);
-    fastest.conv = seconds(tiled, 'nos_conv3x3_tiled') < seconds(training, 'nos_conv3x3') ? 'tiled' : 'direct';
-    fastest.wgrad = seconds(tiled, 'nos_conv3x3_wgrad_tiled') < seconds(training, 'nos_conv3x3_wgrad') ? 'tiled' : 'direct';
   });
   await guard('torch', async () => {
     if (device !== 'cuda') { rows.push(['adam vs torch', 'skipped', 'PyTorch fused Adam needs the GPU']); return; }
@@ -372,6 +358,27 @@ async function main(): Promise<void> {
       const diff = ref ? Math.abs(mine[rule].reward - ref.reward) * 100 : NaN;
       rows.push([`reward ${rule}`, mine[rule].reward.toFixed(4), ref ? `CPU path ${ref.reward.toFixed(4)}: ${diff.toFixed(2)} points apart (best lr ${mine[rule].bestLr} vs ${ref.bestLr})` : 'no reference file']);
     }
+  });
+  // The tiled convolution kernels (shared memory) against the direct ones, launch shape by launch shape (the same
+  // grids and blocks), and what they do to a training step.  After the rewards: a kernel that faults can leave the
+  // CUDA context unusable, and only the rate comes after it.
+  await guard('tiled', async () => {
+    if (protocol.model !== 'convnet' || !direct) { rows.push(['profile: tiled kernels', 'skipped', 'no convnet profile to compare with']); return; }
+    const { steps, training } = direct;
+    const tiled = (await profile(device, protocol, dataPath, children, 'tiled', false)).training;
+    figures.profileTiled = tiled;
+    const stepMs = (times: KernelTimes) => (times.reduce((a, t) => a + t.seconds, 0) / steps) * 1e3;
+    rows.push(['profile: tiled kernels', `${(stepMs(tiled) / stepMs(training)).toFixed(2)}x`,
+      `a training step ${stepMs(tiled).toFixed(1)} ms with the tiled convolutions vs ${stepMs(training).toFixed(1)} ms with the direct ones`]);
+    const ms = (k: KernelTimes[number]) => (k.seconds / k.launches) * 1e3;
+    for (const t of tiled.filter((k) => k.kernel.endsWith('_tiled'))) {
+      const d = training.find((k) => k.kernel === t.kernel.replace(/_tiled$/, '') && k.shape === t.shape);
+      rows.push([`  ${t.kernel}`, d ? `${(ms(t) / ms(d)).toFixed(2)}x` : 'n/a', `${t.shape}: ${ms(t).toFixed(3)} ms each vs ${d ? ms(d).toFixed(3) : '?'} ms direct`]);
+    }
+    // The rate below runs with whichever variant of each kernel took less time in a training step (the same bits).
+    const seconds = (times: KernelTimes, kernel: string) => times.filter((k) => k.kernel === kernel).reduce((a, k) => a + k.seconds, 0);
+    fastest.conv = seconds(tiled, 'nos_conv3x3_tiled') < seconds(training, 'nos_conv3x3') ? 'tiled' : 'direct';
+    fastest.wgrad = seconds(tiled, 'nos_conv3x3_wgrad_tiled') < seconds(training, 'nos_conv3x3_wgrad') ? 'tiled' : 'direct';
   });
   await guard('rate', async () => {
     const seconds = Number(flag('rate-seconds') ?? (device === 'cuda' ? 150 : 60));
