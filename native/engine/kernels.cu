@@ -171,6 +171,51 @@ extern "C" __global__ void nos_loss_check(const int* kids, int* dead, int rows, 
   }
 }
 
+// The 3x3 convolutions' shared steps (nos_conv3x3, nos_conv3x3_tiled).  A thread computes a 2x2 block of pixels,
+// (y, x) its top-left, for 8 output channels: acc[p][o], pixel p = (y + p / 2, x + p % 2).
+// This thread's image b and 2x2 block (y, x) (one thread per block of every image, x fastest); false past the end.
+static __device__ __forceinline__ bool nos_conv_pixels(int n, int height, int width, int* b, int* y, int* x) {
+  const int hh = height / 2, hw = width / 2;
+  const int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= n * hh * hw) return false;
+  *b = t / (hh * hw);
+  const int rem = t - *b * hh * hw;
+  *y = (rem / hw) * 2;
+  *x = (rem - (rem / hw) * hw) * 2;
+  return true;
+}
+// The zero-padded 4x4 input window around the block, from one input plane.
+static __device__ __forceinline__ void nos_conv_window(const float* src, int height, int width, int y, int x,
+                                                       float v[4][4]) {
+  for (int r = 0; r < 4; ++r) {
+    const int yy = y + r - 1;
+    for (int c = 0; c < 4; ++c) {
+      const int xx = x + c - 1;
+      v[r][c] = (yy >= 0 && yy < height && xx >= 0 && xx < width) ? src[yy * width + xx] : 0.0f;
+    }
+  }
+}
+// Tap (ky, kx) of the 8 output channels' weights wv into the four pixels (nos_conv3x3 does the same products output
+// channel by output channel, each accumulator in the same order: one weight load at a time, fewer registers).
+static __device__ __forceinline__ void nos_conv_tap(const float v[4][4], int ky, int kx, const float wv[8],
+                                                    float acc[4][8]) {
+  for (int o = 0; o < 8; ++o) {
+    acc[0][o] = fmaf(v[ky][kx], wv[o], acc[0][o]);
+    acc[1][o] = fmaf(v[ky][kx + 1], wv[o], acc[1][o]);
+    acc[2][o] = fmaf(v[ky + 1][kx], wv[o], acc[2][o]);
+    acc[3][o] = fmaf(v[ky + 1][kx + 1], wv[o], acc[3][o]);
+  }
+}
+static __device__ __forceinline__ void nos_conv_store(float* dst, int plane, int width, const float acc[4][8]) {
+  for (int o = 0; o < 8; ++o) {
+    float* d = dst + o * plane;
+    d[0] = acc[0][o];
+    d[1] = acc[1][o];
+    d[width] = acc[2][o];
+    d[width + 1] = acc[3][o];
+  }
+}
+
 // 3x3 convolution, stride 1, zero padding 1, NCHW: out[b][o][y][x] = sum_{i,ky,kx} in[b][i][y+ky-1][x+kx-1] * w(o,i,ky,kx)
 // with w = weight[(o*cin + i)*9 + ky*3 + kx], or, when flip is set (the input gradient of a convolution whose weight
 // is [cin][cout][3][3]), w = weight[(i*cout + o)*9 + (2-ky)*3 + (2-kx)].  Sum order: i, then ky, then kx.
@@ -183,30 +228,18 @@ extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, 
                                        float* out, long long o_slot) {
   const int slot = nos_slot(kids, dead);
   if (slot < 0) return;
-  const int hh = height / 2, hw = width / 2;
-  const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= n * hh * hw) return;
-  const int b = t / (hh * hw);
-  const int rem = t - b * hh * hw;
-  const int y = (rem / hw) * 2;
-  const int x = (rem - (rem / hw) * hw) * 2;
+  int b, y, x;
+  if (!nos_conv_pixels(n, height, width, &b, &y, &x)) return;
   const int o0 = blockIdx.y * 8;
   const int plane = height * width;
   const float* src = in + slot * i_slot + b * cin * plane;
   const float* w = weight + slot * w_slot;
-  // acc[p][o]: pixel p = (y + p / 2, x + p % 2).
   float acc[4][8];
   for (int p = 0; p < 4; ++p)
     for (int o = 0; o < 8; ++o) acc[p][o] = 0.0f;
   for (int i = 0; i < cin; ++i) {
     float v[4][4];
-    for (int r = 0; r < 4; ++r) {
-      const int yy = y + r - 1;
-      for (int c = 0; c < 4; ++c) {
-        const int xx = x + c - 1;
-        v[r][c] = (yy >= 0 && yy < height && xx >= 0 && xx < width) ? src[i * plane + yy * width + xx] : 0.0f;
-      }
-    }
+    nos_conv_window(src + i * plane, height, width, y, x, v);
     // Weight (o0 + o, i, ky, kx) at wo + o * ostep + kk * kstep, kk = ky * 3 + kx.
     const int wo = flip ? (i * cout + o0) * 9 + 8 : (o0 * cin + i) * 9;
     const int ostep = flip ? 9 : cin * 9;
@@ -223,14 +256,7 @@ extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, 
       }
     }
   }
-  float* dst = out + slot * o_slot + b * cout * plane + y * width + x;
-  for (int o = 0; o < 8; ++o) {
-    float* d = dst + (o0 + o) * plane;
-    d[0] = acc[0][o];
-    d[1] = acc[1][o];
-    d[width] = acc[2][o];
-    d[width + 1] = acc[3][o];
-  }
+  nos_conv_store(out + slot * o_slot + (b * cout + o0) * plane + y * width + x, plane, width, acc);
 }
 
 // The same convolution as nos_conv3x3 (the same threads, pixels, products and sum order, so the same bits), with the
@@ -263,13 +289,8 @@ extern "C" __global__ void nos_conv3x3_tiled(const int* kids, const int* dead, i
     wtile[e] = q;
   }
   __syncthreads();
-  const int hh = height / 2, hw = width / 2;
-  const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= n * hh * hw) return;
-  const int b = t / (hh * hw);
-  const int rem = t - b * hh * hw;
-  const int y = (rem / hw) * 2;
-  const int x = (rem - (rem / hw) * hw) * 2;
+  int b, y, x;
+  if (!nos_conv_pixels(n, height, width, &b, &y, &x)) return;
   const int plane = height * width;
   const float* src = in + slot * i_slot + b * cin * plane;
   float acc[4][8];
@@ -277,35 +298,17 @@ extern "C" __global__ void nos_conv3x3_tiled(const int* kids, const int* dead, i
     for (int o = 0; o < 8; ++o) acc[p][o] = 0.0f;
   for (int i = 0; i < cin; ++i) {
     float v[4][4];
-    for (int r = 0; r < 4; ++r) {
-      const int yy = y + r - 1;
-      for (int c = 0; c < 4; ++c) {
-        const int xx = x + c - 1;
-        v[r][c] = (yy >= 0 && yy < height && xx >= 0 && xx < width) ? src[i * plane + yy * width + xx] : 0.0f;
-      }
-    }
+    nos_conv_window(src + i * plane, height, width, y, x, v);
     for (int ky = 0; ky < 3; ++ky) {
       for (int kx = 0; kx < 3; ++kx) {
         const nos_w4 lo = wtile[(i * 9 + ky * 3 + kx) * 2];
         const nos_w4 hi = wtile[(i * 9 + ky * 3 + kx) * 2 + 1];
         const float wv[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-        for (int o = 0; o < 8; ++o) {
-          acc[0][o] = fmaf(v[ky][kx], wv[o], acc[0][o]);
-          acc[1][o] = fmaf(v[ky][kx + 1], wv[o], acc[1][o]);
-          acc[2][o] = fmaf(v[ky + 1][kx], wv[o], acc[2][o]);
-          acc[3][o] = fmaf(v[ky + 1][kx + 1], wv[o], acc[3][o]);
-        }
+        nos_conv_tap(v, ky, kx, wv, acc);
       }
     }
   }
-  float* dst = out + slot * o_slot + b * cout * plane + y * width + x;
-  for (int o = 0; o < 8; ++o) {
-    float* d = dst + (o0 + o) * plane;
-    d[0] = acc[0][o];
-    d[1] = acc[1][o];
-    d[width] = acc[2][o];
-    d[width + 1] = acc[3][o];
-  }
+  nos_conv_store(out + slot * o_slot + (b * cout + o0) * plane + y * width + x, plane, width, acc);
 }
 
 // Partial weight gradient of a 3x3 convolution: part[q][o][i][ky*3+kx] = sum over the images and rows of partial q
