@@ -2,9 +2,11 @@
 // The generated export table (one NOS_EMU_EXPORT per kernel, ended by {nullptr, nullptr}) lists the launchers by
 // name; native/engine/device_host.cc looks them up in nos_emu_kernels.  A launcher returns null, or the launch's
 // first error (the host device raises it).
-// A block's thread 0 runs as a fiber: when it finishes without waiting at a barrier, the block does not synchronize
-// (CUDA allows a barrier only where the whole block reaches it) and the other threads run one after another on the
-// OS thread's own stack; when it waits, every thread of the block runs as a fiber.
+// In a library built with NOS_EMU_FIBERS (its source names __syncthreads) a block's thread 0 runs as a fiber: when it
+// finishes without waiting at a barrier, the block does not synchronize (CUDA allows a barrier only where the whole
+// block reaches it) and the other threads run one after another on the OS thread's own stack; when it waits, every
+// thread of the block runs as a fiber.  Other libraries (every rule's update) run threads one after another, with no
+// fiber state at all: a search loads a library per rule, and each would keep its own per-thread stacks.
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -47,6 +49,7 @@ static inline void nos_emu_enter_thread(const unsigned int* block, unsigned int 
   nos_emu.thread = nos_emu_dim3{t % block[0], (t / block[0]) % block[1], t / (block[0] * block[1])};
 }
 
+#ifdef NOS_EMU_FIBERS  // defined by the build when the source names __syncthreads (kernel-build.ts)
 // Fiber stacks, kept per OS thread (and per emulation library: each has its own thread-locals) for the process's
 // life: thread 0's, mapped at the first launch, and those of threads 1..n-1, mapped only when a block synchronizes.
 // Each has a guard page below it, so an overflow faults instead of writing into the next.  (Every guard page costs the
@@ -189,6 +192,24 @@ static const char* nos_emu_run(void (*kernel)(A...), const unsigned int* grid, c
   }
   return nos_emu_error;
 }
+
+#else
+// Blocks [first, last) of the launch, each block's threads one after another (a library whose source never names
+// __syncthreads: no fibers, no stacks).
+template <typename... A>
+static const char* nos_emu_run(void (*kernel)(A...), const unsigned int* grid, const unsigned int* block,
+                               void** params, long long first, long long last) {
+  const unsigned int threads = block[0] * block[1] * block[2];
+  for (long long b = first; b < last; ++b) {
+    nos_emu_enter_block(grid, block, b);
+    for (unsigned int t = 0; t < threads; ++t) {
+      nos_emu_enter_thread(block, t);
+      nos_emu_call(kernel, params, typename nos_emu_make_indices<sizeof...(A)>::type{});
+    }
+  }
+  return 0;
+}
+#endif
 
 struct nos_emu_entry {
   const char* name;

@@ -39,6 +39,8 @@ export function emulationSource(cudaSource: string): string {
   if (names.length === 0) throw new Error('internal: an engine source without kernels');
   return [
     '// CPU twin of CUDA kernels for the nos child engine (generated: emu_shim.h + emu_fiber.h + kernels + emu_launch.h + table).',
+    // Fibers only where a kernel can wait at a barrier (emu_launch.h): a source that never names __syncthreads cannot.
+    ...(/__syncthreads/.test(cudaSource) ? ['#define NOS_EMU_FIBERS 1'] : []),
     engineFile('emu_shim.h'),
     engineFile('emu_fiber.h'),
     cudaSource,

@@ -31,6 +31,9 @@ test('the twin\'s source lists every kernel of the engine in its launcher table'
   const twin = emulationSource(engineKernelSource());
   for (const n of names) assert.ok(twin.includes(`NOS_EMU_EXPORT(${n})`), n);
   assert.deepEqual(kernelNames(renderChildrenUpdate(compileRule('adam'))), ['nos_update_children']);
+  // Fibers (emu_launch.h) where a kernel synchronizes, and not in the rule libraries a search loads by the hundred.
+  assert.ok(twin.includes('#define NOS_EMU_FIBERS 1'));
+  assert.ok(!emulationSource(renderChildrenUpdate(compileRule('adam'))).includes('#define NOS_EMU_FIBERS'));
 });
 
 const nvcc = which('nvcc') ?? which('/usr/local/cuda/bin/nvcc');
