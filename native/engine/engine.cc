@@ -139,10 +139,7 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
     : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), capacity_(capacity), batch_(batch),
       steps_per_round_(steps_per_round), kernels_(kernels) {
   CheckShape(shape, batch);
-  if (kernels.tiled_wgrad && shape.kind == ModelShape::kConvnet &&
-      (WgradPlan(shape, batch, 0).tile_rows == 0 || WgradPlan(shape, batch, 1).tile_rows == 0)) {
-    throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared memory; use the direct one");
-  }
+
   // The update kernel indexes a child's parameters with 32-bit integers (render-children.ts).
   if (layout_.total >= (1LL << 31)) {
     throw std::invalid_argument("child engine: " + std::to_string(layout_.total) + " parameters per child; at most 2^31 - 1");
@@ -160,7 +157,9 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
   k_loss_check_ = m.Function("nos_loss_check");
   k_conv_ = m.Function("nos_conv3x3");
   k_conv_tiled_ = m.Function("nos_conv3x3_tiled");
-  k_conv_wgrad_ = m.Function(kernels.tiled_wgrad ? "nos_conv3x3_wgrad_tiled" : "nos_conv3x3_wgrad");
+  k_conv_wgrad_direct_ = m.Function("nos_conv3x3_wgrad");
+  k_conv_wgrad_tiled_ = m.Function("nos_conv3x3_wgrad_tiled");
+  SetKernels(kernels);
   k_bn_partial_ = m.Function("nos_bn_stats_partial");
   k_bn_finalize_ = m.Function("nos_bn_stats_finalize");
   k_bn_eval_ = m.Function("nos_bn_eval_params");
@@ -424,6 +423,15 @@ void Engine::BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg
          part_slot, F(bn_invstd_, layer * f), 2LL * f, params_, grads_, p, gamma_at, beta_at, bn_coef_, 3LL * f);
   Launch(*device_, k_bn_back_apply_, Grid(Blocks(a_slot, kBlock), kids), Threads(kBlock), kids_, dead_, batch_, f, h, w,
          da, a, arg, a_slot, z, z_slot, F(bn_mean_, layer * f), 2LL * f, bn_coef_, 3LL * f, dz);
+}
+
+void Engine::SetKernels(const ConvKernels& kernels) {
+  if (kernels.tiled_wgrad && shape_.kind == ModelShape::kConvnet &&
+      (WgradPlan(shape_, batch_, 0).tile_rows == 0 || WgradPlan(shape_, batch_, 1).tile_rows == 0)) {
+    throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared memory; use the direct one");
+  }
+  kernels_ = kernels;
+  k_conv_wgrad_ = kernels.tiled_wgrad ? k_conv_wgrad_tiled_ : k_conv_wgrad_direct_;
 }
 
 void Engine::Conv(int kids, DevPtr dead, int rows, int cin, int height, int width, DevPtr in, long long in_slot,

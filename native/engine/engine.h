@@ -116,6 +116,9 @@ class Engine {
   // Fresh children in `slots`: their parameters (slots.size() x layout().total), zero gradients and optimizer state,
   // running statistics (mean 0, variance 1), alive.
   void Start(const std::vector<int>& slots, const float* params);
+  // The convolution kernels of later rounds; throws std::invalid_argument when the model cannot use them.
+  void SetKernels(const ConvKernels& kernels);
+  const ConvKernels& kernels() const { return kernels_; }
   RoundOutput RunRound(const RoundInput& in, const std::atomic<bool>& cancel);
   EvalOutput Evaluate(const std::vector<int>& kids, const std::atomic<bool>& cancel);
   // One slot's field (Field; kState0 + s for state slot s) to or from the host; count checked by the caller.
@@ -157,7 +160,7 @@ class Engine {
   std::vector<int> host_order_of_;
 
   // Kernels of the engine module.
-  void *k_gather_, *k_gemm_, *k_colsum_, *k_sum_parts_, *k_softmax_xent_, *k_loss_check_, *k_conv_, *k_conv_tiled_, *k_conv_wgrad_,
+  void *k_gather_, *k_gemm_, *k_colsum_, *k_sum_parts_, *k_softmax_xent_, *k_loss_check_, *k_conv_, *k_conv_tiled_, *k_conv_wgrad_, *k_conv_wgrad_direct_, *k_conv_wgrad_tiled_,
       *k_bn_partial_, *k_bn_finalize_, *k_bn_eval_, *k_bn_pool_relu_, *k_bn_back_partial_, *k_bn_back_finalize_,
       *k_bn_back_apply_, *k_score_rows_, *k_score_total_, *k_nonfinite_partial_, *k_nonfinite_total_;
 

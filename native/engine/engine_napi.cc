@@ -130,7 +130,15 @@ Napi::Function ChildEngine::Define(Napi::Env env) {
                       InstanceMethod("runRound", &ChildEngine::RunRound), InstanceMethod("evaluate", &ChildEngine::Evaluate),
                       InstanceMethod("read", &ChildEngine::Read), InstanceMethod("write", &ChildEngine::Write),
                       InstanceMethod("cancel", &ChildEngine::Cancel), InstanceMethod("close", &ChildEngine::Close),
-                      InstanceMethod("profile", &ChildEngine::Profile)});
+                      InstanceMethod("profile", &ChildEngine::Profile),
+                      InstanceMethod("setKernels", &ChildEngine::SetKernels)});
+}
+
+static engine::ConvKernels KernelsOf(const Napi::Object& o) {
+  engine::ConvKernels kernels;
+  kernels.tiled_conv = o.Has("convTiled") && o.Get("convTiled").ToBoolean().Value();
+  kernels.tiled_wgrad = o.Has("wgradTiled") && o.Get("wgradTiled").ToBoolean().Value();
+  return kernels;
 }
 
 ChildEngine::ChildEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ChildEngine>(info) {
@@ -147,9 +155,7 @@ ChildEngine::ChildEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Chil
   const int steps = IntIn(env, Get(env, o, "stepsPerRound"), "stepsPerRound", 1, 1 << 24);
   const int threads = o.Has("threads") ? IntIn(env, o.Get("threads"), "threads", 0, 1024) : 0;
   const bool profile = o.Has("profile") && o.Get("profile").ToBoolean().Value();
-  engine::ConvKernels kernels;
-  kernels.tiled_conv = o.Has("convTiled") && o.Get("convTiled").ToBoolean().Value();
-  kernels.tiled_wgrad = o.Has("wgradTiled") && o.Get("wgradTiled").ToBoolean().Value();
+  const engine::ConvKernels kernels = KernelsOf(o);
   Guard(env, [&] {
     engine::CheckShape(shape, batch);
     std::unique_ptr<engine::Device> dev = device == "cuda" ? engine::CreateCudaDevice() : engine::CreateHostDevice(threads);
@@ -398,6 +404,14 @@ Napi::Value ChildEngine::Write(const Napi::CallbackInfo& info) {
     e.Write(slot, field, in.data);
   });
   return env.Undefined();
+}
+
+// setKernels({ convTiled, wgradTiled }): the convolution kernels of later rounds (the same bits either way).
+void ChildEngine::SetKernels(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Engine& e = Idle(env, "setKernels");
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "setKernels({ convTiled, wgradTiled }): expected an object");
+  Guard(env, [&] { e.SetKernels(KernelsOf(info[0].As<Napi::Object>())); });
 }
 
 Napi::Value ChildEngine::Profile(const Napi::CallbackInfo& info) {

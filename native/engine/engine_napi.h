@@ -32,6 +32,7 @@ class ChildEngine : public Napi::ObjectWrap<ChildEngine> {
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   // profile() -> [{ kernel, launches, seconds }] when made with { profile: true } (each launch timed alone).
   Napi::Value Profile(const Napi::CallbackInfo& info);
+  void SetKernels(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   // Throws a JS error when the engine is closed or a round or evaluation is running.
   engine::Engine& Idle(const Napi::Env& env, const char* what);

@@ -60,6 +60,8 @@ export interface NativeChildEngine {
   close(): void;
   /** Time per kernel name and launch shape ("NAME grid XxY block N"), when made with profile: true (each launch timed alone). */
   profile(): Array<{ kernel: string; launches: number; seconds: number }>;
+  /** The convolution kernels of later rounds (throws when the model cannot use the tiled weight gradient). */
+  setKernels(kernels: { convTiled?: boolean; wgradTiled?: boolean }): void;
 }
 export interface NativeChildEngineOptions {
   device: 'cuda' | 'host'; image: string; model: EngineModelShape; capacity: number; batch: number; stepsPerRound: number;

@@ -37,6 +37,19 @@ export interface ChildEngineOptions {
 
 export type KernelVariant = 'direct' | 'tiled';
 export const KERNEL_VARIANTS: readonly KernelVariant[] = ['direct', 'tiled'];
+/** The variant of each convolution kernel (ChildEngineOptions conv, wgrad). */
+export interface ConvKernelChoice { conv: KernelVariant; wgrad: KernelVariant }
+
+/** `options`' kernel variants, 'direct' where unset; a RangeError names an unknown one. */
+function kernelChoice(options: { conv?: KernelVariant; wgrad?: KernelVariant }): ConvKernelChoice {
+  const variant = (name: 'conv' | 'wgrad'): KernelVariant => {
+    const v = options[name] ?? 'direct';
+    if (!KERNEL_VARIANTS.includes(v)) throw new RangeError(`child engine: ${name} must be ${KERNEL_VARIANTS.map((k) => `'${k}'`).join(' or ')}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return { conv: variant('conv'), wgrad: variant('wgrad') };
+}
+const nativeKernels = (k: ConvKernelChoice) => ({ convTiled: k.conv === 'tiled', wgradTiled: k.wgrad === 'tiled' });
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** What a damaged cached module makes the loader say (it is then built again, once). */
@@ -93,6 +106,7 @@ export class ChildEngine {
   readonly paramCount: number;
   /** Offsets of the model's parameter tensors in a child's flat vector (models.ts order). */
   readonly offsets: number[];
+  private currentKernels: ConvKernelChoice = { conv: 'direct', wgrad: 'direct' };
   private readonly rules = new Map<string, number>();
   private readonly loading = new Map<string, Promise<number>>();
   private orderLength = 0;
@@ -120,16 +134,11 @@ export class ChildEngine {
     int('batchSize', batchSize, 1, 4096);
     int('stepsPerRound', stepsPerRound, 1, 1 << 24);
     if (device !== 'cuda' && device !== 'host') throw new RangeError(`child engine: device must be 'cuda' or 'host', got ${JSON.stringify(device)}`);
-    const variant = (name: 'conv' | 'wgrad'): KernelVariant => {
-      const v = options[name] ?? 'direct';
-      if (!KERNEL_VARIANTS.includes(v)) throw new RangeError(`child engine: ${name} must be ${KERNEL_VARIANTS.map((k) => `'${k}'`).join(' or ')}, got ${JSON.stringify(v)}`);
-      return v;
-    };
-    const conv = variant('conv'), wgrad = variant('wgrad');
+    const kernels = kernelChoice(options);
     const addon = loadAddon();
     const make = (fresh: boolean): NativeChildEngine => new addon.ChildEngine({
       device, image: buildEngineImage(device, { cacheDir: options.cacheDir, fresh }), model: engineShape(model), capacity,
-      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false, convTiled: conv === 'tiled', wgradTiled: wgrad === 'tiled',
+      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false, ...nativeKernels(kernels),
     });
     let native: NativeChildEngine;
     try {
@@ -139,7 +148,19 @@ export class ChildEngine {
       if (!/could not load the emulation library|cuModuleLoadData/.test((err as Error).message)) throw err;
       native = make(true);
     }
-    return new ChildEngine(native, device, model, capacity, batchSize, stepsPerRound, options.cacheDir);
+    const engine = new ChildEngine(native, device, model, capacity, batchSize, stepsPerRound, options.cacheDir);
+    engine.currentKernels = kernels;
+    return engine;
+  }
+
+  /** The convolution kernels rounds run with. */
+  get kernels(): ConvKernelChoice { return { ...this.currentKernels }; }
+
+  /** Switches the convolution kernels of later rounds (not while one runs); the same bits either way. */
+  setKernels(kernels: { conv?: KernelVariant; wgrad?: KernelVariant }): void {
+    const choice = kernelChoice(kernels);
+    this.live('setKernels').setKernels(nativeKernels(choice));
+    this.currentKernels = choice;
   }
 
   get deviceName(): string {

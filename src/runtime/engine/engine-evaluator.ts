@@ -14,7 +14,8 @@ import { createModel } from '../child/models';
 import type { EvalOutcome, ProtocolConfig } from '../child/protocol';
 import { StepScalars } from '../scalars';
 import { loadAddon } from '../binding';
-import { bytesPerChild, ChildEngine, type ChildEngineOptions, type EngineDevice, type RoundRequest, type RoundResult } from './child-engine';
+import { bytesPerChild, ChildEngine, type ChildEngineOptions, type ConvKernelChoice, type EngineDevice, type RoundRequest, type RoundResult } from './child-engine';
+import { tuneConvKernels, type KernelTuning } from './kernel-tuning';
 import { ChildInputs } from './child-inputs';
 import { RuleRun, type ChildResult, type ChildRun } from './rule-run';
 
@@ -33,6 +34,8 @@ export interface RoundReport {
   rulesRunning: number;
   rulesWaiting: number;
   rulesDone: number;
+  /** The convolution kernels the round ran with. */
+  kernels: ConvKernelChoice;
 }
 
 export interface EngineEvaluatorOptions {
@@ -44,8 +47,12 @@ export interface EngineEvaluatorOptions {
   /** CPU threads of the host twin (0: all). */
   threads?: number;
   cacheDir?: string;
-  /** The convolution kernels (ChildEngineOptions conv, wgrad; the same bits either way). */
-  kernels?: Pick<ChildEngineOptions, 'conv' | 'wgrad'>;
+  /**
+   * The convolution kernels (ChildEngineOptions conv, wgrad; the same bits either way), or 'auto': timed on the
+   * device before the first round, the fastest kept (kernel-tuning.ts).  Default: 'auto' for the convnet on a GPU,
+   * the direct kernels otherwise (the CPU twin is for checking).
+   */
+  kernels?: Pick<ChildEngineOptions, 'conv' | 'wgrad'> | 'auto';
   onRound?: (report: RoundReport) => void;
   /** Called when a job's first child starts training (it may wait for free slots before). */
   onStart?: (id: string) => void;
@@ -100,6 +107,7 @@ export class EngineEvaluator {
   private loop: Promise<void> | null = null;
   private broken: string | null = null;
   private closed = false;
+  private tuning: 'pending' | 'none' | KernelTuning;
 
   private constructor(private readonly options: EngineEvaluatorOptions, data: PreparedData, capacity: number) {
     const p = options.protocol;
@@ -107,7 +115,9 @@ export class EngineEvaluator {
     this.batches = Math.floor(p.trainExamples / p.batchSize);
     if (this.batches < 1) throw new RangeError(`protocol '${p.name}': trainExamples (${p.trainExamples}) is smaller than one batch (${p.batchSize})`);
     this.engine = ChildEngine.create({ device: options.device, model, capacity, batchSize: p.batchSize, stepsPerRound: this.batches,
-      threads: options.threads, cacheDir: options.cacheDir, ...options.kernels });
+      threads: options.threads, cacheDir: options.cacheDir, ...(options.kernels === 'auto' ? {} : options.kernels) });
+    const auto = options.kernels ?? (options.device === 'cuda' ? 'auto' : undefined);
+    this.tuning = auto === 'auto' && p.model === 'convnet' ? 'pending' : 'none';
     this.engine.setData(data.train, data.validation);
     this.inputs = new ChildInputs(model, this.engine.offsets, this.engine.paramCount, data.train.count);
     this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
@@ -271,7 +281,14 @@ export class EngineEvaluator {
     this.engine.start(started, flat);
   }
 
+  /** How the convolution kernels were chosen: timed on the device (kernels: 'auto'), or null. */
+  get kernelTuning(): KernelTuning | null { return typeof this.tuning === 'object' ? this.tuning : null; }
+
   private async run(): Promise<void> {
+    if (this.tuning === 'pending') {
+      this.tuning = 'none'; // once, even if it fails
+      this.tuning = await tuneConvKernels(this.engine, this.inputs, 2, () => this.closed);
+    }
     while (!this.closed) {
       this.dropUnused();
       this.place();
@@ -290,7 +307,7 @@ export class EngineEvaluator {
       this.options.onRound?.({
         round: ++this.round, children: slots.length, capacity: this.engine.capacity, steps: this.batches,
         seconds: (Date.now() - began) / 1000, rulesRunning: this.runs.size - this.rulesWaiting(), rulesWaiting: this.rulesWaiting(),
-        rulesDone: this.rulesDone,
+        rulesDone: this.rulesDone, kernels: this.engine.kernels,
       });
     }
   }
