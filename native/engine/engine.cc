@@ -139,7 +139,6 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
     : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), capacity_(capacity), batch_(batch),
       steps_per_round_(steps_per_round), kernels_(kernels) {
   CheckShape(shape, batch);
-
   // The update kernel indexes a child's parameters with 32-bit integers (render-children.ts).
   if (layout_.total >= (1LL << 31)) {
     throw std::invalid_argument("child engine: " + std::to_string(layout_.total) + " parameters per child; at most 2^31 - 1");
