@@ -188,8 +188,9 @@ function torchAdam(children: number): { ms: number; detail: string } | { error: 
   }
 }
 
-async function rewards(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined): Promise<Record<string, EvalOutcome>> {
-  const evaluator = EngineEvaluator.create({ device, protocol, data: { path: dataPath }, capacity: REWARD_RULES.length * protocol.lrs.length });
+/** The rewards of REWARD_RULES, and the kernels the evaluator tuned to (kernels: 'auto'; null when not tuned). */
+async function rewards(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, kernels?: 'auto') {
+  const evaluator = EngineEvaluator.create({ device, protocol, data: { path: dataPath }, capacity: REWARD_RULES.length * protocol.lrs.length, kernels });
   const out: Record<string, EvalOutcome> = {};
   try {
     evaluator.submit(REWARD_RULES.map((rule) => ({ id: rule, rule, seed: 0 })));
@@ -198,10 +199,10 @@ async function rewards(device: EngineDevice, protocol: ProtocolConfig, dataPath:
       out[r.id] = r.outcome;
       say(`  rewards: ${r.id} ${r.outcome.status} ${r.outcome.reward.toFixed(4)} (best lr ${r.outcome.bestLr})`);
     }
+    return { outcomes: out, tuning: evaluator.kernelTuning };
   } finally {
     await evaluator.close();
   }
-  return out;
 }
 
 /**
@@ -351,8 +352,15 @@ async function main(): Promise<void> {
     rows.push(['adam vs torch', `${(t.ms / ours).toFixed(2)}x`, `nos ${ours.toFixed(3)} ms vs torch fused ${t.ms.toFixed(3)} ms per step (${t.detail})`]);
   });
   await guard('rewards', async () => {
-    const mine = await rewards(device, protocol, dataPath);
+    // Through the evaluator's tuning (kernels: 'auto'), so the check runs it on the GPU too; not when test/gpu failed
+    // the tiled kernels (gpu-check.sh then skips 'tiled').
+    const { outcomes: mine, tuning } = await rewards(device, protocol, dataPath, skip.has('tiled') ? undefined : 'auto');
     figures.rewards = mine;
+    figures.rewardsTuning = tuning;
+    if (tuning) {
+      const name = (k: { conv: string; wgrad: string }) => `${k.conv}/${k.wgrad}`;
+      rows.push(['tuned kernels', name(tuning.chosen), `conv/wgrad the evaluator chose: ${tuning.timings.map((t) => `${name(t.kernels)} ${(t.seconds * 1e3).toFixed(0)} ms`).join(', ')} (${protocol.lrs.length * REWARD_RULES.length} slots)`]);
+    }
     for (const rule of REWARD_RULES) {
       const ref = reference?.outcomes[rule];
       const diff = ref ? Math.abs(mine[rule].reward - ref.reward) * 100 : NaN;

@@ -49,8 +49,8 @@ export interface EngineEvaluatorOptions {
   cacheDir?: string;
   /**
    * The convolution kernels (ChildEngineOptions conv, wgrad; the same bits either way), or 'auto': timed on the
-   * device before the first round, the fastest kept (kernel-tuning.ts).  Default: 'auto' for the convnet on a GPU,
-   * the direct kernels otherwise (the CPU twin is for checking).
+   * device before the first round, the fastest kept (kernel-tuning.ts).  Default: the direct kernels, until the
+   * tiled ones have passed test/gpu on a GPU (a kernel that faults there would fail every rule of the run).
    */
   kernels?: Pick<ChildEngineOptions, 'conv' | 'wgrad'> | 'auto';
   onRound?: (report: RoundReport) => void;
@@ -116,8 +116,7 @@ export class EngineEvaluator {
     if (this.batches < 1) throw new RangeError(`protocol '${p.name}': trainExamples (${p.trainExamples}) is smaller than one batch (${p.batchSize})`);
     this.engine = ChildEngine.create({ device: options.device, model, capacity, batchSize: p.batchSize, stepsPerRound: this.batches,
       threads: options.threads, cacheDir: options.cacheDir, ...(options.kernels === 'auto' ? {} : options.kernels) });
-    const auto = options.kernels ?? (options.device === 'cuda' ? 'auto' : undefined);
-    this.tuning = auto === 'auto' && p.model === 'convnet' ? 'pending' : 'none';
+    this.tuning = options.kernels === 'auto' && p.model === 'convnet' ? 'pending' : 'none';
     this.engine.setData(data.train, data.validation);
     this.inputs = new ChildInputs(model, this.engine.offsets, this.engine.paramCount, data.train.count);
     this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);
