@@ -49,8 +49,9 @@ export interface EngineEvaluatorOptions {
   cacheDir?: string;
   /**
    * The convolution kernels (ChildEngineOptions conv, wgrad; the same bits either way), or 'auto': timed on the
-   * device before the first round, the fastest kept (kernel-tuning.ts).  Default: the direct kernels, until the
-   * tiled ones have passed test/gpu on a GPU (a kernel that faults there would fail every rule of the run).
+   * device before the first round, the fastest kept (kernel-tuning.ts).  Default: NOS_ENGINE_KERNELS, else the direct
+   * kernels, until the tiled ones have passed test/gpu on a GPU (one that faulted there would fail every rule of the
+   * run).
    */
   kernels?: Pick<ChildEngineOptions, 'conv' | 'wgrad'> | 'auto';
   onRound?: (report: RoundReport) => void;
@@ -70,6 +71,19 @@ interface Ended { slot: number; a: Active; result?: ChildResult }
 /** Loads a protocol's data splits without the onnxruntime path (the GPU needs none of it). */
 export function loadEngineData(protocol: ProtocolConfig, dataPath: string = DEFAULT_DATA_PATH): PreparedData {
   return prepareSplits(loadTrainingData(dataPath), protocol.trainExamples, protocol.validationExamples);
+}
+
+/**
+ * NOS_ENGINE_KERNELS, the evaluators' convolution kernels where the caller names none: 'direct', 'tiled' or 'auto'
+ * (tuned on the device); unset, the direct ones.  (An environment variable so that `nos search`, `nos eval` and
+ * `nos worker` with `--device cuda` can try the tiled kernels before they are the default.)
+ */
+export function kernelsFromEnv(env: NodeJS.ProcessEnv = process.env): EngineEvaluatorOptions['kernels'] {
+  const value = env.NOS_ENGINE_KERNELS?.trim();
+  if (!value) return undefined;
+  if (value === 'auto') return 'auto';
+  if (value === 'direct' || value === 'tiled') return { conv: value, wgrad: value };
+  throw new RangeError(`NOS_ENGINE_KERNELS must be 'direct', 'tiled' or 'auto', got ${JSON.stringify(value)}`);
 }
 
 /** The default number of child slots for this device and protocol. */
@@ -114,9 +128,10 @@ export class EngineEvaluator {
     const model = createModel(p.model, [data.channels, data.height, data.width], data.classes, p.batchSize);
     this.batches = Math.floor(p.trainExamples / p.batchSize);
     if (this.batches < 1) throw new RangeError(`protocol '${p.name}': trainExamples (${p.trainExamples}) is smaller than one batch (${p.batchSize})`);
+    const kernels = options.kernels ?? kernelsFromEnv();
     this.engine = ChildEngine.create({ device: options.device, model, capacity, batchSize: p.batchSize, stepsPerRound: this.batches,
-      threads: options.threads, cacheDir: options.cacheDir, ...(options.kernels === 'auto' ? {} : options.kernels) });
-    this.tuning = options.kernels === 'auto' && p.model === 'convnet' ? 'pending' : 'none';
+      threads: options.threads, cacheDir: options.cacheDir, ...(kernels === 'auto' ? {} : kernels) });
+    this.tuning = kernels === 'auto' && p.model === 'convnet' ? 'pending' : 'none';
     this.engine.setData(data.train, data.validation);
     this.inputs = new ChildInputs(model, this.engine.offsets, this.engine.paramCount, data.train.count);
     this.free = Array.from({ length: capacity }, (_, i) => capacity - 1 - i);

@@ -1,5 +1,6 @@
 // Choosing the convolution kernels by timing them (kernel-tuning.ts): every combination the model can use is timed,
-// the engine keeps the fastest, and what the evaluator then computes is bit for bit what the direct kernels give.
+// the engine keeps the fastest, and what the evaluator then computes is bit for bit what the direct kernels give;
+// NOS_ENGINE_KERNELS sets the evaluators' default.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,7 +10,7 @@ import { PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/r
 import { convNet } from '../../../src/runtime/child/models';
 import { ChildEngine } from '../../../src/runtime/engine/child-engine';
 import { ChildInputs } from '../../../src/runtime/engine/child-inputs';
-import { EngineEvaluator, type RoundReport } from '../../../src/runtime/engine/engine-evaluator';
+import { EngineEvaluator, kernelsFromEnv, type RoundReport } from '../../../src/runtime/engine/engine-evaluator';
 import { tuneConvKernels } from '../../../src/runtime/engine/kernel-tuning';
 
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-kernel-tuning-'));
@@ -61,4 +62,12 @@ test("an evaluator with kernels: 'auto' tunes once, reports its kernels per roun
   assert.ok(direct.rounds.every((r) => r.kernels.conv === 'direct' && r.kernels.wgrad === 'direct'));
   assert.ok(direct.out.some((o) => o.status === 'ok'), JSON.stringify(direct.out.map((o) => o.status)));
   assert.deepEqual(auto.out, direct.out);
+});
+
+test('NOS_ENGINE_KERNELS names the evaluators\' default kernels, and a bad value is refused by name', () => {
+  assert.equal(kernelsFromEnv({}), undefined);
+  assert.equal(kernelsFromEnv({ NOS_ENGINE_KERNELS: 'auto' }), 'auto');
+  assert.deepEqual(kernelsFromEnv({ NOS_ENGINE_KERNELS: ' tiled ' }), { conv: 'tiled', wgrad: 'tiled' });
+  assert.deepEqual(kernelsFromEnv({ NOS_ENGINE_KERNELS: 'direct' }), { conv: 'direct', wgrad: 'direct' });
+  assert.throws(() => kernelsFromEnv({ NOS_ENGINE_KERNELS: 'fast' }), /NOS_ENGINE_KERNELS must be 'direct', 'tiled' or 'auto', got "fast"/);
 });
