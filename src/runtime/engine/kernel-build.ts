@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { CHILDREN_UPDATE_ENTRY, DEFAULT_UPDATE_LAYOUT, layoutName, renderChildrenUpdate, type UpdateLayout } from '../../compiler/render-children';
 import type { KernelRule } from '../../compiler/interpret';
 import { loadAddon, packageRoot } from '../binding';
-import { cacheKey, compileLibrary, compileLibraryAsync, defaultCacheDir, DEFAULT_CPU_FLAGS, findCompiler, getCudaPtx, getCudaPtxAsync } from '../kernel-cache';
+import { cacheKey, compileLibrary, compileLibraryAsync, defaultCacheDir, DEFAULT_CPU_FLAGS, findCompiler, getCudaPtx, getCudaPtxAsync, kernelFlags } from '../kernel-cache';
 
 export type EngineDevice = 'cuda' | 'host';
 
@@ -71,6 +71,21 @@ export function gpuArch(): string {
 }
 
 /**
+ * Where the CPU twin of `source` lives in the cache, and whether it must be compiled. Its flags are
+ * EMULATION_FLAGS then NOS_KERNEL_FLAGS, as its cache key says (e.g. "-fsanitize=address,undefined": see
+ * test/runtime/engine/twin-sanitizers.test.ts).
+ */
+function twinBuild(name: string, source: string, options: BuildOptions) {
+  const compiler = findCompiler();
+  if (!compiler) throw new Error('the CPU twin of the child engine needs a C++ compiler (set CXX, or install g++ or clang++)');
+  const unit = emulationSource(source);
+  const request = { hash: `${name}:host-twin`, source: unit, flags: EMULATION_FLAGS };
+  const dir = path.resolve(options.cacheDir ?? defaultCacheDir());
+  const library = path.join(dir, `${cacheKey(request, compiler)}.so`);
+  return { compiler, unit, library, flags: kernelFlags(EMULATION_FLAGS), stale: options.fresh === true || !fs.existsSync(library) };
+}
+
+/**
  * A module image for `device`: PTX text for 'cuda', the path of a library for 'host'.  `name` keys the cache
  * (with the source's digest), `entry` is a kernel the module must have.
  */
@@ -81,14 +96,9 @@ export function buildImage(device: EngineDevice, name: string, source: string, e
     return getCudaPtx({ hash: name, source, arch, cacheDir: options.cacheDir, entry, fresh: options.fresh },
       (src) => addon.nvrtcCompile(src, arch, `${name}.cu`).ptx).ptx;
   }
-  const compiler = findCompiler();
-  if (!compiler) throw new Error('the CPU twin of the child engine needs a C++ compiler (set CXX, or install g++ or clang++)');
-  const unit = emulationSource(source);
-  const request = { hash: `${name}:host-twin`, source: unit, flags: EMULATION_FLAGS };
-  const dir = path.resolve(options.cacheDir ?? defaultCacheDir());
-  const library = path.join(dir, `${cacheKey(request, compiler)}.so`);
-  if (options.fresh || !fs.existsSync(library)) compileLibrary(compiler, unit, library, EMULATION_FLAGS);
-  return library;
+  const twin = twinBuild(name, source, options);
+  if (twin.stale) compileLibrary(twin.compiler, twin.unit, twin.library, twin.flags);
+  return twin.library;
 }
 
 /** buildImage without blocking the JS thread: NVRTC on the libuv pool, or the C++ compiler as a child process. */
@@ -100,14 +110,9 @@ export async function buildImageAsync(device: EngineDevice, name: string, source
       async (src) => (await addon.nvrtcCompileAsync(src, arch, `${name}.cu`)).ptx);
     return got.ptx;
   }
-  const compiler = findCompiler();
-  if (!compiler) throw new Error('the CPU twin of the child engine needs a C++ compiler (set CXX, or install g++ or clang++)');
-  const unit = emulationSource(source);
-  const request = { hash: `${name}:host-twin`, source: unit, flags: EMULATION_FLAGS };
-  const dir = path.resolve(options.cacheDir ?? defaultCacheDir());
-  const library = path.join(dir, `${cacheKey(request, compiler)}.so`);
-  if (options.fresh || !fs.existsSync(library)) await compileLibraryAsync(compiler, unit, library, EMULATION_FLAGS);
-  return library;
+  const twin = twinBuild(name, source, options);
+  if (twin.stale) await compileLibraryAsync(twin.compiler, twin.unit, twin.library, twin.flags);
+  return twin.library;
 }
 
 /** The engine module (kernels.cu) for `device`. */
