@@ -97,12 +97,13 @@ class HostDevice : public Device {
   bool IsGpu() const override { return false; }
   void Bind() override {}
   DevPtr Alloc(size_t bytes) override {
+    // Exactly the bytes asked for (aligned like cuMemAlloc's), so a sanitized twin (test/sanitize-twin.sh) catches
+    // a kernel that reads or writes past a buffer, where the GPU's rounded allocation would hide it.
     void* p = nullptr;
-    const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
-    if (posix_memalign(&p, 64, rounded) != 0 || !p) {
+    if (posix_memalign(&p, 256, std::max<size_t>(1, bytes)) != 0 || !p) {
       throw std::runtime_error("host emulation: out of memory allocating " + std::to_string(bytes) + " bytes");
     }
-    std::memset(p, 0, rounded);
+    std::memset(p, 0, bytes);
     return reinterpret_cast<DevPtr>(p);
   }
   void Free(DevPtr p) noexcept override { std::free(reinterpret_cast<void*>(p)); }

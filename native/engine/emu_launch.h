@@ -211,6 +211,26 @@ static const char* nos_emu_run(void (*kernel)(A...), const unsigned int* grid, c
 }
 #endif
 
+#ifdef NOS_EMU_SHARED_STATIC
+// Shared memory is one static per kernel here (emu_shim.h): the OS threads of a launch take turns.
+#include <pthread.h>
+static pthread_mutex_t nos_emu_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+template <typename... A>
+static const char* nos_emu_launch(void (*kernel)(A...), const unsigned int* grid, const unsigned int* block,
+                                  void** params, long long first, long long last) {
+  pthread_mutex_lock(&nos_emu_shared_lock);
+  const char* error = nos_emu_run(kernel, grid, block, params, first, last);
+  pthread_mutex_unlock(&nos_emu_shared_lock);
+  return error;
+}
+#else
+template <typename... A>
+static inline const char* nos_emu_launch(void (*kernel)(A...), const unsigned int* grid, const unsigned int* block,
+                                         void** params, long long first, long long last) {
+  return nos_emu_run(kernel, grid, block, params, first, last);
+}
+#endif
+
 struct nos_emu_entry {
   const char* name;
   nos_emu_launcher launch;
@@ -218,5 +238,5 @@ struct nos_emu_entry {
 
 #define NOS_EMU_EXPORT(name)                                                                                   \
   {#name, [](const unsigned int* g, const unsigned int* b, void** p, long long f, long long l) {              \
-     return nos_emu_run(name, g, b, p, f, l);                                                                  \
+     return nos_emu_launch(name, g, b, p, f, l);                                                               \
    }},

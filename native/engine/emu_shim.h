@@ -17,7 +17,22 @@
 #define __forceinline__ inline
 #define __restrict__ __restrict
 // One copy per OS thread: the block it runs shares it (see above).  CUDA leaves shared memory uninitialized.
+// Under AddressSanitizer (the sanitized twin: test/runtime/engine/twin-sanitizers.test.ts) it is one plain static
+// instead, which ASan surrounds with redzones (it guards no thread-locals), so indexing past a __shared__ array is
+// caught as compute-sanitizer would catch it on the GPU; such a library runs one launch's blocks at a time
+// (emu_launch.h), as the blocks would otherwise share it.
+#if defined(__SANITIZE_ADDRESS__)
+#define NOS_EMU_SHARED_STATIC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NOS_EMU_SHARED_STATIC 1
+#endif
+#endif
+#ifdef NOS_EMU_SHARED_STATIC
+#define __shared__ static
+#else
 #define __shared__ static thread_local
+#endif
 
 struct nos_emu_dim3 {
   unsigned int x, y, z;
