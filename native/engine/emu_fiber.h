@@ -82,7 +82,6 @@ struct nos_emu_block {
   unsigned int current;
 };
 static thread_local nos_emu_block* nos_emu_block_now;  // null while a block runs without fibers
-static thread_local const char* nos_emu_error;         // the launch's first error, reported by its launcher
 
 // Suspends the calling thread until every thread of its block still running has reached a barrier.  The barrier is
 // named by its line: CUDA allows __syncthreads in conditional code only where the condition is the same for the
@@ -91,7 +90,7 @@ static thread_local const char* nos_emu_error;         // the launch's first err
 static inline void nos_emu_barrier(int line) {
   nos_emu_block* block = nos_emu_block_now;
   if (block == 0) {  // thread 0 of the block finished without a barrier (emu_launch.h)
-    nos_emu_error = "a thread waited at __syncthreads where thread 0 of its block did not (a barrier in divergent code)";
+    nos_emu_fail("a thread waited at __syncthreads where thread 0 of its block did not (a barrier in divergent code)");
     return;
   }
   nos_emu_fiber* self = &block->fibers[block->current];

@@ -174,7 +174,7 @@ static const char* nos_emu_run_block(const unsigned int* block, unsigned int thr
     }
   }
   nos_emu_block_now = 0;
-  return error;
+  return error != 0 ? error : nos_emu_error;
 }
 
 // Blocks [first, last) of the launch.
@@ -200,14 +200,15 @@ template <typename... A>
 static const char* nos_emu_run(void (*kernel)(A...), const unsigned int* grid, const unsigned int* block,
                                void** params, long long first, long long last) {
   const unsigned int threads = block[0] * block[1] * block[2];
-  for (long long b = first; b < last; ++b) {
+  nos_emu_error = 0;
+  for (long long b = first; b < last && nos_emu_error == 0; ++b) {
     nos_emu_enter_block(grid, block, b);
     for (unsigned int t = 0; t < threads; ++t) {
       nos_emu_enter_thread(block, t);
       nos_emu_call(kernel, params, typename nos_emu_make_indices<sizeof...(A)>::type{});
     }
   }
-  return 0;
+  return nos_emu_error;
 }
 #endif
 

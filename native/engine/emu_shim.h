@@ -46,6 +46,13 @@ static thread_local nos_emu_context nos_emu;
 #define blockDim (nos_emu.block_dim)
 #define gridDim (nos_emu.grid_dim)
 
+// The launch's first error, which its launcher returns (the host device raises it): what the twin can tell would go
+// wrong on a GPU (a barrier it cannot emulate, emu_fiber.h; a misaligned vector access, render-children.ts).
+static thread_local const char* nos_emu_error;
+static inline void nos_emu_fail(const char* why) {
+  if (nos_emu_error == 0) nos_emu_error = why;
+}
+
 static inline float __int_as_float(int bits) {
   float f;
   memcpy(&f, &bits, 4);

@@ -80,18 +80,25 @@ const scalarDialect = new ChildrenDialect(true);
  * 16-byte loads and stores of four floats (`.cs` for the streaming layout); the CPU twin copies the bytes (no aliasing
  * through a struct there).
  */
-function vectorHelpers(cache: UpdateLayout['cache']): string {
+export function vectorHelpers(cache: UpdateLayout['cache']): string {
   const hint = cache === 'streaming' ? '.cs' : '';
   const store = cache === 'streaming'
     ? '__stcs(reinterpret_cast<float4*>(p), make_float4(r[0], r[1], r[2], r[3]));'
     : 'nos_f4 q; q.x = r[0]; q.y = r[1]; q.z = r[2]; q.w = r[3];\n  *reinterpret_cast<nos_f4*>(p) = q;';
   return `struct alignas(16) nos_f4 { float x, y, z, w; };
+#ifndef __CUDACC__
+// The GPU faults on a 16-byte access that is not 16-byte aligned (and poisons the context); the twin fails the launch.
+static inline void nos_twin_check_aligned(const float* p) {
+  if (((unsigned long long)p & 15) != 0) nos_emu_fail("a 16-byte load or store at an address that is not 16-byte aligned (a GPU faults there)");
+}
+#endif
 static __device__ __forceinline__ void nos_load4(const float* p, float* r) {
 #ifdef __CUDACC__
   // volatile: issued where it stands, before the dead-child check, which the compiler would otherwise put first
   // (one more memory latency in every thread's path: the flag's load, then the data's).
   asm volatile("ld.global${hint}.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(r[0]), "=f"(r[1]), "=f"(r[2]), "=f"(r[3]) : "l"(p));
 #else
+  nos_twin_check_aligned(p);
   memcpy(r, p, 16);
 #endif
 }
@@ -99,6 +106,7 @@ static __device__ __forceinline__ void nos_store4(float* p, const float* r) {
 #ifdef __CUDACC__
   ${store}
 #else
+  nos_twin_check_aligned(p);
   memcpy(p, r, 16);
 #endif
 }`;

@@ -1,8 +1,9 @@
 // The engine's kernels under AddressSanitizer and UBSan on the CPU twin: what compute-sanitizer would say on a GPU,
 // checked on every CI run.  A kernel that reads or writes past a buffer or its shared memory, or whose index math
 // overflows, gives garbage or a fault on a GPU (whose allocations are rounded up, so often silently); on the twin it
-// is a report and a failed test.  Two parts: planted errors prove the sanitizers see them through the twin's launch
-// path (fibers, shared memory included), then the engine's twin tests run again with every twin library sanitized.
+// is a report and a failed test.  Planted errors prove the sanitizers see them through the twin's launch path (fibers,
+// shared memory included), and that the twin fails a misaligned 16-byte access (always on, no sanitizer needed); then
+// the engine's twin tests run again with every twin library sanitized.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -11,13 +12,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildImage, emulationSource, EMULATION_FLAGS } from '../../../src/runtime/engine/kernel-build';
 import { findCompiler } from '../../../src/runtime/kernel-cache';
+import { vectorHelpers } from '../../../src/compiler/render-children';
 
 const SANITIZER_FLAGS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-g'];
 
 /** The engine's twin tests that launch its kernels (the rest of test/runtime/engine builds or plans only). */
 const SANITIZED_TESTS = ['engine-step', 'engine-tiled', 'children-update', 'engine-profile', 'engine-evaluator'];
 
-const PLANTED = String.raw`
+const PLANTED = vectorHelpers('default') + String.raw`
 // With shift 1 the last thread reads one past the end of its input.
 extern "C" __global__ void global_past_end(const float* in, float* out, int shift) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
@@ -35,6 +37,13 @@ extern "C" __global__ void shared_past_end(const float* in, float* out, int shif
 extern "C" __global__ void index_overflow(const float* in, float* out, int stride) {
   const int at = (int)blockIdx.x * stride * 4;
   out[threadIdx.x] = in[at > 0 ? 0 : threadIdx.x];
+}
+// The children update's 16-byte access helpers on an address shift floats off a 16-byte boundary.
+extern "C" __global__ void misaligned_load(const float* in, float* out, int shift) {
+  if (threadIdx.x >= 16) return;
+  float r[4];
+  nos_load4(in + 4 * threadIdx.x + shift, r);
+  nos_store4(out + 4 * threadIdx.x, r);
 }
 `;
 
@@ -75,14 +84,14 @@ const libasan = (() => {
 })();
 const skip = !compiler ? 'no C++ compiler' : !libasan ? `${compiler.command[0]} has no AddressSanitizer runtime (-print-file-name=libasan.so)` : false;
 
-/** Builds the planted kernels as a program on the twin's launch path with the sanitizers; runs kernel `name`. */
-function runPlanted(dir: string, name: string, arg: number): { status: number | null; output: string } {
+/** Builds the planted kernels as a program on the twin's launch path (with `sanitizers`, once per dir); runs `name`. */
+function runPlanted(dir: string, name: string, arg: number, sanitizers: readonly string[] = SANITIZER_FLAGS): { status: number | null; output: string } {
   const exe = path.join(dir, 'planted');
   if (!fs.existsSync(exe)) {
     const source = path.join(dir, 'planted.cc');
     fs.writeFileSync(source, emulationSource(PLANTED) + DRIVER);
     const flags = EMULATION_FLAGS.filter((f) => f !== '-shared' && f !== '-fPIC');
-    execFileSync(compiler!.command[0], [...compiler!.command.slice(1), ...flags, ...SANITIZER_FLAGS, '-pthread', source, '-o', exe], { stdio: 'pipe' });
+    execFileSync(compiler!.command[0], [...compiler!.command.slice(1), ...flags, ...sanitizers, '-pthread', source, '-o', exe], { stdio: 'pipe' });
   }
   try {
     const output = execFileSync(exe, [name, String(arg)], { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
@@ -108,6 +117,16 @@ test('the sanitized twin catches a kernel reading past a buffer or its shared me
     const overflow = runPlanted(dir, 'index_overflow', 1 << 30);
     assert.notEqual(overflow.status, 0);
     assert.match(overflow.output, /runtime error: signed integer overflow/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a 16-byte access at an address that is not 16-byte aligned fails the launch on the twin, as it faults on a GPU', { skip: compiler ? false : 'no C++ compiler' }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-twin-aligned-'));
+  try {
+    assert.deepEqual(runPlanted(dir, 'misaligned_load', 0, []), { status: 0, output: 'ok\n' });
+    assert.deepEqual(runPlanted(dir, 'misaligned_load', 1, []), { status: 0, output: 'a 16-byte load or store at an address that is not 16-byte aligned (a GPU faults there)\n' });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
