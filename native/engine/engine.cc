@@ -17,6 +17,7 @@ constexpr int kFlagThreads = 256;      // nos_nonfinite_partial's block
 constexpr int kConv1ImageChunk = 4;
 constexpr int kConv2ImageChunk = 10;
 constexpr int kWgradThreads = 256;
+constexpr long long kMaxChildIndex = 1LL << 31;  // a child's tensors are indexed in 32 bits (CheckShape)
 constexpr int kWgradSharedFloats = 12032;  // NOS_WGRAD_SHARED in kernels.cu
 constexpr int kConvSharedFloats = 4608;    // NOS_CONV_SHARED in kernels.cu: 72 floats per input channel
 // Threads per (channel, image) plane in the batch-norm partial sums: lane j takes elements j, j + 8, ..., so a warp
@@ -121,6 +122,23 @@ void CheckShape(const ModelShape& s, int batch) {
     if (s.filters % 8 != 0 || s.filters < 8 || s.filters > 32) fail("convnet: filters must be a multiple of 8 in [8, 32]");
     if ((s.filters / 4) * s.channels > kWgradThreads) fail("convnet: too many input channels (filters/4 x channels must be at most 256)");
   }
+  // The kernels index within a child in 32 bits (kernels.cu, render-children.ts): at a GPU's sizes a larger tensor
+  // would wrap around, which the twin's small children never show.
+  const SlotSizes z(s, batch);
+  const struct {
+    const char* what;
+    long long elements;
+  } tensors[] = {{"parameters", z.params},
+                 {"input batch (batch x channels x height x width)", z.x},
+                 {"hidden activations (batch x hidden)", z.hidden},
+                 {"first convolution's output (batch x filters x height x width)", z.z1},
+                 {"weight gradient's partial sums", z.wgrad_part}};
+  for (const auto& t : tensors) {
+    if (t.elements >= kMaxChildIndex) {
+      fail("a child's " + std::string(t.what) + " would hold " + std::to_string(t.elements) +
+           " values; the kernels index a child's tensors in 32 bits, so at most 2^31 - 1 (lower the batch or the model's size)");
+    }
+  }
 }
 
 size_t Engine::BytesPerChild(const ModelShape& shape, int batch, int steps_per_round) {
@@ -139,10 +157,6 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
     : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), capacity_(capacity), batch_(batch),
       steps_per_round_(steps_per_round), kernels_(kernels) {
   CheckShape(shape, batch);
-  // The update kernel indexes a child's parameters with 32-bit integers (render-children.ts).
-  if (layout_.total >= (1LL << 31)) {
-    throw std::invalid_argument("child engine: " + std::to_string(layout_.total) + " parameters per child; at most 2^31 - 1");
-  }
   if (capacity < 1 || capacity > 65535) throw std::invalid_argument("child engine: capacity must be in [1, 65535]");
   if (steps_per_round < 1) throw std::invalid_argument("child engine: steps per round must be >= 1");
   device_->Bind();
