@@ -36,16 +36,26 @@ static inline void nos_emu_call(void (*kernel)(A...), void** params, nos_emu_ind
   kernel(*static_cast<typename nos_emu_bare<A>::type*>(params[I])...);
 }
 
+// NOS_EMU_REVERSED (a build flag: test/runtime/engine/twin-order.test.ts) runs a launch's blocks, and each block's
+// threads, in the opposite order: a kernel whose threads read what other threads or blocks of the same launch write
+// (a race on a GPU) then gives other bits, where the kernels' rules (kernels.cu) promise the same.
+
 // Sets the grid and block dimensions and block b's index (linear order, x fastest).
 static inline void nos_emu_enter_block(const unsigned int* grid, const unsigned int* block, long long b) {
   nos_emu.grid_dim = nos_emu_dim3{grid[0], grid[1], grid[2]};
   nos_emu.block_dim = nos_emu_dim3{block[0], block[1], block[2]};
   const long long gx = grid[0], gxy = (long long)grid[0] * grid[1];
+#ifdef NOS_EMU_REVERSED
+  b = gxy * grid[2] - 1 - b;
+#endif
   nos_emu.block = nos_emu_dim3{(unsigned int)(b % gx), (unsigned int)((b / gx) % grid[1]), (unsigned int)(b / gxy)};
 }
 
 // Thread t of the block in linear order (x fastest).
 static inline void nos_emu_enter_thread(const unsigned int* block, unsigned int t) {
+#ifdef NOS_EMU_REVERSED
+  t = block[0] * block[1] * block[2] - 1 - t;
+#endif
   nos_emu.thread = nos_emu_dim3{t % block[0], (t / block[0]) % block[1], t / (block[0] * block[1])};
 }
 

@@ -1,5 +1,6 @@
 // Two training steps of a convnet child engine with given convolution kernels, for holding the tiled kernels to the
-// direct ones bit for bit (test/runtime/engine/engine-tiled.test.ts on the twin, test/gpu/engine.test.ts on a GPU).
+// direct ones bit for bit (test/runtime/engine/engine-tiled.test.ts on the twin, test/gpu/engine.test.ts on a GPU) and
+// the twin's builds to each other (twin-order.test.ts).
 import assert from 'node:assert/strict';
 import { compileRule } from '../../src/compiler';
 import { NOS_SCALAR_COUNT } from '../../src/compiler/kernel-abi';
@@ -26,12 +27,15 @@ function split(count: number, pixels: number, seed: number): PreparedData['train
   return { images: normals(count * pixels, seed), labels: Uint8Array.from({ length: count }, () => Math.floor(random() * 10)), count };
 }
 
-interface Trained { grads: Float32Array[]; params: Float32Array[] }
+export interface Trained { grads: Float32Array[]; params: Float32Array[]; evaluation: { correct: number[]; lossSum: number[] } }
 
 export interface Kernels { conv: KernelVariant; wgrad: KernelVariant }
 
-/** Two training steps of two children (sgd and adam) with `kernels`; each child's gradients and parameters after them. */
-async function steps(device: EngineDevice, kernels: Kernels, shape: [number, number, number], filters: number, batch: number, cacheDir?: string): Promise<Trained> {
+/**
+ * Two training steps of two children (sgd and adam) with `kernels`; each child's gradients and parameters after them,
+ * and their scores on the held-out split.
+ */
+export async function trainTwoSteps(device: EngineDevice, kernels: Kernels, shape: [number, number, number], filters: number, batch: number, cacheDir?: string): Promise<Trained> {
   const model = convNet(shape, 10, batch, filters);
   const engine = ChildEngine.create({ device, model, capacity: 2, batchSize: batch, stepsPerRound: 2, cacheDir, ...kernels, threads: 2 });
   try {
@@ -49,7 +53,10 @@ async function steps(device: EngineDevice, kernels: Kernels, shape: [number, num
       rules: rules.map((info) => engine.ruleHandle(info)), steps: 2,
     });
     assert.deepEqual(round.dead, [false, false]);
-    return { grads: [0, 1].map((s) => engine.read(s, EngineField.grads)), params: [0, 1].map((s) => engine.read(s, EngineField.params)) };
+    const grads = [0, 1].map((s) => engine.read(s, EngineField.grads));
+    const params = [0, 1].map((s) => engine.read(s, EngineField.params));
+    const scored = await engine.evaluate([0, 1]);
+    return { grads, params, evaluation: { correct: [...scored.correct], lossSum: [...scored.lossSum] } };
   } finally {
     engine.close();
   }
@@ -61,8 +68,8 @@ async function steps(device: EngineDevice, kernels: Kernels, shape: [number, num
  * not all zero.  (The gradients go through the forward convolutions, the input gradient's and the weight gradients.)
  */
 export async function assertTiledKernelsAgree(device: EngineDevice, kernels: Kernels, { shape, filters, batch }: typeof TILED_CASES[number], cacheDir?: string): Promise<void> {
-  const direct = await steps(device, { conv: 'direct', wgrad: 'direct' }, shape, filters, batch, cacheDir);
-  const tiled = await steps(device, kernels, shape, filters, batch, cacheDir);
+  const direct = await trainTwoSteps(device, { conv: 'direct', wgrad: 'direct' }, shape, filters, batch, cacheDir);
+  const tiled = await trainTwoSteps(device, kernels, shape, filters, batch, cacheDir);
   const conv = convNet(shape, 10, batch, filters).params.slice(0, 4).reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   for (let k = 0; k < 2; k++) {
     assert.ok(direct.grads[k].subarray(0, conv).some((g) => g !== 0 && Number.isFinite(g)), `child ${k}: no convolution gradient`);
@@ -71,4 +78,5 @@ export async function assertTiledKernelsAgree(device: EngineDevice, kernels: Ker
     const firstParam = direct.params[k].findIndex((p, i) => !Object.is(p, tiled.params[k][i]));
     assert.equal(firstParam, -1, `child ${k}: parameter ${firstParam} differs`);
   }
+  assert.deepEqual(tiled.evaluation, direct.evaluation, 'the held-out scores');
 }
