@@ -11,6 +11,7 @@ import type { Backend, Envelope, Job, RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
 import { GpuProcess } from './gpu-process';
 import type { GpuMessage } from './gpu-worker';
+import type { ConvKernelChoice } from '../runtime/engine/child-engine';
 import type { EngineDevice } from '../runtime/engine/kernel-build';
 import { MAX_TIMER_MS } from './worker-process';
 
@@ -24,8 +25,11 @@ export interface GpuPoolOptions {
   /** Where the child engine runs: the GPU (default), or its CPU twin for a dry run (gpu-worker.ts). */
   engine?: EngineDevice;
   /** Each finished engine round (progress lines). */
-  onRound?: (info: { device: string; children: number; capacity: number; seconds: number; rulesDone: number }) => void;
+  onRound?: (info: GpuRoundInfo) => void;
 }
+
+/** What a finished engine round tells the search: the device, how full it was, and which kernels ran. */
+export interface GpuRoundInfo { device: string; children: number; capacity: number; seconds: number; rulesDone: number; kernels: ConvKernelChoice }
 
 interface Item {
   job: Job;
@@ -172,7 +176,8 @@ export class GpuPool implements Backend {
 
   private onMessage(m: GpuMessage): void {
     if (m.type === 'round') {
-      this.options.onRound?.({ device: m.device, children: m.report.children, capacity: m.report.capacity, seconds: m.report.seconds, rulesDone: m.report.rulesDone });
+      const { children, capacity, seconds, rulesDone, kernels } = m.report;
+      this.options.onRound?.({ device: m.device, children, capacity, seconds, rulesDone, kernels });
       return;
     }
     if (m.type === 'ready') return;
@@ -240,6 +245,20 @@ export class GpuPool implements Backend {
     }
     this.pump();
   }
+}
+
+/**
+ * An onRound that says, once, where the children train (the device, its child slots, the convolution kernels), and
+ * again whenever the kernels change (an evaluator tuning them, NOS_ENGINE_KERNELS=auto, switches after its first round).
+ */
+export function deviceNotes(note: (message: string) => void): (info: GpuRoundInfo) => void {
+  let said = '';
+  return (info) => {
+    const now = `convolutions ${info.kernels.conv}, weight gradients ${info.kernels.wgrad}`;
+    if (now === said) return;
+    note(`${said ? 'now' : `training on ${info.device}, ${info.capacity} child slots`}: ${now}`);
+    said = now;
+  };
 }
 
 export function createGpuBackend(options: GpuPoolOptions): GpuPool {

@@ -34,7 +34,8 @@ export type MakeStrategy = (kind: StrategyKind, space: SearchSpace, seed: number
 export interface SearchDeps {
   makeStrategy?: MakeStrategy;
   identify?: IdentifyRule;
-  makeBackend?: (config: SearchConfig) => Backend | Promise<Backend>;
+  /** `note` shows a line to the user (a 'note' event), e.g. where a GPU backend trains. */
+  makeBackend?: (config: SearchConfig, note: (message: string) => void) => Backend | Promise<Backend>;
 }
 
 export type SearchEvent =
@@ -96,7 +97,7 @@ function defaultMakeStrategy(): MakeStrategy {
   return (kind, space, seed, options) => controller.createStrategy(kind, space, seed, options);
 }
 
-async function defaultMakeBackend(config: SearchConfig): Promise<Backend> {
+async function defaultMakeBackend(config: SearchConfig, note: (message: string) => void): Promise<Backend> {
   if (config.queue) {
     let mod: { createRedisBackend?: (url: string, options?: object) => Backend | Promise<Backend> };
     try {
@@ -109,8 +110,8 @@ async function defaultMakeBackend(config: SearchConfig): Promise<Backend> {
   }
   if (config.device === 'cuda') {
     // One GPU worker whose child engine trains every queued rule side by side (--workers does not apply).
-    const { createGpuBackend } = require('./pool-gpu') as typeof import('./pool-gpu');
-    return createGpuBackend({ limits: config.limits });
+    const { createGpuBackend, deviceNotes } = require('./pool-gpu') as typeof import('./pool-gpu');
+    return createGpuBackend({ limits: config.limits, onRound: deviceNotes(note) });
   }
   const { createLocalBackend } = require('./pool-local') as typeof import('./pool-local');
   return createLocalBackend({ workers: config.workers, limits: config.limits });
@@ -343,7 +344,7 @@ class Search {
   }
 
   private async getBackend(): Promise<Backend> {
-    this.backend ??= await this.deps.makeBackend(this.config);
+    this.backend ??= await this.deps.makeBackend(this.config, (message) => this.emit({ type: 'note', message }));
     return this.backend;
   }
 

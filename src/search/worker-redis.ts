@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Envelope, Job, RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
-import { createGpuBackend, type GpuPool } from './pool-gpu';
+import { createGpuBackend, deviceNotes, type GpuPool } from './pool-gpu';
 import {
   DEFAULT_QUEUE_NAME, RETRIED_STATUSES, assertRedisReachable, connectionOptions, parseRedisUrl, validateJob, withinMs, dropConnections,
   type QueuedJobData,
@@ -146,7 +146,7 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
       let result: RunResult;
       if (options.device === 'cuda') {
         // Every job of this worker trains on one GPU engine, side by side (--concurrency: how many at once).
-        gpu ??= createGpuBackend({ limits });
+        gpu ??= createGpuBackend({ limits, onRound: deviceNotes((message) => log(`nos worker ${name}: ${message}`)) });
         const run = await gpu.runJob({ ...job, device: 'cuda' }, attempt);
         result = run.result;
         label = `${name}:${run.worker}`;

@@ -3,7 +3,7 @@
 // fault (re-running the others alone) and give every job back once.  Real jobs: test/runtime/engine/engine-fake-cuda.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createGpuBackend } from '../../src/search/pool-gpu';
+import { createGpuBackend, deviceNotes } from '../../src/search/pool-gpu';
 import { fakeJob, runBackendConformance } from './backend-conformance';
 
 runBackendConformance('gpu pool', ({ limits }) => createGpuBackend({ limits }));
@@ -45,4 +45,18 @@ test('gpu pool: close() answers every runJob caller, queued or running', async (
   await new Promise((r) => setTimeout(r, 50));
   await pool.close();
   for (const r of await Promise.all(runs)) assert.deepEqual(r.result, { kind: 'failure', status: 'crashed', error: 'gpu pool closed' });
+});
+
+test('gpu pool: deviceNotes says where the children train once, and again only when the kernels change', () => {
+  const notes: string[] = [];
+  const onRound = deviceNotes((m) => notes.push(m));
+  const round = { device: 'NVIDIA H200', children: 700, capacity: 1024, seconds: 17, rulesDone: 0 };
+  onRound({ ...round, kernels: { conv: 'direct', wgrad: 'direct' } });
+  onRound({ ...round, kernels: { conv: 'direct', wgrad: 'direct' } });
+  onRound({ ...round, kernels: { conv: 'tiled', wgrad: 'direct' } });
+  onRound({ ...round, kernels: { conv: 'tiled', wgrad: 'direct' } });
+  assert.deepEqual(notes, [
+    'training on NVIDIA H200, 1024 child slots: convolutions direct, weight gradients direct',
+    'now: convolutions tiled, weight gradients direct',
+  ]);
 });

@@ -70,6 +70,12 @@ class StatusLine {
   }
 
   on(event: SearchEvent): void {
+    if (event.type === 'note') {  // a note is not progress: --no-progress keeps it
+      if (this.bar) this.bar.stop();
+      process.stderr.write(`note: ${event.message}\n`);
+      if (this.bar) this.bar.start(this.budget, this.done, this.fields());
+      return;
+    }
     if (!this.enabled) return;
     if (event.type === 'started') {
       this.done = this.doneAtStart = event.done;
@@ -98,10 +104,6 @@ class StatusLine {
       }
     } else if (event.type === 'confirm') {
       this.onConfirm(event);
-    } else if (event.type === 'note') {
-      if (this.bar) this.bar.stop();
-      process.stderr.write(`note: ${event.message}\n`);
-      if (this.bar) this.bar.start(this.budget, this.done, this.fields());
     }
   }
 

@@ -122,4 +122,6 @@ test('nos search --device cuda runs the search on the GPU backend to the end', {
     assert.ok(['ok', 'diverged'].includes(r.envelope!.status), JSON.stringify(r));
     assert.match(r.envelope!.worker, /^gpu:pid\d+$/);
   }
+  // Said once, where the children trained and with which kernels.
+  assert.equal(stderr.match(/note: training on nos fake device \(sm_90\), \d+ child slots: convolutions direct, weight gradients direct\n/g)?.length, 1, stderr);
 });
