@@ -17,6 +17,7 @@ constexpr int kFlagThreads = 256;      // nos_nonfinite_partial's block
 constexpr int kConv1ImageChunk = 4;
 constexpr int kConv2ImageChunk = 10;
 constexpr int kWgradThreads = 256;
+constexpr long long kSlotAlignFloats = 32;  // 128 bytes: a cache line (Engine::stride_)
 constexpr long long kMaxChildIndex = 1LL << 31;  // a child's tensors are indexed in 32 bits (CheckShape)
 constexpr int kWgradSharedFloats = 12032;  // NOS_WGRAD_SHARED in kernels.cu
 constexpr int kConvSharedFloats = 4608;    // NOS_CONV_SHARED in kernels.cu: 72 floats per input channel
@@ -68,10 +69,14 @@ struct WgradPlan {
 };
 
 // Elements (or bytes, for the u8 buffers) of each per-slot buffer.
+// A child's slot of `params` floats in the per-slot arrays (Engine::stride_).
+long long SlotStride(long long params) { return (params + kSlotAlignFloats - 1) / kSlotAlignFloats * kSlotAlignFloats; }
+
 struct SlotSizes {
-  long long params, x, logits, hidden, z1, a1, z2, a2, bn, running, bn_part, coef, wgrad_part;
+  long long params, param_stride, x, logits, hidden, z1, a1, z2, a2, bn, running, bn_part, coef, wgrad_part;
   SlotSizes(const ModelShape& s, int batch) {
     params = LayoutOf(s).total;
+    param_stride = SlotStride(params);
     x = static_cast<long long>(batch) * s.features();
     logits = static_cast<long long>(batch) * s.classes;
     hidden = s.kind == ModelShape::kMlp ? static_cast<long long>(batch) * s.hidden : 0;
@@ -143,7 +148,7 @@ void CheckShape(const ModelShape& s, int batch) {
 
 size_t Engine::BytesPerChild(const ModelShape& shape, int batch, int steps_per_round) {
   SlotSizes z(shape, batch);
-  const long long floats = z.params * 6 + static_cast<long long>(steps_per_round) * kScalarCount + z.x + z.logits * 2 +
+  const long long floats = z.param_stride * 6 + static_cast<long long>(steps_per_round) * kScalarCount + z.x + z.logits * 2 +
                            batch + z.hidden * 2 + z.z1 * 2 + z.a1 + z.z2 * 3 + z.a2 * 2 + z.bn * 3 + z.running +
                            z.coef + z.wgrad_part;
   const long long ints = batch + 16;
@@ -154,7 +159,8 @@ size_t Engine::BytesPerChild(const ModelShape& shape, int batch, int steps_per_r
 
 Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image, const ModelShape& shape, int capacity,
                int batch, int steps_per_round, ConvKernels kernels)
-    : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), capacity_(capacity), batch_(batch),
+    : device_(std::move(device)), shape_(shape), layout_(LayoutOf(shape)), stride_(SlotStride(layout_.total)),
+      capacity_(capacity), batch_(batch),
       steps_per_round_(steps_per_round), kernels_(kernels) {
   CheckShape(shape, batch);
   if (capacity < 1 || capacity > 65535) throw std::invalid_argument("child engine: capacity must be in [1, 65535]");
@@ -188,9 +194,9 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
   const SlotSizes z(shape, batch);
   const long long c = capacity;
   try {
-    params_ = Alloc(4 * c * z.params);
-    grads_ = Alloc(4 * c * z.params);
-    for (auto& s : state_) s = Alloc(4 * c * z.params);
+    params_ = Alloc(4 * c * stride_);
+    grads_ = Alloc(4 * c * stride_);
+    for (auto& s : state_) s = Alloc(4 * c * stride_);
     scalars_ = Alloc(4 * c * steps_per_round * kScalarCount);
     dead_ = Alloc(4 * c);
     first_loss_ = Alloc(4 * c);
@@ -327,9 +333,9 @@ void Engine::Start(const std::vector<int>& slots, const float* params) {
   const int zero = 0;
   for (size_t i = 0; i < slots.size(); ++i) {
     const long long slot = slots[i];
-    device_->Upload(F(params_, slot * p), params + i * p, 4 * p);
-    device_->Zero(F(grads_, slot * p), 4 * p);
-    for (DevPtr s : state_) device_->Zero(F(s, slot * p), 4 * p);
+    device_->Upload(F(params_, slot * stride_), params + i * p, 4 * p);
+    device_->Zero(F(grads_, slot * stride_), 4 * stride_);
+    for (DevPtr s : state_) device_->Zero(F(s, slot * stride_), 4 * stride_);
     if (running_) device_->Upload(F(running_, slot * 4 * shape_.filters), running.data(), 4 * running.size());
     device_->Upload(I(dead_, slot), &zero, 4);
     device_->Upload(I(steps_, slot), &zero, 4);
@@ -349,16 +355,20 @@ static DevPtr FieldBase(int field, DevPtr params, DevPtr grads, const DevPtr* st
   return state[field - kState0];
 }
 
+// Where slot `slot`'s `field` starts in its array (FieldSize says how many floats it has).
+DevPtr Engine::FieldAt(int slot, int field) const {
+  const long long stride = field == kRunningStats ? static_cast<long long>(FieldSize(field)) : stride_;
+  return F(FieldBase(field, params_, grads_, state_, running_), static_cast<long long>(slot) * stride);
+}
+
 void Engine::Read(int slot, int field, float* out) {
   device_->Bind();
-  const size_t n = FieldSize(field);
-  device_->Download(out, F(FieldBase(field, params_, grads_, state_, running_), static_cast<long long>(slot) * n), 4 * n);
+  device_->Download(out, FieldAt(slot, field), 4 * FieldSize(field));
 }
 
 void Engine::Write(int slot, int field, const float* in) {
   device_->Bind();
-  const size_t n = FieldSize(field);
-  device_->Upload(F(FieldBase(field, params_, grads_, state_, running_), static_cast<long long>(slot) * n), in, 4 * n);
+  device_->Upload(FieldAt(slot, field), in, 4 * FieldSize(field));
 }
 
 void Engine::Gemm(int kids, int M, int N, int K, DevPtr A, long long a_slot, long long sam, long long sak, DevPtr B,
@@ -376,7 +386,7 @@ void Engine::BnPoolRelu(int kids, int rows, int layer, DevPtr z, DevPtr a, DevPt
   const int h = shape_.height >> layer, w = shape_.width >> layer;
   const long long z_slot = static_cast<long long>(batch_) * f * h * w;
   const long long a_slot = z_slot / 4;
-  const long long p = layout_.total;
+  const long long p = stride_;  // a child's slot in params_ and grads_
   const DevPtr dead = train ? dead_ : 0;
   if (train) {
     const long long part_slot = 2LL * f * batch_ * kBnLanes;
@@ -395,7 +405,7 @@ void Engine::BnPoolRelu(int kids, int rows, int layer, DevPtr z, DevPtr a, DevPt
 }
 
 void Engine::Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr labels, long long y_slot, int kids) {
-  const long long p = layout_.total;
+  const long long p = stride_;  // a child's slot in params_ and grads_
   const auto& off = layout_.offsets;
   const int cls = shape_.classes;
   const long long l_slot = static_cast<long long>(batch_) * cls;
@@ -426,7 +436,7 @@ void Engine::BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg
   const int h = shape_.height >> layer, w = shape_.width >> layer;
   const long long z_slot = static_cast<long long>(batch_) * f * h * w, a_slot = z_slot / 4;
   const long long part_slot = 2LL * f * batch_ * kBnLanes;
-  const long long p = layout_.total;
+  const long long p = stride_;  // a child's slot in params_ and grads_
   Launch(*device_, k_bn_back_partial_, Grid(Blocks(static_cast<long long>(f) * batch_ * kBnLanes, kBlock), kids),
          Threads(kBlock), kids_, dead_, batch_, f, h, w, kBnLanes, da, a, arg, a_slot, z, z_slot, F(bn_mean_, layer * f),
          2LL * f, bn_part_, part_slot);
@@ -454,7 +464,7 @@ void Engine::Conv(int kids, DevPtr dead, int rows, int cin, int height, int widt
   grid.y = static_cast<unsigned int>(f / 8);
   void* kernel = kernels_.tiled_conv && cin * 72 <= kConvSharedFloats ? k_conv_tiled_ : k_conv_;
   Launch(*device_, kernel, grid, Threads(kBlock), kids_, dead, rows, cin, f, height, width, in, in_slot, weight,
-         layout_.total, flip, out, out_slot);
+         stride_, flip, out, out_slot);
 }
 
 // Weight gradient of convnet conv `layer` (input `in`, output gradient dz), through per-piece partial sums.
@@ -471,11 +481,11 @@ void Engine::ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, D
          dz_slot, plan.img_chunk, kernels_.tiled_wgrad ? plan.tile_rows : plan.row_chunk, plan.groups, wgrad_part_,
          part_slot);
   Launch(*device_, k_sum_parts_, Grid(Blocks(len, kBlock), kids), Threads(kBlock), kids_, dead_, plan.parts, len, wgrad_part_,
-         part_slot, F(grads_, layout_.offsets[layer == 0 ? 0 : 3]), layout_.total);
+         part_slot, F(grads_, layout_.offsets[layer == 0 ? 0 : 3]), stride_);
 }
 
 void Engine::Backward(int kids) {
-  const long long p = layout_.total;
+  const long long p = stride_;  // a child's slot in params_ and grads_
   const auto& off = layout_.offsets;
   const int cls = shape_.classes, b = batch_;
   const long long l_slot = static_cast<long long>(b) * cls;
@@ -565,7 +575,7 @@ RoundOutput Engine::RunRound(const RoundInput& in, const std::atomic<bool>& canc
       // groups and for the up to 6 single elements of the child's unaligned head and tail: one pass.
       Dim3 grid = Grid(Blocks((p / 4 + k.groups - 1) / k.groups + 8, k.block), spans[g].second);
       Launch(*device_, k.function, grid, Threads(k.block), I(members_, spans[g].first), dead_, p, params_, grads_, state_[0],
-             state_[1], state_[2], state_[3], p, scalars_, scalar_slot, s, seeds_, t0_);
+             state_[1], state_[2], state_[3], stride_, scalars_, scalar_slot, s, seeds_, t0_);
     }
   }
   device_->Synchronize();
@@ -631,7 +641,7 @@ EvalOutput Engine::Evaluate(const std::vector<int>& kids, const std::atomic<bool
     Launch(*device_, k_score_total_, Grid(1, nk), Threads(1), kids_, rows, row_loss_, row_correct_,
            static_cast<long long>(batch_), loss_total_, correct_total_);
   }
-  Launch(*device_, k_nonfinite_partial_, Grid(1, nk), Threads(kFlagThreads), kids_, layout_.total, params_, layout_.total,
+  Launch(*device_, k_nonfinite_partial_, Grid(1, nk), Threads(kFlagThreads), kids_, layout_.total, params_, stride_,
          nonfinite_flags_, static_cast<long long>(kFlagThreads));
   Launch(*device_, k_nonfinite_total_, Grid(1, nk), Threads(1), kids_, kFlagThreads, nonfinite_flags_,
          static_cast<long long>(kFlagThreads), nonfinite_);

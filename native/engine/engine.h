@@ -143,6 +143,7 @@ class Engine {
   void Gemm(int kids, int M, int N, int K, DevPtr A, long long a_slot, long long sam, long long sak, DevPtr B,
             long long b_slot, long long sbn, long long sbk, DevPtr out, long long o_slot, long long som, DevPtr bias,
             long long bias_slot, int relu, DevPtr mask, long long mask_slot);
+  DevPtr FieldAt(int slot, int field) const;
   void BnPoolRelu(int kids, int rows, int layer, DevPtr z, DevPtr a, DevPtr arg, bool train);
   void BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg, DevPtr z, DevPtr dz);
   void ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, DevPtr dz);
@@ -153,6 +154,9 @@ class Engine {
   std::vector<std::unique_ptr<RuleKernel>> rules_;
   ModelShape shape_;
   Layout layout_;
+  // A child's slot in params_, grads_ and state_: layout_.total rounded up to kSlotAlignFloats, so every child's arrays
+  // start 128-byte aligned (the update's 16-byte accesses then fill whole cache lines, with no unaligned head).
+  long long stride_;
   int capacity_, batch_, steps_per_round_;
   ConvKernels kernels_;
   std::vector<DevPtr> allocations_;
