@@ -12,8 +12,8 @@
 //           nos_conv3x3_wgrad_tiled), launch shape by launch shape against the direct ones (after the rewards: a
 //           faulting kernel can leave the CUDA context unusable);
 //   rate    paper-protocol rules per hour (random rules of the paper-full space, the queue kept full) against the
-//           2-core CPU path's (the reference file), with each convolution kernel in the variant the profile found
-//           faster (both give the same bits; the row names them).
+//           2-core CPU path's (the reference file), with the convolution kernels tuned per layer on the device
+//           (kernels: 'auto'; the direct ones where 'tiled' was skipped or failed; the row names them).
 // `--device host` runs it all on the engine's CPU twin (a dry run: no copy bandwidth, no PyTorch).
 // `--cpu-reference` measures the CPU path here instead (rewards, CPU seconds per rule) and writes the reference file.
 //
@@ -31,7 +31,7 @@ import { loadSearchSpace, createStrategy } from '../src/controller/strategy';
 import { loadAddon, packageRoot } from '../src/runtime/binding';
 import { createModel } from '../src/runtime/child/models';
 import { evaluateRule, loadProtocol, PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../src/runtime/child/protocol';
-import { ChildEngine, EngineField, type EngineDevice, type KernelVariant } from '../src/runtime/engine/child-engine';
+import { ChildEngine, describeKernels, EngineField, type ConvKernelChoice, type EngineDevice, type KernelVariant } from '../src/runtime/engine/child-engine';
 import { ChildInputs } from '../src/runtime/engine/child-inputs';
 import { EngineEvaluator, loadEngineData, type RoundReport } from '../src/runtime/engine/engine-evaluator';
 import { StepScalars } from '../src/runtime/scalars';
@@ -130,7 +130,8 @@ async function updateTimings(device: EngineDevice, rule: string, children: numbe
 }
 
 type KernelTimes = ReturnType<ChildEngine['profile']>;
-interface ConvKernels { conv: KernelVariant; wgrad: KernelVariant }
+/** "conv/wgrad", each "direct", "tiled", or per layer ("direct+tiled": the first layer's, then the second's). */
+const kernelsName = (k: ConvKernelChoice) => [k.conv, k.wgrad].map((v) => (typeof v === 'string' ? v : v.join('+'))).join('/');
 
 /** What `after` added to `before`, by kernel and launch shape, most first. */
 function profileSince(before: KernelTimes, after: KernelTimes): KernelTimes {
@@ -210,7 +211,7 @@ async function rewards(device: EngineDevice, protocol: ProtocolConfig, dataPath:
  * submitted whenever fewer than two slot-loads wait; the rate counts rules finished in the last two thirds of the
  * window (the first third fills the pipeline).
  */
-async function rate(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, seconds: number, capacity: number | undefined, kernels: ConvKernels) {
+async function rate(device: EngineDevice, protocol: ProtocolConfig, dataPath: string | undefined, seconds: number, capacity: number | undefined, kernels: 'auto' | undefined) {
   const strategy = createStrategy('random', loadSearchSpace('paper-full'), 1);
   const rounds: RoundReport[] = [];
   const evaluator = EngineEvaluator.create({ device, protocol, data: { path: dataPath }, capacity, kernels, onRound: (r) => { rounds.push(r); say(`  rate: round ${r.round}: ${r.children} children, ${r.seconds.toFixed(2)} s, ${r.rulesDone} rules done`); } });
@@ -242,7 +243,7 @@ async function rate(device: EngineDevice, protocol: ProtocolConfig, dataPath: st
   const childEpochsPerSecond = full.length ? full.reduce((a, r) => a + r.children, 0) / full.reduce((a, r) => a + r.seconds, 0) : NaN;
   const childEpochsPerRule = protocol.lrs.length * protocol.sweepEpochs + protocol.finalEpochs;
   return {
-    capacity: evaluator.capacity, device: evaluator.deviceName, seconds, finished: finishedAt.length, statuses,
+    capacity: evaluator.capacity, device: evaluator.deviceName, seconds, finished: finishedAt.length, statuses, tuning: evaluator.kernelTuning,
     rulesPerHour: (late / window) * 3600,
     // From full rounds alone: child-epochs per second over what one rule needs (a rule whose sweep all diverges needs less).
     rulesPerHourFullRounds: (childEpochsPerSecond / childEpochsPerRule) * 3600,
@@ -325,8 +326,9 @@ async function main(): Promise<void> {
       }
     }
   });
-  // The convolution kernels the rate runs with: the defaults, or the faster variants the profiles found.
-  const fastest: ConvKernels = { conv: 'direct', wgrad: 'direct' };
+  // The rate tunes its convolution kernels (kernels: 'auto', as NOS_ENGINE_KERNELS=auto does) once the tiled ones
+  // have run here without a fault; else it keeps the direct ones.
+  let tiledRan = false;
   let direct: { steps: number; training: KernelTimes } | undefined;
   await guard('profile', async () => {
     const { steps, training, evaluation } = await profile(device, protocol, dataPath, children, 'direct', true);
@@ -358,8 +360,7 @@ async function main(): Promise<void> {
     figures.rewards = mine;
     figures.rewardsTuning = tuning;
     if (tuning) {
-      const name = (k: { conv: string; wgrad: string }) => `${k.conv}/${k.wgrad}`;
-      rows.push(['tuned kernels', name(tuning.chosen), `conv/wgrad the evaluator chose: ${tuning.timings.map((t) => `${name(t.kernels)} ${(t.seconds * 1e3).toFixed(0)} ms`).join(', ')} (${protocol.lrs.length * REWARD_RULES.length} slots)`]);
+      rows.push(['tuned kernels', kernelsName(tuning.chosen), `conv/wgrad (by layer where they differ) the evaluator chose: ${tuning.timings.map((t) => `${kernelsName(t.kernels)} ${(t.seconds * 1e3).toFixed(0)} ms`).join(', ')} (${protocol.lrs.length * REWARD_RULES.length} slots)`]);
     }
     for (const rule of REWARD_RULES) {
       const ref = reference?.outcomes[rule];
@@ -383,17 +384,15 @@ async function main(): Promise<void> {
       const d = training.find((k) => k.kernel === t.kernel.replace(/_tiled$/, '') && k.shape === t.shape);
       rows.push([`  ${t.kernel}`, d ? `${(ms(t) / ms(d)).toFixed(2)}x` : 'n/a', `${t.shape}: ${ms(t).toFixed(3)} ms each vs ${d ? ms(d).toFixed(3) : '?'} ms direct`]);
     }
-    // The rate below runs with whichever variant of each kernel took less time in a training step (the same bits).
-    const seconds = (times: KernelTimes, kernel: string) => times.filter((k) => k.kernel === kernel).reduce((a, k) => a + k.seconds, 0);
-    fastest.conv = seconds(tiled, 'nos_conv3x3_tiled') < seconds(training, 'nos_conv3x3') ? 'tiled' : 'direct';
-    fastest.wgrad = seconds(tiled, 'nos_conv3x3_wgrad_tiled') < seconds(training, 'nos_conv3x3_wgrad') ? 'tiled' : 'direct';
+    tiledRan = true;
   });
   await guard('rate', async () => {
     const seconds = Number(flag('rate-seconds') ?? (device === 'cuda' ? 150 : 60));
-    const r = await rate(device, protocol, dataPath, seconds, device === 'cuda' ? undefined : children, fastest);
-    figures.rate = { ...r, kernels: fastest };
+    const r = await rate(device, protocol, dataPath, seconds, device === 'cuda' ? undefined : children, tiledRan ? 'auto' : undefined);
+    figures.rate = r;
+    const kernels = r.tuning ? `${describeKernels(r.tuning.chosen)} (tuned: ${r.tuning.timings.map((t) => `${kernelsName(t.kernels)} ${(t.seconds * 1e3).toFixed(0)} ms`).join(', ')})` : 'direct kernels';
     const cpu = reference?.rulesPerHour2Core;
-    rows.push(['rules/hour', r.rulesPerHour.toFixed(0), `${r.finished} ${protocol.name}-protocol rules in ${seconds} s on ${r.capacity} slots (${JSON.stringify(r.statuses)})${cpu ? `; ${(r.rulesPerHour / cpu).toFixed(1)}x the 2-core CPU path's ${cpu.toFixed(0)}` : ''}; convolutions ${fastest.conv}, weight gradients ${fastest.wgrad}`]);
+    rows.push(['rules/hour', r.rulesPerHour.toFixed(0), `${r.finished} ${protocol.name}-protocol rules in ${seconds} s on ${r.capacity} slots (${JSON.stringify(r.statuses)})${cpu ? `; ${(r.rulesPerHour / cpu).toFixed(1)}x the 2-core CPU path's ${cpu.toFixed(0)}` : ''}; ${kernels}`]);
     rows.push(['rules/hour (full rounds)', r.rulesPerHourFullRounds.toFixed(0), `${r.fullRounds} rounds of >= 90% slots, ${r.meanRoundSeconds.toFixed(2)} s each${cpu ? `; ${(r.rulesPerHourFullRounds / cpu).toFixed(1)}x the CPU path` : ''}`]);
   });
   const out = flag('json');

@@ -176,7 +176,7 @@ Engine::Engine(std::unique_ptr<Device> device, const std::string& kernels_image,
   k_loss_check_ = m.Function("nos_loss_check");
   k_conv_ = m.Function("nos_conv3x3");
   k_conv_tiled_ = m.Function("nos_conv3x3_tiled");
-  k_conv_wgrad_direct_ = m.Function("nos_conv3x3_wgrad");
+  k_conv_wgrad_ = m.Function("nos_conv3x3_wgrad");
   k_conv_wgrad_tiled_ = m.Function("nos_conv3x3_wgrad_tiled");
   SetKernels(kernels);
   k_bn_partial_ = m.Function("nos_bn_stats_partial");
@@ -419,9 +419,9 @@ void Engine::Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr la
     const int f = shape_.filters, h = shape_.height, w = shape_.width;
     const long long z1_slot = static_cast<long long>(batch_) * f * h * w, z2_slot = z1_slot / 4, a2_slot = z1_slot / 16;
     const long long flat = a2_slot / batch_;
-    Conv(kids, dead, rows, shape_.channels, h, w, x, x_slot, F(params_, off[0]), 0, z1_, z1_slot);
+    Conv(kids, dead, 0, rows, shape_.channels, h, w, x, x_slot, F(params_, off[0]), 0, z1_, z1_slot);
     BnPoolRelu(kids, rows, 0, z1_, a1_, train ? arg1_ : 0, train);
-    Conv(kids, dead, rows, f, h / 2, w / 2, a1_, z2_slot, F(params_, off[3]), 0, z2_, z2_slot);
+    Conv(kids, dead, 1, rows, f, h / 2, w / 2, a1_, z2_slot, F(params_, off[3]), 0, z2_, z2_slot);
     BnPoolRelu(kids, rows, 1, z2_, a2_, train ? arg2_ : 0, train);
     Gemm(kids, rows, cls, static_cast<int>(flat), a2_, a2_slot, flat, 1, F(params_, off[6]), p, flat, 1, logits_, l_slot,
          cls, F(params_, off[7]), p, 0, 0, 0);
@@ -449,20 +449,21 @@ void Engine::BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg
 }
 
 void Engine::SetKernels(const ConvKernels& kernels) {
-  if (kernels.tiled_wgrad && shape_.kind == ModelShape::kConvnet &&
-      (WgradPlan(shape_, batch_, 0).tile_rows == 0 || WgradPlan(shape_, batch_, 1).tile_rows == 0)) {
-    throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared memory; use the direct one");
+  for (int layer = 0; layer < kConvLayers; ++layer) {
+    if (kernels.tiled_wgrad[layer] && shape_.kind == ModelShape::kConvnet && WgradPlan(shape_, batch_, layer).tile_rows == 0) {
+      throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared memory in convolution " +
+                                  std::to_string(layer + 1) + "; use the direct one");
+    }
   }
   kernels_ = kernels;
-  k_conv_wgrad_ = kernels.tiled_wgrad ? k_conv_wgrad_tiled_ : k_conv_wgrad_direct_;
 }
 
-void Engine::Conv(int kids, DevPtr dead, int rows, int cin, int height, int width, DevPtr in, long long in_slot,
+void Engine::Conv(int kids, DevPtr dead, int layer, int rows, int cin, int height, int width, DevPtr in, long long in_slot,
                   DevPtr weight, int flip, DevPtr out, long long out_slot) {
   const int f = shape_.filters;
   Dim3 grid = Grid(Blocks(static_cast<long long>(rows) * (height / 2) * (width / 2), kBlock), kids);  // 2x2 pixels a thread
   grid.y = static_cast<unsigned int>(f / 8);
-  void* kernel = kernels_.tiled_conv && cin * 72 <= kConvSharedFloats ? k_conv_tiled_ : k_conv_;
+  void* kernel = kernels_.tiled_conv[layer] && cin * 72 <= kConvSharedFloats ? k_conv_tiled_ : k_conv_;
   Launch(*device_, kernel, grid, Threads(kBlock), kids_, dead, rows, cin, f, height, width, in, in_slot, weight,
          stride_, flip, out, out_slot);
 }
@@ -476,9 +477,10 @@ void Engine::ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, D
   const long long part_slot = SlotSizes(shape_, batch_).wgrad_part;
   const long long dz_slot = static_cast<long long>(batch_) * f * h * w;
   const int len = f * cin * 9;
-  Launch(*device_, k_conv_wgrad_, Grid(static_cast<unsigned int>(plan.blocks), kids),
+  const bool tiled = kernels_.tiled_wgrad[layer];
+  Launch(*device_, tiled ? k_conv_wgrad_tiled_ : k_conv_wgrad_, Grid(static_cast<unsigned int>(plan.blocks), kids),
          Threads(static_cast<unsigned int>(plan.groups * (f / 4) * cin)), kids_, dead_, batch_, cin, f, h, w, in, in_slot, dz,
-         dz_slot, plan.img_chunk, kernels_.tiled_wgrad ? plan.tile_rows : plan.row_chunk, plan.groups, wgrad_part_,
+         dz_slot, plan.img_chunk, tiled ? plan.tile_rows : plan.row_chunk, plan.groups, wgrad_part_,
          part_slot);
   Launch(*device_, k_sum_parts_, Grid(Blocks(len, kBlock), kids), Threads(kBlock), kids_, dead_, plan.parts, len, wgrad_part_,
          part_slot, F(grads_, layout_.offsets[layer == 0 ? 0 : 3]), stride_);
@@ -512,7 +514,7 @@ void Engine::Backward(int kids) {
        0, 0, 0, 0, 0);
   BnPoolBackward(kids, 1, da2_, a2_, arg2_, z2_, dz2_);
   ConvWeightGrad(kids, 1, a1_, z2_slot, dz2_);
-  Conv(kids, dead_, b, f, h / 2, w / 2, dz2_, z2_slot, F(params_, off[3]), 1, da1_, z2_slot);
+  Conv(kids, dead_, 1, b, f, h / 2, w / 2, dz2_, z2_slot, F(params_, off[3]), 1, da1_, z2_slot);
   BnPoolBackward(kids, 0, da1_, a1_, arg1_, z1_, dz1_);
   ConvWeightGrad(kids, 0, x_, static_cast<long long>(b) * shape_.features(), dz1_);
 }

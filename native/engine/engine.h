@@ -68,11 +68,15 @@ struct EvalOutput {
 
 enum Field { kParams = 0, kGrads = 1, kState0 = 2, kRunningStats = 6 };
 
-// Which kernels compute the convolutions (kernels.cu): each tiled kernel gives its direct twin's bits, staging what
-// a block shares in shared memory (nos_conv3x3_tiled: the weights; nos_conv3x3_wgrad_tiled: the images).
+// The convnet's convolution layers (ModelShape::kConvnet).
+constexpr int kConvLayers = 2;
+
+// Which kernels compute each convolution layer (kernels.cu): each tiled kernel gives its direct twin's bits, staging
+// what a block shares in shared memory (nos_conv3x3_tiled: the weights; nos_conv3x3_wgrad_tiled: the images).  Per
+// layer, as cuDNN picks an algorithm per convolution: the layers' shapes differ, and so may their faster variant.
 struct ConvKernels {
-  bool tiled_conv = false;
-  bool tiled_wgrad = false;
+  bool tiled_conv[kConvLayers] = {false, false};   // forward, and the input gradient (layer 1 only)
+  bool tiled_wgrad[kConvLayers] = {false, false};  // weight gradient
 };
 
 class Engine {
@@ -132,9 +136,9 @@ class Engine {
     long long slot = 0;  // elements per slot (0: shared)
   };
   DevPtr Alloc(size_t bytes);
-  // A 3x3 convolution of `rows` images (cin channels, height x width) into f channels; flip: the input gradient of
+  // Convolution `layer`'s 3x3 convolution of `rows` images (cin channels, height x width) into f channels; flip: the input gradient of
   // one whose weight is [cin][f][3][3].
-  void Conv(int kids, DevPtr dead, int rows, int cin, int height, int width, DevPtr in, long long in_slot, DevPtr weight,
+  void Conv(int kids, DevPtr dead, int layer, int rows, int cin, int height, int width, DevPtr in, long long in_slot, DevPtr weight,
             int flip, DevPtr out, long long out_slot);
   void TrainStep(int step, const RoundInput& in, int kids);
   RoundOutput Collect(const std::vector<int>& kids);
@@ -164,7 +168,7 @@ class Engine {
   std::vector<int> host_order_of_;
 
   // Kernels of the engine module.
-  void *k_gather_, *k_gemm_, *k_colsum_, *k_sum_parts_, *k_softmax_xent_, *k_loss_check_, *k_conv_, *k_conv_tiled_, *k_conv_wgrad_, *k_conv_wgrad_direct_, *k_conv_wgrad_tiled_,
+  void *k_gather_, *k_gemm_, *k_colsum_, *k_sum_parts_, *k_softmax_xent_, *k_loss_check_, *k_conv_, *k_conv_tiled_, *k_conv_wgrad_, *k_conv_wgrad_tiled_,
       *k_bn_partial_, *k_bn_finalize_, *k_bn_eval_, *k_bn_pool_relu_, *k_bn_back_partial_, *k_bn_back_finalize_,
       *k_bn_back_apply_, *k_score_rows_, *k_score_total_, *k_nonfinite_partial_, *k_nonfinite_total_;
 

@@ -134,10 +134,16 @@ Napi::Function ChildEngine::Define(Napi::Env env) {
                       InstanceMethod("setKernels", &ChildEngine::SetKernels)});
 }
 
+// { convTiled, wgradTiled }: a boolean per convolution layer each (binding.ts checks them; anything else reads false).
 static engine::ConvKernels KernelsOf(const Napi::Object& o) {
   engine::ConvKernels kernels;
-  kernels.tiled_conv = o.Has("convTiled") && o.Get("convTiled").ToBoolean().Value();
-  kernels.tiled_wgrad = o.Has("wgradTiled") && o.Get("wgradTiled").ToBoolean().Value();
+  const auto layers = [&](const char* name, bool* out) {
+    if (!o.Has(name) || !o.Get(name).IsArray()) return;
+    const Napi::Array a = o.Get(name).As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length() && i < static_cast<uint32_t>(engine::kConvLayers); ++i) out[i] = a.Get(i).ToBoolean().Value();
+  };
+  layers("convTiled", kernels.tiled_conv);
+  layers("wgradTiled", kernels.tiled_wgrad);
   return kernels;
 }
 
@@ -155,7 +161,8 @@ ChildEngine::ChildEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Chil
   const int steps = IntIn(env, Get(env, o, "stepsPerRound"), "stepsPerRound", 1, 1 << 24);
   const int threads = o.Has("threads") ? IntIn(env, o.Get("threads"), "threads", 0, 1024) : 0;
   const bool profile = o.Has("profile") && o.Get("profile").ToBoolean().Value();
-  const engine::ConvKernels kernels = KernelsOf(o);
+  const engine::ConvKernels kernels = o.Has("kernels") && o.Get("kernels").IsObject() ? KernelsOf(o.Get("kernels").As<Napi::Object>())
+                                                                                      : engine::ConvKernels();
   Guard(env, [&] {
     engine::CheckShape(shape, batch);
     std::unique_ptr<engine::Device> dev = device == "cuda" ? engine::CreateCudaDevice() : engine::CreateHostDevice(threads);
@@ -406,7 +413,7 @@ Napi::Value ChildEngine::Write(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// setKernels({ convTiled, wgradTiled }): the convolution kernels of later rounds (the same bits either way).
+// setKernels({ convTiled, wgradTiled }): each convolution layer's kernels in later rounds (the same bits either way).
 void ChildEngine::SetKernels(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Engine& e = Idle(env, "setKernels");

@@ -60,18 +60,21 @@ export interface NativeChildEngine {
   close(): void;
   /** Time per kernel name and launch shape ("NAME grid XxY block N"), when made with profile: true (each launch timed alone). */
   profile(): Array<{ kernel: string; launches: number; seconds: number }>;
-  /** The convolution kernels of later rounds (throws when the model cannot use the tiled weight gradient). */
-  setKernels(kernels: { convTiled?: boolean; wgradTiled?: boolean }): void;
+  /** Each convolution layer's kernels in later rounds (throws when a layer cannot use the tiled weight gradient). */
+  setKernels(kernels: NativeConvKernels): void;
 }
 export interface NativeChildEngineOptions {
   device: 'cuda' | 'host'; image: string; model: EngineModelShape; capacity: number; batch: number; stepsPerRound: number;
+  kernels: NativeConvKernels;
   threads?: number;
   /** Synchronize around each launch and time it by kernel name (slower: for finding where a step's time goes). */
   profile?: boolean;
-  /** The convolutions by nos_conv3x3_tiled, their weight gradients by nos_conv3x3_wgrad_tiled (shared memory). */
-  convTiled?: boolean;
-  wgradTiled?: boolean;
 }
+/**
+ * Per convolution layer (first, second): its forward and input gradient by nos_conv3x3_tiled, its weight gradient by
+ * nos_conv3x3_wgrad_tiled (shared memory); the direct kernels where false.
+ */
+export interface NativeConvKernels { convTiled: boolean[]; wgradTiled: boolean[] }
 
 export interface CudaDeviceInfo { name: string; major: number; minor: number; driverVersion: number; driverPath: string }
 export interface NvrtcResult { ptx: string; log: string; nvrtcVersion: string; nvrtcPath: string }

@@ -11,7 +11,7 @@ import type { Backend, Envelope, Job, RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
 import { GpuProcess } from './gpu-process';
 import type { GpuMessage } from './gpu-worker';
-import type { ConvKernelChoice } from '../runtime/engine/child-engine';
+import { describeKernels, type ConvKernelChoice } from '../runtime/engine/child-engine';
 import type { EngineDevice } from '../runtime/engine/kernel-build';
 import { MAX_TIMER_MS } from './worker-process';
 
@@ -254,7 +254,7 @@ export class GpuPool implements Backend {
 export function deviceNotes(note: (message: string) => void): (info: GpuRoundInfo) => void {
   let said = '';
   return (info) => {
-    const now = `convolutions ${info.kernels.conv}, weight gradients ${info.kernels.wgrad}`;
+    const now = describeKernels(info.kernels);
     if (now === said) return;
     note(`${said ? 'now' : `training on ${info.device}, ${info.capacity} child slots`}: ${now}`);
     said = now;

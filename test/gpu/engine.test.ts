@@ -144,4 +144,5 @@ test('the tiled convolution kernels (shared memory, barriers) give the direct on
     await assertTiledKernelsAgree('cuda', { conv: 'tiled', wgrad: 'direct' }, c);
     await assertTiledKernelsAgree('cuda', { conv: 'direct', wgrad: 'tiled' }, c);
   }
+  await assertTiledKernelsAgree('cuda', { conv: ['tiled', 'direct'], wgrad: ['direct', 'tiled'] }, TILED_CASES[0]); // per layer
 });

@@ -54,9 +54,11 @@ test('gpu pool: deviceNotes says where the children train once, and again only w
   onRound({ ...round, kernels: { conv: 'direct', wgrad: 'direct' } });
   onRound({ ...round, kernels: { conv: 'direct', wgrad: 'direct' } });
   onRound({ ...round, kernels: { conv: 'tiled', wgrad: 'direct' } });
-  onRound({ ...round, kernels: { conv: 'tiled', wgrad: 'direct' } });
+  onRound({ ...round, kernels: { conv: 'tiled', wgrad: ['direct', 'tiled'] } });
+  onRound({ ...round, kernels: { conv: 'tiled', wgrad: ['direct', 'tiled'] } });
   assert.deepEqual(notes, [
     'training on NVIDIA H200, 1024 child slots: convolutions direct, weight gradients direct',
     'now: convolutions tiled, weight gradients direct',
+    'now: convolutions tiled, weight gradients direct in the first layer, tiled in the second layer',
   ]);
 });

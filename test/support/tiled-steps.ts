@@ -6,7 +6,7 @@ import { compileRule } from '../../src/compiler';
 import { NOS_SCALAR_COUNT } from '../../src/compiler/kernel-abi';
 import type { PreparedData } from '../../src/runtime/child/data';
 import { convNet } from '../../src/runtime/child/models';
-import { ChildEngine, EngineField, type EngineDevice, type KernelVariant } from '../../src/runtime/engine/child-engine';
+import { ChildEngine, EngineField, type ConvKernelChoice, type EngineDevice } from '../../src/runtime/engine/child-engine';
 import { StepScalars } from '../../src/runtime/scalars';
 import { seededRandom } from './seeded-random';
 
@@ -29,7 +29,7 @@ function split(count: number, pixels: number, seed: number): PreparedData['train
 
 export interface Trained { grads: Float32Array[]; params: Float32Array[]; evaluation: { correct: number[]; lossSum: number[] } }
 
-export interface Kernels { conv: KernelVariant; wgrad: KernelVariant }
+export type Kernels = ConvKernelChoice;
 
 /**
  * Two training steps of two children (sgd and adam) with `kernels`; each child's gradients and parameters after them,

@@ -3,7 +3,7 @@
 import type { RuleInfo } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
 import { checkUpdateLayout, DEFAULT_UPDATE_LAYOUT, layoutName, type UpdateLayout } from '../../compiler/render-children';
-import { loadAddon, type EngineEvalOutput, type EngineModelShape, type EngineRoundInput, type EngineRoundOutput, type NativeChildEngine } from '../binding';
+import { loadAddon, type EngineEvalOutput, type EngineModelShape, type EngineRoundInput, type EngineRoundOutput, type NativeChildEngine, type NativeConvKernels } from '../binding';
 import type { Split } from '../child/data';
 import { BN_EPS, BN_MOMENTUM, type ModelSpec } from '../child/models';
 import { buildEngineImage, buildRuleImage, buildRuleImageAsync, type EngineDevice } from './kernel-build';
@@ -29,27 +29,50 @@ export interface ChildEngineOptions {
   /**
    * The convolutions' kernel: 'direct' (the default, nos_conv3x3) or 'tiled' (nos_conv3x3_tiled: the weights staged
    * in shared memory), and the weight gradients': 'direct' (nos_conv3x3_wgrad) or 'tiled' (nos_conv3x3_wgrad_tiled:
-   * the images staged).  The same bits either way (docs/engine.md, "Convolution kernels").
+   * the images staged); one variant for every convolution layer, or one per layer.  The same bits either way
+   * (docs/engine.md, "Convolution kernels").
    */
-  conv?: KernelVariant;
-  wgrad?: KernelVariant;
+  conv?: LayerVariants;
+  wgrad?: LayerVariants;
 }
 
 export type KernelVariant = 'direct' | 'tiled';
 export const KERNEL_VARIANTS: readonly KernelVariant[] = ['direct', 'tiled'];
-/** The variant of each convolution kernel (ChildEngineOptions conv, wgrad). */
-export interface ConvKernelChoice { conv: KernelVariant; wgrad: KernelVariant }
+/** The convnet's convolution layers; each may run its own variant of a kernel (their shapes differ). */
+export const CONV_LAYERS = 2;
+/** One variant for every convolution layer, or one per layer (first, second). */
+export type LayerVariants = KernelVariant | readonly KernelVariant[];
+/** The variants of each convolution kernel: one where every layer runs the same, else one per layer. */
+export interface ConvKernelChoice { conv: LayerVariants; wgrad: LayerVariants }
 
-/** `options`' kernel variants, 'direct' where unset; a RangeError names an unknown one. */
-function kernelChoice(options: { conv?: KernelVariant; wgrad?: KernelVariant }): ConvKernelChoice {
-  const variant = (name: 'conv' | 'wgrad'): KernelVariant => {
+/** Each convolution layer's variant. */
+export const perLayer = (v: LayerVariants): KernelVariant[] => (typeof v === 'string' ? Array(CONV_LAYERS).fill(v) : [...v]);
+
+/** `options`' kernel variants, 'direct' where unset, one variant where the layers agree; a RangeError names a bad one. */
+export function kernelChoice(options: { conv?: LayerVariants; wgrad?: LayerVariants }): ConvKernelChoice {
+  const variants = (name: 'conv' | 'wgrad'): LayerVariants => {
     const v = options[name] ?? 'direct';
-    if (!KERNEL_VARIANTS.includes(v)) throw new RangeError(`child engine: ${name} must be ${KERNEL_VARIANTS.map((k) => `'${k}'`).join(' or ')}, got ${JSON.stringify(v)}`);
-    return v;
+    const ok = typeof v === 'string' ? KERNEL_VARIANTS.includes(v)
+      : Array.isArray(v) && v.length === CONV_LAYERS && v.every((x) => KERNEL_VARIANTS.includes(x));
+    if (!ok) {
+      const one = KERNEL_VARIANTS.map((k) => `'${k}'`).join(' or ');
+      throw new RangeError(`child engine: ${name} must be ${one}, or ${CONV_LAYERS} of them (one per convolution layer), got ${JSON.stringify(v)}`);
+    }
+    const layers = perLayer(v);
+    return layers.every((x) => x === layers[0]) ? layers[0] : layers;
   };
-  return { conv: variant('conv'), wgrad: variant('wgrad') };
+  return { conv: variants('conv'), wgrad: variants('wgrad') };
 }
-const nativeKernels = (k: ConvKernelChoice) => ({ convTiled: k.conv === 'tiled', wgradTiled: k.wgrad === 'tiled' });
+const nativeKernels = (k: ConvKernelChoice): NativeConvKernels => ({
+  convTiled: perLayer(k.conv).map((v) => v === 'tiled'), wgradTiled: perLayer(k.wgrad).map((v) => v === 'tiled'),
+});
+
+const ORDINALS = ['first', 'second'];
+/** "convolutions tiled, weight gradients direct in the first layer, tiled in the second layer", for notes and tables. */
+export function describeKernels(k: ConvKernelChoice): string {
+  const say = (v: LayerVariants) => (typeof v === 'string' ? v : v.map((x, i) => `${x} in the ${ORDINALS[i]} layer`).join(', '));
+  return `convolutions ${say(k.conv)}, weight gradients ${say(k.wgrad)}`;
+}
 
 const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 /** What a damaged cached module makes the loader say (it is then built again, once). */
@@ -138,7 +161,7 @@ export class ChildEngine {
     const addon = loadAddon();
     const make = (fresh: boolean): NativeChildEngine => new addon.ChildEngine({
       device, image: buildEngineImage(device, { cacheDir: options.cacheDir, fresh }), model: engineShape(model), capacity,
-      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false, ...nativeKernels(kernels),
+      batch: batchSize, stepsPerRound, threads: options.threads ?? 0, profile: options.profile ?? false, kernels: nativeKernels(kernels),
     });
     let native: NativeChildEngine;
     try {
@@ -157,7 +180,7 @@ export class ChildEngine {
   get kernels(): ConvKernelChoice { return { ...this.currentKernels }; }
 
   /** Switches the convolution kernels of later rounds (not while one runs); the same bits either way. */
-  setKernels(kernels: { conv?: KernelVariant; wgrad?: KernelVariant }): void {
+  setKernels(kernels: { conv?: LayerVariants; wgrad?: LayerVariants }): void {
     const choice = kernelChoice(kernels);
     this.live('setKernels').setKernels(nativeKernels(choice));
     this.currentKernels = choice;

@@ -1,25 +1,52 @@
-// Picks the child engine's convolution kernels by timing them on its own device, as cuDNN's benchmark mode picks its
-// algorithms: every combination of the direct and tiled variants (which give the same bits, so only speed differs)
-// runs forward and backward passes of throwaway children in every slot, and the fastest stays.
+// Picks the child engine's convolution kernels by timing them on its own device, as cuDNN's benchmark mode picks an
+// algorithm per convolution: the direct and tiled variants give the same bits, so only speed differs, and each
+// kernel of each convolution layer is tried tiled in turn (the layers' launches are independent), keeping what was
+// faster.  The timed steps are forward and backward passes of throwaway children in every slot.
 import { compileRule } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
-import type { ChildEngine, ConvKernelChoice } from './child-engine';
+import { CONV_LAYERS, kernelChoice, perLayer, type ChildEngine, type ConvKernelChoice, type KernelVariant } from './child-engine';
 import type { ChildInputs } from './child-inputs';
 
 export interface KernelTiming { kernels: ConvKernelChoice; seconds: number }
-/** The combination the engine now runs with, and each one's time for the timed steps. */
+/** The kernels the engine now runs with, and each tried combination's time for the timed steps, in the order tried. */
 export interface KernelTuning { chosen: ConvKernelChoice; timings: KernelTiming[] }
 
-const COMBINATIONS: ConvKernelChoice[] = [
-  { conv: 'direct', wgrad: 'direct' }, { conv: 'tiled', wgrad: 'direct' },
-  { conv: 'direct', wgrad: 'tiled' }, { conv: 'tiled', wgrad: 'tiled' },
-];
+/** Seconds the engine takes with `kernels`, or null where it cannot run them (a layer too wide for the tiled kernel). */
+export type TimeKernels = (kernels: ConvKernelChoice) => Promise<number | null>;
+
+/** The knobs, turned one at a time: each kernel of each convolution layer. */
+const KNOBS = (['wgrad', 'conv'] as const).flatMap((kernel) => Array.from({ length: CONV_LAYERS }, (_, layer) => ({ kernel, layer })));
+
+/**
+ * From every kernel direct, tries each knob tiled on top of the best so far and keeps it where that was faster:
+ * 1 + 2 x CONV_LAYERS timings where all 16 combinations would take 16, and per layer, which one engine-wide choice
+ * could not be.  `stop` ends it early: the best so far stands.
+ */
+export async function chooseKernels(time: TimeKernels, stop: () => boolean = () => false): Promise<KernelTuning> {
+  let best = kernelChoice({});
+  const timings: KernelTiming[] = [];
+  let bestSeconds = Infinity;
+  for (const knob of [null, ...KNOBS]) {
+    if (stop()) break;
+    const layers: Record<'conv' | 'wgrad', KernelVariant[]> = { conv: perLayer(best.conv), wgrad: perLayer(best.wgrad) };
+    if (knob) layers[knob.kernel][knob.layer] = 'tiled';
+    const kernels = kernelChoice(layers);
+    const seconds = await time(kernels);
+    if (seconds === null) continue;
+    timings.push({ kernels, seconds });
+    if (seconds < bestSeconds) {
+      best = kernels;
+      bestSeconds = seconds;
+    }
+  }
+  return { chosen: best, timings };
+}
 
 /**
  * Times `steps` training steps (forward and backward, no update: the children stay as they started) of a child in
- * every slot, after one step of warm-up, for each combination the model can use; the engine keeps the fastest.
+ * every slot, after one step of warm-up, for each combination chooseKernels tries; the engine keeps the chosen one.
  * Slots are left holding throwaway children: start real ones over them.  Not while a round runs.  `stop` ends the
- * timing early (the engine is closing): the fastest so far stays, or the direct kernels.
+ * timing early (the engine is closing).
  */
 export async function tuneConvKernels(engine: ChildEngine, inputs: ChildInputs, steps = 2, stop: () => boolean = () => false): Promise<KernelTuning> {
   const timed = Math.min(steps, engine.stepsPerRound);
@@ -35,20 +62,17 @@ export async function tuneConvKernels(engine: ChildEngine, inputs: ChildInputs, 
     slots, orders: [order], orderOf: slots.map(() => 0), t0: slots.map(() => 0), seeds: slots, update: false,
     scalars: slots.map(() => new Float32Array(n * NOS_SCALAR_COUNT)), rules: slots.map(() => handle), steps: n,
   });
-  const timings: KernelTiming[] = [];
-  for (const kernels of COMBINATIONS) {
-    if (stop()) break;
+  const tuning = await chooseKernels(async (kernels) => {
     try {
       engine.setKernels(kernels);
     } catch {
-      continue; // a model the tiled weight gradient cannot take
+      return null; // a layer the tiled weight gradient cannot take
     }
     await round(1);
     const began = process.hrtime.bigint();
     await round(timed);
-    timings.push({ kernels, seconds: Number(process.hrtime.bigint() - began) / 1e9 });
-  }
-  const best = timings.reduce((a, b) => (b.seconds < a.seconds ? b : a), timings[0] ?? { kernels: COMBINATIONS[0], seconds: NaN });
-  engine.setKernels(best.kernels);
-  return { chosen: best.kernels, timings };
+    return Number(process.hrtime.bigint() - began) / 1e9;
+  }, stop);
+  engine.setKernels(tuning.chosen);
+  return tuning;
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { convNet } from '../../../src/runtime/child/models';
-import { ChildEngine, type KernelVariant } from '../../../src/runtime/engine/child-engine';
+import { ChildEngine, type KernelVariant, type LayerVariants } from '../../../src/runtime/engine/child-engine';
 import { assertTiledKernelsAgree, TILED_CASES } from '../../support/tiled-steps';
 
 const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-engine-wgrad-'));
@@ -20,10 +20,14 @@ for (const c of TILED_CASES) {
   test(`the tiled convolution equals the direct one bit for bit (forward and input gradient): ${what}`, () => assertTiledKernelsAgree('host', { conv: 'tiled', wgrad: 'direct' }, c, cacheDir));
   test(`the tiled weight gradient equals the direct one bit for bit: ${what}`, () => assertTiledKernelsAgree('host', { conv: 'direct', wgrad: 'tiled' }, c, cacheDir));
 }
+test('kernels chosen per layer give the direct kernels\' bits too (the paper\'s child)', () =>
+  assertTiledKernelsAgree('host', { conv: ['tiled', 'direct'], wgrad: ['direct', 'tiled'] }, TILED_CASES[0], cacheDir));
 
 test('an unknown kernel variant is refused, naming the choices', () => {
   const model = convNet([1, 28, 28], 10, 4);
-  const make = (o: { conv?: KernelVariant; wgrad?: KernelVariant }) => () => ChildEngine.create({ device: 'host', model, capacity: 1, batchSize: 4, stepsPerRound: 1, cacheDir, ...o });
-  assert.throws(make({ wgrad: 'fast' as KernelVariant }), /wgrad must be 'direct' or 'tiled', got "fast"/);
-  assert.throws(make({ conv: 'shared' as KernelVariant }), /conv must be 'direct' or 'tiled', got "shared"/);
+  const make = (o: { conv?: LayerVariants; wgrad?: LayerVariants }) => () => ChildEngine.create({ device: 'host', model, capacity: 1, batchSize: 4, stepsPerRound: 1, cacheDir, ...o });
+  assert.throws(make({ wgrad: 'fast' as KernelVariant }), /wgrad must be 'direct' or 'tiled', or 2 of them \(one per convolution layer\), got "fast"/);
+  assert.throws(make({ conv: 'shared' as KernelVariant }), /conv must be 'direct' or 'tiled', or 2 of them \(one per convolution layer\), got "shared"/);
+  assert.throws(make({ conv: ['tiled'] }), /conv must be .*, got \["tiled"\]/);
+  assert.throws(make({ wgrad: ['tiled', 'fast' as KernelVariant] }), /wgrad must be .*, got \["tiled","fast"\]/);
 });
