@@ -15,7 +15,12 @@ export type GpuMessage =
   | { type: 'started'; jobId: string }
   | { type: 'round'; report: RoundReport; device: string }
   | { type: 'result'; jobId: string; outcome: EvalOutcome }
-  | { type: 'failed'; jobId: string; status: 'error' | 'version-mismatch'; error: string };
+  | { type: 'failed'; jobId: string; status: 'error' | 'version-mismatch'; error: string }
+  /** The engine failed; the worker exits next, sending nothing more (its jobs in flight are to be re-run). */
+  | { type: 'broken'; error: string };
+
+/** The worker's exit code after its engine failed (pool-gpu.ts re-runs what was in flight). */
+export const ENGINE_FAILED_EXIT = 70;
 
 /**
  * Settings the parent passes in NOS_GPU_WORKER (JSON).  engine: where the child engine runs, the GPU (default) or
@@ -23,8 +28,26 @@ export type GpuMessage =
  */
 export interface GpuWorkerSettings { capacity?: number; cacheDir?: string; engine?: EngineDevice }
 
+/** Set once the engine failed: the failed rules' outcomes must not reach the parent, which re-runs them. */
+let exiting = false;
+
 function send(message: GpuMessage): void {
-  process.send!(message);
+  if (!exiting) process.send!(message);
+}
+
+/**
+ * An engine failure ends the process: a fault leaves the CUDA context unusable, and the evaluator would fail every
+ * later rule with it.  Everything sent before this reached the parent first (one ordered channel).
+ */
+function exitOnEngineFailure(message: string): void {
+  if (exiting) return;
+  exiting = true;
+  process.stderr.write(`gpu-worker: ${message}\n`);
+  try {
+    process.send!({ type: 'broken', error: message } satisfies GpuMessage, () => process.exit(ENGINE_FAILED_EXIT));
+  } catch {
+    process.exit(ENGINE_FAILED_EXIT); // the parent is gone
+  }
 }
 
 const evaluators = new Map<string, Promise<EngineEvaluator>>();
@@ -55,6 +78,7 @@ function evaluatorFor(job: Job, settings: GpuWorkerSettings): Promise<EngineEval
         device: settings.engine ?? 'cuda', protocol: job.protocol as ProtocolConfig, data: job.data, capacity: settings.capacity, cacheDir: settings.cacheDir,
         onStart: (id) => send({ type: 'started', jobId: id }),
         onRound: (report) => send({ type: 'round', report, device: evaluator.deviceName }),
+        onBroken: exitOnEngineFailure,
       });
       return evaluator;
     })();

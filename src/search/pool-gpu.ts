@@ -2,7 +2,8 @@
 // backend of `nos search --device cuda`, and what `nos worker --device cuda` runs its queue's jobs on).
 //
 // Jobs share the process, so one job's crash, hang or runaway memory kills the others' work too.  Who was at fault:
-// a hang is the job whose own training time passed the limit (status timeout); the others are re-run.  After any
+// a hang is the job whose own training time passed the limit (status timeout); the others are re-run.  A failed
+// engine (a fault leaves the CUDA context unusable) ends the worker too, so a fresh one re-runs its jobs.  After any
 // other death with several jobs in flight, each of them re-runs alone (isolated) until it finishes or dies alone:
 // a job that crashes alone is retried up to maxAttempts, then recorded as crashed; one that exhausts memory alone is
 // recorded as oom.  The time limit counts from when a job's first child starts training, not from when it queued.
@@ -26,6 +27,8 @@ export interface GpuPoolOptions {
   engine?: EngineDevice;
   /** Each finished engine round (progress lines). */
   onRound?: (info: GpuRoundInfo) => void;
+  /** What the user should hear of: the engine failed and a fresh worker re-runs the jobs it had in flight. */
+  onNote?: (message: string) => void;
 }
 
 /** What a finished engine round tells the search: the device, how full it was, and which kernels ran. */
@@ -181,6 +184,11 @@ export class GpuPool implements Backend {
       return;
     }
     if (m.type === 'ready') return;
+    if (m.type === 'broken') {
+      const n = this.running.size;
+      this.options.onNote?.(`the GPU engine failed (${m.error}); a fresh GPU worker re-runs the ${n} rule${n === 1 ? '' : 's'} it had in flight${n > 1 ? ', one at a time, to find any at fault' : ''}`);
+      return;
+    }
     const item = this.running.get(m.jobId);
     if (!item) return;
     if (m.type === 'started') item.startedAt ??= Date.now();

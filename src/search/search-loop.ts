@@ -111,7 +111,7 @@ async function defaultMakeBackend(config: SearchConfig, note: (message: string) 
   if (config.device === 'cuda') {
     // One GPU worker whose child engine trains every queued rule side by side (--workers does not apply).
     const { createGpuBackend, deviceNotes } = require('./pool-gpu') as typeof import('./pool-gpu');
-    return createGpuBackend({ limits: config.limits, onRound: deviceNotes(note) });
+    return createGpuBackend({ limits: config.limits, onRound: deviceNotes(note), onNote: note });
   }
   const { createLocalBackend } = require('./pool-local') as typeof import('./pool-local');
   return createLocalBackend({ workers: config.workers, limits: config.limits });

@@ -146,7 +146,8 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
       let result: RunResult;
       if (options.device === 'cuda') {
         // Every job of this worker trains on one GPU engine, side by side (--concurrency: how many at once).
-        gpu ??= createGpuBackend({ limits, onRound: deviceNotes((message) => log(`nos worker ${name}: ${message}`)) });
+        const say = (message: string) => log(`nos worker ${name}: ${message}`);
+        gpu ??= createGpuBackend({ limits, onRound: deviceNotes(say), onNote: say });
         const run = await gpu.runJob({ ...job, device: 'cuda' }, attempt);
         result = run.result;
         label = `${name}:${run.worker}`;

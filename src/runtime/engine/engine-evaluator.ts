@@ -57,6 +57,11 @@ export interface EngineEvaluatorOptions {
   onRound?: (report: RoundReport) => void;
   /** Called when a job's first child starts training (it may wait for free slots before). */
   onStart?: (id: string) => void;
+  /**
+   * Called once if the engine fails (a launch fault leaves a CUDA context unusable), before the rules in flight fail
+   * with its message: the GPU worker exits here, so that its pool re-runs them on a fresh context (gpu-worker.ts).
+   */
+  onBroken?: (message: string) => void;
 }
 
 /** The most children a GPU engine trains at once by default (about 34 GB for the paper's convnet). */
@@ -236,6 +241,7 @@ export class EngineEvaluator {
   /** The engine failed: every rule in flight or waiting fails with its message, and so does every later one. */
   private fail(message: string): void {
     this.broken = `the child engine failed: ${message}`;
+    this.options.onBroken?.(this.broken);
     const now = Date.now();
     for (const [run, state] of this.runs) {
       if (!state.failed) this.deliver({ id: run.id, outcome: run.failed(this.broken, now) });

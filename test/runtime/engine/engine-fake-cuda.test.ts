@@ -77,6 +77,38 @@ test('the GPU backend trains real jobs side by side and returns their outcomes',
   }
 });
 
+test('an engine that faults mid-run ends its GPU worker, and a fresh one re-runs the jobs: the clean run\'s outcomes, none lost', { skip }, async () => {
+  // The first worker's 40th engine launch faults (a round of the first rules' sweep), and every later one of it.
+  const once = path.join(fake ? fake.dir : '/tmp', `fault-${process.pid}`);
+  Object.assign(process.env, { NOS_FAKE_CUDA_FAULT_AT: '40', NOS_FAKE_CUDA_FAULT_ONCE: once });
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, onNote: (m) => notes.push(m) });
+  const rules = ['adam', 'powersign-cd', 'sgd'];
+  try {
+    await pool.submit(rules.map((rule, i): Job => ({
+      id: `run:${i}`, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
+    })));
+    const expected = await outcomes('host', mlpTiny, rules);
+    const workers = new Set<string>();
+    for (let i = 0; i < rules.length; i++) {
+      const e = await pool.next();
+      const k = Number(e.jobId.slice(4));
+      assert.equal(e.status, expected[k].status, `${rules[k]}: ${e.error ?? ''}`);
+      assert.equal(e.reward, expected[k].reward);
+      assert.deepEqual(e.outcome?.sweep, expected[k].sweep);
+      assert.equal(e.attempt, 2, 'each job ran again on the fresh worker');
+      workers.add(e.worker);
+    }
+    assert.ok(fs.existsSync(once), 'the fault was injected');
+    assert.equal(notes.length, 1, notes.join('\n'));
+    assert.match(notes[0], /^the GPU engine failed \(the child engine failed: cuLaunchKernel: [^)]*719\); a fresh GPU worker re-runs the 3 rules it had in flight, one at a time, to find any at fault$/);
+  } finally {
+    delete process.env.NOS_FAKE_CUDA_FAULT_AT;
+    delete process.env.NOS_FAKE_CUDA_FAULT_ONCE;
+    await pool.close();
+  }
+});
+
 test('nos eval --device cuda trains on the engine and prints the table the CPU path prints', { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'eval-'));
   const file = path.join(dir, 'tiny.json');
