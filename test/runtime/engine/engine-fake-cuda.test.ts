@@ -12,8 +12,8 @@ import { evalOutput, register } from '../../../src/cli/commands/eval';
 import { packageRoot } from '../../../src/runtime/binding';
 import { PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
 import { EngineEvaluator } from '../../../src/runtime/engine/engine-evaluator';
-import type { Job } from '../../../src/search/backend';
-import { createGpuBackend } from '../../../src/search/pool-gpu';
+import type { Envelope, Job } from '../../../src/search/backend';
+import { createGpuBackend, type GpuPool } from '../../../src/search/pool-gpu';
 import { installFakeCuda } from '../../support/fake-cuda';
 
 const fake = installFakeCuda();
@@ -55,23 +55,31 @@ test('through the CUDA host code the engine gives the CPU twin\'s outcomes exact
   }
 });
 
+const POOL_RULES = ['adam', 'powersign-cd', 'sgd'];
+
+/** Submits POOL_RULES (mlpTiny, seed 3) to `pool`; each envelope, checked against the host twin's outcome. */
+async function poolOutcomes(pool: GpuPool) {
+  await pool.submit(POOL_RULES.map((rule, i): Job => ({
+    id: `run:${i}`, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
+  })));
+  const expected = await outcomes('host', mlpTiny, POOL_RULES);
+  const envelopes: Envelope[] = [];
+  for (let i = 0; i < POOL_RULES.length; i++) {
+    const e = await pool.next();
+    const k = Number(e.jobId.slice(4));
+    assert.equal(e.status, expected[k].status, `${POOL_RULES[k]}: ${e.error ?? ''}`);
+    assert.equal(e.reward, expected[k].reward);
+    assert.deepEqual(e.outcome?.sweep, expected[k].sweep);
+    assert.match(e.worker, /^gpu:pid\d+$/);
+    envelopes.push(e);
+  }
+  return envelopes;
+}
+
 test('the GPU backend trains real jobs side by side and returns their outcomes', { skip }, async () => {
   const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 } });
-  const job = (id: string, rule: string): Job => ({
-    id, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
-  });
-  const rules = ['adam', 'powersign-cd', 'sgd'];
   try {
-    await pool.submit(rules.map((r, i) => job(`run:${i}`, r)));
-    const expected = await outcomes('host', mlpTiny, rules);
-    for (let i = 0; i < rules.length; i++) {
-      const e = await pool.next();
-      const k = Number(e.jobId.slice(4));
-      assert.equal(e.status, expected[k].status, `${rules[k]}: ${e.error ?? ''}`);
-      assert.equal(e.reward, expected[k].reward);
-      assert.deepEqual(e.outcome?.sweep, expected[k].sweep);
-      assert.match(e.worker, /^gpu:pid\d+$/);
-    }
+    await poolOutcomes(pool);
   } finally {
     await pool.close();
   }
@@ -83,22 +91,9 @@ test('an engine that faults mid-run ends its GPU worker, and a fresh one re-runs
   Object.assign(process.env, { NOS_FAKE_CUDA_FAULT_AT: '40', NOS_FAKE_CUDA_FAULT_ONCE: once });
   const notes: string[] = [];
   const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, onNote: (m) => notes.push(m) });
-  const rules = ['adam', 'powersign-cd', 'sgd'];
   try {
-    await pool.submit(rules.map((rule, i): Job => ({
-      id: `run:${i}`, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
-    })));
-    const expected = await outcomes('host', mlpTiny, rules);
-    const workers = new Set<string>();
-    for (let i = 0; i < rules.length; i++) {
-      const e = await pool.next();
-      const k = Number(e.jobId.slice(4));
-      assert.equal(e.status, expected[k].status, `${rules[k]}: ${e.error ?? ''}`);
-      assert.equal(e.reward, expected[k].reward);
-      assert.deepEqual(e.outcome?.sweep, expected[k].sweep);
-      assert.equal(e.attempt, 2, 'each job ran again on the fresh worker');
-      workers.add(e.worker);
-    }
+    const envelopes = await poolOutcomes(pool);
+    assert.deepEqual(envelopes.map((e) => e.attempt), [2, 2, 2], 'each job ran again on the fresh worker');
     assert.ok(fs.existsSync(once), 'the fault was injected');
     assert.equal(notes.length, 1, notes.join('\n'));
     assert.match(notes[0], /^the GPU engine failed \(the child engine failed: cuLaunchKernel: [^)]*719\); a fresh GPU worker re-runs the 3 rules it had in flight, one at a time, to find any at fault$/);
