@@ -16,17 +16,21 @@ export type GpuMessage =
   | { type: 'round'; report: RoundReport; device: string }
   | { type: 'result'; jobId: string; outcome: EvalOutcome }
   | { type: 'failed'; jobId: string; status: 'error' | 'version-mismatch'; error: string }
-  /** The engine failed; the worker exits next, sending nothing more (its jobs in flight are to be re-run). */
-  | { type: 'broken'; error: string };
+  /**
+   * The engine failed; the worker exits next, sending nothing more (its jobs in flight are to be re-run).
+   * whileTuning: while timing the convolution kernels, so a next worker should keep the direct ones.
+   */
+  | { type: 'broken'; error: string; whileTuning: boolean };
 
 /** The worker's exit code after its engine failed (pool-gpu.ts re-runs what was in flight). */
 export const ENGINE_FAILED_EXIT = 70;
 
 /**
  * Settings the parent passes in NOS_GPU_WORKER (JSON).  engine: where the child engine runs, the GPU (default) or
- * its CPU twin ('host': the same kernels as C++, for dry runs of GPU work on a machine without one).
+ * its CPU twin ('host': the same kernels as C++, for dry runs of GPU work on a machine without one).  kernels:
+ * 'direct' overrides NOS_ENGINE_KERNELS (after an earlier worker's tuning faulted).
  */
-export interface GpuWorkerSettings { capacity?: number; cacheDir?: string; engine?: EngineDevice }
+export interface GpuWorkerSettings { capacity?: number; cacheDir?: string; engine?: EngineDevice; kernels?: 'direct' }
 
 /** Set once the engine failed: the failed rules' outcomes must not reach the parent, which re-runs them. */
 let exiting = false;
@@ -39,12 +43,12 @@ function send(message: GpuMessage): void {
  * An engine failure ends the process: a fault leaves the CUDA context unusable, and the evaluator would fail every
  * later rule with it.  Everything sent before this reached the parent first (one ordered channel).
  */
-function exitOnEngineFailure(message: string): void {
+function exitOnEngineFailure(message: string, whileTuning: boolean): void {
   if (exiting) return;
   exiting = true;
   process.stderr.write(`gpu-worker: ${message}\n`);
   try {
-    process.send!({ type: 'broken', error: message } satisfies GpuMessage, () => process.exit(ENGINE_FAILED_EXIT));
+    process.send!({ type: 'broken', error: message, whileTuning } satisfies GpuMessage, () => process.exit(ENGINE_FAILED_EXIT));
   } catch {
     process.exit(ENGINE_FAILED_EXIT); // the parent is gone
   }
@@ -76,6 +80,7 @@ function evaluatorFor(job: Job, settings: GpuWorkerSettings): Promise<EngineEval
       const { EngineEvaluator } = require('../runtime/engine/engine-evaluator') as typeof import('../runtime/engine/engine-evaluator');
       const evaluator = EngineEvaluator.create({
         device: settings.engine ?? 'cuda', protocol: job.protocol as ProtocolConfig, data: job.data, capacity: settings.capacity, cacheDir: settings.cacheDir,
+        kernels: settings.kernels === 'direct' ? { conv: 'direct', wgrad: 'direct' } : undefined,
         onStart: (id) => send({ type: 'started', jobId: id }),
         onRound: (report) => send({ type: 'round', report, device: evaluator.deviceName }),
         onBroken: exitOnEngineFailure,

@@ -56,6 +56,8 @@ export class GpuPool implements Backend {
   private readonly maxAttempts: number;
   private closed = false;
   private killedFor: 'timeout' | 'oom-rss' | null = null;
+  /** Set when an engine failed while timing its kernels: workers started later skip the tuning. */
+  private directKernels = false;
   private peakRssMb = 0;
   private readonly watch: NodeJS.Timeout;
 
@@ -151,7 +153,8 @@ export class GpuPool implements Backend {
     if (!this.worker) {
       this.killedFor = null;
       this.peakRssMb = 0;
-      const worker = new GpuProcess(this.options.limits.maxRssMb, { capacity: this.options.capacity, cacheDir: this.options.cacheDir, engine: this.options.engine }, {
+      const settings = { capacity: this.options.capacity, cacheDir: this.options.cacheDir, engine: this.options.engine, ...(this.directKernels ? { kernels: 'direct' as const } : {}) };
+      const worker = new GpuProcess(this.options.limits.maxRssMb, settings, {
         onMessage: (m) => this.onMessage(m),
         onExit: (how) => this.onExit(worker, how),
       });
@@ -186,7 +189,9 @@ export class GpuPool implements Backend {
     if (m.type === 'ready') return;
     if (m.type === 'broken') {
       const n = this.running.size;
-      this.options.onNote?.(`the GPU engine failed (${m.error}); a fresh GPU worker re-runs the ${n} rule${n === 1 ? '' : 's'} it had in flight${n > 1 ? ', one at a time, to find any at fault' : ''}`);
+      // A kernel variant the tuning tried faults on this GPU: later workers keep the direct kernels.
+      if (m.whileTuning) this.directKernels = true;
+      this.options.onNote?.(`the GPU engine failed (${m.error}); a fresh GPU worker re-runs the ${n} rule${n === 1 ? '' : 's'} it had in flight${n > 1 ? ', one at a time, to find any at fault' : ''}${m.whileTuning ? ', with the direct convolution kernels from now on' : ''}`);
       return;
     }
     const item = this.running.get(m.jobId);

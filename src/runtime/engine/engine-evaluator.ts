@@ -60,8 +60,9 @@ export interface EngineEvaluatorOptions {
   /**
    * Called once if the engine fails (a launch fault leaves a CUDA context unusable), before the rules in flight fail
    * with its message: the GPU worker exits here, so that its pool re-runs them on a fresh context (gpu-worker.ts).
+   * whileTuning: it failed while timing the convolution kernels (kernels: 'auto'), so a variant it tried faults.
    */
-  onBroken?: (message: string) => void;
+  onBroken?: (message: string, whileTuning: boolean) => void;
 }
 
 /** The most children a GPU engine trains at once by default (about 34 GB for the paper's convnet). */
@@ -126,7 +127,7 @@ export class EngineEvaluator {
   private loop: Promise<void> | null = null;
   private broken: string | null = null;
   private closed = false;
-  private tuning: 'pending' | 'none' | KernelTuning;
+  private tuning: 'pending' | 'running' | 'none' | KernelTuning;
 
   private constructor(private readonly options: EngineEvaluatorOptions, data: PreparedData, capacity: number) {
     const p = options.protocol;
@@ -241,7 +242,7 @@ export class EngineEvaluator {
   /** The engine failed: every rule in flight or waiting fails with its message, and so does every later one. */
   private fail(message: string): void {
     this.broken = `the child engine failed: ${message}`;
-    this.options.onBroken?.(this.broken);
+    this.options.onBroken?.(this.broken, this.tuning === 'running');
     const now = Date.now();
     for (const [run, state] of this.runs) {
       if (!state.failed) this.deliver({ id: run.id, outcome: run.failed(this.broken, now) });
@@ -306,8 +307,12 @@ export class EngineEvaluator {
 
   private async run(): Promise<void> {
     if (this.tuning === 'pending') {
-      this.tuning = 'none'; // once, even if it fails
-      this.tuning = await tuneConvKernels(this.engine, this.inputs, 2, () => this.closed);
+      this.tuning = 'running'; // once, even if it fails
+      try {
+        this.tuning = await tuneConvKernels(this.engine, this.inputs, 2, () => this.closed);
+      } catch (err) {
+        throw new Error(`while timing the convolution kernels (kernels: 'auto'): ${(err as Error).message}`);
+      }
     }
     while (!this.closed) {
       this.dropUnused();

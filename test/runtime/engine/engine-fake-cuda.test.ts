@@ -13,7 +13,7 @@ import { packageRoot } from '../../../src/runtime/binding';
 import { PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
 import { EngineEvaluator } from '../../../src/runtime/engine/engine-evaluator';
 import type { Envelope, Job } from '../../../src/search/backend';
-import { createGpuBackend, type GpuPool } from '../../../src/search/pool-gpu';
+import { createGpuBackend, deviceNotes, type GpuPool } from '../../../src/search/pool-gpu';
 import { installFakeCuda } from '../../support/fake-cuda';
 
 const fake = installFakeCuda();
@@ -57,12 +57,12 @@ test('through the CUDA host code the engine gives the CPU twin\'s outcomes exact
 
 const POOL_RULES = ['adam', 'powersign-cd', 'sgd'];
 
-/** Submits POOL_RULES (mlpTiny, seed 3) to `pool`; each envelope, checked against the host twin's outcome. */
-async function poolOutcomes(pool: GpuPool) {
+/** Submits POOL_RULES (seed 3) to `pool`; each envelope, checked against the host twin's outcome. */
+async function poolOutcomes(pool: GpuPool, protocol = mlpTiny) {
   await pool.submit(POOL_RULES.map((rule, i): Job => ({
-    id: `run:${i}`, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
+    id: `run:${i}`, rule, protocol, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
   })));
-  const expected = await outcomes('host', mlpTiny, POOL_RULES);
+  const expected = await outcomes('host', protocol, POOL_RULES);
   const envelopes: Envelope[] = [];
   for (let i = 0; i < POOL_RULES.length; i++) {
     const e = await pool.next();
@@ -100,6 +100,24 @@ test('an engine that faults mid-run ends its GPU worker, and a fresh one re-runs
   } finally {
     delete process.env.NOS_FAKE_CUDA_FAULT_AT;
     delete process.env.NOS_FAKE_CUDA_FAULT_ONCE;
+    await pool.close();
+  }
+});
+
+test('an engine that faults while timing its kernels (NOS_ENGINE_KERNELS=auto): the fresh worker keeps the direct ones', { skip }, async () => {
+  const once = path.join(fake ? fake.dir : '/tmp', `tuning-fault-${process.pid}`);
+  // The 10th launch: the tuning's first warm-up step, before any job's child trains.
+  Object.assign(process.env, { NOS_ENGINE_KERNELS: 'auto', NOS_FAKE_CUDA_FAULT_AT: '10', NOS_FAKE_CUDA_FAULT_ONCE: once });
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, capacity: 6, onNote: (m) => notes.push(m), onRound: deviceNotes((m) => notes.push(m)) });
+  try {
+    const envelopes = await poolOutcomes(pool, convTiny);
+    assert.deepEqual(envelopes.map((e) => e.attempt), [2, 2, 2]);
+    assert.ok(fs.existsSync(once), 'the fault was injected');
+    assert.match(notes[0], /^the GPU engine failed \(the child engine failed: while timing the convolution kernels \(kernels: 'auto'\): .*719\); a fresh GPU worker re-runs the 3 rules it had in flight, one at a time, to find any at fault, with the direct convolution kernels from now on$/);
+    assert.deepEqual(notes.slice(1), ['training on nos fake device (sm_90), 6 child slots: convolutions direct, weight gradients direct'], 'and no tuning after');
+  } finally {
+    for (const name of ['NOS_ENGINE_KERNELS', 'NOS_FAKE_CUDA_FAULT_AT', 'NOS_FAKE_CUDA_FAULT_ONCE']) delete process.env[name];
     await pool.close();
   }
 });
