@@ -451,8 +451,8 @@ void Engine::BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg
 void Engine::SetKernels(const ConvKernels& kernels) {
   for (int layer = 0; layer < kConvLayers; ++layer) {
     if (kernels.tiled_wgrad[layer] && shape_.kind == ModelShape::kConvnet && WgradPlan(shape_, batch_, layer).tile_rows == 0) {
-      throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared memory in convolution " +
-                                  std::to_string(layer + 1) + "; use the direct one");
+      throw std::invalid_argument("child engine: the convnet's rows are too wide for the tiled weight gradient's shared " +
+                                  std::string("memory in convolution ") + std::to_string(layer + 1) + "; use the direct one");
     }
   }
   kernels_ = kernels;

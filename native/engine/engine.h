@@ -75,7 +75,7 @@ constexpr int kConvLayers = 2;
 // what a block shares in shared memory (nos_conv3x3_tiled: the weights; nos_conv3x3_wgrad_tiled: the images).  Per
 // layer, as cuDNN picks an algorithm per convolution: the layers' shapes differ, and so may their faster variant.
 struct ConvKernels {
-  bool tiled_conv[kConvLayers] = {false, false};   // forward, and the input gradient (layer 1 only)
+  bool tiled_conv[kConvLayers] = {false, false};   // forward, and input gradient (the second layer has one)
   bool tiled_wgrad[kConvLayers] = {false, false};  // weight gradient
 };
 
@@ -136,10 +136,10 @@ class Engine {
     long long slot = 0;  // elements per slot (0: shared)
   };
   DevPtr Alloc(size_t bytes);
-  // Convolution `layer`'s 3x3 convolution of `rows` images (cin channels, height x width) into f channels; flip: the input gradient of
-  // one whose weight is [cin][f][3][3].
-  void Conv(int kids, DevPtr dead, int layer, int rows, int cin, int height, int width, DevPtr in, long long in_slot, DevPtr weight,
-            int flip, DevPtr out, long long out_slot);
+  // The 3x3 convolution of convolution layer `layer` (its kernel choice): `rows` images (cin channels, height x
+  // width) into f channels; flip: the input gradient of one whose weight is [cin][f][3][3].
+  void Conv(int kids, DevPtr dead, int layer, int rows, int cin, int height, int width, DevPtr in, long long in_slot,
+            DevPtr weight, int flip, DevPtr out, long long out_slot);
   void TrainStep(int step, const RoundInput& in, int kids);
   RoundOutput Collect(const std::vector<int>& kids);
   void Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr labels, long long y_slot, int kids);

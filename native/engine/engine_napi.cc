@@ -3,6 +3,7 @@
 // failures come back as JS errors (rejected Promises for rounds and evaluations), never a crash.
 #include "engine/engine_napi.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -140,7 +141,8 @@ static engine::ConvKernels KernelsOf(const Napi::Object& o) {
   const auto layers = [&](const char* name, bool* out) {
     if (!o.Has(name) || !o.Get(name).IsArray()) return;
     const Napi::Array a = o.Get(name).As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length() && i < static_cast<uint32_t>(engine::kConvLayers); ++i) out[i] = a.Get(i).ToBoolean().Value();
+    const uint32_t n = std::min(a.Length(), static_cast<uint32_t>(engine::kConvLayers));
+    for (uint32_t i = 0; i < n; ++i) out[i] = a.Get(i).ToBoolean().Value();
   };
   layers("convTiled", kernels.tiled_conv);
   layers("wgradTiled", kernels.tiled_wgrad);
