@@ -31,3 +31,16 @@ test('an unknown kernel variant is refused, naming the choices', () => {
   assert.throws(make({ conv: ['tiled'] }), /conv must be .*, got \["tiled"\]/);
   assert.throws(make({ wgrad: ['tiled', 'fast' as KernelVariant] }), /wgrad must be .*, got \["tiled","fast"\]/);
 });
+
+test('a layer too wide for the tiled weight gradient is refused by name; the other layer may still use it', () => {
+  // 200 columns: a row of the first convolution (1 channel) fits the tile's shared memory, one of the second (32) not.
+  const model = convNet([1, 8, 200], 10, 2);
+  const engine = ChildEngine.create({ device: 'host', model, capacity: 1, batchSize: 2, stepsPerRound: 1, cacheDir, wgrad: ['tiled', 'direct'] });
+  try {
+    assert.deepEqual(engine.kernels, { conv: 'direct', wgrad: ['tiled', 'direct'] });
+    assert.throws(() => engine.setKernels({ wgrad: ['direct', 'tiled'] }), /too wide for the tiled weight gradient's shared memory in convolution 2; use the direct one/);
+    assert.deepEqual(engine.kernels, { conv: 'direct', wgrad: ['tiled', 'direct'] }, 'a refused choice changes nothing');
+  } finally {
+    engine.close();
+  }
+});
