@@ -35,6 +35,7 @@ import { ChildEngine, describeKernels, EngineField, type ConvKernelChoice, type 
 import { ChildInputs } from '../src/runtime/engine/child-inputs';
 import { EngineEvaluator, loadEngineData, type RoundReport } from '../src/runtime/engine/engine-evaluator';
 import { StepScalars } from '../src/runtime/scalars';
+import { barRows, type Measured } from './gpu-bars';
 
 const REWARD_RULES = ['adam', 'sgd', 'powersign'];
 
@@ -296,6 +297,7 @@ async function main(): Promise<void> {
   figures.copyGBps = bandwidth;
   if (bandwidth !== null) rows.push(['copy bandwidth', `${bandwidth.toFixed(0)} GB/s`, 'cuMemcpyDtoD of 1 GiB, bytes read + written (the ceiling)']);
   let adamSeconds: number | null = null;
+  const measured: Measured = { update: {} };
   await guard('update', async () => {
     let tensorBytes = 0;
     const ofCopy = (gbps: number) => (bandwidth ? `${((100 * gbps) / bandwidth).toFixed(1)}% of copy` : `${gbps.toPrecision(3)} GB/s`);
@@ -309,6 +311,7 @@ async function main(): Promise<void> {
       rows.push([`update ${rule}`, `${first.gbps.toPrecision(3)} GB/s`, `${children} convnet children, ${(first.seconds * 1e3).toFixed(3)} ms per launch (${device === 'cuda' ? 'CUDA events' : 'host clock'})${bandwidth ? `, ${ofCopy(first.gbps)}` : ''}`]);
       const top = timings.reduce((a, b) => (b.gbps > a.gbps ? b : a));
       best.set(rule, UPDATE_LAYOUTS[timings.indexOf(top)]);
+      if (bandwidth) measured.update[rule] = { layout: top.layout, percent: (100 * top.gbps) / bandwidth };
       rows.push(['  layouts', ofCopy(top.gbps), `best ${top.layout}; ${timings.slice(1).map((x) => `${x.layout} ${ofCopy(x.gbps)}`).join(', ')}`]);
     }
     if (bandwidth !== null) {
@@ -322,6 +325,9 @@ async function main(): Promise<void> {
         const layouts = [DEFAULT_UPDATE_LAYOUT, ...(best.get(rule) === DEFAULT_UPDATE_LAYOUT ? [] : [best.get(rule)!])];
         const { timings } = await updateTimings(device, rule, large, layouts);
         figures[`update_${rule}_copySize`] = { children: large, layouts: timings };
+        const top = timings.reduce((a, b) => (b.gbps > a.gbps ? b : a));
+        const u = measured.update[rule];
+        if (u) u.large = { layout: top.layout, percent: (100 * top.gbps) / bandwidth };
         rows.push([`update ${rule}, 1 GiB arrays`, ofCopy(timings[0].gbps), `${large} children, ${timings.map((x) => `${x.layout} ${(x.seconds * 1e3).toFixed(3)} ms ${ofCopy(x.gbps)}`).join('; ')}`]);
       }
     }
@@ -351,6 +357,7 @@ async function main(): Promise<void> {
     if ('error' in t) throw new Error(t.error);
     figures.torchAdamMs = t.ms;
     const ours = (adamSeconds ?? NaN) * 1e3;
+    measured.adamVsTorch = t.ms / ours;
     rows.push(['adam vs torch', `${(t.ms / ours).toFixed(2)}x`, `nos ${ours.toFixed(3)} ms vs torch fused ${t.ms.toFixed(3)} ms per step (${t.detail})`]);
   });
   await guard('rewards', async () => {
@@ -365,6 +372,7 @@ async function main(): Promise<void> {
     for (const rule of REWARD_RULES) {
       const ref = reference?.outcomes[rule];
       const diff = ref ? Math.abs(mine[rule].reward - ref.reward) * 100 : NaN;
+      if (ref) (measured.rewardPoints ??= {})[rule] = diff;
       rows.push([`reward ${rule}`, mine[rule].reward.toFixed(4), ref ? `CPU path ${ref.reward.toFixed(4)}: ${diff.toFixed(2)} points apart (best lr ${mine[rule].bestLr} vs ${ref.bestLr})` : 'no reference file']);
     }
   });
@@ -392,9 +400,12 @@ async function main(): Promise<void> {
     figures.rate = r;
     const kernels = r.tuning ? `${describeKernels(r.tuning.chosen)} (tuned: ${r.tuning.timings.map((t) => `${kernelsName(t.kernels)} ${(t.seconds * 1e3).toFixed(0)} ms`).join(', ')})` : 'direct kernels';
     const cpu = reference?.rulesPerHour2Core;
+    if (cpu) measured.rateTimesCpu = r.rulesPerHour / cpu;
     rows.push(['rules/hour', r.rulesPerHour.toFixed(0), `${r.finished} ${protocol.name}-protocol rules in ${seconds} s on ${r.capacity} slots (${JSON.stringify(r.statuses)})${cpu ? `; ${(r.rulesPerHour / cpu).toFixed(1)}x the 2-core CPU path's ${cpu.toFixed(0)}` : ''}; ${kernels}`]);
     rows.push(['rules/hour (full rounds)', r.rulesPerHourFullRounds.toFixed(0), `${r.fullRounds} rounds of >= 90% slots, ${r.meanRoundSeconds.toFixed(2)} s each${cpu ? `; ${(r.rulesPerHourFullRounds / cpu).toFixed(1)}x the CPU path` : ''}`]);
   });
+  rows.push(...barRows(measured, REWARD_RULES.length));
+  figures.bars = measured;
   const out = flag('json');
   if (out) fs.writeFileSync(out, `${JSON.stringify(figures, null, 2)}\n`);
   const width = Math.max(...rows.map((r) => r[0].length));
