@@ -19,8 +19,8 @@ const KNOBS = (['wgrad', 'conv'] as const).flatMap((kernel) => Array.from({ leng
 
 /**
  * From every kernel direct, tries each knob tiled on top of the best so far and keeps it where that was faster:
- * 1 + 2 x CONV_LAYERS timings where all 16 combinations would take 16, and per layer, which one engine-wide choice
- * could not be.  `stop` ends it early: the best so far stands.
+ * 1 + 2 x CONV_LAYERS timings (all 16 combinations would take 16), and a choice per layer, which an engine-wide one
+ * could not make.  `stop` ends it early: the best so far stands.
  */
 export async function chooseKernels(time: TimeKernels, stop: () => boolean = () => false): Promise<KernelTuning> {
   let best = kernelChoice({});
