@@ -6,6 +6,8 @@ export class FinishedResults {
   private readonly waiters: Array<{ resolve: (e: Envelope) => void; reject: (e: Error) => void }> = [];
   /** Jobs submitted whose result has not been delivered yet. */
   private outstanding = 0;
+  /** Set when the backend can give no more results: next() rejects with it once the delivered ones are taken. */
+  private failure: Error | null = null;
 
   /** `name` starts every error message (e.g. 'local pool'). */
   constructor(private readonly name: string) {}
@@ -25,12 +27,20 @@ export class FinishedResults {
     const ready = this.done.shift();
     if (ready) return Promise.resolve(ready);
     if (closed) return Promise.reject(new Error(`${this.name}: next() after close()`));
+    if (this.failure) return Promise.reject(this.failure);
     if (this.outstanding === 0) return Promise.reject(new Error(`${this.name}: next() called with no job pending`));
     return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   /** Results still to be taken: delivered or not yet. */
   pending(): number { return this.outstanding + this.done.length; }
+
+  /** The backend can deliver nothing more: waiting callers get `error`, and so do later ones once the results already
+   * delivered are taken. */
+  fail(error: Error): void {
+    this.failure = error;
+    for (const w of this.waiters.splice(0)) w.reject(error);
+  }
 
   /** On close: every waiting caller gets an error. */
   rejectWaiters(): void {

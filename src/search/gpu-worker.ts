@@ -16,6 +16,8 @@ export type GpuMessage =
   | { type: 'round'; report: RoundReport; device: string }
   | { type: 'result'; jobId: string; outcome: EvalOutcome }
   | { type: 'failed'; jobId: string; status: 'error' | 'version-mismatch'; error: string }
+  /** The child engine could not start (no usable GPU, its memory taken, the data missing): no rule is at fault. */
+  | { type: 'unavailable'; jobId: string; error: string }
   /**
    * The engine failed; the worker exits next, sending nothing more (its jobs in flight are to be re-run).
    * whileTuning: while timing the convolution kernels, so a next worker should keep the direct ones.
@@ -116,7 +118,7 @@ async function runJob(job: Job, attempt: number, settings: GpuWorkerSettings): P
   try {
     evaluator = await evaluatorFor(job, settings);
   } catch (e) {
-    return fail('error', `the GPU engine could not start: ${(e as Error).message}`);
+    return send({ type: 'unavailable', jobId: job.id, error: `the GPU engine could not start: ${(e as Error).message}` });
   }
   evaluator.submit([{ id: job.id, rule: job.rule, seed: job.seed }]);
   void pump(evaluator);

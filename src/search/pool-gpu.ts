@@ -56,6 +56,8 @@ export class GpuPool implements Backend {
   private readonly maxAttempts: number;
   private closed = false;
   private killedFor: 'timeout' | 'oom-rss' | null = null;
+  /** Set when the engine could not start: next() and submit() fail with it (the search stops, to be resumed). */
+  private unavailable: Error | null = null;
   /** Set when an engine failed while timing its kernels: workers started later skip the tuning. */
   private directKernels = false;
   private peakRssMb = 0;
@@ -78,6 +80,7 @@ export class GpuPool implements Backend {
 
   async submit(jobs: Job[]): Promise<void> {
     if (this.closed) throw new Error('gpu pool: submit() after close()');
+    if (this.unavailable) throw this.unavailable;
     for (const job of jobs) {
       if (!job || typeof job.id !== 'string' || typeof job.rule !== 'string') {
         throw new Error(`gpu pool: a job needs a string id and rule, got ${JSON.stringify(job)?.slice(0, 200)}`);
@@ -196,10 +199,26 @@ export class GpuPool implements Backend {
     }
     const item = this.running.get(m.jobId);
     if (!item) return;
+    if (m.type === 'unavailable') {
+      // No rule is at fault: a queue worker's job goes back to its queue's retries (as a crash), and the search
+      // stops with the reason rather than record every later rule as failed.
+      if (item.resolve) this.finish(item, { kind: 'failure', status: 'crashed', error: m.error });
+      else this.stopAll(m.error);
+      return;
+    }
     if (m.type === 'started') item.startedAt ??= Date.now();
     else if (m.type === 'result') this.finish(item, { kind: 'outcome', outcome: m.outcome });
     else if (m.type === 'failed') this.finish(item, { kind: 'failure', status: m.status, error: m.error });
     this.pump();
+  }
+
+  /** The engine cannot start: no result comes for the jobs of next(); they are dropped and next() fails with why. */
+  private stopAll(error: string): void {
+    this.unavailable = new Error(`gpu pool: ${error}`);
+    // runJob's callers each get their own answer; next()'s jobs are dropped, unrecorded: the search stops here.
+    for (const [id, item] of this.running) if (!item.resolve) this.running.delete(id);
+    for (let i = this.queue.length - 1; i >= 0; i--) if (!this.queue[i].resolve) this.queue.splice(i, 1);
+    this.results.fail(this.unavailable);
   }
 
   /** Watchdog: a job training past the time limit, or the worker past the memory limit, kills the worker. */

@@ -5,6 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createGpuBackend, deviceNotes } from '../../src/search/pool-gpu';
 import { fakeJob, runBackendConformance } from './backend-conformance';
+import type { Job } from '../../src/search/backend';
+import { KERNEL_ABI_VERSION } from '../../src/compiler/kernel-abi';
+import { PROTOCOL_VERSION, PROTOCOLS } from '../../src/runtime/child/protocol';
 
 runBackendConformance('gpu pool', ({ limits }) => createGpuBackend({ limits }));
 
@@ -61,4 +64,29 @@ test('gpu pool: deviceNotes says where the children train once, and again only w
     'now: convolutions tiled, weight gradients direct',
     'now: convolutions tiled, weight gradients direct in the first layer, tiled in the second layer',
   ]);
+});
+
+/** A real job whose engine cannot start here: its data folder does not exist (as when a GPU cannot be used). */
+function jobWithoutEngine(id: string): Job {
+  return { id, rule: 'sgd', protocol: PROTOCOLS.quick, data: { path: '/nonexistent/nos-data' }, device: 'cuda', seed: 0,
+    versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } };
+}
+
+test('gpu pool: an engine that cannot start stops next() with the reason and records no result; a queue worker\'s job comes back as a crash', async () => {
+  const pool = createGpuBackend({ limits: { timeoutMs: 60_000, maxRssMb: 2048 } });
+  try {
+    await pool.submit([jobWithoutEngine('u:0'), jobWithoutEngine('u:1')]);
+    await assert.rejects(pool.next(), /^Error: gpu pool: the GPU engine could not start: .*nonexistent/);
+    await assert.rejects(pool.next(), /could not start/, 'and every later call');
+    await assert.rejects(pool.submit([fakeJob('u:2', 'g')]), /could not start/);
+  } finally {
+    await pool.close();
+  }
+  const queue = createGpuBackend({ limits: { timeoutMs: 60_000, maxRssMb: 2048 } });
+  try {
+    const { result } = await queue.runJob(jobWithoutEngine('q:0'), 1);
+    assert.deepEqual(result.kind === 'failure' && [result.status, /could not start/.test(result.error)], ['crashed', true]);
+  } finally {
+    await queue.close();
+  }
 });
