@@ -48,11 +48,22 @@ export interface Envelope {
 
 export interface Backend {
   submit(jobs: Job[]): Promise<void>;
-  /** Resolves with the next finished job (any order); rejects if nothing is pending. */
+  /** Resolves with the next finished job (any order); rejects if nothing is pending, or with a GpuUnusableError. */
   next(): Promise<Envelope>;
   /** Jobs submitted and not yet returned by next(). */
   pending(): number;
   close(): Promise<void>;
+}
+
+/**
+ * The GPU cannot train (its engine does not start, or fails even a control rule): no job is at fault and none is
+ * recorded; the search stops, to be resumed once it works (src/search/pool-gpu.ts).
+ */
+export class GpuUnusableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuUnusableError';
+  }
 }
 
 /** Time and memory limits for one job run in a child process. */

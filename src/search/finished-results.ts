@@ -36,9 +36,10 @@ export class FinishedResults {
   pending(): number { return this.outstanding + this.done.length; }
 
   /** The backend can deliver nothing more: waiting callers get `error`, and so do later ones once the results already
-   * delivered are taken. */
+   * delivered are taken; pending() counts only those. */
   fail(error: Error): void {
     this.failure = error;
+    this.outstanding = 0;
     for (const w of this.waiters.splice(0)) w.reject(error);
   }
 

@@ -5,10 +5,13 @@
 // a hang is the job whose own training time passed the limit (status timeout); the others are re-run.  A failed
 // engine (a fault leaves the CUDA context unusable) ends the worker too, so a fresh one re-runs its jobs.  After any
 // other death with several jobs in flight, each of them re-runs alone (isolated) until it finishes or dies alone:
-// a job that crashes alone is retried up to maxAttempts, then recorded as crashed; one that exhausts memory alone is
-// recorded as oom.  The time limit counts from when a job's first child starts training, not from when it queued.
+// a job that crashes alone is retried up to maxAttempts; one that exhausts memory alone is recorded as oom.  Before
+// a job is recorded as crashed, a control rule (plain sgd, same protocol) trains alone on a fresh worker: if it
+// trains, the job was at fault; if it fails too, the GPU (its driver, this machine) is, and nothing is recorded:
+// next() fails with why (the search stops, to be resumed) and runJob's callers get a GpuUnusableError.  The time
+// limit counts from when a job's first child starts training, not from when it queued.
 import { FinishedResults } from './finished-results';
-import type { Backend, Envelope, Job, RunLimits } from './backend';
+import { GpuUnusableError, type Backend, type Envelope, type Job, type RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
 import { GpuProcess } from './gpu-process';
 import type { GpuMessage } from './gpu-worker';
@@ -44,7 +47,14 @@ interface Item {
   startedAt?: number;
   /** For runJob(): the caller waiting for this job's raw result instead of next(). */
   resolve?: (result: RunResult, info: { attempt: number; worker: string; queuedMs: number; runMs: number }) => void;
+  /** For runJob(): told when the GPU cannot be used (no result will come). */
+  reject?: (error: GpuUnusableError) => void;
+  /** The control rule's run, which tells a rule at fault from a GPU at fault. */
+  control?: boolean;
 }
+
+/** The control rule: the plainest update there is; a GPU that cannot train it can train nothing. */
+export const CONTROL_RULE = 'sgd';
 
 const WATCH_MS = 100;
 
@@ -56,8 +66,13 @@ export class GpuPool implements Backend {
   private readonly maxAttempts: number;
   private closed = false;
   private killedFor: 'timeout' | 'oom-rss' | null = null;
-  /** Set when the engine could not start: next() and submit() fail with it (the search stops, to be resumed). */
-  private unavailable: Error | null = null;
+  /** Set when the GPU cannot be used: next(), submit() and runJob() fail with it (the search stops, to be resumed). */
+  private unavailable: GpuUnusableError | null = null;
+  /** The job that crashed alone on its last try, kept while the control rule runs, and what it then records. */
+  private held: { item: Item; failure: RunResult; why: string } | null = null;
+  private controls = 0;
+  /** What the current worker's engine said when it failed, if it did. */
+  private engineFault: { error: string; whileTuning: boolean } | null = null;
   /** Set when an engine failed while timing its kernels: workers started later skip the tuning. */
   private directKernels = false;
   private peakRssMb = 0;
@@ -101,9 +116,10 @@ export class GpuPool implements Backend {
    */
   runJob(job: Job, attempt: number): Promise<{ result: RunResult; worker: string; runMs: number }> {
     if (this.closed) return Promise.reject(new Error('gpu pool: runJob() after close()'));
+    if (this.unavailable) return Promise.reject(this.unavailable);
     if (this.known(job.id)) return Promise.reject(new Error(`gpu pool: job ${job.id} is already running`));
-    return new Promise((resolve) => {
-      this.queue.push({ job, attempt, submittedAt: Date.now(), suspect: false,
+    return new Promise((resolve, reject) => {
+      this.queue.push({ job, attempt, submittedAt: Date.now(), suspect: false, reject,
         resolve: (result, info) => resolve({ result, worker: info.worker, runMs: info.runMs }) });
       this.pump();
     });
@@ -123,16 +139,17 @@ export class GpuPool implements Backend {
     clearInterval(this.watch);
     this.results.rejectWaiters();
     // runJob's callers get an answer for every job, queued or running (a queue worker then hands them back).
-    for (const item of [...this.queue.splice(0), ...this.running.values()]) {
-      item.resolve?.({ kind: 'failure', status: 'crashed', error: 'gpu pool closed' }, this.info(item));
+    for (const item of [...this.queue.splice(0), ...this.running.values(), ...(this.held ? [this.held.item] : [])]) {
+      if (!item.control) item.resolve?.({ kind: 'failure', status: 'crashed', error: 'gpu pool closed' }, this.info(item));
     }
     this.running.clear();
+    this.held = null;
     await this.worker?.stop();
     this.worker = null;
   }
 
   private known(id: string): boolean {
-    return this.running.has(id) || this.queue.some((q) => q.job.id === id);
+    return this.running.has(id) || this.queue.some((q) => q.job.id === id) || this.held?.item.job.id === id;
   }
 
   private info(item: Item): { attempt: number; worker: string; queuedMs: number; runMs: number } {
@@ -155,6 +172,7 @@ export class GpuPool implements Backend {
     if (this.closed || this.queue.length === 0) return;
     if (!this.worker) {
       this.killedFor = null;
+      this.engineFault = null;
       this.peakRssMb = 0;
       const settings = { capacity: this.options.capacity, cacheDir: this.options.cacheDir, engine: this.options.engine, ...(this.directKernels ? { kernels: 'direct' as const } : {}) };
       const worker = new GpuProcess(this.options.limits.maxRssMb, settings, {
@@ -191,19 +209,17 @@ export class GpuPool implements Backend {
     }
     if (m.type === 'ready') return;
     if (m.type === 'broken') {
-      const n = this.running.size;
+      // The worker exits next; onExit decides what runs again and says so.
+      this.engineFault = { error: m.error, whileTuning: m.whileTuning };
       // A kernel variant the tuning tried faults on this GPU: later workers keep the direct kernels.
       if (m.whileTuning) this.directKernels = true;
-      this.options.onNote?.(`the GPU engine failed (${m.error}); a fresh GPU worker re-runs the ${n} rule${n === 1 ? '' : 's'} it had in flight${n > 1 ? ', one at a time, to find any at fault' : ''}${m.whileTuning ? ', with the direct convolution kernels from now on' : ''}`);
       return;
     }
     const item = this.running.get(m.jobId);
     if (!item) return;
     if (m.type === 'unavailable') {
-      // No rule is at fault: a queue worker's job goes back to its queue's retries (as a crash), and the search
-      // stops with the reason rather than record every later rule as failed.
-      if (item.resolve) this.finish(item, { kind: 'failure', status: 'crashed', error: m.error });
-      else this.stopAll(m.error);
+      // No rule is at fault: the search stops with the reason rather than record every later rule as failed.
+      this.stopAll(m.error);
       return;
     }
     if (m.type === 'started') item.startedAt ??= Date.now();
@@ -212,13 +228,20 @@ export class GpuPool implements Backend {
     this.pump();
   }
 
-  /** The engine cannot start: no result comes for the jobs of next(); they are dropped and next() fails with why. */
+  /**
+   * The GPU cannot be used: no result comes for any job.  next()'s jobs are dropped, unrecorded, and next() fails
+   * with why (the search stops here, to be resumed); runJob's callers get a GpuUnusableError (a queue worker hands
+   * its jobs back).  Later calls fail the same way: a fresh pool tries the GPU again.
+   */
   private stopAll(error: string): void {
-    this.unavailable = new Error(`gpu pool: ${error}`);
-    // runJob's callers each get their own answer; next()'s jobs are dropped, unrecorded: the search stops here.
-    for (const [id, item] of this.running) if (!item.resolve) this.running.delete(id);
-    for (let i = this.queue.length - 1; i >= 0; i--) if (!this.queue[i].resolve) this.queue.splice(i, 1);
+    this.unavailable = new GpuUnusableError(`gpu pool: ${error}`);
+    const items = [...this.queue.splice(0), ...this.running.values(), ...(this.held ? [this.held.item] : [])];
+    this.running.clear();
+    this.held = null;
+    for (const item of items) item.reject?.(this.unavailable);
     this.results.fail(this.unavailable);
+    void this.worker?.stop();
+    this.worker = null;
   }
 
   /** Watchdog: a job training past the time limit, or the worker past the memory limit, kills the worker. */
@@ -251,31 +274,81 @@ export class GpuPool implements Backend {
     this.running.clear();
     const died = how.signal ? `signal ${how.signal}` : `exit code ${how.code}`;
     const tail = how.stderrTail.trim().split('\n').slice(-6).join('\n');
-    const heapOom = /heap out of memory|Allocation failed|OutOfMemory|std::bad_alloc/i.test(how.stderrTail);
+    const why = this.engineFault ? `the GPU engine failed (${this.engineFault.error})`
+      : this.killedFor === 'timeout' ? `killed after the ${limits.timeoutMs} ms time limit`
+        : this.killedFor === 'oom-rss' ? `killed at ${this.peakRssMb.toFixed(0)} MiB resident, over the ${limits.maxRssMb} MiB limit`
+          : /heap out of memory|Allocation failed|OutOfMemory|std::bad_alloc/i.test(how.stderrTail) ? `the GPU worker ran out of memory (${died}): ${tail}`
+            : `the GPU worker died (${died})${tail ? `: ${tail}` : ''}`;
+    if (victims.length === 1 && victims[0].control) this.controlDone(why);
+    else this.afterDeath(victims, why);
+    this.pump();
+  }
+
+  /** The worker died with `victims` in flight: each finishes with its share of the blame, or runs again. */
+  private afterDeath(victims: Item[], why: string): void {
     const requeue = (item: Item, suspect: boolean) => this.queue.unshift({ ...item, attempt: item.attempt + 1, suspect: item.suspect || suspect });
+    const fault = this.engineFault;
     if (this.killedFor === 'timeout') {
       const now = Date.now();
       for (const item of victims.reverse()) {
-        if (item.startedAt !== undefined && now - item.startedAt > Math.min(limits.timeoutMs, MAX_TIMER_MS)) {
-          this.finish(item, { kind: 'failure', status: 'timeout', error: `killed after the ${limits.timeoutMs} ms time limit` });
+        if (item.startedAt !== undefined && now - item.startedAt > Math.min(this.options.limits.timeoutMs, MAX_TIMER_MS)) {
+          this.finish(item, { kind: 'failure', status: 'timeout', error: why });
         } else requeue(item, false);
       }
+    } else if (fault?.whileTuning) {
+      // Timing a kernel variant failed, not a rule: all run again together, on the direct kernels.
+      for (const item of victims.reverse()) requeue(item, false);
+      this.noteRerun(fault.error, victims.length, 'together');
     } else if (victims.length === 1) {
       const [item] = victims;
-      if (this.killedFor === 'oom-rss') {
-        this.finish(item, { kind: 'failure', status: 'oom', error: `killed at ${this.peakRssMb.toFixed(0)} MiB resident, over the ${limits.maxRssMb} MiB limit` });
-      } else if (heapOom) {
-        this.finish(item, { kind: 'failure', status: 'oom', error: `the GPU worker ran out of memory (${died}): ${tail}` });
+      if (this.killedFor === 'oom-rss' || why.startsWith('the GPU worker ran out of memory')) {
+        this.finish(item, { kind: 'failure', status: 'oom', error: why });
       } else if (item.attempt < this.maxAttempts) {
         requeue(item, true);
+        if (fault) this.noteRerun(fault.error, 1, 'alone');
       } else {
-        this.finish(item, { kind: 'failure', status: 'crashed', error: `the GPU worker died (${died})${tail ? `: ${tail}` : ''}` });
+        this.runControl(item, why);
       }
     } else {
       // Several jobs died together: each runs again alone, so the one at fault is found.
       for (const item of victims.reverse()) requeue(item, true);
+      if (fault) this.noteRerun(fault.error, victims.length, 'alone');
     }
-    this.pump();
+  }
+
+  /** Says that the engine failed and a fresh worker re-runs its `n` rules: `alone`, one at a time, or `together`. */
+  private noteRerun(error: string, n: number, how: 'alone' | 'together'): void {
+    const rerun = how === 'alone' ? (n > 1 ? ', one at a time, to find any at fault' : '') : ', with the direct convolution kernels from now on';
+    this.options.onNote?.(`the GPU engine failed (${error}); a fresh GPU worker re-runs the ${n} rule${n === 1 ? '' : 's'} it had in flight${rerun}`);
+  }
+
+  /** `item` died alone on its last try (`why`): the control rule trains alone next, and decides who was at fault. */
+  private runControl(item: Item, why: string): void {
+    this.held = { item, failure: { kind: 'failure', status: 'crashed', error: why }, why: why.split('\n')[0] };
+    this.controls += 1;
+    const control: Item = {
+      job: { ...item.job, id: `nos-control:${this.controls}`, rule: CONTROL_RULE }, attempt: 1, submittedAt: Date.now(), suspect: true, control: true,
+      resolve: (result) => this.controlDone(result.kind === 'outcome' ? null : result.error),
+    };
+    this.queue.unshift(control);
+    this.options.onNote?.(`rule ${item.job.id} failed alone on its last try (${this.held.why}); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault`);
+  }
+
+  /** The control rule trained (failed: null) or failed: the held job is recorded as crashed, or the GPU is blamed. */
+  private controlDone(failed: string | null): void {
+    const held = this.held;
+    if (this.closed || !held) return;
+    this.held = null;
+    if (failed === null) {
+      this.options.onNote?.(`the control rule trained: rule ${held.item.job.id} is at fault and recorded as crashed`);
+      this.finish(held.item, held.failure);
+      this.pump();
+      return;
+    }
+    this.held = held; // stopAll answers its caller too
+    const how = failed.split('\n')[0];
+    this.stopAll(`the GPU cannot train even the control rule ${CONTROL_RULE} alone (${how}), after rule ${held.item.job.id} failed alone ${how === held.why ? 'the same way' : `(${held.why})`}: `
+      + 'the GPU, its driver or this machine is at fault, not the rules; nothing was recorded for the rules in flight');
   }
 }
 

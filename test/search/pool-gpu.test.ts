@@ -3,9 +3,9 @@
 // fault (re-running the others alone) and give every job back once.  Real jobs: test/runtime/engine/engine-fake-cuda.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createGpuBackend, deviceNotes } from '../../src/search/pool-gpu';
+import { CONTROL_RULE, createGpuBackend, deviceNotes } from '../../src/search/pool-gpu';
 import { fakeJob, runBackendConformance } from './backend-conformance';
-import type { Job } from '../../src/search/backend';
+import { GpuUnusableError, type Job } from '../../src/search/backend';
 import { KERNEL_ABI_VERSION } from '../../src/compiler/kernel-abi';
 import { PROTOCOL_VERSION, PROTOCOLS } from '../../src/runtime/child/protocol';
 
@@ -72,11 +72,11 @@ function jobWithoutEngine(id: string): Job {
     versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } };
 }
 
-test('gpu pool: an engine that cannot start stops next() with the reason and records no result; a queue worker\'s job comes back as a crash', async () => {
+test('gpu pool: an engine that cannot start stops next() with the reason and records no result; runJob\'s callers get a GpuUnusableError', async () => {
   const pool = createGpuBackend({ limits: { timeoutMs: 60_000, maxRssMb: 2048 } });
   try {
     await pool.submit([jobWithoutEngine('u:0'), jobWithoutEngine('u:1')]);
-    await assert.rejects(pool.next(), /^Error: gpu pool: the GPU engine could not start: .*nonexistent/);
+    await assert.rejects(pool.next(), { name: 'GpuUnusableError', message: /^gpu pool: the GPU engine could not start: .*nonexistent/ });
     await assert.rejects(pool.next(), /could not start/, 'and every later call');
     await assert.rejects(pool.submit([fakeJob('u:2', 'g')]), /could not start/);
   } finally {
@@ -84,8 +84,50 @@ test('gpu pool: an engine that cannot start stops next() with the reason and rec
   }
   const queue = createGpuBackend({ limits: { timeoutMs: 60_000, maxRssMb: 2048 } });
   try {
-    const { result } = await queue.runJob(jobWithoutEngine('q:0'), 1);
-    assert.deepEqual(result.kind === 'failure' && [result.status, /could not start/.test(result.error)], ['crashed', true]);
+    await assert.rejects(queue.runJob(jobWithoutEngine('q:0'), 1), (e) => e instanceof GpuUnusableError && /could not start/.test(e.message));
+  } finally {
+    await queue.close();
+  }
+});
+
+test('gpu pool: a rule that crashes alone on its last try is recorded as crashed once the control rule trains', async () => {
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 10_000, maxRssMb: 512 }, onNote: (m) => notes.push(m) });
+  try {
+    await pool.submit([fakeJob('k:0', 'sqrt(m)', { faults: { crash: ['sqrt(m)'] } })]);
+    const e = await pool.next();
+    assert.deepEqual([e.status, e.attempt], ['crashed', 2]);
+    assert.match(e.error ?? '', /^the GPU worker died \(signal SIGSEGV\)/);
+    assert.equal(notes.length, 2, notes.join('\n'));
+    assert.match(notes[0], new RegExp(`^rule k:0 failed alone on its last try \\(the GPU worker died \\(signal SIGSEGV\\).*\\); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault$`));
+    assert.equal(notes[1], 'the control rule trained: rule k:0 is at fault and recorded as crashed');
+    await pool.submit([fakeJob('k:1', 'g')]);
+    assert.equal((await pool.next()).status, 'ok', 'and the pool goes on');
+  } finally {
+    await pool.close();
+  }
+});
+
+test('gpu pool: a GPU on which every rule crashes, the control rule too, stops next() and records nothing; runJob\'s callers get a GpuUnusableError', async () => {
+  // Every rule text holds a 'g' (the control rule 'sgd' too): each crashes its worker, as on a broken GPU.
+  const everything = { faults: { crash: ['g'] } };
+  const pool = createGpuBackend({ limits: { timeoutMs: 10_000, maxRssMb: 512 } });
+  try {
+    await pool.submit([fakeJob('b:0', 'g * m', everything), fakeJob('b:1', 'sign(g)', everything), fakeJob('b:2', 'exp(g)', everything)]);
+    await assert.rejects(pool.next(), {
+      name: 'GpuUnusableError',
+      message: /^gpu pool: the GPU cannot train even the control rule sgd alone \(the GPU worker died \(signal SIGSEGV\)\), after rule b:\d failed alone the same way: the GPU, its driver or this machine is at fault, not the rules; nothing was recorded for the rules in flight$/,
+    });
+    assert.equal(pool.pending(), 0, 'no result is left to come');
+    await assert.rejects(pool.submit([fakeJob('b:3', 'm')]), /cannot train even the control rule/);
+  } finally {
+    await pool.close();
+  }
+  const queue = createGpuBackend({ limits: { timeoutMs: 10_000, maxRssMb: 512 } });
+  try {
+    const runs = ['g * m', 'sign(g)'].map((rule, i) => queue.runJob(fakeJob(`qb:${i}`, rule, everything), 1));
+    for (const run of runs) await assert.rejects(run, (e) => e instanceof GpuUnusableError && /cannot train even the control rule/.test(e.message));
+    await assert.rejects(queue.runJob(fakeJob('qb:2', 'm'), 1), GpuUnusableError);
   } finally {
     await queue.close();
   }

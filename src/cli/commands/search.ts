@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
+import { GpuUnusableError } from '../../search/backend';
 import { WriteError } from '../../search/checked-write';
 import { formatLeaderboard, writeReport } from '../../search/report';
 import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword, storedQueueUrlWithPassword } from '../../search/queue-password';
@@ -123,13 +124,16 @@ class StatusLine {
   }
 }
 
-/** A write that failed (a full disk) stops the search: what was kept, and how to go on once there is space. */
-function stoppedByWrite(e: WriteError, outDir: string): Error {
+/**
+ * A write that failed (a full disk) or a GPU that cannot train stops the search: what was kept, and how to go on once
+ * `fixed` (there is space, the GPU works).
+ */
+function stoppedBy(e: Error, outDir: string, fixed: string): Error {
   let started = false;
   try { started = readLedger(path.join(outDir, LEDGER_FILE)).records.length > 0; } catch { /* unreadable: say the general thing */ }
   return new Error(started
-    ? `${e.message}\nthe search stopped: every result recorded before this is in the ledger, and checkpoint.json is the last good one; once there is space, continue with: nos search --resume --out ${outDir}`
-    : `${e.message}\nthe search did not start (nothing was recorded); once there is space, run the same command again`);
+    ? `${e.message}\nthe search stopped: every result recorded before this is in the ledger, and checkpoint.json is the last good one; once ${fixed}, continue with: nos search --resume --out ${outDir}`
+    : `${e.message}\nthe search did not start (nothing was recorded); once ${fixed}, run the same command again`);
 }
 
 async function searchAction(flags: SearchFlags, command: Command): Promise<void> {
@@ -206,7 +210,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
       },
     });
   } catch (e) {
-    throw e instanceof WriteError ? stoppedByWrite(e, outDir) : e;
+    throw e instanceof WriteError ? stoppedBy(e, outDir, 'there is space') : e instanceof GpuUnusableError ? stoppedBy(e, outDir, 'the GPU works') : e;
   } finally {
     status.stop();
     process.off('SIGINT', onSignal);

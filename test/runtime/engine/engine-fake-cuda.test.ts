@@ -104,6 +104,31 @@ test('an engine that faults mid-run ends its GPU worker, and a fresh one re-runs
   }
 });
 
+test('a GPU whose every engine faults (the control rule\'s too) stops the search with the reason and records nothing', { skip }, async () => {
+  // No _ONCE: every worker's 40th launch faults, as on a GPU that starts but cannot run the kernels.
+  process.env.NOS_FAKE_CUDA_FAULT_AT = '40';
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, onNote: (m) => notes.push(m) });
+  try {
+    await pool.submit(POOL_RULES.map((rule, i): Job => ({
+      id: `run:${i}`, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
+    })));
+    const fault = String.raw`the GPU engine failed \(the child engine failed: cuLaunchKernel: [^)]*719\)`;
+    await assert.rejects(pool.next(), {
+      name: 'GpuUnusableError',
+      message: new RegExp(`^gpu pool: the GPU cannot train even the control rule sgd alone \\(${fault}\\), after rule run:0 failed alone the same way: the GPU, its driver or this machine is at fault`),
+    });
+    // The three fail together, the first alone on its last try, then the control rule: no rule is recorded.
+    assert.equal(notes.length, 2, notes.join('\n'));
+    assert.match(notes[0], /a fresh GPU worker re-runs the 3 rules it had in flight, one at a time, to find any at fault$/);
+    assert.match(notes[1], new RegExp(`^rule run:0 failed alone on its last try \\(${fault}\\); training the control rule sgd alone`));
+    assert.equal(pool.pending(), 0);
+  } finally {
+    delete process.env.NOS_FAKE_CUDA_FAULT_AT;
+    await pool.close();
+  }
+});
+
 test('an engine that faults while timing its kernels (NOS_ENGINE_KERNELS=auto): the fresh worker keeps the direct ones', { skip }, async () => {
   const once = path.join(fake ? fake.dir : '/tmp', `tuning-fault-${process.pid}`);
   // The 10th launch: the tuning's first warm-up step, before any job's child trains.
@@ -114,7 +139,7 @@ test('an engine that faults while timing its kernels (NOS_ENGINE_KERNELS=auto): 
     const envelopes = await poolOutcomes(pool, convTiny);
     assert.deepEqual(envelopes.map((e) => e.attempt), [2, 2, 2]);
     assert.ok(fs.existsSync(once), 'the fault was injected');
-    assert.match(notes[0], /^the GPU engine failed \(the child engine failed: while timing the convolution kernels \(kernels: 'auto'\): .*719\); a fresh GPU worker re-runs the 3 rules it had in flight, one at a time, to find any at fault, with the direct convolution kernels from now on$/);
+    assert.match(notes[0], /^the GPU engine failed \(the child engine failed: while timing the convolution kernels \(kernels: 'auto'\): .*719\); a fresh GPU worker re-runs the 3 rules it had in flight, with the direct convolution kernels from now on$/);
     assert.deepEqual(notes.slice(1), ['training on nos fake device (sm_90), 6 child slots: convolutions direct, weight gradients direct'], 'and no tuning after');
   } finally {
     for (const name of ['NOS_ENGINE_KERNELS', 'NOS_FAKE_CUDA_FAULT_AT', 'NOS_FAKE_CUDA_FAULT_ONCE']) delete process.env[name];
@@ -145,23 +170,36 @@ test('nos eval --device cuda trains on the engine and prints the table the CPU p
   assert.equal(cuda.json.bestLr, cpu.json.bestLr);
 });
 
-test('nos search --device cuda runs the search on the GPU backend to the end', { skip }, async () => {
-  const out = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'search-'));
-  const file = path.join(out, 'tiny.json');
-  fs.writeFileSync(file, JSON.stringify({ extends: 'quick', lrs: [1e-2, 1e-1], finalEpochs: 1, trainExamples: 200, validationExamples: 100, batchSize: 20 }));
+/** Runs the built `nos` CLI with `args` (and extra environment); its exit code and output. */
+function runNos(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const nos = path.join(packageRoot(), 'dist', 'src', 'cli', 'nos.js');
-  const args = [nos, 'search', '--device', 'cuda', '--protocol', file, '--budget', '4', '--batch-size', '2', '--strategy', 'random', '--space', 'small', '--no-hurdles', '--no-fec', '--out', path.join(out, 'run'), '--no-progress'];
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [nos, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let so = '';
     let se = '';
     child.stdout.on('data', (c: Buffer) => { so += c.toString(); });
     child.stderr.on('data', (c: Buffer) => { se += c.toString(); });
     child.on('exit', (c) => resolve({ code: c, stdout: so, stderr: se }));
   });
-  assert.equal(code, 0, `${stdout}\n${stderr}`);
-  const results = fs.readFileSync(path.join(out, 'run', 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; envelope?: { status: string; worker: string } })
+}
+
+/** A tiny search's flags (random strategy, 4 rules in batches of 2) writing to `<out>/run`. */
+function searchArgs(out: string): string[] {
+  const file = path.join(out, 'tiny.json');
+  fs.writeFileSync(file, JSON.stringify({ extends: 'quick', lrs: [1e-2, 1e-1], finalEpochs: 1, trainExamples: 200, validationExamples: 100, batchSize: 20 }));
+  return ['search', '--device', 'cuda', '--protocol', file, '--budget', '4', '--batch-size', '2', '--strategy', 'random', '--space', 'small', '--no-hurdles', '--no-fec', '--out', path.join(out, 'run'), '--no-progress'];
+}
+
+function ledgerResults(out: string) {
+  return fs.readFileSync(path.join(out, 'run', 'ledger.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; envelope?: { status: string; worker: string } })
     .filter((r) => r.type === 'result');
+}
+
+test('nos search --device cuda runs the search on the GPU backend to the end', { skip }, async () => {
+  const out = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'search-'));
+  const { code, stdout, stderr } = await runNos(searchArgs(out));
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  const results = ledgerResults(out);
   assert.equal(results.length, 4, stdout);
   for (const r of results) {
     assert.ok(['ok', 'diverged'].includes(r.envelope!.status), JSON.stringify(r));
@@ -169,4 +207,19 @@ test('nos search --device cuda runs the search on the GPU backend to the end', {
   }
   // Said once, where the children trained and with which kernels.
   assert.equal(stderr.match(/note: training on nos fake device \(sm_90\), \d+ child slots: convolutions direct, weight gradients direct\n/g)?.length, 1, stderr);
+});
+
+test('nos search --device cuda on a GPU that cannot train stops with the reason, records no rule, and resumes once it works', { skip }, async () => {
+  const out = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'search-broken-'));
+  const args = searchArgs(out);
+  // Every worker's 40th launch faults: the rules and the control rule alike.
+  const broken = await runNos(args, { NOS_FAKE_CUDA_FAULT_AT: '40' });
+  assert.equal(broken.code, 1, `${broken.stdout}\n${broken.stderr}`);
+  assert.match(broken.stderr, /the GPU cannot train even the control rule sgd alone .*\nthe search (stopped: every result recorded before this is in the ledger.*continue with: nos search --resume --out \S+|did not start \(nothing was recorded\); once the GPU works, run the same command again)\n/);
+  assert.deepEqual(ledgerResults(out), [], 'no rule is blamed for the GPU');
+  const resumed = await runNos([...args, '--resume']);
+  assert.equal(resumed.code, 0, `${resumed.stdout}\n${resumed.stderr}`);
+  const results = ledgerResults(out);
+  assert.equal(results.length, 4);
+  for (const r of results) assert.ok(['ok', 'diverged'].includes(r.envelope!.status), JSON.stringify(r));
 });
