@@ -2,7 +2,7 @@
 import { Worker, WaitingError, type Job as BullJob } from 'bullmq';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import type { Envelope, Job, RunLimits } from './backend';
+import { GpuUnusableError, type Envelope, type Job, type RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
 import { createGpuBackend, deviceNotes, type GpuPool } from './pool-gpu';
 import {
@@ -45,6 +45,11 @@ export interface RedisWorkerOptions {
   log?: (line: string) => void;
   /** Called with each envelope this worker records (for progress lines). */
   onEnvelope?: (envelope: Envelope) => void;
+  /**
+   * Called when the worker stopped by itself, after handing its jobs back to the queue: --device cuda and the GPU
+   * cannot train (its engine does not start, or fails even the control rule), which is no job's fault.
+   */
+  onStopped?: (reason: string) => void;
 }
 
 export interface RedisWorkerHandle {
@@ -148,7 +153,16 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
         // Every job of this worker trains on one GPU engine, side by side (--concurrency: how many at once).
         const say = (message: string) => log(`nos worker ${name}: ${message}`);
         gpu ??= createGpuBackend({ limits, onRound: deviceNotes(say), onNote: say });
-        const run = await gpu.runJob({ ...job, device: 'cuda' }, attempt);
+        const run = await gpu.runJob({ ...job, device: 'cuda' }, attempt).catch((err: unknown) => {
+          if (!(err instanceof GpuUnusableError)) throw err;
+          giveUp(err.message);
+          return null;
+        });
+        if (!run) {
+          // No try of the job's is spent on a GPU that cannot train: it goes back for another worker.
+          await withinMs(bullJob.moveToWait(token), closeGraceMs);
+          throw new WaitingError();
+        }
         result = run.result;
         label = `${name}:${run.worker}`;
       } else {
@@ -205,10 +219,23 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
     if (lastError) log(`nos worker ${name}: connected to ${target.url} again`);
     lastError = '';
   });
-  void worker.run().catch((err: Error) => log(`nos worker ${name}: stopped: ${err.message}`));
-  await worker.waitUntilReady();
 
   let closing: Promise<void> | null = null;
+  let stoppedFor: string | null = null;
+  /** This machine cannot run the jobs: hand every running one back, take no more, and say why. */
+  const giveUp = (reason: string) => {
+    if (stoppedFor !== null) return;
+    stoppedFor = reason;
+    log(`nos worker ${name}: stopping: ${reason}; its jobs go back to the queue for other workers`);
+    void handBack().then(() => options.onStopped?.(reason));
+  };
+  async function handBack(): Promise<void> {
+    handingBack = true;
+    worker.cancelAllJobs('nos worker stopping: job handed back to the queue');
+    for (const slot of allSlots) slot.process?.kill();
+    await gpu?.close();
+    await shutdown();
+  }
   const shutdown = () => {
     closing ??= (async () => {
       const closed = worker.close(); // takes no new job; resolves once the running ones are handed in and it said goodbye
@@ -224,18 +251,15 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
     })();
     return closing;
   };
+  void worker.run().catch((err: Error) => log(`nos worker ${name}: stopped: ${err.message}`));
+  await worker.waitUntilReady();
+
   return {
     name,
     get finished() { return finished; },
     get running() { return running; },
     close: shutdown,
-    async handBack() {
-      handingBack = true;
-      worker.cancelAllJobs('nos worker stopping: job handed back to the queue');
-      for (const slot of allSlots) slot.process?.kill();
-      await gpu?.close();
-      await shutdown();
-    },
+    handBack,
   };
 }
 

@@ -380,4 +380,27 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
       fs.rmSync(pidDir, { recursive: true, force: true });
     }
   });
+  test('nos worker --device cuda on a GPU that cannot train (the control rule fails too) hands the job back untried and exits 1', { timeout: 60_000 }, async () => {
+    const queueName = nextQueue();
+    const backend = await createRedisBackend(server.url, { queueName, sweepIntervalMs: 300, log: quiet });
+    const broken = await spawnQueueWorker(server.url, ['--queue-name', queueName, '--device', 'cuda', ...fastLockArgs]);
+    try {
+      // Every rule text holding a 'g' crashes its worker, the control rule 'sgd' too: a GPU on which nothing trains.
+      await backend.submit([fakeJob('gpu:0', 'g * m', { faults: { crash: ['g'] } })]);
+      assert.equal(await broken.exited, 1, broken.output());
+      assert.match(broken.output(), /stopping: gpu pool: the GPU cannot train even the control rule sgd alone .*; its jobs go back to the queue for other workers\n/);
+      const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: server.port } });
+      try {
+        const id = toBullJobId('gpu:0');
+        assert.equal(await queue.getJobState(id), 'waiting', 'handed back to the queue');
+        assert.equal((await queue.getJob(id))?.attemptsMade, 0, 'with no try of the job spent');
+      } finally {
+        await queue.close();
+      }
+      assert.equal(backend.pending(), 1, 'nothing recorded');
+    } finally {
+      await backend.close();
+      await stopWorkers([broken]);
+    }
+  });
 });

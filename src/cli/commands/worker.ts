@@ -54,6 +54,8 @@ export function register(program: Command): void {
         lockDurationMs: Math.round(flags.lockDuration * 1000),
         stalledIntervalMs: Math.round(flags.stalledInterval * 1000),
         onEnvelope: (e) => say(describe(e)),
+        // The GPU cannot train (the worker said why on stderr): exit 1, so a supervisor or a person sees it.
+        onStopped: () => { process.stderr.write('nos worker: stopped by itself, its jobs handed back\n'); process.exit(1); },
       });
       say(`nos worker ${handle.name}: serving queue '${flags.queueName}' at ${parseRedisUrl(flags.queue).url} with ${flags.concurrency} slot(s); SIGTERM finishes the running jobs and stops`);
       let signals = 0;
