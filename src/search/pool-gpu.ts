@@ -6,10 +6,10 @@
 // engine (a fault leaves the CUDA context unusable) ends the worker too, so a fresh one re-runs its jobs.  After any
 // other death with several jobs in flight, each of them re-runs alone (isolated) until it finishes or dies alone:
 // a job that crashes alone is retried up to maxAttempts; one that exhausts memory alone is recorded as oom.  Before
-// a job is recorded as crashed, a control rule (plain sgd, same protocol) trains alone on a fresh worker: if it
-// trains, the job was at fault; if it fails too, the GPU (its driver, this machine) is, and nothing is recorded:
-// next() fails with why (the search stops, to be resumed) and runJob's callers get a GpuUnusableError.  The time
-// limit counts from when a job's first child starts training, not from when it queued.
+// a job is recorded as crashed or timeout, a control rule (plain sgd, same protocol) trains alone on a fresh worker:
+// if it trains, the job was at fault; if it fails too, the GPU (its driver, this machine) is, and nothing is
+// recorded: next() fails with why (the search stops, to be resumed) and runJob's callers get a GpuUnusableError.
+// The time limit counts from when a job's first child starts training, not from when it queued.
 import { FinishedResults } from './finished-results';
 import { GpuUnusableError, type Backend, type Envelope, type Job, type RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
@@ -68,8 +68,8 @@ export class GpuPool implements Backend {
   private killedFor: 'timeout' | 'oom-rss' | null = null;
   /** Set when the GPU cannot be used: next(), submit() and runJob() fail with it (the search stops, to be resumed). */
   private unavailable: GpuUnusableError | null = null;
-  /** The job that crashed alone on its last try, kept while the control rule runs, and what it then records. */
-  private held: { item: Item; failure: RunResult; why: string } | null = null;
+  /** Jobs whose failure waits on the control rule's run: what they then record, why, and why in one line (notes). */
+  private held: { items: Item[]; status: 'crashed' | 'timeout'; why: string; line: string } | null = null;
   private controls = 0;
   /** What the current worker's engine said when it failed, if it did. */
   private engineFault: { error: string; whileTuning: boolean } | null = null;
@@ -139,7 +139,7 @@ export class GpuPool implements Backend {
     clearInterval(this.watch);
     this.results.rejectWaiters();
     // runJob's callers get an answer for every job, queued or running (a queue worker then hands them back).
-    for (const item of [...this.queue.splice(0), ...this.running.values(), ...(this.held ? [this.held.item] : [])]) {
+    for (const item of [...this.queue.splice(0), ...this.running.values(), ...(this.held?.items ?? [])]) {
       if (!item.control) item.resolve?.({ kind: 'failure', status: 'crashed', error: 'gpu pool closed' }, this.info(item));
     }
     this.running.clear();
@@ -149,7 +149,7 @@ export class GpuPool implements Backend {
   }
 
   private known(id: string): boolean {
-    return this.running.has(id) || this.queue.some((q) => q.job.id === id) || this.held?.item.job.id === id;
+    return this.running.has(id) || this.queue.some((q) => q.job.id === id) || !!this.held?.items.some((h) => h.job.id === id);
   }
 
   private info(item: Item): { attempt: number; worker: string; queuedMs: number; runMs: number } {
@@ -235,7 +235,7 @@ export class GpuPool implements Backend {
    */
   private stopAll(error: string): void {
     this.unavailable = new GpuUnusableError(`gpu pool: ${error}`);
-    const items = [...this.queue.splice(0), ...this.running.values(), ...(this.held ? [this.held.item] : [])];
+    const items = [...this.queue.splice(0), ...this.running.values(), ...(this.held?.items ?? [])];
     this.running.clear();
     this.held = null;
     for (const item of items) item.reject?.(this.unavailable);
@@ -289,12 +289,13 @@ export class GpuPool implements Backend {
     const requeue = (item: Item, suspect: boolean) => this.queue.unshift({ ...item, attempt: item.attempt + 1, suspect: item.suspect || suspect });
     const fault = this.engineFault;
     if (this.killedFor === 'timeout') {
+      // Every job in flight stalls when the engine hangs, and the oldest passes the limit first: those over it are
+      // recorded as timeout only once the control rule shows that the GPU still trains.
+      const limit = Math.min(this.options.limits.timeoutMs, MAX_TIMER_MS);
       const now = Date.now();
-      for (const item of victims.reverse()) {
-        if (item.startedAt !== undefined && now - item.startedAt > Math.min(this.options.limits.timeoutMs, MAX_TIMER_MS)) {
-          this.finish(item, { kind: 'failure', status: 'timeout', error: why });
-        } else requeue(item, false);
-      }
+      const over = victims.filter((item) => item.startedAt !== undefined && now - item.startedAt > limit);
+      for (const item of victims.reverse()) if (!over.includes(item)) requeue(item, false);
+      if (over.length > 0) this.runControl(over, 'timeout', why);
     } else if (fault?.whileTuning) {
       // Timing a kernel variant failed, not a rule: all run again together, on the direct kernels.
       for (const item of victims.reverse()) requeue(item, false);
@@ -307,7 +308,7 @@ export class GpuPool implements Backend {
         requeue(item, true);
         if (fault) this.noteRerun(fault.error, 1, 'alone');
       } else {
-        this.runControl(item, why);
+        this.runControl([item], 'crashed', why);
       }
     } else {
       // Several jobs died together: each runs again alone, so the one at fault is found.
@@ -322,32 +323,42 @@ export class GpuPool implements Backend {
     this.options.onNote?.(`the GPU engine failed (${error}); a fresh GPU worker re-runs the ${n} rule${n === 1 ? '' : 's'} it had in flight${rerun}`);
   }
 
-  /** `item` died alone on its last try (`why`): the control rule trains alone next, and decides who was at fault. */
-  private runControl(item: Item, why: string): void {
-    this.held = { item, failure: { kind: 'failure', status: 'crashed', error: why }, why: why.split('\n')[0] };
+  /**
+   * `items` failed (`why`): alone on the last try (crashed), or past the time limit (timeout).  The control rule
+   * trains alone next, on a fresh worker, and decides who was at fault.
+   */
+  private runControl(items: Item[], status: 'crashed' | 'timeout', why: string): void {
+    this.held = { items, status, why, line: why.split('\n')[0] };
     this.controls += 1;
     const control: Item = {
-      job: { ...item.job, id: `nos-control:${this.controls}`, rule: CONTROL_RULE }, attempt: 1, submittedAt: Date.now(), suspect: true, control: true,
+      job: { ...items[0].job, id: `nos-control:${this.controls}`, rule: CONTROL_RULE }, attempt: 1, submittedAt: Date.now(), suspect: true, control: true,
       resolve: (result) => this.controlDone(result.kind === 'outcome' ? null : result.error),
     };
     this.queue.unshift(control);
-    this.options.onNote?.(`rule ${item.job.id} failed alone on its last try (${this.held.why}); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault`);
+    const failed = status === 'crashed' ? 'failed alone on its last try' : 'passed the time limit';
+    this.options.onNote?.(`${this.heldNames()} ${failed} (${this.held.line}); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault`);
   }
 
-  /** The control rule trained (failed: null) or failed: the held job is recorded as crashed, or the GPU is blamed. */
+  /** The held jobs, for a note: `rule a`, or `rule a and 3 others`. */
+  private heldNames(): string {
+    const items = this.held?.items ?? [];
+    return `rule ${items[0]?.job.id}${items.length > 1 ? ` and ${items.length - 1} other${items.length > 2 ? 's' : ''}` : ''}`;
+  }
+
+  /** The control rule trained (failed: null) or failed: the held jobs are recorded, or the GPU is blamed. */
   private controlDone(failed: string | null): void {
     const held = this.held;
     if (this.closed || !held) return;
-    this.held = null;
     if (failed === null) {
-      this.options.onNote?.(`the control rule trained: rule ${held.item.job.id} is at fault and recorded as crashed`);
-      this.finish(held.item, held.failure);
+      this.options.onNote?.(`the control rule trained: ${this.heldNames()} ${held.items.length > 1 ? 'are' : 'is'} recorded as ${held.status}`);
+      this.held = null;
+      for (const item of held.items) this.finish(item, { kind: 'failure', status: held.status, error: held.why });
       this.pump();
       return;
     }
-    this.held = held; // stopAll answers its caller too
     const how = failed.split('\n')[0];
-    this.stopAll(`the GPU cannot train even the control rule ${CONTROL_RULE} alone (${how}), after rule ${held.item.job.id} failed alone ${how === held.why ? 'the same way' : `(${held.why})`}: `
+    const what = held.status === 'crashed' ? 'failed alone' : 'passed the time limit';
+    this.stopAll(`the GPU cannot train even the control rule ${CONTROL_RULE} alone (${how}), after ${this.heldNames()} ${what} ${how === held.line ? 'the same way' : `(${held.line})`}: `
       + 'the GPU, its driver or this machine is at fault, not the rules; nothing was recorded for the rules in flight');
   }
 }

@@ -100,7 +100,7 @@ test('gpu pool: a rule that crashes alone on its last try is recorded as crashed
     assert.match(e.error ?? '', /^the GPU worker died \(signal SIGSEGV\)/);
     assert.equal(notes.length, 2, notes.join('\n'));
     assert.match(notes[0], new RegExp(`^rule k:0 failed alone on its last try \\(the GPU worker died \\(signal SIGSEGV\\).*\\); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault$`));
-    assert.equal(notes[1], 'the control rule trained: rule k:0 is at fault and recorded as crashed');
+    assert.equal(notes[1], 'the control rule trained: rule k:0 is recorded as crashed');
     await pool.submit([fakeJob('k:1', 'g')]);
     assert.equal((await pool.next()).status, 'ok', 'and the pool goes on');
   } finally {
@@ -130,5 +130,33 @@ test('gpu pool: a GPU on which every rule crashes, the control rule too, stops n
     await assert.rejects(queue.runJob(fakeJob('qb:2', 'm'), 1), GpuUnusableError);
   } finally {
     await queue.close();
+  }
+});
+
+test('gpu pool: a job past the time limit is recorded as timeout once the control rule trains; a GPU on which the control rule hangs too stops next()', async () => {
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 1500, maxRssMb: 512 }, onNote: (m) => notes.push(m) });
+  try {
+    // A hang blocks the whole worker process, as a hung engine stalls every child on the GPU.
+    await pool.submit([fakeJob('t:0', 'log(g)', { faults: { hang: ['log(g)'] } }), fakeJob('t:1', 'm')]);
+    const got = new Map((await Promise.all([pool.next(), pool.next()])).map((e) => [e.jobId, e]));
+    assert.deepEqual([got.get('t:0')!.status, got.get('t:0')!.attempt, got.get('t:0')!.error], ['timeout', 1, 'killed after the 1500 ms time limit']);
+    assert.equal(got.get('t:1')!.status, 'ok');
+    assert.deepEqual(notes, [
+      'rule t:0 passed the time limit (killed after the 1500 ms time limit); training the control rule sgd alone to tell whether the rule or the GPU is at fault',
+      'the control rule trained: rule t:0 is recorded as timeout',
+    ]);
+  } finally {
+    await pool.close();
+  }
+  const hung = createGpuBackend({ limits: { timeoutMs: 1500, maxRssMb: 512 } });
+  try {
+    await hung.submit([fakeJob('th:0', 'g * m', { faults: { hang: ['g'] } })]);
+    await assert.rejects(hung.next(), {
+      name: 'GpuUnusableError',
+      message: /^gpu pool: the GPU cannot train even the control rule sgd alone \(killed after the 1500 ms time limit\), after rule th:0 passed the time limit the same way: the GPU/,
+    });
+  } finally {
+    await hung.close();
   }
 });
