@@ -279,7 +279,8 @@ export class GpuPool implements Backend {
         : this.killedFor === 'oom-rss' ? `killed at ${this.peakRssMb.toFixed(0)} MiB resident, over the ${limits.maxRssMb} MiB limit`
           : /heap out of memory|Allocation failed|OutOfMemory|std::bad_alloc/i.test(how.stderrTail) ? `the GPU worker ran out of memory (${died}): ${tail}`
             : `the GPU worker died (${died})${tail ? `: ${tail}` : ''}`;
-    if (victims.length === 1 && victims[0].control) this.controlDone(why);
+    // The control rule decides, unless what failed was timing the kernels (then it runs again on the direct ones).
+    if (victims.length === 1 && victims[0].control && !this.engineFault?.whileTuning) this.controlDone(why);
     else this.afterDeath(victims, why);
     this.pump();
   }
