@@ -5,8 +5,8 @@
 // a hang is the job whose own training time passed the limit (status timeout); the others are re-run.  A failed
 // engine (a fault leaves the CUDA context unusable) ends the worker too, so a fresh one re-runs its jobs.  After any
 // other death with several jobs in flight, each of them re-runs alone (isolated) until it finishes or dies alone:
-// a job that crashes alone is retried up to maxAttempts; one that exhausts memory alone is recorded as oom.  Before
-// a job is recorded as crashed or timeout, a control rule (plain sgd, same protocol) trains alone on a fresh worker:
+// a job that crashes alone is retried up to maxAttempts; one that exhausts memory alone is not.  Before a job is
+// recorded as crashed, timeout or oom, a control rule (plain sgd, same protocol) trains alone on a fresh worker:
 // if it trains, the job was at fault; if it fails too, the GPU (its driver, this machine) is, and nothing is
 // recorded: next() fails with why (the search stops, to be resumed) and runJob's callers get a GpuUnusableError.
 // The time limit counts from when a job's first child starts training, not from when it queued.
@@ -53,6 +53,12 @@ interface Item {
   control?: boolean;
 }
 
+/** What a held job is recorded as if the control rule trains, and how a note says what it did. */
+type HeldStatus = 'crashed' | 'timeout' | 'oom';
+const HELD_FAILURE: Record<HeldStatus, string> = {
+  crashed: 'failed alone on its last try', timeout: 'passed the time limit', oom: 'ran out of memory alone',
+};
+
 /** The control rule: the plainest update there is; a GPU that cannot train it can train nothing. */
 export const CONTROL_RULE = 'sgd';
 
@@ -69,7 +75,7 @@ export class GpuPool implements Backend {
   /** Set when the GPU cannot be used: next(), submit() and runJob() fail with it (the search stops, to be resumed). */
   private unavailable: GpuUnusableError | null = null;
   /** Jobs whose failure waits on the control rule's run: what they then record, why, and why in one line (notes). */
-  private held: { items: Item[]; status: 'crashed' | 'timeout'; why: string; line: string } | null = null;
+  private held: { items: Item[]; status: HeldStatus; why: string; line: string } | null = null;
   private controls = 0;
   /** What the current worker's engine said when it failed, if it did. */
   private engineFault: { error: string; whileTuning: boolean } | null = null;
@@ -304,7 +310,7 @@ export class GpuPool implements Backend {
     } else if (victims.length === 1) {
       const [item] = victims;
       if (this.killedFor === 'oom-rss' || why.startsWith('the GPU worker ran out of memory')) {
-        this.finish(item, { kind: 'failure', status: 'oom', error: why });
+        this.runControl([item], 'oom', why);
       } else if (item.attempt < this.maxAttempts) {
         requeue(item, true);
         if (fault) this.noteRerun(fault.error, 1, 'alone');
@@ -325,10 +331,10 @@ export class GpuPool implements Backend {
   }
 
   /**
-   * `items` failed (`why`): alone on the last try (crashed), or past the time limit (timeout).  The control rule
-   * trains alone next, on a fresh worker, and decides who was at fault.
+   * `items` failed (`why`): alone on the last try (crashed), past the time limit (timeout) or out of memory alone
+   * (oom).  The control rule trains alone next, on a fresh worker, and decides who was at fault.
    */
-  private runControl(items: Item[], status: 'crashed' | 'timeout', why: string): void {
+  private runControl(items: Item[], status: HeldStatus, why: string): void {
     this.held = { items, status, why, line: why.split('\n')[0] };
     this.controls += 1;
     const control: Item = {
@@ -336,7 +342,7 @@ export class GpuPool implements Backend {
       resolve: (result) => this.controlDone(result.kind === 'outcome' ? null : result.error),
     };
     this.queue.unshift(control);
-    const failed = status === 'crashed' ? 'failed alone on its last try' : 'passed the time limit';
+    const failed = HELD_FAILURE[status];
     this.options.onNote?.(`${this.heldNames()} ${failed} (${this.held.line}); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault`);
   }
 
@@ -358,7 +364,7 @@ export class GpuPool implements Backend {
       return;
     }
     const how = failed.split('\n')[0];
-    const what = held.status === 'crashed' ? 'failed alone' : 'passed the time limit';
+    const what = HELD_FAILURE[held.status];
     this.stopAll(`the GPU cannot train even the control rule ${CONTROL_RULE} alone (${how}), after ${this.heldNames()} ${what} ${how === held.line ? 'the same way' : `(${held.line})`}: `
       + 'the GPU, its driver or this machine is at fault, not the rules; nothing was recorded for the rules in flight');
   }

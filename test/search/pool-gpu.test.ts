@@ -116,7 +116,7 @@ test('gpu pool: a GPU on which every rule crashes, the control rule too, stops n
     await pool.submit([fakeJob('b:0', 'g * m', everything), fakeJob('b:1', 'sign(g)', everything), fakeJob('b:2', 'exp(g)', everything)]);
     await assert.rejects(pool.next(), {
       name: 'GpuUnusableError',
-      message: /^gpu pool: the GPU cannot train even the control rule sgd alone \(the GPU worker died \(signal SIGSEGV\)\), after rule b:\d failed alone the same way: the GPU, its driver or this machine is at fault, not the rules; nothing was recorded for the rules in flight$/,
+      message: /^gpu pool: the GPU cannot train even the control rule sgd alone \(the GPU worker died \(signal SIGSEGV\)\), after rule b:\d failed alone on its last try the same way: the GPU, its driver or this machine is at fault, not the rules; nothing was recorded for the rules in flight$/,
     });
     assert.equal(pool.pending(), 0, 'no result is left to come');
     await assert.rejects(pool.submit([fakeJob('b:3', 'm')]), /cannot train even the control rule/);

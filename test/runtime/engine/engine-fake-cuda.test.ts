@@ -116,7 +116,7 @@ test('a GPU whose every engine faults (the control rule\'s too) stops the search
     const fault = String.raw`the GPU engine failed \(the child engine failed: cuLaunchKernel: [^)]*719\)`;
     await assert.rejects(pool.next(), {
       name: 'GpuUnusableError',
-      message: new RegExp(`^gpu pool: the GPU cannot train even the control rule sgd alone \\(${fault}\\), after rule run:0 failed alone the same way: the GPU, its driver or this machine is at fault`),
+      message: new RegExp(`^gpu pool: the GPU cannot train even the control rule sgd alone \\(${fault}\\), after rule run:0 failed alone on its last try the same way: the GPU, its driver or this machine is at fault`),
     });
     // The three fail together, the first alone on its last try, then the control rule: no rule is recorded.
     assert.equal(notes.length, 2, notes.join('\n'));
