@@ -280,19 +280,20 @@ export class GpuPool implements Backend {
     this.running.clear();
     const died = how.signal ? `signal ${how.signal}` : `exit code ${how.code}`;
     const tail = how.stderrTail.trim().split('\n').slice(-6).join('\n');
+    const heapOom = !this.engineFault && /heap out of memory|Allocation failed|OutOfMemory|std::bad_alloc/i.test(how.stderrTail);
     const why = this.engineFault ? `the GPU engine failed (${this.engineFault.error})`
       : this.killedFor === 'timeout' ? `killed after the ${limits.timeoutMs} ms time limit`
         : this.killedFor === 'oom-rss' ? `killed at ${this.peakRssMb.toFixed(0)} MiB resident, over the ${limits.maxRssMb} MiB limit`
-          : /heap out of memory|Allocation failed|OutOfMemory|std::bad_alloc/i.test(how.stderrTail) ? `the GPU worker ran out of memory (${died}): ${tail}`
+          : heapOom ? `the GPU worker ran out of memory (${died}): ${tail}`
             : `the GPU worker died (${died})${tail ? `: ${tail}` : ''}`;
     // The control rule decides, unless what failed was timing the kernels (then it runs again on the direct ones).
     if (victims.length === 1 && victims[0].control && !this.engineFault?.whileTuning) this.controlDone(why);
-    else this.afterDeath(victims, why);
+    else this.afterDeath(victims, why, heapOom || this.killedFor === 'oom-rss');
     this.pump();
   }
 
-  /** The worker died with `victims` in flight: each finishes with its share of the blame, or runs again. */
-  private afterDeath(victims: Item[], why: string): void {
+  /** The worker died with `victims` in flight (`oom`: out of memory): each gets its share of the blame, or runs again. */
+  private afterDeath(victims: Item[], why: string, oom: boolean): void {
     const requeue = (item: Item, suspect: boolean) => this.queue.unshift({ ...item, attempt: item.attempt + 1, suspect: item.suspect || suspect });
     const fault = this.engineFault;
     if (this.killedFor === 'timeout') {
@@ -309,7 +310,7 @@ export class GpuPool implements Backend {
       this.noteRerun(fault.error, victims.length, 'together');
     } else if (victims.length === 1) {
       const [item] = victims;
-      if (this.killedFor === 'oom-rss' || why.startsWith('the GPU worker ran out of memory')) {
+      if (oom) {
         this.runControl([item], 'oom', why);
       } else if (item.attempt < this.maxAttempts) {
         requeue(item, true);
