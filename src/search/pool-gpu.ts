@@ -9,7 +9,9 @@
 // recorded as crashed, timeout or oom, a control rule (plain sgd, same protocol) trains alone on a fresh worker:
 // if it trains, the job was at fault; if it fails too, the GPU (its driver, this machine) is, and nothing is
 // recorded: next() fails with why (the search stops, to be resumed) and runJob's callers get a GpuUnusableError.
-// The time limit counts from when a job's first child starts training, not from when it queued.
+// The time limit counts from when a job's first child starts training, not from when it queued.  A hung engine is
+// found sooner: no word from the worker for many times its longest round (gpu-stall.ts) holds every job in flight
+// while the control rule trains; if it does, they run again (alone, for a job in a second stall).
 import { FinishedResults } from './finished-results';
 import { GpuUnusableError, type Backend, type Envelope, type Job, type RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
@@ -18,6 +20,7 @@ import type { GpuMessage } from './gpu-worker';
 import { describeKernels, type ConvKernelChoice } from '../runtime/engine/child-engine';
 import type { EngineDevice } from '../runtime/engine/kernel-build';
 import { MAX_TIMER_MS } from './worker-process';
+import { DEFAULT_STALL, StallClock, type StallSettings } from './gpu-stall';
 
 export interface GpuPoolOptions {
   limits: RunLimits;
@@ -32,6 +35,8 @@ export interface GpuPoolOptions {
   onRound?: (info: GpuRoundInfo) => void;
   /** What the user should hear of: the engine failed and a fresh worker re-runs the jobs it had in flight. */
   onNote?: (message: string) => void;
+  /** When a silent engine counts as hung (default DEFAULT_STALL). */
+  stall?: StallSettings;
 }
 
 /** What a finished engine round tells the search: the device, how full it was, and which kernels ran. */
@@ -51,12 +56,14 @@ interface Item {
   reject?: (error: GpuUnusableError) => void;
   /** The control rule's run, which tells a rule at fault from a GPU at fault. */
   control?: boolean;
+  /** Engine stalls this job was in flight for. */
+  stalls?: number;
 }
 
-/** What a held job is recorded as if the control rule trains, and how a note says what it did. */
-type HeldStatus = 'crashed' | 'timeout' | 'oom';
+/** What a held job is recorded as if the control rule trains (stalled: it runs again), and how a note says what it did. */
+type HeldStatus = 'crashed' | 'timeout' | 'oom' | 'stalled';
 const HELD_FAILURE: Record<HeldStatus, string> = {
-  crashed: 'failed alone on its last try', timeout: 'passed the time limit', oom: 'ran out of memory alone',
+  crashed: 'failed alone on its last try', timeout: 'passed the time limit', oom: 'ran out of memory alone', stalled: 'stalled with the engine',
 };
 
 /** The control rule: the plainest update there is; a GPU that cannot train it can train nothing. */
@@ -71,7 +78,10 @@ export class GpuPool implements Backend {
   private readonly results = new FinishedResults('gpu pool');
   private readonly maxAttempts: number;
   private closed = false;
-  private killedFor: 'timeout' | 'oom-rss' | null = null;
+  private killedFor: 'timeout' | 'stall' | 'oom-rss' | null = null;
+  /** Why the watchdog took the engine for hung (killedFor 'stall'). */
+  private stallWhy = '';
+  private readonly stall: StallClock;
   /** Set when the GPU cannot be used: next(), submit() and runJob() fail with it (the search stops, to be resumed). */
   private unavailable: GpuUnusableError | null = null;
   /** Jobs whose failure waits on the control rule's run: what they then record, why, and why in one line (notes). */
@@ -89,6 +99,7 @@ export class GpuPool implements Backend {
     if (!(limits.timeoutMs > 0)) throw new Error(`gpu pool: limits.timeoutMs must be > 0, got ${limits.timeoutMs}`);
     if (!(limits.maxRssMb >= 32)) throw new Error(`gpu pool: limits.maxRssMb must be >= 32, got ${limits.maxRssMb}`);
     this.maxAttempts = options.maxAttempts ?? 2;
+    this.stall = new StallClock(options.stall ?? DEFAULT_STALL, Math.min(limits.timeoutMs, MAX_TIMER_MS));
     if (!Number.isInteger(this.maxAttempts) || this.maxAttempts < 1) throw new Error(`gpu pool: maxAttempts must be an integer >= 1, got ${options.maxAttempts}`);
     this.watch = setInterval(() => this.check(), WATCH_MS);
     this.watch.unref();
@@ -179,6 +190,7 @@ export class GpuPool implements Backend {
     if (!this.worker) {
       this.killedFor = null;
       this.engineFault = null;
+      this.stall.newWorker();
       this.peakRssMb = 0;
       const settings = { capacity: this.options.capacity, cacheDir: this.options.cacheDir, engine: this.options.engine, ...(this.directKernels ? { kernels: 'direct' as const } : {}) };
       const worker = new GpuProcess(this.options.limits.maxRssMb, settings, {
@@ -196,6 +208,7 @@ export class GpuPool implements Backend {
     }
     if (!this.worker.alive || this.worker.pid === undefined) return;
     const isolating = this.queue.some((q) => q.suspect) || [...this.running.values()].some((r) => r.suspect);
+    if (this.running.size === 0) this.stall.busy(Date.now());
     while (this.queue.length > 0 && (!isolating || this.running.size === 0)) {
       const at = isolating ? Math.max(0, this.queue.findIndex((q) => q.suspect)) : 0;
       const item = this.queue.splice(at, 1)[0];
@@ -208,6 +221,8 @@ export class GpuPool implements Backend {
   }
 
   private onMessage(m: GpuMessage): void {
+    if (m.type === 'round') this.stall.round(m.report.seconds, Date.now());
+    else this.stall.word(Date.now());
     if (m.type === 'round') {
       const { children, capacity, seconds, rulesDone, kernels } = m.report;
       this.options.onRound?.({ device: m.device, children, capacity, seconds, rulesDone, kernels });
@@ -250,7 +265,7 @@ export class GpuPool implements Backend {
     this.worker = null;
   }
 
-  /** Watchdog: a job training past the time limit, or the worker past the memory limit, kills the worker. */
+  /** Watchdog: a job training past the time limit, a silent engine, or the worker past the memory limit kills the worker. */
   private check(): void {
     const worker = this.worker;
     if (!worker?.alive || this.killedFor) return;
@@ -258,6 +273,13 @@ export class GpuPool implements Backend {
     const now = Date.now();
     if ([...this.running.values()].some((r) => r.startedAt !== undefined && now - r.startedAt > limit)) {
       this.killedFor = 'timeout';
+      worker.kill();
+      return;
+    }
+    const stalled = this.running.size > 0 ? this.stall.stalled(now) : null;
+    if (stalled) {
+      this.killedFor = 'stall';
+      this.stallWhy = stalled;
       worker.kill();
       return;
     }
@@ -283,6 +305,7 @@ export class GpuPool implements Backend {
     const heapOom = !this.engineFault && /heap out of memory|Allocation failed|OutOfMemory|std::bad_alloc/i.test(how.stderrTail);
     const why = this.engineFault ? `the GPU engine failed (${this.engineFault.error})`
       : this.killedFor === 'timeout' ? `killed after the ${limits.timeoutMs} ms time limit`
+        : this.killedFor === 'stall' ? this.stallWhy
         : this.killedFor === 'oom-rss' ? `killed at ${this.peakRssMb.toFixed(0)} MiB resident, over the ${limits.maxRssMb} MiB limit`
           : heapOom ? `the GPU worker ran out of memory (${died}): ${tail}`
             : `the GPU worker died (${died})${tail ? `: ${tail}` : ''}`;
@@ -304,6 +327,11 @@ export class GpuPool implements Backend {
       const over = victims.filter((item) => item.startedAt !== undefined && now - item.startedAt > limit);
       for (const item of victims.reverse()) if (!over.includes(item)) requeue(item, false);
       if (over.length > 0) this.runControl(over, 'timeout', why);
+    } else if (this.killedFor === 'stall') {
+      // No rule is suspected of a hung engine until it stalls twice; a job that stalls again alone is a timeout.
+      const stalled = victims.map((item) => ({ ...item, stalls: (item.stalls ?? 0) + 1 }));
+      const lone = stalled.length === 1 && stalled[0].stalls >= 2;
+      this.runControl(stalled, lone ? 'timeout' : 'stalled', why);
     } else if (fault?.whileTuning) {
       // Timing a kernel variant failed, not a rule: all run again together, on the direct kernels.
       for (const item of victims.reverse()) requeue(item, false);
@@ -347,6 +375,14 @@ export class GpuPool implements Backend {
     this.options.onNote?.(`${this.heldNames()} ${failed} (${this.held.line}); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault`);
   }
 
+  /** Jobs held after an engine stall run again, the control rule having trained: alone, those in their second stall. */
+  private rerunStalled(items: Item[], names: string): void {
+    const alone = items.filter((item) => (item.stalls ?? 0) >= 2).length;
+    const which = alone === 0 ? '' : items.length === 1 ? ', alone (its second stall)' : `, ${alone} of them alone (their second stall)`;
+    this.options.onNote?.(`the control rule trained: ${names} ${items.length > 1 ? 'run' : 'runs'} again${which}`);
+    for (const item of [...items].reverse()) this.queue.unshift({ ...item, attempt: item.attempt + 1, suspect: item.suspect || (item.stalls ?? 0) >= 2 });
+  }
+
   /** The held jobs, for a note: `rule a`, or `rule a and 3 others`. */
   private heldNames(): string {
     const items = this.held?.items ?? [];
@@ -358,9 +394,15 @@ export class GpuPool implements Backend {
     const held = this.held;
     if (this.closed || !held) return;
     if (failed === null) {
-      this.options.onNote?.(`the control rule trained: ${this.heldNames()} ${held.items.length > 1 ? 'are' : 'is'} recorded as ${held.status}`);
+      const names = this.heldNames();
+      const { status } = held;
       this.held = null;
-      for (const item of held.items) this.finish(item, { kind: 'failure', status: held.status, error: held.why });
+      if (status === 'stalled') {
+        this.rerunStalled(held.items, names);
+      } else {
+        this.options.onNote?.(`the control rule trained: ${names} ${held.items.length > 1 ? 'are' : 'is'} recorded as ${status}`);
+        for (const item of held.items) this.finish(item, { kind: 'failure', status, error: held.why });
+      }
       this.pump();
       return;
     }

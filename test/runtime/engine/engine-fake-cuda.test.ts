@@ -12,7 +12,7 @@ import { evalOutput, register } from '../../../src/cli/commands/eval';
 import { packageRoot } from '../../../src/runtime/binding';
 import { PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
 import { EngineEvaluator } from '../../../src/runtime/engine/engine-evaluator';
-import type { Envelope, Job } from '../../../src/search/backend';
+import { GpuUnusableError, type Envelope, type Job } from '../../../src/search/backend';
 import { createGpuBackend, deviceNotes, type GpuPool } from '../../../src/search/pool-gpu';
 import { installFakeCuda } from '../../support/fake-cuda';
 
@@ -125,6 +125,61 @@ test('a GPU whose every engine faults (the control rule\'s too) stops the search
     assert.equal(pool.pending(), 0);
   } finally {
     delete process.env.NOS_FAKE_CUDA_FAULT_AT;
+    await pool.close();
+  }
+});
+
+/** The settings of a hang that HANG_AT's launch of a worker starts (only the first worker's with `once`). */
+const HANG_AT = '300';
+function hangEnv(once?: string): Record<string, string> {
+  return { NOS_FAKE_CUDA_FAULT_AT: HANG_AT, NOS_FAKE_CUDA_HANG: '1', ...(once ? { NOS_FAKE_CUDA_FAULT_ONCE: once } : {}) };
+}
+/** The stall watchdog's settings in these tests: a second of silence (the tiny rounds take milliseconds). */
+const STALL = { rounds: 10, floorMs: 1000 };
+
+test('an engine that hangs mid-run is found by its silence, not the time limit; the control rule trains and the rules run again: the clean run\'s outcomes', { skip }, async () => {
+  const once = path.join(fake ? fake.dir : '/tmp', `hang-${process.pid}`);
+  const env = hangEnv(once);
+  Object.assign(process.env, env);
+  const notes: string[] = [];
+  let rounds = 0;
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, stall: STALL, onNote: (m) => notes.push(m), onRound: () => { rounds += 1; } });
+  try {
+    const envelopes = await poolOutcomes(pool);
+    assert.ok(fs.existsSync(once), 'the hang was injected');
+    assert.deepEqual(envelopes.map((e) => e.attempt), [2, 2, 2], 'each job ran again on a fresh worker');
+    assert.equal(notes.length, 2, notes.join('\n'));
+    // Ten times the longest round (the floor, a second, is less): tens of seconds at most, against the 120 s time limit.
+    const silence = String.raw`killed after [\d.]+ s without word from the GPU engine, whose longest round so far took [\d.]+ s`;
+    assert.match(notes[0], new RegExp(`^rule run:0 and 2 others stalled with the engine \\(${silence}\\); training the control rule sgd alone to tell whether the rule or the GPU is at fault$`));
+    assert.equal(notes[1], 'the control rule trained: rule run:0 and 2 others run again');
+    assert.ok(rounds > 1, 'the engine had finished rounds before it hung');
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+    await pool.close();
+  }
+});
+
+test('a GPU whose every engine hangs (the control rule\'s too) stops the search by the silence, long before the time limit, and records nothing', { skip }, async () => {
+  const env = hangEnv();
+  Object.assign(process.env, env);
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, stall: STALL, onNote: (m) => notes.push(m) });
+  try {
+    const runs = POOL_RULES.map((rule, i) => pool.runJob({
+      id: `run:${i}`, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
+    }, 1));
+    const silence = String.raw`killed after [\d.]+ s without word from the GPU engine, whose (longest round so far took|workers took at most) [\d.]+ s( to a first round so far)?`;
+    const blame = new RegExp(`^gpu pool: the GPU cannot train even the control rule sgd alone \\(${silence}\\), after rule run:0 and 2 others stalled with the engine (the same way|\\(${silence}\\)): the GPU, its driver or this machine is at fault`);
+    for (const settled of await Promise.allSettled(runs)) {
+      assert.equal(settled.status, 'rejected');
+      const error = (settled as PromiseRejectedResult).reason as Error;
+      assert.ok(error instanceof GpuUnusableError && blame.test(error.message), error.message);
+    }
+    assert.equal(notes.length, 1, notes.join('\n'));
+    assert.match(notes[0], new RegExp(`^rule run:0 and 2 others stalled with the engine \\(${silence}\\); training the control rule`));
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
     await pool.close();
   }
 });
