@@ -85,7 +85,7 @@ export class GpuPool implements Backend {
   /** Set when the GPU cannot be used: next(), submit() and runJob() fail with it (the search stops, to be resumed). */
   private unavailable: GpuUnusableError | null = null;
   /** Jobs whose failure waits on the control rule's run: what they then record, why, and why in one line (notes). */
-  private held: { items: Item[]; status: HeldStatus; why: string; line: string } | null = null;
+  private held: { items: Item[]; status: HeldStatus; failure: string; why: string; line: string } | null = null;
   private controls = 0;
   /** What the current worker's engine said when it failed, if it did. */
   private engineFault: { error: string; whileTuning: boolean } | null = null;
@@ -331,7 +331,8 @@ export class GpuPool implements Backend {
       // No rule is suspected of a hung engine until it stalls twice; a job that stalls again alone is a timeout.
       const stalled = victims.map((item) => ({ ...item, stalls: (item.stalls ?? 0) + 1 }));
       const lone = stalled.length === 1 && stalled[0].stalls >= 2;
-      this.runControl(stalled, lone ? 'timeout' : 'stalled', why);
+      if (lone) this.runControl(stalled, 'timeout', why, 'stalled the engine alone, a second time');
+      else this.runControl(stalled, 'stalled', why);
     } else if (fault?.whileTuning) {
       // Timing a kernel variant failed, not a rule: all run again together, on the direct kernels.
       for (const item of victims.reverse()) requeue(item, false);
@@ -360,19 +361,19 @@ export class GpuPool implements Backend {
   }
 
   /**
-   * `items` failed (`why`): alone on the last try (crashed), past the time limit (timeout) or out of memory alone
-   * (oom).  The control rule trains alone next, on a fresh worker, and decides who was at fault.
+   * `items` failed (`why`): alone on the last try (crashed), past the time limit (timeout), out of memory alone
+   * (oom) or in an engine stall (stalled).  The control rule trains alone next, on a fresh worker, and decides who was
+   * at fault.  `failure`: what they did, for notes.
    */
-  private runControl(items: Item[], status: HeldStatus, why: string): void {
-    this.held = { items, status, why, line: why.split('\n')[0] };
+  private runControl(items: Item[], status: HeldStatus, why: string, failure = HELD_FAILURE[status]): void {
+    this.held = { items, status, failure, why, line: why.split('\n')[0] };
     this.controls += 1;
     const control: Item = {
       job: { ...items[0].job, id: `nos-control:${this.controls}`, rule: CONTROL_RULE }, attempt: 1, submittedAt: Date.now(), suspect: true, control: true,
       resolve: (result) => this.controlDone(result.kind === 'outcome' ? null : result.error),
     };
     this.queue.unshift(control);
-    const failed = HELD_FAILURE[status];
-    this.options.onNote?.(`${this.heldNames()} ${failed} (${this.held.line}); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault`);
+    this.options.onNote?.(`${this.heldNames()} ${failure} (${this.held.line}); training the control rule ${CONTROL_RULE} alone to tell whether the rule or the GPU is at fault`);
   }
 
   /** Jobs held after an engine stall run again, the control rule having trained: alone, those in their second stall. */
@@ -407,8 +408,7 @@ export class GpuPool implements Backend {
       return;
     }
     const how = failed.split('\n')[0];
-    const what = HELD_FAILURE[held.status];
-    this.stopAll(`the GPU cannot train even the control rule ${CONTROL_RULE} alone (${how}), after ${this.heldNames()} ${what} ${how === held.line ? 'the same way' : `(${held.line})`}: `
+    this.stopAll(`the GPU cannot train even the control rule ${CONTROL_RULE} alone (${how}), after ${this.heldNames()} ${held.failure} ${how === held.line ? 'the same way' : `(${held.line})`}: `
       + 'the GPU, its driver or this machine is at fault, not the rules; nothing was recorded for the rules in flight');
   }
 }

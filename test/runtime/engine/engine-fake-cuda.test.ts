@@ -160,6 +160,30 @@ test('an engine that hangs mid-run is found by its silence, not the time limit; 
   }
 });
 
+test('a rule whose engine stalls twice alone is recorded as timeout once the control rule trains', { skip }, async () => {
+  // On mlpTiny one rule alone takes 579 launches (207 in its first round, then 165 and 207): the first worker hangs in
+  // the rule's second round; the second trains the control rule, then hangs in the rule's second round again.
+  const env = { NOS_FAKE_CUDA_FAULT_IN: `${path.join(fake ? fake.dir : '/tmp', `hang-twice-${process.pid}`)}:1@300,2@900`, NOS_FAKE_CUDA_HANG: '1' };
+  Object.assign(process.env, env);
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, stall: STALL, onNote: (m) => notes.push(m) });
+  try {
+    await pool.submit([{ id: 'run:0', rule: 'adam', protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } }]);
+    const e = await pool.next();
+    const silence = String.raw`killed after [\d.]+ s without word from the GPU engine, whose longest round so far took [\d.]+ s`;
+    assert.deepEqual([e.status, e.attempt], ['timeout', 2]);
+    assert.match(e.error ?? '', new RegExp(`^${silence}$`));
+    assert.equal(notes.length, 4, notes.join('\n'));
+    assert.match(notes[0], new RegExp(`^rule run:0 stalled with the engine \\(${silence}\\); training the control rule sgd alone`));
+    assert.equal(notes[1], 'the control rule trained: rule run:0 runs again');
+    assert.match(notes[2], new RegExp(`^rule run:0 stalled the engine alone, a second time \\(${silence}\\); training the control rule sgd alone`));
+    assert.equal(notes[3], 'the control rule trained: rule run:0 is recorded as timeout');
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+    await pool.close();
+  }
+});
+
 test('a GPU whose every engine hangs (the control rule\'s too) stops the search by the silence, long before the time limit, and records nothing', { skip }, async () => {
   const env = hangEnv();
   Object.assign(process.env, env);
