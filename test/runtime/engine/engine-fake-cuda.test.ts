@@ -226,6 +226,29 @@ test('an engine that faults while timing its kernels (NOS_ENGINE_KERNELS=auto): 
   }
 });
 
+test('a control rule whose worker faults while timing its kernels runs again on the direct ones, and then decides', { skip }, async () => {
+  // On convTiny with kernels 'auto' one rule takes 670 launches (the tuning's first at 10, its round 1 ends at 530): the
+  // first worker faults in the rule's second round (so it fails alone on its only try), the second while the control
+  // rule's worker times its kernels, the third runs clean.
+  const env = { NOS_ENGINE_KERNELS: 'auto', NOS_FAKE_CUDA_FAULT_IN: `${path.join(fake ? fake.dir : '/tmp', `control-tuning-${process.pid}`)}:1@600,2@10` };
+  Object.assign(process.env, env);
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, capacity: 6, maxAttempts: 1, onNote: (m) => notes.push(m) });
+  try {
+    await pool.submit([{ id: 'run:0', rule: 'adam', protocol: convTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } }]);
+    const e = await pool.next();
+    assert.deepEqual([e.status, e.attempt], ['crashed', 1]);
+    assert.match(e.error ?? '', /^the GPU engine failed \(the child engine failed: cuLaunchKernel: [^)]*719\)$/);
+    assert.equal(notes.length, 3, notes.join('\n'));
+    assert.match(notes[0], /^rule run:0 failed alone on its last try \(the GPU engine failed \(the child engine failed: cuLaunchKernel: [^)]*719\)\); training the control rule sgd alone/);
+    assert.match(notes[1], /^the GPU engine failed \(the child engine failed: while timing the convolution kernels \(kernels: 'auto'\): .*719\); a fresh GPU worker re-runs the 1 rule it had in flight, with the direct convolution kernels from now on$/);
+    assert.equal(notes[2], 'the control rule trained: rule run:0 is recorded as crashed');
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+    await pool.close();
+  }
+});
+
 test('nos eval --device cuda trains on the engine and prints the table the CPU path prints', { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'eval-'));
   const file = path.join(dir, 'tiny.json');
