@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("CpuKernel", nos::CpuKernel::Define(env));
   exports.Set("CudaKernel", nos::CudaKernel::Define(env));
   exports.Set("CudaTensors", nos::CudaTensors::Define(env));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, nos::CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("cudaDeviceInfo", Napi::Function::New(env, nos::CudaDeviceInfo, "cudaDeviceInfo"));
   exports.Set("nvrtcCompile", Napi::Function::New(env, nos::NvrtcCompile, "nvrtcCompile"));
   exports.Set("nvrtcCompileAsync", Napi::Function::New(env, nos::NvrtcCompileAsync, "nvrtcCompileAsync"));

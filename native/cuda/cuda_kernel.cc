@@ -52,6 +52,19 @@ cuda::Driver& DriverOrThrow(const Napi::Env& env) {
 
 }  // namespace
 
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  cuda::Driver& driver = DriverOrThrow(env);
+  int count = 0;
+  try {
+    // No context: the caller (a search's parent process) hands each GPU to a worker and must not hold one itself.
+    cuda::Check(driver, driver.cuDeviceGetCount(&count), "cuDeviceGetCount");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  return Napi::Number::New(env, count);
+}
+
 Napi::Value CudaDeviceInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   cuda::Driver& driver = DriverOrThrow(env);

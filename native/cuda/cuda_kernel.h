@@ -9,6 +9,8 @@
 namespace nos {
 
 // cudaDeviceInfo() -> { name, major, minor, driverVersion, driverPath }; throws a JS error naming what is missing.
+// GPUs the driver can see (CUDA_VISIBLE_DEVICES applies), without creating a context; throws without a driver.
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info);
 Napi::Value CudaDeviceInfo(const Napi::CallbackInfo& info);
 // nvrtcCompile(source, arch, name) -> { ptx, log, nvrtcVersion, nvrtcPath }; works without a GPU.
 Napi::Value NvrtcCompile(const Napi::CallbackInfo& info);

@@ -83,6 +83,8 @@ export interface NativeAddon {
   CpuKernel: new (libraryPath: string) => NativeCpuKernel;
   CudaKernel: new (ptx: string) => NativeCudaKernel;
   CudaTensors: new (sizes: Float64Array, slots: number[], rngBases: Float64Array) => NativeCudaTensors;
+  /** GPUs the driver sees (CUDA_VISIBLE_DEVICES applies), with no context made; throws without a driver. */
+  cudaDeviceCount(): number;
   cudaDeviceInfo(): CudaDeviceInfo;
   nvrtcCompile(source: string, arch: string, name?: string): NvrtcResult;
   /** nvrtcCompile on the libuv thread pool. */

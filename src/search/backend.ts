@@ -53,6 +53,8 @@ export interface Backend {
   /** Jobs submitted and not yet returned by next(). */
   pending(): number;
   close(): Promise<void>;
+  /** Jobs in flight that keep this backend busy, where it knows better than the search's default --in-flight. */
+  inFlightHint?(): number;
 }
 
 /**

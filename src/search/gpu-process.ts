@@ -32,6 +32,9 @@ function compileThreads(): string {
   return process.env.UV_THREADPOOL_SIZE ?? String(Math.min(32, Math.max(4, os.availableParallelism())));
 }
 
+/** One of several GPUs: its index among those visible, and how CUDA_VISIBLE_DEVICES names it. */
+export interface GpuChoice { index: number; visible: string }
+
 export interface GpuProcessEvents {
   onMessage: (message: GpuMessage) => void;
   onExit: (how: { code: number | null; signal: string | null; stderrTail: string }) => void;
@@ -42,11 +45,13 @@ export class GpuProcess {
   private stderrTail = '';
   readonly ready: Promise<void>;
 
-  constructor(maxHeapMb: number, settings: GpuWorkerSettings, events: GpuProcessEvents) {
+  /** gpu: which of several GPUs this worker trains on (its index, for labels, and its CUDA_VISIBLE_DEVICES entry). */
+  constructor(maxHeapMb: number, settings: GpuWorkerSettings, events: GpuProcessEvents, private readonly gpu?: GpuChoice) {
     const execArgv = [`--max-old-space-size=${Math.max(16, Math.floor(maxHeapMb))}`];
     if (__filename.endsWith('.ts')) execArgv.push('--import', 'tsx');
     const child = fork(WORKER_SCRIPT, [], {
-      execArgv, serialization: 'advanced', silent: true, env: { ...process.env, NOS_GPU_WORKER: JSON.stringify(settings), UV_THREADPOOL_SIZE: compileThreads() },
+      execArgv, serialization: 'advanced', silent: true,
+      env: { ...process.env, NOS_GPU_WORKER: JSON.stringify(settings), UV_THREADPOOL_SIZE: compileThreads(), ...(gpu ? { CUDA_VISIBLE_DEVICES: gpu.visible } : {}) },
     });
     this.child = child;
     track(child);
@@ -74,7 +79,7 @@ export class GpuProcess {
 
   get pid(): number | undefined { return this.child?.pid; }
   get alive(): boolean { return this.child !== null && this.child.exitCode === null && this.child.signalCode === null; }
-  get label(): string { return `gpu:pid${this.child?.pid ?? '?'}`; }
+  get label(): string { return `gpu${this.gpu?.index ?? ''}:pid${this.child?.pid ?? '?'}`; }
 
   send(job: Job, attempt: number): boolean {
     try {

@@ -15,11 +15,12 @@
 import { FinishedResults } from './finished-results';
 import { GpuUnusableError, type Backend, type Envelope, type Job, type RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
-import { GpuProcess } from './gpu-process';
+import { GpuProcess, type GpuChoice } from './gpu-process';
 import type { GpuMessage } from './gpu-worker';
 import { describeKernels, type ConvKernelChoice } from '../runtime/engine/child-engine';
 import type { EngineDevice } from '../runtime/engine/kernel-build';
 import { MAX_TIMER_MS } from './worker-process';
+import { loadAddon } from '../runtime/binding';
 import { DEFAULT_STALL, StallClock, type StallSettings } from './gpu-stall';
 
 export interface GpuPoolOptions {
@@ -37,6 +38,8 @@ export interface GpuPoolOptions {
   onNote?: (message: string) => void;
   /** When a silent engine counts as hung (default DEFAULT_STALL). */
   stall?: StallSettings;
+  /** The one GPU of several this pool trains on (pool-gpus.ts); default: the first visible. */
+  gpu?: GpuChoice;
 }
 
 /** What a finished engine round tells the search: the device, how full it was, and which kernels ran. */
@@ -71,7 +74,13 @@ export const CONTROL_RULE = 'sgd';
 
 const WATCH_MS = 100;
 
-export class GpuPool implements Backend {
+/** A GPU backend: also runs single jobs for a queue worker, which makes its own envelopes. */
+export interface GpuBackend extends Backend {
+  runJob(job: Job, attempt: number): Promise<{ result: RunResult; worker: string; runMs: number }>;
+  pids(): number[];
+}
+
+export class GpuPool implements GpuBackend {
   private worker: GpuProcess | null = null;
   private readonly queue: Item[] = [];
   private readonly running = new Map<string, Item>();
@@ -196,7 +205,7 @@ export class GpuPool implements Backend {
       const worker = new GpuProcess(this.options.limits.maxRssMb, settings, {
         onMessage: (m) => this.onMessage(m),
         onExit: (how) => this.onExit(worker, how),
-      });
+      }, this.options.gpu);
       this.worker = worker;
       worker.ready.then(() => this.pump(), (err: Error) => {
         if (this.worker !== worker) return;
@@ -418,15 +427,38 @@ export class GpuPool implements Backend {
  * again whenever the kernels change (an evaluator tuning them, NOS_ENGINE_KERNELS=auto, switches after its first round).
  */
 export function deviceNotes(note: (message: string) => void): (info: GpuRoundInfo) => void {
-  let said = '';
+  const said = new Map<string, string>(); // per device: several GPUs each say where their children train
   return (info) => {
     const now = describeKernels(info.kernels);
-    if (now === said) return;
-    note(`${said ? 'now' : `training on ${info.device}, ${info.capacity} child slots`}: ${now}`);
-    said = now;
+    const before = said.get(info.device);
+    if (now === before) return;
+    note(`${before ? `now${said.size > 1 ? ` on ${info.device}` : ''}` : `training on ${info.device}, ${info.capacity} child slots`}: ${now}`);
+    said.set(info.device, now);
   };
 }
 
-export function createGpuBackend(options: GpuPoolOptions): GpuPool {
-  return new GpuPool(options);
+/**
+ * The GPUs this process can hand to workers: as many as the driver sees (CUDA_VISIBLE_DEVICES applies, and names
+ * them for the workers), none where it cannot say (no driver: the one worker then says why it cannot train).
+ */
+export function visibleGpus(): GpuChoice[] {
+  let count: number;
+  try {
+    count = loadAddon().cudaDeviceCount();
+  } catch {
+    return [];
+  }
+  const named = process.env.CUDA_VISIBLE_DEVICES?.split(',').map((s) => s.trim()).filter(Boolean);
+  return Array.from({ length: count }, (_, index) => ({ index, visible: named?.[index] ?? String(index) }));
+}
+
+/** The GPU backend: one pool on one GPU, or one per GPU where `gpus` (default: every visible one) holds several. */
+export function createGpuBackend(options: GpuPoolOptions & { gpus?: GpuChoice[] }): GpuBackend {
+  const { gpus, ...rest } = options;
+  const chosen = gpus ?? (rest.engine === 'host' ? [] : visibleGpus()); // the CPU twin: one
+  if (chosen.length > 1) {
+    const { MultiGpuPool } = require('./pool-gpus') as typeof import('./pool-gpus');
+    return new MultiGpuPool(chosen, rest);
+  }
+  return new GpuPool({ ...rest, ...(gpus?.length === 1 ? { gpu: gpus[0] } : {}) });
 }

@@ -172,7 +172,7 @@ class Search {
   }
 
   private get inFlightLimit(): number {
-    return this.config.inFlight ?? defaultInFlight(this.config);
+    return this.config.inFlight ?? this.backend?.inFlightHint?.() ?? defaultInFlight(this.config);
   }
 
   async run(): Promise<SearchSummary> {

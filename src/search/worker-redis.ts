@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { GpuUnusableError, type Envelope, type Job, type RunLimits } from './backend';
 import { makeEnvelope, type RunResult } from './envelope';
-import { createGpuBackend, deviceNotes, type GpuPool } from './pool-gpu';
+import { createGpuBackend, deviceNotes, type GpuBackend } from './pool-gpu';
 import {
   DEFAULT_QUEUE_NAME, RETRIED_STATUSES, assertRedisReachable, connectionOptions, parseRedisUrl, validateJob, withinMs, dropConnections,
   type QueuedJobData,
@@ -107,7 +107,7 @@ export async function startRedisWorker(url: string, options: RedisWorkerOptions)
   let finished = 0;
   let running = 0;
   // --device cuda: made at the first job, with its limits (the GPU's jobs share one process).
-  let gpu: GpuPool | undefined;
+  let gpu: GpuBackend | undefined;
   let handingBack = false;
   const whenIdle: Array<() => void> = [];
 

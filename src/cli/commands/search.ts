@@ -240,7 +240,7 @@ export function register(program: Command): void {
     .option('--space <name|file>', 'search space preset (small, sign-family, adaptive, paper-full) or JSON file', DEFAULT_SPACE)
     .option('--protocol <name|file>', 'paper | quick | fake | JSON file', 'quick')
     .option('--data <path>', 'dataset folder: MNIST-style IDX or CIFAR-10 binary (default: the Debian Fashion-MNIST folder)')
-    .option('--device <device>', 'cpu | cuda', 'cpu')
+    .option('--device <device>', 'cpu | cuda (cuda: every visible GPU; CUDA_VISIBLE_DEVICES chooses)', 'cpu')
     .option('--seed <s>', 'random seed of the strategy and of every child training', integer('--seed', 0, 0xffffffff), 1)
     .option('--out <dir>', 'search folder (default: runs/<timestamp>)')
     .option('--resume', 'continue the search in --out after a crash or Ctrl-C')

@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]', queueUrl)
     .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
     .option('--concurrency <k>', 'jobs run at once, each in its own process', integer('--concurrency', 1, MAX_PROCESSES), 1)
-    .option('--device <device>', 'cpu or cuda (overrides what the job asks for); cuda: one GPU engine trains --concurrency jobs side by side', device)
+    .option('--device <device>', 'cpu or cuda (overrides what the job asks for); cuda: one GPU engine per visible GPU trains --concurrency jobs side by side', device)
     .option('--queue-name <name>', 'queue name inside Redis (searches use "nos"; one worker fleet can serve several searches)', DEFAULT_QUEUE_NAME)
     .option('--timeout <seconds>', 'time limit per job (default: the search\'s, else the protocol\'s time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <MiB>', 'memory limit per job process (default: the search\'s, else 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))

@@ -13,7 +13,7 @@ import { packageRoot } from '../../../src/runtime/binding';
 import { PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
 import { EngineEvaluator } from '../../../src/runtime/engine/engine-evaluator';
 import { GpuUnusableError, type Envelope, type Job } from '../../../src/search/backend';
-import { createGpuBackend, deviceNotes, type GpuPool } from '../../../src/search/pool-gpu';
+import { createGpuBackend, deviceNotes, type GpuBackend } from '../../../src/search/pool-gpu';
 import { installFakeCuda } from '../../support/fake-cuda';
 
 const fake = installFakeCuda();
@@ -58,7 +58,7 @@ test('through the CUDA host code the engine gives the CPU twin\'s outcomes exact
 const POOL_RULES = ['adam', 'powersign-cd', 'sgd'];
 
 /** Submits POOL_RULES (seed 3) to `pool`; each envelope, checked against the host twin's outcome. */
-async function poolOutcomes(pool: GpuPool, protocol = mlpTiny) {
+async function poolOutcomes(pool: GpuBackend, protocol = mlpTiny) {
   await pool.submit(POOL_RULES.map((rule, i): Job => ({
     id: `run:${i}`, rule, protocol, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
   })));
@@ -70,7 +70,7 @@ async function poolOutcomes(pool: GpuPool, protocol = mlpTiny) {
     assert.equal(e.status, expected[k].status, `${POOL_RULES[k]}: ${e.error ?? ''}`);
     assert.equal(e.reward, expected[k].reward);
     assert.deepEqual(e.outcome?.sweep, expected[k].sweep);
-    assert.match(e.worker, /^gpu:pid\d+$/);
+    assert.match(e.worker, /^gpu\d*:pid\d+$/);
     envelopes.push(e);
   }
   return envelopes;
@@ -249,6 +249,49 @@ test('a control rule whose worker faults while timing its kernels runs again on 
   }
 });
 
+test('with several GPUs (CUDA_VISIBLE_DEVICES) each trains its share on its own worker: the one GPU\'s outcomes', { skip }, async () => {
+  process.env.NOS_FAKE_CUDA_DEVICES = '2';
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, onNote: (m) => notes.push(m), onRound: deviceNotes((m) => notes.push(m)) });
+  try {
+    const envelopes = await poolOutcomes(pool);
+    assert.deepEqual([...new Set(envelopes.map((e) => e.worker.replace(/:pid\d+$/, '')))].sort(), ['gpu0', 'gpu1']);
+    assert.deepEqual(notes.map((n) => n.replace(/\d+ child slots/, 'N child slots')).sort(), [0, 1].map((k) =>
+      `training on nos fake device ${k} (sm_90), GPU ${k}, N child slots: convolutions direct, weight gradients direct`), 'each worker sees its own GPU');
+  } finally {
+    delete process.env.NOS_FAKE_CUDA_DEVICES;
+    await pool.close();
+  }
+});
+
+test('a GPU that cannot train is left out and its rules go to the others; with none left the search stops', { skip }, async () => {
+  Object.assign(process.env, { NOS_FAKE_CUDA_DEVICES: '2', NOS_FAKE_CUDA_BROKEN: '1' });
+  const notes: string[] = [];
+  const pool = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 }, onNote: (m) => notes.push(m) });
+  const cannot = String.raw`gpu pool: the GPU engine could not start: [^;]*no GPU is visible[^;]*`;
+  try {
+    const envelopes = await poolOutcomes(pool);
+    assert.deepEqual(envelopes.map((e) => [e.worker.replace(/:pid\d+$/, ''), e.attempt]), [['gpu0', 1], ['gpu0', 1], ['gpu0', 1]], 'no try spent on the GPU that cannot train');
+    assert.equal(notes.length, 1, notes.join('\n'));
+    assert.match(notes[0], new RegExp(`^GPU 1 cannot train and is left out \\(${cannot}\\); its 1 rule in flight goes to the other GPU$`));
+  } finally {
+    await pool.close();
+  }
+  process.env.NOS_FAKE_CUDA_BROKEN = '0,1';
+  const none = createGpuBackend({ limits: { timeoutMs: 120_000, maxRssMb: 4096 } });
+  try {
+    await none.submit(POOL_RULES.map((rule, i): Job => ({
+      id: `run:${i}`, rule, protocol: mlpTiny, data: {}, device: 'cuda', seed: 3, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION },
+    })));
+    await assert.rejects(none.next(), { name: 'GpuUnusableError', message: new RegExp(`^gpu pools: no GPU can train: GPU 0: ${cannot}; GPU 1: ${cannot}$`) });
+    assert.equal(none.pending(), 0);
+  } finally {
+    delete process.env.NOS_FAKE_CUDA_DEVICES;
+    delete process.env.NOS_FAKE_CUDA_BROKEN;
+    await none.close();
+  }
+});
+
 test('nos eval --device cuda trains on the engine and prints the table the CPU path prints', { skip }, async () => {
   const dir = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'eval-'));
   const file = path.join(dir, 'tiny.json');
@@ -297,18 +340,20 @@ function ledgerResults(out: string) {
     .filter((r) => r.type === 'result');
 }
 
-test('nos search --device cuda runs the search on the GPU backend to the end', { skip }, async () => {
+test('nos search --device cuda runs the search on the GPU backend to the end, on every GPU the machine has', { skip }, async () => {
   const out = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'search-'));
-  const { code, stdout, stderr } = await runNos(searchArgs(out));
+  const { code, stdout, stderr } = await runNos(searchArgs(out), { NOS_FAKE_CUDA_DEVICES: '2' });
   assert.equal(code, 0, `${stdout}\n${stderr}`);
   const results = ledgerResults(out);
   assert.equal(results.length, 4, stdout);
-  for (const r of results) {
-    assert.ok(['ok', 'diverged'].includes(r.envelope!.status), JSON.stringify(r));
-    assert.match(r.envelope!.worker, /^gpu:pid\d+$/);
+  for (const r of results) assert.ok(['ok', 'diverged'].includes(r.envelope!.status), JSON.stringify(r));
+  // Batches of 2 rules: one on each GPU's worker.
+  assert.deepEqual([...new Set(results.map((r) => r.envelope!.worker.replace(/:pid\d+$/, '')))].sort(), ['gpu0', 'gpu1']);
+  // Said once per GPU, where its children trained and with which kernels.
+  for (const k of [0, 1]) {
+    const said = new RegExp(`note: training on nos fake device ${k} \\(sm_90\\), GPU ${k}, \\d+ child slots: convolutions direct, weight gradients direct\n`, 'g');
+    assert.equal(stderr.match(said)?.length, 1, stderr);
   }
-  // Said once, where the children trained and with which kernels.
-  assert.equal(stderr.match(/note: training on nos fake device \(sm_90\), \d+ child slots: convolutions direct, weight gradients direct\n/g)?.length, 1, stderr);
 });
 
 test('nos search --device cuda on a GPU that cannot train stops with the reason, records no rule, and resumes once it works', { skip }, async () => {
