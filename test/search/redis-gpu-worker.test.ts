@@ -46,3 +46,25 @@ test('nos worker --device cuda: the queue\'s jobs train on one GPU engine and re
     await worker.close();
   }
 });
+
+test('nos worker --device cuda on two GPUs, one unable to train: it is left out and the other trains every job, no try spent', { skip }, async () => {
+  Object.assign(process.env, { NOS_FAKE_CUDA_DEVICES: '2', NOS_FAKE_CUDA_BROKEN: '1' });
+  const logs: string[] = [];
+  const rules = ['adam', 'sgd', 'powersign'];
+  const worker = await startRedisWorker(server!.url, { device: 'cuda', concurrency: 8, queueName: 'gpus', name: 'gw2', lockDurationMs: 60_000, log: (m) => logs.push(m) });
+  const backend = await createRedisBackend(server!.url, { queueName: 'gpus', sweepIntervalMs: 500, log: () => undefined });
+  try {
+    await backend.submit(rules.map((rule, i) => ({ id: `g:${i}`, rule, protocol, data: {}, device: 'cuda', seed: 4, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } })));
+    for (let i = 0; i < rules.length; i++) {
+      const e = await backend.next();
+      assert.deepEqual([e.status, e.attempt], ['ok', 1], e.error);
+      assert.match(e.worker, /^gw2:gpu0:pid\d+$/);
+    }
+    assert.equal(logs.filter((m) => /GPU 1 cannot train and is left out \(gpu pool: the GPU engine could not start: .*no GPU is visible.*\); its \d+ rules? in flight go(es)? to the other GPU$/.test(m)).length, 1, logs.join('\n'));
+  } finally {
+    delete process.env.NOS_FAKE_CUDA_DEVICES;
+    delete process.env.NOS_FAKE_CUDA_BROKEN;
+    await backend.close();
+    await worker.close();
+  }
+});
