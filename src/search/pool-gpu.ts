@@ -74,6 +74,13 @@ export const CONTROL_RULE = 'sgd';
 
 const WATCH_MS = 100;
 
+/** Throws unless `job` has a string id and rule (`who` starts the message). */
+export function requireJobShape(job: Job, who: string): void {
+  if (!job || typeof job.id !== 'string' || typeof job.rule !== 'string') {
+    throw new Error(`${who}: a job needs a string id and rule, got ${JSON.stringify(job)?.slice(0, 200)}`);
+  }
+}
+
 /** A GPU backend: also runs single jobs for a queue worker, which makes its own envelopes. */
 export interface GpuBackend extends Backend {
   runJob(job: Job, attempt: number): Promise<{ result: RunResult; worker: string; runMs: number }>;
@@ -123,9 +130,7 @@ export class GpuPool implements GpuBackend {
     if (this.closed) throw new Error('gpu pool: submit() after close()');
     if (this.unavailable) throw this.unavailable;
     for (const job of jobs) {
-      if (!job || typeof job.id !== 'string' || typeof job.rule !== 'string') {
-        throw new Error(`gpu pool: a job needs a string id and rule, got ${JSON.stringify(job)?.slice(0, 200)}`);
-      }
+      requireJobShape(job, 'gpu pool');
       if (this.known(job.id)) throw new Error(`gpu pool: job ${job.id} was already submitted and is not finished`);
     }
     const now = Date.now();

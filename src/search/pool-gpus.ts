@@ -5,7 +5,7 @@ import { FinishedResults } from './finished-results';
 import { GpuUnusableError, type Envelope, type Job } from './backend';
 import type { RunResult } from './envelope';
 import type { GpuChoice } from './gpu-process';
-import { GpuPool, type GpuBackend, type GpuPoolOptions } from './pool-gpu';
+import { GpuPool, requireJobShape, type GpuBackend, type GpuPoolOptions } from './pool-gpu';
 import { GPU_IN_FLIGHT } from './search-config';
 
 interface Member {
@@ -50,7 +50,8 @@ export class MultiGpuPool implements GpuBackend {
     if (this.closed) throw new Error('gpu pools: submit() after close()');
     if (this.members.every((m) => m.down)) throw this.noneLeft();
     for (const job of jobs) {
-      if (this.members.some((m) => m.jobs.has(job?.id))) throw new Error(`gpu pools: job ${job.id} was already submitted and is not finished`);
+      requireJobShape(job, 'gpu pools');
+      if (this.members.some((m) => m.jobs.has(job.id))) throw new Error(`gpu pools: job ${job.id} was already submitted and is not finished`);
     }
     for (const job of jobs) {
       this.results.expect();

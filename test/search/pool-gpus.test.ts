@@ -26,6 +26,8 @@ test('gpu pools: jobs are spread over the GPUs, each worker on its own (CUDA_VIS
     const direct = await Promise.all([pool.runJob(fakeJob('r:0', 'g', { sleepMs: 300 }), 1), pool.runJob(fakeJob('r:1', 'm', { sleepMs: 300 }), 1)]);
     assert.deepEqual(direct.map((r) => r.worker.replace(/:pid\d+$/, '')).sort(), ['gpu0', 'gpu1'], 'runJob too: one on each');
     await assert.rejects(pool.next(), /no job pending/);
+    await assert.rejects(pool.submit([{ id: 3 } as never]), /^Error: gpu pools: a job needs a string id and rule/);
+    assert.equal(pool.pending(), 0, 'a refused job is not waited for');
   } finally {
     await pool.close();
   }
