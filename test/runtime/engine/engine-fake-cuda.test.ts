@@ -373,3 +373,12 @@ test('nos search --device cuda on a GPU that cannot train stops with the reason,
   assert.equal(results.length, 4);
   for (const r of results) assert.ok(['ok', 'diverged'].includes(r.envelope!.status), JSON.stringify(r));
 });
+
+test('nos search --device cuda on several GPUs none of which can train stops with each one\'s reason and records no rule', { skip }, async () => {
+  const out = fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', 'search-none-'));
+  const none = await runNos(searchArgs(out), { NOS_FAKE_CUDA_DEVICES: '2', NOS_FAKE_CUDA_BROKEN: '0,1' });
+  assert.equal(none.code, 1, `${none.stdout}\n${none.stderr}`);
+  assert.match(none.stderr, /gpu pools: no GPU can train: GPU 0: gpu pool: the GPU engine could not start: [^;]*no GPU is visible[^;]*; GPU 1: gpu pool: the GPU engine could not start: .*no GPU is visible/);
+  assert.match(none.stderr, /once the GPU works/);
+  assert.deepEqual(ledgerResults(out), []);
+});
