@@ -388,6 +388,7 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
       // Every rule text holding a 'g' crashes its worker, the control rule 'sgd' too: a GPU on which nothing trains.
       await backend.submit([fakeJob('gpu:0', 'g * m', { faults: { crash: ['g'] } })]);
       assert.equal(await broken.exited, 1, broken.output());
+      assert.match(broken.output(), /serving queue .* with 256 slot\(s\)/, 'on a GPU, by default as many rules as keep its engine busy');
       assert.match(broken.output(), /stopping: gpu pool: the GPU cannot train even the control rule sgd alone .*; its jobs go back to the queue for other workers\n/);
       const queue = new Queue(queueName, { connection: { host: '127.0.0.1', port: server.port } });
       try {

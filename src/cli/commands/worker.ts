@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { Envelope } from '../../search/backend';
 import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword } from '../../search/queue-password';
 import { DEFAULT_QUEUE_NAME, parseRedisUrl } from '../../search/queue-redis';
+import { GPU_IN_FLIGHT } from '../../search/search-config';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { boundedNumber, integer, queueUrl } from '../flags';
 import { startRedisWorker, type RedisWorkerHandle } from '../../search/worker-redis';
@@ -14,8 +15,15 @@ function device(text: string): 'cpu' | 'cuda' {
 }
 
 interface WorkerFlags {
-  queue: string; queuePasswordFile?: string; concurrency: number; device?: 'cpu' | 'cuda'; queueName: string; timeout?: number; maxRss?: number;
+  queue: string; queuePasswordFile?: string; concurrency?: number; device?: 'cpu' | 'cuda'; queueName: string; timeout?: number; maxRss?: number;
   lockDuration: number; stalledInterval: number; quiet?: boolean;
+}
+
+/** One job at a time per process on the CPU; on GPUs, as many rules as keep every visible GPU's engine busy. */
+function defaultConcurrency(device: 'cpu' | 'cuda' | undefined): number {
+  if (device !== 'cuda') return 1;
+  const { visibleGpus } = require('../../search/pool-gpu') as typeof import('../../search/pool-gpu');
+  return Math.min(MAX_PROCESSES, GPU_IN_FLIGHT * Math.max(1, visibleGpus().length));
 }
 
 function describe(e: Envelope): string {
@@ -30,7 +38,7 @@ export function register(program: Command): void {
     .description('take child-training jobs from a search\'s queue on Redis and run them on this machine')
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]', queueUrl)
     .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
-    .option('--concurrency <k>', 'jobs run at once, each in its own process', integer('--concurrency', 1, MAX_PROCESSES), 1)
+    .option('--concurrency <k>', `jobs run at once, each in its own process (default 1; with --device cuda, ${GPU_IN_FLIGHT} per visible GPU, at most ${MAX_PROCESSES})`, integer('--concurrency', 1, MAX_PROCESSES))
     .option('--device <device>', 'cpu or cuda (overrides what the job asks for); cuda: one GPU engine per visible GPU trains --concurrency jobs side by side', device)
     .option('--queue-name <name>', 'queue name inside Redis (searches use "nos"; one worker fleet can serve several searches)', DEFAULT_QUEUE_NAME)
     .option('--timeout <seconds>', 'time limit per job (default: the search\'s, else the protocol\'s time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
@@ -46,8 +54,9 @@ export function register(program: Command): void {
       const note = passwordOnCommandLineNote(flags.queue);
       if (note) process.stderr.write(`${note}\n`);
       // An unreachable Redis throws here: nos prints the message and exits 1.
+      const concurrency = flags.concurrency ?? defaultConcurrency(flags.device);
       const handle: RedisWorkerHandle = await startRedisWorker(url, {
-        concurrency: flags.concurrency,
+        concurrency,
         device: flags.device,
         queueName: flags.queueName,
         limits: { timeoutMs: flags.timeout === undefined ? undefined : Math.round(flags.timeout * 1000), maxRssMb: flags.maxRss },
@@ -57,7 +66,7 @@ export function register(program: Command): void {
         // The GPU cannot train (the worker said why on stderr): exit 1, so a supervisor or a person sees it.
         onStopped: () => { process.stderr.write('nos worker: stopped by itself, its jobs handed back\n'); process.exit(1); },
       });
-      say(`nos worker ${handle.name}: serving queue '${flags.queueName}' at ${parseRedisUrl(flags.queue).url} with ${flags.concurrency} slot(s); SIGTERM finishes the running jobs and stops`);
+      say(`nos worker ${handle.name}: serving queue '${flags.queueName}' at ${parseRedisUrl(flags.queue).url} with ${concurrency} slot(s); SIGTERM finishes the running jobs and stops`);
       let signals = 0;
       const stop = (signal: NodeJS.Signals) => {
         signals += 1;
