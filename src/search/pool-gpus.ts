@@ -37,9 +37,9 @@ export class MultiGpuPool implements GpuBackend {
     }));
   }
 
-  /** Enough jobs in flight to keep every GPU's engine busy (the search's default --in-flight). */
+  /** Enough jobs in flight to keep every usable GPU's engine busy (the search's default --in-flight). */
   inFlightHint(): number {
-    return this.members.length * GPU_IN_FLIGHT;
+    return Math.max(1, this.members.filter((m) => !m.down).length) * GPU_IN_FLIGHT;
   }
 
   pids(): number[] {

@@ -14,6 +14,7 @@ import { PROTOCOL_VERSION, PROTOCOLS, type EvalOutcome, type ProtocolConfig } fr
 import { EngineEvaluator } from '../../../src/runtime/engine/engine-evaluator';
 import { GpuUnusableError, type Envelope, type Job } from '../../../src/search/backend';
 import { createGpuBackend, deviceNotes, type GpuBackend } from '../../../src/search/pool-gpu';
+import { GPU_IN_FLIGHT } from '../../../src/search/search-config';
 import { installFakeCuda } from '../../support/fake-cuda';
 
 const fake = installFakeCuda();
@@ -277,6 +278,7 @@ test('a GPU that cannot train is left out and its rules go to the others; with n
     assert.deepEqual(envelopes.map((e) => [e.worker.replace(/:pid\d+$/, ''), e.attempt]), [['gpu0', 1], ['gpu0', 1], ['gpu0', 1]], 'no try spent on the GPU that cannot train');
     assert.equal(notes.length, 1, notes.join('\n'));
     assert.match(notes[0], new RegExp(`^GPU 1 cannot train and is left out \\(${cannot}\\); its 1 rule in flight goes to the other GPU$`));
+    assert.equal(pool.inFlightHint?.(), GPU_IN_FLIGHT, 'the search keeps in flight only what the GPU left can train');
   } finally {
     await pool.close();
   }
