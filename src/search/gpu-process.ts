@@ -43,6 +43,7 @@ export interface GpuProcessEvents {
 export class GpuProcess {
   private child: ChildProcess | null = null;
   private stderrTail = '';
+  private started = false;
   readonly ready: Promise<void>;
 
   /** gpu: which of several GPUs this worker trains on (its index, for labels, and its CUDA_VISIBLE_DEVICES entry). */
@@ -58,19 +59,18 @@ export class GpuProcess {
     child.on('error', (e) => { this.stderrTail = (this.stderrTail + `\n[gpu worker error] ${e.message}`).slice(-STDERR_TAIL_BYTES); });
     child.stdout?.resume();
     child.stderr?.on('data', (chunk: Buffer) => { this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES); });
-    let started = false;
     this.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => { this.kill(); reject(new Error(`the GPU worker did not start within ${START_TIMEOUT_MS} ms`)); }, START_TIMEOUT_MS);
       child.on('message', (m: GpuMessage) => {
         if (m?.type === 'ready') {
-          started = true;
+          this.started = true;
           clearTimeout(timer);
           resolve();
-        } else if (started) events.onMessage(m);
+        } else if (this.started) events.onMessage(m);
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        if (!started) reject(new Error(`the GPU worker exited while starting (${signal ?? `code ${code}`}): ${this.stderrTail.trim().slice(-800)}`));
+        if (!this.started) reject(new Error(`the GPU worker exited while starting (${signal ?? `code ${code}`}): ${this.stderrTail.trim().slice(-800)}`));
         else events.onExit({ code, signal, stderrTail: this.stderrTail });
       });
     });
@@ -79,6 +79,8 @@ export class GpuProcess {
 
   get pid(): number | undefined { return this.child?.pid; }
   get alive(): boolean { return this.child !== null && this.child.exitCode === null && this.child.signalCode === null; }
+  /** Said it is ready: jobs sent before would be answered before that word, which is not heard. */
+  get isReady(): boolean { return this.started && this.alive; }
   get label(): string { return `gpu${this.gpu?.index ?? ''}:pid${this.child?.pid ?? '?'}`; }
 
   send(job: Job, attempt: number): boolean {

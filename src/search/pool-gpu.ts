@@ -220,7 +220,7 @@ export class GpuPool implements GpuBackend {
       });
       return;
     }
-    if (!this.worker.alive || this.worker.pid === undefined) return;
+    if (!this.worker.isReady) return; // worker.ready pumps again
     const isolating = this.queue.some((q) => q.suspect) || [...this.running.values()].some((r) => r.suspect);
     if (this.running.size === 0) this.stall.busy(Date.now());
     while (this.queue.length > 0 && (!isolating || this.running.size === 0)) {
