@@ -28,7 +28,7 @@ async function nos(args: string[]): Promise<{ code: number; stderr: string }> {
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-limits-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('limits: the flags of nos search and nos worker refuse what a job cannot run, naming the flag (exit 2)', async () => {
+test('limits: the flags of nos search, nos worker and nos eval refuse what a job cannot run, naming the flag (exit 2)', async () => {
   const out = path.join(dir, 'never');
   const queue = ['--queue', 'redis://127.0.0.1:1'];
   const cases: Array<[string[], RegExp]> = [
@@ -42,6 +42,8 @@ test('limits: the flags of nos search and nos worker refuse what a job cannot ru
     [['worker', ...queue, '--concurrency', '100000'], /--concurrency must be an integer from 1 to 1024, got "100000"/],
     [['worker', ...queue, '--lock-duration', '0'], /--lock-duration must be a number from 0.001 to 2147483, got "0"/],
     [['eval', 'sgd', '--threads', '100000'], /--threads must be an integer from 1 to 256, got "100000"/],
+    [['eval', 'sgd', '--device', 'cuda', '--timeout', '0'], /--timeout must be a number from 0.001 to 2147483, got "0"/],
+    [['eval', 'sgd', '--timeout', '5'], /--timeout applies to --device cuda only \(on the CPU a run stops at the protocol's maxSeconds\)/],
   ];
   for (const [args, message] of cases) {
     const r = await nos(args[0] === 'search' ? [...args, '--protocol', 'fake', '--out', out] : args);

@@ -2,8 +2,11 @@
 import type { Command } from 'commander';
 import { createOptimizer } from '../../runtime/optimizer';
 import { DEFAULT_DATA_PATH } from '../../runtime/child/data';
-import { integer } from '../flags';
-import { evaluateRuleOnEngine } from '../../runtime/engine/evaluate-rule';
+import { boundedNumber, integer } from '../flags';
+import { GpuUnusableError } from '../../search/backend';
+import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
+import { defaultLimits } from '../../search/search-config';
+import { evaluateOnGpuWorker } from '../../search/gpu-eval';
 import { epochsToTrain, evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
 
 /** Where the command writes (tests swap these for buffers). */
@@ -12,7 +15,7 @@ export const evalOutput: { stdout: { write(s: string): unknown }; stderr: { writ
   stderr: process.stderr,
 };
 
-interface EvalFlags { protocol: string; data?: string; threads?: number; seed: number; device: 'cpu' | 'cuda'; json?: boolean; progress: boolean }
+interface EvalFlags { protocol: string; data?: string; threads?: number; seed: number; device: 'cpu' | 'cuda'; timeout?: number; json?: boolean; progress: boolean }
 
 /** Marks an error as bad input (exit code 2), keeping its message. */
 function badInput(e: unknown): Error {
@@ -66,7 +69,7 @@ export class ProgressLine {
  * epoch per round, so the bar counts rounds (sweepEpochs + finalEpochs of them) with an ETA from their pace.
  */
 export class RoundProgressLine {
-  private readonly started = Date.now();
+  private started = Date.now();
   private rounds = 0;
 
   constructor(private readonly protocol: ProtocolConfig, private readonly stream: { write(s: string): unknown }, private readonly tty: boolean) {}
@@ -80,8 +83,36 @@ export class RoundProgressLine {
     this.stream.write(this.tty ? `\r${line} \x1b[K` : `${line}\n`);
   }
 
+  /** Writes `message` on a line of its own; the count starts again (what follows is another run: a re-run, the control rule). */
+  note(message: string): void {
+    this.stream.write(`${this.tty ? '\r\x1b[K' : ''}${message}\n`);
+    this.started = Date.now();
+    this.rounds = 0;
+  }
+
   finish(): void {
     if (this.tty) this.stream.write('\r\x1b[K');
+  }
+}
+
+/**
+ * `--device cuda`: the rule trains in a GPU worker under the time limit and stall watchdog the search uses, so a hung
+ * GPU ends the command (a GPU that cannot train even the control rule: exit 1, one line) instead of holding it.
+ */
+async function evalOnGpu(rule: string, protocol: ProtocolConfig, flags: EvalFlags, tty: boolean): Promise<EvalOutcome> {
+  const progress = new RoundProgressLine(protocol, evalOutput.stderr, tty);
+  const limits = defaultLimits(protocol);
+  if (flags.timeout !== undefined) limits.timeoutMs = Math.round(flags.timeout * 1000);
+  try {
+    return await evaluateOnGpuWorker(rule, protocol, { path: flags.data }, {
+      limits, seed: flags.seed, onRound: flags.progress ? (r) => progress.update(r) : undefined,
+      onNote: (message) => progress.note(`nos eval: ${message}`),
+    });
+  } catch (e) {
+    if (!(e instanceof GpuUnusableError)) throw e;
+    throw Object.assign(new Error(`--device cuda: ${e.message.replace(/^gpu pool: /, '')}`), { exitCode: 1 });
+  } finally {
+    if (flags.progress) progress.finish();
   }
 }
 
@@ -114,10 +145,15 @@ export function register(program: Command): void {
     .option('--threads <N>', "onnxruntime threads (default: the protocol's)", integer('--threads', 1, MAX_PROTOCOL_THREADS))
     .option('--seed <S>', 'seed of initialization, shuffling and the rule\'s randomness', integer('--seed', 0, 0xffffffff), 0)
     .option('--device <cpu|cuda>', 'where the child trains: cpu (onnxruntime), or cuda (the child engine: the whole network on the GPU)', 'cpu')
+    .option('--timeout <seconds>', 'with --device cuda: stop a run that trains past this long (default: the protocol\'s time cap plus slack, as the search)',
+      boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--json', 'print one JSON object instead of the table')
     .option('--no-progress', 'no progress on stderr')
     .action(async (rule: string, flags: EvalFlags) => {
       if (flags.device !== 'cpu' && flags.device !== 'cuda') throw badInput(new Error(`--device must be cpu or cuda, got '${flags.device}'`));
+      if (flags.timeout !== undefined && flags.device !== 'cuda') {
+        throw badInput(new Error('--timeout applies to --device cuda only (on the CPU a run stops at the protocol\'s maxSeconds)'));
+      }
       let protocol: ProtocolConfig;
       try {
         protocol = loadProtocol(flags.protocol);
@@ -140,11 +176,7 @@ export function register(program: Command): void {
       const tty = Boolean(evalOutput.stderr.isTTY);
       let outcome: EvalOutcome;
       if (flags.device === 'cuda') {
-        const progress = flags.progress ? new RoundProgressLine(protocol, evalOutput.stderr, tty) : null;
-        outcome = await evaluateRuleOnEngine(rule, protocol, { path: flags.data }, {
-          device: 'cuda', seed: flags.seed, onRound: progress ? (r) => progress.update(r) : undefined,
-        });
-        progress?.finish();
+        outcome = await evalOnGpu(rule, protocol, flags, tty);
       } else {
         const progress = flags.progress ? new ProgressLine(protocol, evalOutput.stderr, tty) : null;
         outcome = await evaluateRule(rule, protocol, { path: flags.data }, {

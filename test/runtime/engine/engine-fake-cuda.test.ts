@@ -333,6 +333,39 @@ function runNos(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: nu
   });
 }
 
+/** A protocol file for `nos eval` on the fake driver: one rule alone is 209 launches, its first round ends at the 77th. */
+function evalProtocolFile(prefix: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(fake ? fake.dir : '/tmp', prefix)), 'stall.json');
+  const { lrs, finalEpochs, trainExamples, validationExamples, batchSize } = mlpStall;
+  fs.writeFileSync(file, JSON.stringify({ extends: 'quick', lrs, finalEpochs, trainExamples, validationExamples, batchSize }));
+  return file;
+}
+
+test('nos eval --device cuda stops a rule whose engine hangs at the time limit and, the control rule having trained, reports it as timeout', { skip }, async () => {
+  // The first engine hangs in the rule's second round; the second (the control rule's) trains clean.
+  const file = evalProtocolFile('eval-hang-');
+  const faults = `${path.join(path.dirname(file), 'launches')}:1@100`;
+  const started = Date.now();
+  const { code, stdout, stderr } = await runNos(['eval', 'adam', '--protocol', file, '--device', 'cuda', '--timeout', '8', '--json'],
+    { NOS_FAKE_CUDA_FAULT_IN: faults, NOS_FAKE_CUDA_HANG: '1' });
+  assert.equal(code, 1, `${stdout}\n${stderr}`);
+  const json = JSON.parse(stdout) as EvalOutcome;
+  assert.deepEqual([json.status, json.reward, json.bestLr], ['error', 0, null]);
+  assert.equal(json.error, 'timeout: killed after the 8000 ms time limit');
+  assert.match(stderr, /^nos eval: rule adam passed the time limit \(killed after the 8000 ms time limit\); training the control rule sgd alone to tell whether the rule or the GPU is at fault$/m);
+  assert.match(stderr, /^nos eval: the control rule trained: rule adam is recorded as timeout$/m);
+  assert.ok(Date.now() - started < 60_000, 'stopped at the limit, not left hanging');
+});
+
+test('nos eval --device cuda on a GPU that hangs for every rule exits 1 with one line naming the GPU, not the rule', { skip }, async () => {
+  const file = evalProtocolFile('eval-hung-gpu-');
+  const { code, stdout, stderr } = await runNos(['eval', 'adam', '--protocol', file, '--device', 'cuda', '--timeout', '3', '--no-progress'],
+    { NOS_FAKE_CUDA_FAULT_AT: '100', NOS_FAKE_CUDA_HANG: '1' });
+  assert.equal(code, 1, `${stdout}\n${stderr}`);
+  assert.equal(stdout, '', 'no table for a rule nobody could judge');
+  assert.match(stderr, /--device cuda: the GPU cannot train even the control rule sgd alone \(killed after the 3000 ms time limit\), after rule adam passed the time limit the same way: the GPU, its driver or this machine is at fault, not the rules/);
+});
+
 /** A tiny search's flags (random strategy, 4 rules in batches of 2) writing to `<out>/run`. */
 function searchArgs(out: string): string[] {
   const file = path.join(out, 'tiny.json');
