@@ -2,6 +2,7 @@
 // side by side with the others; results go back as each rule finishes.  Fake jobs (tests) run the fake evaluator.
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import type { Job } from './backend';
+import { dieWithParent } from './parent-watchdog';
 import { FAKE_PROTOCOL_VERSION, fakeEvaluate, validateFakeProtocol } from './fake-evaluator';
 import type { EvalOutcome, ProtocolConfig } from '../runtime/child/protocol';
 import type { EngineEvaluator, RoundReport } from '../runtime/engine/engine-evaluator';
@@ -136,11 +137,15 @@ function main(): void {
       send({ type: 'failed', jobId: message.job.id, status: 'error', error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
     });
   });
-  process.on('disconnect', () => process.exit(0));
+  // Without a parent there is nothing to work for.  Not process.exit(): it joins libuv's threads, and one hung in a
+  // device call never returns, so the worker would live on holding the GPU.  The parent is gone: nothing to flush.
+  process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
   // The parent decides what stops (as job-worker.ts): Ctrl-C or a SIGTERM to the whole group must not kill the engine.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
-  send({ type: 'ready', pid: process.pid });
+  // A parent killed with SIGKILL (or by a Ctrl-C it does not handle) runs no exit hook, and a worker hung on the
+  // device never sees the IPC channel close: the watchdog thread ends it, freeing the GPU.
+  void dieWithParent().then(() => send({ type: 'ready', pid: process.pid }));
 }
 
 if (require.main === module) main();

@@ -30,7 +30,7 @@ export function dieWithParent(pollMs = WATCHDOG_POLL_MS): Promise<void> {
   return new Promise((resolve) => {
     watchdog.once('online', () => resolve());
     watchdog.once('error', (e) => {
-      process.stderr.write(`job worker ${process.pid}: the parent watchdog did not start (${e.message}); a hung job outlives a killed search\n`);
+      process.stderr.write(`worker ${process.pid}: the parent watchdog did not start (${e.message}); a hung job outlives a killed search\n`);
       resolve();
     });
   });

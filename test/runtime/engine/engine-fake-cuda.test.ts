@@ -366,6 +366,49 @@ test('nos eval --device cuda on a GPU that hangs for every rule exits 1 with one
   assert.match(stderr, /--device cuda: the GPU cannot train even the control rule sgd alone \(killed after the 3000 ms time limit\), after rule adam passed the time limit the same way: the GPU, its driver or this machine is at fault, not the rules/);
 });
 
+/** Whether `pid` runs (a zombie only waits to be reaped). */
+function running(pid: number): boolean {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1][0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
+  const started = Date.now();
+  while (!ok()) {
+    if (Date.now() - started > ms) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const how of ['SIGKILL', 'SIGINT'] as const) {
+  test(`nos eval --device cuda stopped by ${how === 'SIGKILL' ? 'kill -9' : 'Ctrl-C'} while its engine hangs on the device: the GPU worker is gone within seconds`, { skip }, async () => {
+    // process.exit() in a worker joins libuv's threads, and one hung in a device call never returns: the worker
+    // used to outlive its parent, holding the GPU.
+    const file = evalProtocolFile('eval-orphan-');
+    const hung = path.dirname(file);
+    const nos = path.join(packageRoot(), 'dist', 'src', 'cli', 'nos.js');
+    const child = spawn(process.execPath, [nos, 'eval', 'adam', '--protocol', file, '--device', 'cuda', '--no-progress'],
+      { stdio: 'ignore', detached: true, env: { ...process.env, NOS_FAKE_CUDA_FAULT_AT: '100', NOS_FAKE_CUDA_HANG: hung } });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const marks = () => fs.readdirSync(hung).filter((f) => f.startsWith('hung-'));
+    try {
+      await until('the GPU worker hangs', () => marks().length > 0, 60_000);
+      const worker = Number(marks()[0].slice('hung-'.length));
+      assert.ok(running(worker));
+      if (how === 'SIGKILL') child.kill('SIGKILL');
+      else process.kill(-child.pid!, 'SIGINT'); // a terminal's Ctrl-C reaches the whole group
+      await exited;
+      await until(`worker ${worker} ends with its parent`, () => !running(worker), 5000);
+    } finally {
+      for (const f of marks()) { const pid = Number(f.slice('hung-'.length)); if (running(pid)) process.kill(pid, 'SIGKILL'); }
+      if (running(child.pid!)) child.kill('SIGKILL');
+    }
+  });
+}
+
 /** A tiny search's flags (random strategy, 4 rules in batches of 2) writing to `<out>/run`. */
 function searchArgs(out: string): string[] {
   const file = path.join(out, 'tiny.json');
@@ -415,5 +458,7 @@ test('nos search --device cuda on several GPUs none of which can train stops wit
   assert.equal(none.code, 1, `${none.stdout}\n${none.stderr}`);
   assert.match(none.stderr, /gpu pools: no GPU can train: GPU 0: gpu pool: the GPU engine could not start: [^;]*no GPU is visible[^;]*; GPU 1: gpu pool: the GPU engine could not start: .*no GPU is visible/);
   assert.match(none.stderr, /once the GPU works/);
+  // Each worker's answer comes after its word that it is ready; sent before that, it went unheard and the GPU looked hung.
+  assert.doesNotMatch(none.stderr, /stalled|without word/);
   assert.deepEqual(ledgerResults(out), []);
 });
