@@ -167,6 +167,31 @@ void Check(Driver& driver, CUresult result, const std::string& what) {
   throw std::runtime_error(what + ": " + (s ? s : "CUDA error " + std::to_string(result)));
 }
 
+void CheckModuleLoad(Driver& driver, CUresult result, const std::string& what) {
+  if (result == 0) return;
+  const char* s = nullptr;
+  driver.cuGetErrorString(result, &s);
+  std::string message = what + ": " + (s ? s : "CUDA error " + std::to_string(result));
+  // CUDA_ERROR_UNSUPPORTED_PTX_VERSION: NVRTC is newer than the driver; say which two, and what to change.
+  if (result == 222) {
+    int version = 0;
+    const bool known = driver.cuDriverGetVersion(&version) == 0;
+    std::string nvrtc_text = "NVRTC";
+    try {
+      Nvrtc& nvrtc = LoadNvrtc();
+      int major = 0, minor = 0;
+      nvrtc.nvrtcVersion(&major, &minor);
+      nvrtc_text += " " + std::to_string(major) + "." + std::to_string(minor) + " (" + nvrtc.path + ")";
+    } catch (const std::exception&) {
+      // The PTX came from the kernel cache, made by an NVRTC no longer found.
+    }
+    const std::string cuda = known ? std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10) : "?";
+    message += ". This driver runs CUDA " + cuda + ", older than the " + nvrtc_text + " that made the PTX: update the "
+               "driver, or set NOS_LIBNVRTC to an NVRTC of CUDA " + cuda + " or older (nos compiles the kernels again)";
+  }
+  throw std::runtime_error(message);
+}
+
 CUcontext EnsureContext(Driver& driver, int* major, int* minor, std::string* name) {
   static CUcontext context = nullptr;
   static CUdevice device = 0;

@@ -75,6 +75,8 @@ Nvrtc& LoadNvrtc();
 CUcontext EnsureContext(Driver& driver, int* major, int* minor, std::string* name);
 // Throws std::runtime_error("<what>: <CUDA error string>") when result is not CUDA_SUCCESS.
 void Check(Driver& driver, CUresult result, const std::string& what);
+// Check for cuModuleLoadData: a PTX newer than the driver can load names both versions and the way out.
+void CheckModuleLoad(Driver& driver, CUresult result, const std::string& what);
 
 }  // namespace cuda
 }  // namespace nos

@@ -235,7 +235,7 @@ CudaKernel::CudaKernel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaKe
   cuda::Driver& driver = DriverOrThrow(env);
   try {
     cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
-    cuda::Check(driver, driver.cuModuleLoadData(&module_, ptx.c_str()), "cuModuleLoadData (loading the compiled kernel)");
+    cuda::CheckModuleLoad(driver, driver.cuModuleLoadData(&module_, ptx.c_str()), "cuModuleLoadData (loading the compiled kernel)");
     cuda::Check(driver, driver.cuModuleGetFunction(&function_, module_, "nos_update"),
                 "cuModuleGetFunction(nos_update) (the kernel must export extern \"C\" nos_update)");
   } catch (const std::exception& e) {

@@ -15,7 +15,7 @@ namespace {
 class CudaModule : public Module {
  public:
   CudaModule(cuda::Driver& driver, const std::string& ptx) : driver_(driver) {
-    cuda::Check(driver_, driver_.cuModuleLoadData(&module_, ptx.c_str()), "cuModuleLoadData (loading the engine's PTX)");
+    cuda::CheckModuleLoad(driver_, driver_.cuModuleLoadData(&module_, ptx.c_str()), "cuModuleLoadData (loading the engine's PTX)");
   }
   ~CudaModule() override {
     if (module_) driver_.cuModuleUnload(module_);

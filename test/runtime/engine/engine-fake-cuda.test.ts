@@ -366,6 +366,21 @@ test('nos eval --device cuda on a GPU that hangs for every rule exits 1 with one
   assert.match(stderr, /--device cuda: the GPU cannot train even the control rule sgd alone \(killed after the 3000 ms time limit\), after rule adam passed the time limit the same way: the GPU, its driver or this machine is at fault, not the rules/);
 });
 
+test('a driver older than NVRTC (its PTX refused) is named with both versions and the way out: by nos eval and by the engine', { skip }, async () => {
+  const file = evalProtocolFile('eval-old-driver-');
+  const hint = String.raw`This driver runs CUDA 12\.4, older than the NVRTC 13\.0 \(\S+\) that made the PTX: update the driver, or set NOS_LIBNVRTC to an NVRTC of CUDA 12\.4 or older`;
+  const { code, stdout, stderr } = await runNos(['eval', 'adam', '--protocol', file, '--device', 'cuda', '--no-progress'], { NOS_FAKE_CUDA_DRIVER_VERSION: '12040' });
+  assert.equal(code, 1, `${stdout}\n${stderr}`);
+  assert.match(stderr, new RegExp(`^nos: --device cuda: cuModuleLoadData \\(loading the compiled kernel\\): fake CUDA error 222\\. ${hint}`, 'm'));
+  process.env.NOS_FAKE_CUDA_DRIVER_VERSION = '12040';
+  try {
+    assert.throws(() => EngineEvaluator.create({ device: 'cuda', protocol: mlpTiny, capacity: 3 }),
+      new RegExp(`^Error: cuModuleLoadData \\(loading the engine's PTX\\): fake CUDA error 222\\. ${hint}`));
+  } finally {
+    delete process.env.NOS_FAKE_CUDA_DRIVER_VERSION;
+  }
+});
+
 /** Whether `pid` runs (a zombie only waits to be reaped). */
 function running(pid: number): boolean {
   try {
