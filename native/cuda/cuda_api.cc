@@ -122,24 +122,101 @@ Driver& LoadDriver() {
   return driver;
 }
 
+namespace {
+
+// Where NVRTC may be, in order: the loader's path, the toolkit's folders, then Python's CUDA wheels
+// (nvidia-cuda-nvrtc-cu12: nvidia/cuda_nvrtc/lib; CUDA 13's nvidia-cuda-nvrtc: nvidia/cu13/lib) and conda, which
+// PyTorch users often have without a toolkit.
+std::vector<std::string> NvrtcCandidates() {
+  std::vector<std::string> out = {"libnvrtc.so"};
+  for (const char* v : {"13", "12", "11.2"}) out.push_back(std::string("libnvrtc.so.") + v);
+  std::vector<std::string> patterns;
+  for (const char* var : {"CUDA_HOME", "CUDA_PATH"}) {
+    if (const char* home = std::getenv(var)) patterns.push_back(std::string(home) + "/lib64/libnvrtc.so*");
+  }
+  for (const char* p : {"/usr/local/cuda/lib64/libnvrtc.so*", "/usr/local/cuda-*/lib64/libnvrtc.so*",
+                        "/usr/local/cuda-*/targets/x86_64-linux/lib/libnvrtc.so*", "/usr/lib/x86_64-linux-gnu/libnvrtc.so*"}) {
+    patterns.push_back(p);
+  }
+  std::vector<std::string> prefixes;
+  for (const char* var : {"VIRTUAL_ENV", "CONDA_PREFIX"}) {
+    if (const char* prefix = std::getenv(var)) prefixes.push_back(prefix);
+  }
+  if (const char* conda = std::getenv("CONDA_PREFIX")) patterns.push_back(std::string(conda) + "/lib/libnvrtc.so*");
+  if (const char* home = std::getenv("HOME")) prefixes.push_back(std::string(home) + "/.local");
+  prefixes.push_back("/usr/local");
+  prefixes.push_back("/usr");
+  for (const auto& prefix : prefixes) {
+    for (const char* packages : {"site-packages", "dist-packages"}) {
+      for (const char* wheel : {"cu13", "cuda_nvrtc"}) {
+        patterns.push_back(prefix + "/lib/python3*/" + packages + "/nvidia/" + wheel + "/lib/libnvrtc.so*");
+      }
+    }
+  }
+  for (const auto& pattern : patterns) {
+    for (const auto& p : GlobPaths(pattern)) out.push_back(p);
+  }
+  return out;
+}
+
+// The driver's CUDA version (12040 for 12.4), or 0 without a usable driver.
+int DriverCudaVersion() {
+  try {
+    Driver& driver = LoadDriver();
+    int version = 0;
+    return driver.cuDriverGetVersion(&version) == 0 ? version : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+}  // namespace
+
 Nvrtc& LoadNvrtc() {
   static Nvrtc nvrtc;
+  {
+    std::lock_guard<std::mutex> lock(load_mutex);
+    if (nvrtc.handle) return nvrtc;
+  }
+  // A driver cannot load PTX from a later CUDA: of several NVRTCs take the first no newer than the driver (the first
+  // that loads if none is), unless NOS_LIBNVRTC names one.
+  const int driver_version = DriverCudaVersion();
   std::lock_guard<std::mutex> lock(load_mutex);
   if (nvrtc.handle) return nvrtc;
+  const char* chosen_by_user = std::getenv("NOS_LIBNVRTC");
   std::vector<std::string> candidates;
-  if (const char* env = std::getenv("NOS_LIBNVRTC")) candidates.push_back(env);
-  candidates.push_back("libnvrtc.so");
-  for (const char* v : {"13", "12", "11.2"}) candidates.push_back(std::string("libnvrtc.so.") + v);
-  for (const char* pattern : {"/usr/local/cuda/lib64/libnvrtc.so*", "/usr/local/cuda-*/lib64/libnvrtc.so*",
-                              "/usr/local/cuda-*/targets/x86_64-linux/lib/libnvrtc.so*",
-                              "/usr/lib/x86_64-linux-gnu/libnvrtc.so*"}) {
-    for (const auto& p : GlobPaths(pattern)) candidates.push_back(p);
-  }
+  if (chosen_by_user) candidates.push_back(chosen_by_user);
+  for (auto& c : NvrtcCandidates()) candidates.push_back(std::move(c));
   std::string errors;
-  void* h = OpenFirst(candidates, &nvrtc.path, &errors);
+  void* h = nullptr;
+  void* fallback = nullptr;
+  std::string fallback_path;
+  for (size_t i = 0; i < candidates.size() && !h; ++i) {
+    std::string opened;
+    void* one = OpenFirst({candidates[i]}, &opened, &errors);
+    if (!one) continue;
+    auto version_of = reinterpret_cast<nvrtcResult (*)(int*, int*)>(dlsym(one, "nvrtcVersion"));
+    int major = 0, minor = 0;
+    const bool known = version_of && version_of(&major, &minor) == 0;
+    const bool fits = driver_version == 0 || (chosen_by_user && i == 0) || (known && major * 1000 + minor * 10 <= driver_version);
+    if (fits) {
+      h = one;
+      nvrtc.path = opened;
+    } else if (!fallback) {
+      fallback = one;
+      fallback_path = opened;
+    } else {
+      dlclose(one);
+    }
+  }
+  if (h && fallback) dlclose(fallback);
+  if (!h && fallback) {
+    h = fallback;  // only NVRTCs newer than the driver: loading a module then says so (CheckModuleLoad)
+    nvrtc.path = fallback_path;
+  }
   if (!h) {
-    throw std::runtime_error("NVRTC not found: could not load libnvrtc.so (install the CUDA toolkit's NVRTC, or set "
-                             "NOS_LIBNVRTC to its path). Tried:" + errors);
+    throw std::runtime_error("NVRTC not found: could not load libnvrtc.so (install the CUDA toolkit's NVRTC or the "
+                             "nvidia-cuda-nvrtc wheel, or set NOS_LIBNVRTC to its path). Tried:" + errors);
   }
   try {
     const std::string lib = nvrtc.path;

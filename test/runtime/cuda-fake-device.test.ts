@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { compileRule } from '../../src/compiler';
 import { renderRule } from '../../src/compiler/render';
 import { loadAddon } from '../../src/runtime/binding';
-import { installFakeCuda } from '../support/fake-cuda';
+import { buildFakeCuda, installFakeCuda } from '../support/fake-cuda';
+import { execFileSync } from 'node:child_process';
 import { clearMemoryCache, getCpuKernel, getCudaPtx } from '../../src/runtime/kernel-cache';
 import { createOptimizer } from '../../src/runtime/optimizer';
 
@@ -118,4 +119,35 @@ test('device errors come back as JS errors with their context', { skip }, () => 
   assert.ok(addon.cudaCopyBandwidth(1 << 20, 3) > 0);
   assert.throws(() => addon.cudaCopyBandwidth(0, 3), /bytes in \[4, 64 GiB\]/);
   tensors.free();
+});
+
+/** Which NVRTC a fresh process takes (the loaders run once per process), with `env`: its path and version. */
+function nvrtcTaken(env: NodeJS.ProcessEnv): { nvrtcPath: string; nvrtcVersion: string } {
+  const binding = path.join(__dirname, '..', '..', 'src', 'runtime', 'binding' + path.extname(__filename));
+  const script = `const r = require(${JSON.stringify(binding)}).loadAddon().nvrtcCompile('extern "C" __global__ void nos_update() {}', 'compute_90');
+    process.stdout.write(JSON.stringify({ nvrtcPath: r.nvrtcPath, nvrtcVersion: r.nvrtcVersion }));`;
+  const execArgv = path.extname(__filename) === '.ts' ? ['--import', 'tsx'] : [];
+  return JSON.parse(execFileSync(process.execPath, [...execArgv, '-e', script], { env, encoding: 'utf8' })) as { nvrtcPath: string; nvrtcVersion: string };
+}
+
+test('of several NVRTCs (here Python wheels of CUDA 12.4 and 13.0 in a virtualenv) the first no newer than the driver is taken', { skip }, () => {
+  const venv = fs.mkdtempSync(path.join(cacheDir, 'venv-'));
+  const wheel = (name: string, file: string) => {
+    const dir = path.join(venv, 'lib', 'python3.99', 'site-packages', 'nvidia', name, 'lib');
+    fs.mkdirSync(dir, { recursive: true });
+    return path.join(dir, file);
+  };
+  const cu12 = wheel('cuda_nvrtc', 'libnvrtc.so.12');
+  const cu13 = wheel('cu13', 'libnvrtc.so.13');
+  buildFakeCuda(cu12, 12040);
+  fs.copyFileSync(fake!, cu13);
+  const env: NodeJS.ProcessEnv = { ...process.env, VIRTUAL_ENV: venv };
+  delete env.NOS_LIBNVRTC;
+  // A CUDA 12.4 driver cannot load 13.0's PTX: the 12.4 wheel, although CUDA 13's comes first (and any toolkit's on
+  // this machine before both).
+  assert.deepEqual(nvrtcTaken({ ...env, NOS_FAKE_CUDA_DRIVER_VERSION: '12040' }), { nvrtcPath: cu12, nvrtcVersion: '12.4' });
+  // A CUDA 13.0 driver takes the first found: a toolkit's on the loader path, else CUDA 13's wheel.
+  assert.match(nvrtcTaken({ ...env, NOS_FAKE_CUDA_DRIVER_VERSION: '13000' }).nvrtcVersion, /^13\./);
+  // NOS_LIBNVRTC is taken as named, even when newer than the driver (loading its PTX then says what to change).
+  assert.deepEqual(nvrtcTaken({ ...env, NOS_LIBNVRTC: cu13, NOS_FAKE_CUDA_DRIVER_VERSION: '12040' }), { nvrtcPath: cu13, nvrtcVersion: '13.0' });
 });

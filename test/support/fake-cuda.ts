@@ -17,6 +17,15 @@ export interface FakeCuda {
   env: Record<string, string>;
 }
 
+/** Builds the fake driver and NVRTC at `library`; `nvrtcVersion` (e.g. 12040) makes its NVRTC say it is that CUDA's. */
+export function buildFakeCuda(library: string, nvrtcVersion?: number): void {
+  const compiler = findCompiler();
+  if (!compiler) throw new Error('no C compiler for the fake CUDA driver');
+  const [exe, ...pre] = compiler.command;
+  const defines = nvrtcVersion === undefined ? [] : [`-DFAKE_NVRTC_VERSION=${nvrtcVersion}`];
+  execFileSync(exe, [...pre, '-x', 'c', ...defines, '-shared', '-fPIC', '-O1', path.join(packageRoot(), 'test', 'runtime', 'fake-cuda.c'), '-o', library, '-ldl', '-lpthread']);
+}
+
 /** Builds the fake and sets the environment (before any CUDA call: the addon loads the driver once); false without a compiler. */
 export function installFakeCuda(): FakeCuda | false {
   const compiler = findCompiler();
@@ -24,8 +33,7 @@ export function installFakeCuda(): FakeCuda | false {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-fake-cuda-'));
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   const library = path.join(dir, 'libfake-cuda.so');
-  const [exe, ...pre] = compiler.command;
-  execFileSync(exe, [...pre, '-x', 'c', '-shared', '-fPIC', '-O1', path.join(packageRoot(), 'test', 'runtime', 'fake-cuda.c'), '-o', library, '-ldl', '-lpthread']);
+  buildFakeCuda(library);
   // The kernel cache too: fake PTX must never reach the real cache, where a GPU run would later read it.
   const env = {
     NOS_LIBCUDA: library, NOS_LIBNVRTC: library, NOS_CACHE_DIR: dir,
