@@ -1,20 +1,21 @@
 // The transfer tasks by name: each lives in its own file; a new task is one more file and one more line here.
-import { createConvnetLargeTask } from './convnet-large';
-import { createLmTask } from './lm';
-import { createRosenbrockTask } from './rosenbrock';
+// Loaded when asked for: the networks' tasks load onnxruntime (a 44 MB library), which `nos` does not load otherwise
+// until a child trains on the CPU.
 import type { TaskOptions, TransferTask } from './task';
 
-export const TASKS: Record<string, (options: TaskOptions) => TransferTask | Promise<TransferTask>> = {
-  rosenbrock: createRosenbrockTask,
-  'convnet-large': createConvnetLargeTask,
-  lm: createLmTask,
+type TaskFactory = (options: TaskOptions) => TransferTask | Promise<TransferTask>;
+
+const TASKS: Record<string, () => TaskFactory> = {
+  rosenbrock: () => (require('./rosenbrock') as typeof import('./rosenbrock')).createRosenbrockTask,
+  'convnet-large': () => (require('./convnet-large') as typeof import('./convnet-large')).createConvnetLargeTask,
+  lm: () => (require('./lm') as typeof import('./lm')).createLmTask,
 };
 
 export const TASK_NAMES = Object.keys(TASKS);
 
 /** Loads the task's data and builds its sessions; bad data throws DataError (the CLI exits 2). */
 export async function createTask(name: string, options: TaskOptions): Promise<TransferTask> {
-  const make = TASKS[name];
+  const make = Object.hasOwn(TASKS, name) ? TASKS[name]() : undefined;
   if (!make) throw Object.assign(new Error(`unknown task '${name}': expected some of ${TASK_NAMES.join(', ')}`), { exitCode: 2 });
   return make(options);
 }
