@@ -14,16 +14,15 @@ done
 NAME=device-utilization
 # shellcheck source=bench/device-env.sh
 . "$PWD/bench/device-env.sh"  # the script is in the repository root by now
-# The queue's modules and redis-server, unpacked outside the bundle; redis-server runs through a wrapper on PATH that
+# redis-server, unpacked outside the bundle (the queue's modules: device-env.sh), runs through a wrapper on PATH that
 # gives it its carried libraries (node itself keeps the machine's).
 U=$(mktemp -d /tmp/nos-utilization-XXXXXX)
 trap 'rm -rf "$U"' EXIT
-xz -dc "$B/queue-modules.tar.xz" | tar -C "$U" -xf - && xz -dc "$B/redis.tar.xz" | tar -C "$U" -xf - \
-  || { echo "device-utilization: cannot unpack the queue modules or redis-server" >&2; exit 1; }
+xz -dc "$B/redis.tar.xz" | tar -C "$U" -xf - || { echo "device-utilization: cannot unpack redis-server" >&2; exit 1; }
 mkdir -p "$U/bin"
 printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/redis/lib exec %s/redis/redis-server "$@"\n' "$U" "$U" > "$U/bin/redis-server"
 chmod +x "$U/bin/redis-server"
-export PATH=$U/bin:$PATH NOS_ADDON=$B/nos.node NODE_PATH=$B/node_modules:$U/node_modules
+export PATH=$U/bin:$PATH
 echo "node $("$NODE" --version) at $NODE; $(redis-server --version | cut -d' ' -f1-3); $(nproc) CPUs; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 "$NODE" "$B/dist/bench/search-utilization.js" --skip-sync --trace "$@" 2> "$OUT/utilization.log" | tee "$OUT/utilization.txt"

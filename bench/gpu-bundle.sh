@@ -31,7 +31,7 @@ node dist/bench/gpu-bundle-data.js "$B/fashion-mnist" "${NOS_DATA:-/usr/share/da
 
 # --- For bench/device-utilization.sh (issue 9): the Redis queue's node modules and a redis-server with the shared
 # libraries a minimal machine may lack (not glibc, libstdc++ or libgcc, which node needs too), each packed with xz.
-node dist/bench/device-modules.js bullmq ioredis commander > "$B/queue-modules.txt"
+node dist/bench/device-modules.js bullmq ioredis commander cli-progress > "$B/queue-modules.txt"
 tar -cf - -T "$B/queue-modules.txt" | xz -T0 -6 > "$B/queue-modules.tar.xz"
 rm -f "$B/redis.tar.xz"
 if ! REDIS=$(command -v redis-server); then

@@ -2,15 +2,21 @@
 // losses and gradients within 1e-4 relative and their updates equal to the CPU optimizer's on the same gradients
 // within a few ulps (the GPU's expf and logf differ from glibc's); a small protocol's rewards within 1 point; the
 // children update of several rules against createOptimizer; every update layout against the default; the tiled
-// convolution kernels against the direct ones.  Skips itself where no CUDA driver or GPU is present.
+// convolution kernels against the direct ones; `nos eval --device cuda` through its worker process.  Skips itself
+// where no CUDA driver or GPU is present.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { compileRule } from '../../src/compiler';
 import { NOS_SCALAR_COUNT } from '../../src/compiler/kernel-abi';
 import { DEFAULT_UPDATE_LAYOUT, layoutName, type UpdateLayout } from '../../src/compiler/render-children';
 import { loadAddon } from '../../src/runtime/binding';
 import { createModel, type ModelKind } from '../../src/runtime/child/models';
-import { PROTOCOLS, type ProtocolConfig } from '../../src/runtime/child/protocol';
+import { loadProtocol, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../src/runtime/child/protocol';
+import { evaluateRuleOnEngine } from '../../src/runtime/engine/evaluate-rule';
 import { ChildEngine, EngineField, type EngineDevice } from '../../src/runtime/engine/child-engine';
 import { ChildInputs } from '../../src/runtime/engine/child-inputs';
 import { EngineEvaluator, loadEngineData } from '../../src/runtime/engine/engine-evaluator';
@@ -95,6 +101,25 @@ test('a small protocol on the GPU gives the CPU twin\'s rewards within 1 point',
   for (const rule of ['adam', 'sgd', 'powersign']) {
     assert.ok(Math.abs(gpu[rule].reward - twin[rule].reward) <= 0.01, `${rule}: GPU ${gpu[rule].reward}, twin ${twin[rule].reward}`);
     assert.equal(gpu[rule].bestLr, twin[rule].bestLr, rule);
+  }
+});
+
+test('nos eval --device cuda, in its GPU worker process, gives the in-process engine\'s outcome', { skip }, async () => {
+  // The worker path (fork, ready, time limit, NVRTC found by the worker itself) has otherwise run on the fake driver only.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-gpu-eval-'));
+  try {
+    const file = path.join(dir, 'small.json');
+    fs.writeFileSync(file, JSON.stringify({ extends: 'quick', name: 'small', trainExamples: 1000, validationExamples: 500 }));
+    const nos = path.join(__dirname, '..', '..', 'src', 'cli', 'nos' + path.extname(__filename));
+    const execArgv = path.extname(__filename) === '.ts' ? ['--import', 'tsx'] : [];
+    const args = [...execArgv, nos, 'eval', 'adam', '--protocol', file, '--device', 'cuda', '--json', '--no-progress', ...(DATA ? ['--data', DATA] : [])];
+    const printed = JSON.parse(execFileSync(process.execPath, args, { encoding: 'utf8', timeout: 120_000 })) as EvalOutcome;
+    const inProcess = await evaluateRuleOnEngine('adam', loadProtocol(file), { path: DATA }, { device: 'cuda', seed: 0 });
+    assert.equal(printed.status, 'ok', printed.error);
+    assert.equal(printed.bestLr, inProcess.bestLr);
+    assert.ok(Math.abs(printed.reward - inProcess.reward) <= 1e-6, `worker ${printed.reward}, in process ${inProcess.reward}`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
