@@ -3,16 +3,12 @@
 // control rule, instead of the command waiting on the device for ever.
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import { PROTOCOL_VERSION, type EvalOutcome, type ProtocolConfig } from '../runtime/child/protocol';
-import type { EngineDevice } from '../runtime/engine/kernel-build';
 import type { RunLimits } from './backend';
 import { GpuPool, type GpuRoundInfo } from './pool-gpu';
 
 export interface GpuEvalOptions {
   limits: RunLimits;
   seed?: number;
-  /** The GPU (default), or the engine's CPU twin (a dry run). */
-  engine?: EngineDevice;
-  cacheDir?: string;
   onRound?: (info: GpuRoundInfo) => void;
   /** What the user should hear of: a stall, a rule re-run, the control rule's verdict. */
   onNote?: (message: string) => void;
@@ -26,8 +22,7 @@ export interface GpuEvalOptions {
 export async function evaluateOnGpuWorker(rule: string, protocol: ProtocolConfig, data: { path?: string }, options: GpuEvalOptions): Promise<EvalOutcome> {
   const started = Date.now();
   const pool = new GpuPool({
-    limits: options.limits, capacity: protocol.lrs.length, engine: options.engine, cacheDir: options.cacheDir,
-    onRound: options.onRound, onNote: options.onNote,
+    limits: options.limits, capacity: protocol.lrs.length, onRound: options.onRound, onNote: options.onNote,
   });
   try {
     const job = { id: rule, rule, protocol, data, device: 'cuda' as const, seed: options.seed ?? 0, versions: { compiler: KERNEL_ABI_VERSION, protocol: PROTOCOL_VERSION } };

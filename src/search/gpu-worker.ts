@@ -143,8 +143,8 @@ function main(): void {
   // The parent decides what stops (as job-worker.ts): Ctrl-C or a SIGTERM to the whole group must not kill the engine.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', () => undefined);
-  // A parent killed with SIGKILL (or by a Ctrl-C it does not handle) runs no exit hook, and a worker hung on the
-  // device never sees the IPC channel close: the watchdog thread ends it, freeing the GPU.
+  // A parent killed with SIGKILL (or by a Ctrl-C it does not handle) runs no exit hook, and a worker whose main
+  // thread is stuck in a device call never sees the IPC channel close: the watchdog thread ends it, freeing the GPU.
   void dieWithParent().then(() => send({ type: 'ready', pid: process.pid }));
 }
 
