@@ -341,10 +341,21 @@ function evalProtocolFile(prefix: string): string {
   return file;
 }
 
+let warmed: Promise<unknown> | undefined;
+/**
+ * The engine's and the rule's (adam) and control rule's (sgd) kernels in the cache before a test whose time limit is
+ * a few seconds: a cold build (the CPU twin, compiled with -O1) must not count as a silent engine.
+ */
+function warmKernels(file: string): Promise<unknown> {
+  warmed ??= Promise.all(['adam', 'sgd'].map((rule) => runNos(['eval', rule, '--protocol', file, '--device', 'cuda', '--no-progress'])));
+  return warmed;
+}
+
 test('nos eval --device cuda stops a rule whose engine hangs at the time limit and, the control rule having trained, reports it as timeout', { skip }, async () => {
   // The first engine hangs in the rule's second round; the second (the control rule's) trains clean.
   const file = evalProtocolFile('eval-hang-');
   const faults = `${path.join(path.dirname(file), 'launches')}:1@100`;
+  await warmKernels(file);
   const started = Date.now();
   const { code, stdout, stderr } = await runNos(['eval', 'adam', '--protocol', file, '--device', 'cuda', '--timeout', '8', '--json'],
     { NOS_FAKE_CUDA_FAULT_IN: faults, NOS_FAKE_CUDA_HANG: '1' });
@@ -359,6 +370,7 @@ test('nos eval --device cuda stops a rule whose engine hangs at the time limit a
 
 test('nos eval --device cuda on a GPU that hangs for every rule exits 1 with one line naming the GPU, not the rule', { skip }, async () => {
   const file = evalProtocolFile('eval-hung-gpu-');
+  await warmKernels(file);
   const { code, stdout, stderr } = await runNos(['eval', 'adam', '--protocol', file, '--device', 'cuda', '--timeout', '3', '--no-progress'],
     { NOS_FAKE_CUDA_FAULT_AT: '100', NOS_FAKE_CUDA_HANG: '1' });
   assert.equal(code, 1, `${stdout}\n${stderr}`);
