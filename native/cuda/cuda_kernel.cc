@@ -380,8 +380,8 @@ Napi::Value CudaTensors::Download(const Napi::CallbackInfo& info) {
 
 Napi::Value CudaTensors::Step(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !CudaKernel::IsInstance(env, info[0])) {
-    throw Napi::TypeError::New(env, "step(kernel: CudaKernel, scalars: Float32Array, seed, step)");
+  if (info.Length() < 6 || !CudaKernel::IsInstance(env, info[0])) {
+    throw Napi::TypeError::New(env, "step(kernel: CudaKernel, scalars: Float32Array, seed, step, blocks, threadsPerBlock)");
   }
   CudaKernel* kernel = CudaKernel::Unwrap(info[0].As<Napi::Object>());
   if (!kernel->function()) throw Napi::Error::New(env, "step: the CUDA kernel was closed");
@@ -391,11 +391,16 @@ Napi::Value CudaTensors::Step(const Napi::CallbackInfo& info) {
   std::copy(scalars.data, scalars.data + kScalarCount, block.v);
   unsigned int seed = static_cast<unsigned int>(RequireIndex(env, info[2], "step: seed", 4294967295.0));
   unsigned int step = static_cast<unsigned int>(RequireIndex(env, info[3], "step: step", 4294967295.0));
+  // The launch's shape comes from the renderer (render-cuda.ts cudaUpdateGrid), which knows how the kernel spreads a
+  // tensor over threads; any shape is correct, this one covers each tensor in one pass.
+  unsigned int grid_x = static_cast<unsigned int>(RequireIndex(env, info[4], "step: blocks", 2147483647.0));
+  unsigned int block_size = static_cast<unsigned int>(RequireIndex(env, info[5], "step: threadsPerBlock", 1024.0));
+  if (grid_x == 0 || block_size == 0 || static_cast<double>(grid_x) * block_size >= 2147483648.0) {
+    throw Napi::RangeError::New(env, "step: blocks and threadsPerBlock must be positive, with fewer than 2^31 threads in all");
+  }
   int count = static_cast<int>(tensors_.size());
   if (count == 0 || max_n_ == 0) return env.Undefined();
   cuda::Driver& driver = DriverOrThrow(env);
-  const unsigned int block_size = 256;
-  unsigned int grid_x = static_cast<unsigned int>(std::min<int64_t>((max_n_ + block_size - 1) / block_size, 65535));
   void* params[] = {&table_, &count, &block, &seed, &step};
   try {
     cuda::EnsureContext(driver, nullptr, nullptr, nullptr);

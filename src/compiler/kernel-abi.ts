@@ -27,7 +27,8 @@
 //   extern "C" void nos_update_list(const nos_tensor* ts, int32_t count,
 //                                    const float* scalars, uint32_t seed, uint32_t step);
 //   extern "C" const uint32_t nos_state_slots;   // optional: bit k set = the kernel uses state slot k
-// CUDA entry point, one launch for a list of tensors (blockIdx.y is the tensor, grid-stride over x):
+// CUDA entry point, one launch for a list of tensors (blockIdx.y is the tensor; any gridDim.x with fewer than 2^31
+// threads along x, render-cuda.ts):
 //   struct nos_tensor { float* w; const float* g; float* s[4]; long long n; unsigned long long rng_base; };
 //   struct nos_scalars { float v[NOS_SCALAR_COUNT]; };
 //   extern "C" __global__ void nos_update(const nos_tensor* ts, int count, nos_scalars sc,

@@ -12,14 +12,13 @@
 // scalars[slot*scalar_slot + round_step*NOS_SCALAR_COUNT ...] (kernel-abi.ts layout), Philox key (seeds[slot], t)
 // with t = t0[slot] + round_step + 1 (1-based, as the optimizer counts), and element index = position in its flat
 // parameter vector (the optimizer's rngBase of each tensor is its offset in that vector).  Dead children are skipped.
-// Grid: x any (the engine's covers a child in one pass, engine.cc), z = number of members; block x any.  A
-// thread takes groups of four consecutive elements with 16-byte loads and stores (the child's middle; its first and
-// last few elements one at a time, and all of them when an array is not 16-byte aligned): on an H200 that layout ran
-// Adam's update at about the copy bandwidth, where one element in flight per thread reached 56%
-// (bench/gpu_update_variants.cu, bench/RESULTS.md).  UpdateLayout's other choices are there to be timed against the
-// default on a GPU (bench/gpu-engine.ts); every layout computes the same values.
-import { emitKernelBody, ruleComment } from './dialect';
-import { CudaDialect, cudaHelpers } from './render-cuda';
+// Grid: x any (the engine's covers a child in one pass, engine.cc), z = number of members; block x any.  The pass
+// over a child is the optimizer kernel's (cuda-vector-pass.ts: groups of four consecutive elements with 16-byte loads
+// and stores), with the child's dead flag checked after the loads.  UpdateLayout's other choices are there to be
+// timed against the default on a GPU (bench/gpu-engine.ts); every layout computes the same values.
+import { cudaHelpers } from './cuda-dialect';
+import { vectorHelpers, vectorPass, type VectorPassLayout } from './cuda-vector-pass';
+import { ruleComment } from './dialect';
 import type { KernelRule } from './interpret';
 import { KERNEL_ABI_VERSION, NOS_SCALAR_COUNT } from './kernel-abi';
 import { scheduleKernel } from './schedule';
@@ -27,15 +26,8 @@ import { scheduleKernel } from './schedule';
 /** The entry point's name in every children-update module. */
 export const CHILDREN_UPDATE_ENTRY = 'nos_update_children';
 
-/** Consecutive elements of one group: one 16-byte access per array. */
-export const CHILDREN_UPDATE_WIDTH = 4;
-
 /** How the children update spreads a child over threads; every layout computes the same values, bit for bit. */
-export interface UpdateLayout {
-  /** Groups of four a thread loads before any arithmetic (more bytes in flight per thread, fewer blocks). */
-  readonly groups: 1 | 2;
-  /** 'streaming' marks the 16-byte loads and stores evict-first (ld/st.global.cs: data used once per step). */
-  readonly cache: 'default' | 'streaming';
+export interface UpdateLayout extends VectorPassLayout {
   /** Threads per block of the launch. */
   readonly block: 128 | 256 | 512;
 }
@@ -59,116 +51,11 @@ export function checkUpdateLayout(layout: UpdateLayout): UpdateLayout {
   return layout;
 }
 
-/**
- * CUDA's spelling, with the child's row of step scalars in place of the by-value struct, and element reads from the
- * registers its loads filled (element u of the thread's group).  Stores go to memory and the register (one element
- * at a time) or to the register alone (the group's four, written back with one 16-byte store per array).
- */
-class ChildrenDialect extends CudaDialect {
-  constructor(private readonly storeToMemory: boolean) { super(); }
-  scalar(k: number): string { return `sc[${k}]`; }
-  load(arr: string): string { return `${this.pointer(arr)}_r[u]`; }
-  store(arr: string, value: string): string {
-    const reg = `${this.pointer(arr)}_r[u]`;
-    return this.storeToMemory ? `${this.pointer(arr)}[i] = ${reg} = ${value};` : `${reg} = ${value};`;
-  }
-}
-const vectorDialect = new ChildrenDialect(false);
-const scalarDialect = new ChildrenDialect(true);
-
-/**
- * 16-byte loads and stores of four floats (`.cs` for the streaming layout); the CPU twin copies the bytes (no aliasing
- * through a struct there).
- */
-export function vectorHelpers(cache: UpdateLayout['cache']): string {
-  const hint = cache === 'streaming' ? '.cs' : '';
-  const store = cache === 'streaming'
-    ? '__stcs(reinterpret_cast<float4*>(p), make_float4(r[0], r[1], r[2], r[3]));'
-    : 'nos_f4 q; q.x = r[0]; q.y = r[1]; q.z = r[2]; q.w = r[3];\n  *reinterpret_cast<nos_f4*>(p) = q;';
-  return `struct alignas(16) nos_f4 { float x, y, z, w; };
-#ifndef __CUDACC__
-// The GPU faults on a 16-byte access that is not 16-byte aligned (and poisons the context); the twin fails the launch.
-static inline void nos_twin_check_aligned(const float* p) {
-  if (((unsigned long long)p & 15) != 0) nos_emu_fail("a 16-byte load or store at an address that is not 16-byte aligned (a GPU faults there)");
-}
-#endif
-static __device__ __forceinline__ void nos_load4(const float* p, float* r) {
-#ifdef __CUDACC__
-  // volatile: issued where it stands, before the dead-child check, which the compiler would otherwise put first
-  // (one more memory latency in every thread's path: the flag's load, then the data's).
-  asm volatile("ld.global${hint}.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(r[0]), "=f"(r[1]), "=f"(r[2]), "=f"(r[3]) : "l"(p));
-#else
-  nos_twin_check_aligned(p);
-  memcpy(r, p, 16);
-#endif
-}
-static __device__ __forceinline__ void nos_store4(float* p, const float* r) {
-#ifdef __CUDACC__
-  ${store}
-#else
-  nos_twin_check_aligned(p);
-  memcpy(p, r, 16);
-#endif
-}`;
-}
-
-/**
- * The loop over a child's groups of four: each thread loads all of its groups' arrays, checks the dead flag, then
- * computes and stores group by group.  Group k of thread t is t + k * span, so a warp's accesses stay consecutive.
- */
-function groupLoop(groups: UpdateLayout['groups'], arrays: string[], written: string[], element: string[]): string {
-  const W = CHILDREN_UPDATE_WIDTH;
-  const body = element.map((l) => `      ${l}`).join('\n');
-  if (groups === 1) {
-    return `  // One pass when the grid has vecs + singles threads (the engine's launch): thread t < vecs takes group t, the
-  // next ones the singles; a smaller grid loops.
-  for (int t = thread; t < vecs; t += threads) {
-    const int first = head + ${W} * t;
-    float ${arrays.map((a) => `${a}_r[${W}]`).join(', ')};
-    ${arrays.map((a) => `nos_load4(${a} + first, ${a}_r);`).join(' ')}
-    if (is_dead != 0) return;
-#pragma unroll
-    for (int u = 0; u < ${W}; ++u) {
-      const long long i = first + u;
-${body}
-    }
-    ${written.map((a) => `nos_store4(${a} + first, ${a}_r);`).join(' ')}
-  }`;
-  }
-  const ks = Array.from({ length: groups }, (_, k) => k);
-  const group = (k: number): string => `#pragma unroll
-    for (int u = ${k * W}; u < ${(k + 1) * W}; ++u) {
-      const long long i = first${k} + (u - ${k * W});
-${body}
-    }
-    ${written.map((a) => `nos_store4(${a} + first${k}, ${a}_r + ${k * W});`).join(' ')}`;
-  return `  // One pass when the grid has span + singles threads (the engine's launch): thread t < span takes groups t,
-  // t + span, ... below vecs, the next ones the singles; a smaller grid loops.
-  const int span = (vecs + ${groups - 1}) / ${groups};
-  for (int t = thread; t < span; t += threads) {
-    ${ks.map((k) => `const int first${k} = head + ${W} * (t + ${k} * span);`).join(' ')}
-    ${ks.slice(1).map((k) => `const bool has${k} = t + ${k} * span < vecs;`).join(' ')}
-    float ${arrays.map((a) => `${a}_r[${groups * W}]`).join(', ')};
-    ${arrays.map((a) => `nos_load4(${a} + first0, ${a}_r);`).join(' ')}
-    ${ks.slice(1).map((k) => `if (has${k}) { ${arrays.map((a) => `nos_load4(${a} + first${k}, ${a}_r + ${k * W});`).join(' ')} }`).join('\n    ')}
-    if (is_dead != 0) return;
-    ${ks.map((k) => (k === 0 ? group(k) : `if (has${k}) {\n    ${group(k)}\n    }`)).join('\n    ')}
-  }`;
-}
-
 export function renderChildrenUpdate(rule: KernelRule, layout: UpdateLayout = DEFAULT_UPDATE_LAYOUT): string {
   const { groups, cache } = checkUpdateLayout(layout);
-  const schedule = scheduleKernel(rule);
-  const vector = emitKernelBody(schedule, vectorDialect);
-  const scalar = emitKernelBody(schedule, scalarDialect);
-  const indent = (lines: string[], pad: string): string => lines.map((l) => pad + l).join('\n');
-  const state = vector.slots.map((k) => `  float* __restrict__ s${k} = state${k} + base;`);
-  // Every array the element code reads is loaded first (a slot is read before it is written); w and the slots are
-  // written back.
-  const arrays = [...(schedule.reads.g ? ['gp'] : []), 'wp', ...vector.slots.map((k) => `s${k}`)];
-  const written = ['wp', ...vector.slots.map((k) => `s${k}`)];
-  const misaligned = arrays.map((a) => `((unsigned long long)${a} & 15) != mis`).join(' || ');
-  const unused = [0, 1, 2, 3].filter((k) => !vector.slots.includes(k)).map((k) => `(void)state${k};`).join(' ');
+  const pass = vectorPass(scheduleKernel(rule), { layout: { groups, cache }, scalar: (k) => `sc[${k}]`, skipIf: 'is_dead != 0' });
+  const state = pass.slots.map((k) => `  float* __restrict__ s${k} = state${k} + base;`);
+  const unused = [0, 1, 2, 3].filter((k) => !pass.slots.includes(k)).map((k) => `(void)state${k};`).join(' ');
   return `// nos children update (CUDA and its CPU twin), ABI ${KERNEL_ABI_VERSION}, layout ${layoutName(layout)}. ${ruleComment(rule)}
 #define NOS_SCALAR_COUNT ${NOS_SCALAR_COUNT}
 
@@ -189,31 +76,13 @@ ${state.join('\n')}
   const unsigned int seed = seeds[slot];
   const unsigned int step = t0[slot] + (unsigned int)round_step + 1u;
   const unsigned long long rng_base = 0ull;
-${indent(vector.prologue, '  ')}
-  (void)lr; (void)b1; (void)b2; (void)b3; (void)ibc1; (void)ibc2; (void)ibc3; (void)delta; (void)mu; (void)nstd; (void)astd;
-  (void)omb1; (void)omb2; (void)omb3;
+${pass.prologue}
   (void)seed; (void)step; (void)rng_base;
-  // The arrays share the child's offset: elements [0, head) bring them to a 16-byte boundary, [head, head + 4 * vecs)
-  // go four at a time, the rest one at a time.  An array off the others' alignment makes every element single.
   // 32-bit indices within a child (the engine refuses children of 2^31 parameters or more).
   const int n = (int)count;
-  const unsigned long long mis = (unsigned long long)wp & 15;
-  int head = (int)(((16 - mis) & 15) >> 2);
-  if ((mis & 3) != 0 || ${misaligned} || head > n) head = n;
-  const int vecs = (n - head) / ${CHILDREN_UPDATE_WIDTH};
-  const int singles = n - ${CHILDREN_UPDATE_WIDTH} * vecs;
   const int threads = (int)(gridDim.x * blockDim.x);
   const int thread = (int)(blockIdx.x * blockDim.x + threadIdx.x);
-${groupLoop(groups, arrays, written, vector.element)}
-  // Single e is taken by thread (e + ${groups === 1 ? 'vecs' : 'span'}) mod threads: each exactly once, whatever the grid.
-  for (int e = thread - ${groups === 1 ? 'vecs' : 'span'}; e < singles; e += threads) {
-    if (e < 0 || is_dead != 0) continue;
-    const long long i = e < head ? e : e + ${CHILDREN_UPDATE_WIDTH} * vecs;
-    const int u = 0;
-    float ${arrays.map((a) => `${a}_r[1]`).join(', ')};
-    ${arrays.map((a) => `${a}_r[0] = ${a}[i];`).join(' ')}
-${indent(scalar.element, '    ')}
-  }
+${pass.body}
 }
 `;
 }

@@ -1,33 +1,44 @@
-// The CUDA target: one extern "C" __global__ nos_update over a list of tensors (blockIdx.y), grid-stride over elements.
+// The CUDA target: one extern "C" __global__ nos_update over a list of tensors (blockIdx.y), four elements per thread.
 //
 // Self-contained for NVRTC (no #include: the math functions are built in, the integer types are spelled out).
-// Every element reads w, g and its state once, updates the state, computes the rule and writes w: one pass.
-// Launch with gridDim.y = count (at most 65535 tensors per launch) and any gridDim.x, blockDim.x.
-import { CDialect, cFloatLiteral, cHelpers } from './render-c-base';
-import { emitKernelBody, ruleComment } from './dialect';
+// Every element reads w, g and its state once, updates the state, computes the rule and writes w: one pass, with
+// 16-byte loads and stores where a tensor's arrays allow (cuda-vector-pass.ts).  Launch with gridDim.y = count (at
+// most 65535 tensors per launch), any blockDim.x, and any gridDim.x with gridDim.x * blockDim.x < 2^31; the launch
+// covers a tensor in one pass when gridDim.x * blockDim.x >= min(n, 2^30) / 4 + 8 (cudaUpdateGrid), and loops
+// otherwise.  A tensor of 2^30 elements or more is taken in runs of 2^30, so indices within a run fit in 32 bits.
+import { cudaHelpers } from './cuda-dialect';
+import { vectorHelpers, vectorPass, VECTOR_WIDTH } from './cuda-vector-pass';
+import { ruleComment } from './dialect';
 import type { KernelRule } from './interpret';
 import { KERNEL_ABI_VERSION, NOS_SCALAR_COUNT } from './kernel-abi';
+import { scheduleKernel } from './schedule';
 
-/** CUDA C for NVRTC: scalars from the by-value nos_scalars struct, infinities by bit pattern, drops as a ternary. */
-export class CudaDialect extends CDialect {
-  lit(x: number): string { return cFloatLiteral(x, '__int_as_float(0x7f800000)', '__int_as_float(0x7fffffff)'); }
-  scalar(k: number): string { return `sc.v[${k}]`; }
-  drop(a: string, site: number, p: number): string { return `(${this.keepTest(site, p)} ? ${a} : 0.0f)`; }
-  indexDecl(): string { return 'const unsigned long long idx = rng_base + (unsigned long long)i;'; }
+/** Elements of one run of a tensor (the kernel's 32-bit indices). */
+export const CUDA_RUN_ELEMENTS = 2 ** 30;
+
+/** Threads per block of nos's launches of nos_update. */
+export const CUDA_UPDATE_BLOCK = 256;
+
+/**
+ * Blocks along x for a launch of nos_update over tensors of at most `maxN` elements: one pass over each (a thread per
+ * group of four, and the unaligned head and tail, at most 3 + 3 elements, one per thread).
+ */
+export function cudaUpdateGrid(maxN: number, block = CUDA_UPDATE_BLOCK): number {
+  const threads = Math.ceil(Math.min(maxN, CUDA_RUN_ELEMENTS) / VECTOR_WIDTH) + 2 * VECTOR_WIDTH;
+  return Math.max(1, Math.ceil(threads / block));
 }
 
-const cudaDialect = new CudaDialect();
-
-/** The shared C helpers (Philox, sign, select ...) spelled for CUDA. */
-export function cudaHelpers(): string {
-  return cHelpers('static __device__ __forceinline__', 'unsigned int', 'unsigned long long', (x) => `(__float_as_int(${x}) < 0)`);
+/** cudaUpdateGrid in C, for launchers written in C++ (the PyTorch export's): `maxN` and `block` are C expressions. */
+export function cudaUpdateGridC(maxN: string, block: string): string {
+  const run = `(${maxN} < ${CUDA_RUN_ELEMENTS}ll ? ${maxN} : ${CUDA_RUN_ELEMENTS}ll)`;
+  return `((${run} + ${VECTOR_WIDTH - 1}) / ${VECTOR_WIDTH} + ${2 * VECTOR_WIDTH} + (${block}) - 1) / (${block})`;
 }
 
 /** CUDA C source of the fused update kernel; compiles with NVRTC or `nvcc -ptx`. */
 export function renderCuda(rule: KernelRule): string {
-  const body = emitKernelBody(rule, cudaDialect);
-  const indent = (lines: string[], pad: string): string => lines.map((l) => pad + l).join('\n');
-  const slotPointers = body.slots.map((k) => `  float* __restrict__ s${k} = t.s[${k}];`);
+  const schedule = scheduleKernel(rule);
+  const pass = vectorPass(schedule, { layout: { groups: 1, cache: 'default' }, scalar: (k) => `sc.v[${k}]` });
+  const slotPointers = pass.slots.map((k) => `    float* __restrict__ s${k} = tensor.s[${k}] + at;`);
   return `// nos kernel for CUDA, ABI ${KERNEL_ABI_VERSION}. ${ruleComment(rule)}
 // Build: NVRTC or nvcc -ptx; --fmad=false rounds a*b+c twice as the interpreter does (the default fuses it).
 #define NOS_SCALAR_COUNT ${NOS_SCALAR_COUNT}
@@ -35,21 +46,22 @@ struct nos_tensor { float* w; const float* g; float* s[4]; long long n; unsigned
 struct nos_scalars { float v[NOS_SCALAR_COUNT]; };
 
 ${cudaHelpers()}
+${vectorHelpers('default', true)}
 extern "C" __global__ void nos_update(const nos_tensor* ts, int count, nos_scalars sc,
                                       unsigned int seed, unsigned int step) {
   if ((int)blockIdx.y >= count) return;
-  const nos_tensor t = ts[blockIdx.y];
-  float* __restrict__ wp = t.w;
-  const float* __restrict__ gp = t.g; (void)gp;
+  const nos_tensor tensor = ts[blockIdx.y];
+${pass.prologue}
+  (void)seed; (void)step;
+  const int threads = (int)(gridDim.x * blockDim.x);
+  const int thread = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+  for (long long at = 0; at < tensor.n; at += ${CUDA_RUN_ELEMENTS}ll) {
+    const int n = (int)(tensor.n - at < ${CUDA_RUN_ELEMENTS}ll ? tensor.n - at : ${CUDA_RUN_ELEMENTS}ll);
+    float* __restrict__ wp = tensor.w + at;
+    const float* __restrict__ gp = tensor.g + at; (void)gp;
 ${slotPointers.join('\n')}
-  const unsigned long long rng_base = t.rng_base;
-${indent(body.prologue, '  ')}
-  (void)lr; (void)b1; (void)b2; (void)b3; (void)ibc1; (void)ibc2; (void)ibc3; (void)delta; (void)mu; (void)nstd; (void)astd;
-  (void)omb1; (void)omb2; (void)omb3;
-  (void)seed; (void)step; (void)rng_base;
-  const long long stride = (long long)gridDim.x * blockDim.x;
-  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < t.n; i += stride) {
-${indent(body.element, '    ')}
+    const unsigned long long rng_base = tensor.rng_base + (unsigned long long)at; (void)rng_base;
+${pass.body.split('\n').map((l) => `  ${l}`).join('\n')}
   }
 }
 `;

@@ -9,7 +9,7 @@
 import type { RuleInfo } from '../compiler/analyze';
 import { DECAY_BASE, KERNEL_ABI_VERSION, NOS_SCALAR_COUNT, Scalar, STATE_SLOTS } from '../compiler/kernel-abi';
 import { renderCpu, CPU_COMPILE_FLAGS } from '../compiler/render-cpu';
-import { renderCuda } from '../compiler/render-cuda';
+import { CUDA_UPDATE_BLOCK, cudaUpdateGridC, renderCuda } from '../compiler/render-cuda';
 
 /** The C++ entry the Python side calls: one step over a list of tensors, the state slots the rule uses as lists. */
 function bindingSignature(slots: string[]): string {
@@ -73,10 +73,8 @@ extern "C" void nos_cuda_launch(const nos_tensor* host_table, void* device_table
   cudaMemcpyAsync(device_table, host_table, sizeof(nos_tensor) * count, cudaMemcpyHostToDevice, s);
   nos_scalars sc;
   for (int k = 0; k < NOS_SCALAR_COUNT; ++k) sc.v[k] = scalars[k];
-  const unsigned int threads = 256;
-  long long blocks = (max_n + threads - 1) / threads;
-  if (blocks > 4096) blocks = 4096;
-  if (blocks < 1) blocks = 1;
+  const unsigned int threads = ${CUDA_UPDATE_BLOCK};
+  const long long blocks = ${cudaUpdateGridC('max_n', 'threads')}; // one pass over the largest tensor
   nos_update<<<dim3((unsigned int)blocks, (unsigned int)count), threads, 0, s>>>((const nos_tensor*)device_table, count, sc, seed, step);
 }
 `;

@@ -3,6 +3,7 @@
 import type { KernelRule } from '../compiler/interpret';
 import { STATE_SLOTS, type JsTensor, type StateName } from '../compiler/kernel-abi';
 import { loadJsKernel, renderRule } from '../compiler/render';
+import { CUDA_UPDATE_BLOCK, cudaUpdateGrid } from '../compiler/render-cuda';
 import { loadAddon, type NativeCpuKernel, type NativeCudaKernel, type NativeCudaTensors } from './binding';
 import { compilerProblem, findCompiler, getCpuKernel, getCudaPtx } from './kernel-cache';
 
@@ -133,6 +134,7 @@ class CudaRunner implements UpdateRunner {
   readonly description: string;
   private tensors: NativeCudaTensors | undefined;
   private sizes: readonly number[] = [];
+  private blocks = 1;
   constructor(private readonly rule: RuntimeRule, private readonly kernel: NativeCudaKernel, gpu: string) {
     this.description = `CUDA kernel on ${gpu}`;
   }
@@ -140,6 +142,7 @@ class CudaRunner implements UpdateRunner {
     this.tensors?.free();
     this.tensors = new (loadAddon().CudaTensors)(Float64Array.from(sizes), slotsOf(this.rule), prefixBases(sizes));
     this.sizes = sizes;
+    this.blocks = cudaUpdateGrid(sizes.reduce((a, b) => Math.max(a, b), 0));
   }
   step(params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number): void {
     const t = this.tensors!;
@@ -147,7 +150,7 @@ class CudaRunner implements UpdateRunner {
       t.upload(0, k, params[k]);
       t.upload(1, k, grads[k]);
     }
-    t.step(this.kernel, scalars, seed, step);
+    t.step(this.kernel, scalars, seed, step, this.blocks, CUDA_UPDATE_BLOCK);
     for (let k = 0; k < params.length; k++) t.download(0, k, params[k]);
   }
   readState(k: number, slot: number): Float32Array {

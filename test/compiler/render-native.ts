@@ -11,6 +11,7 @@ import { NOS_SCALAR_COUNT, type JsTensor } from '../../src/compiler/kernel-abi';
 import { interpretStep, type KernelRule } from '../../src/compiler/interpret';
 import { cloneTensors, randomGradient, randomTensors, testScalars } from './render-rules';
 import { KernelErrorBound, assertWithinBound } from '../support/kernel-error-bound';
+import { packageRoot } from '../../src/runtime/binding';
 
 /** Run commands with at most `parallel` at a time; resolves to each command's error text ('' when it succeeded). */
 export async function runAll(commands: Array<[string, string[]]>, parallel = 2): Promise<string[]> {
@@ -39,6 +40,8 @@ struct nos_host_tensor { float* w; const float* g; float* s[4]; int64_t n; uint6
 static void must(bool ok, const char* what) { if (!ok) { fprintf(stderr, "harness: %s\\n", what); exit(3); } }
 template <class T> static T get(FILE* f) { T x; must(fread(&x, sizeof x, 1, f) == 1, "short input"); return x; }
 static void run_step(nos_host_tensor* ts, int32_t count, const float* scalars, uint32_t seed, uint32_t step, int t);
+// How many floats past its buffer's (16-byte aligned) start array \`field\` (0 w, 1 g, 2.. state) of a tensor lies.
+static int harness_shift(int tensor, int field);
 static int harness_main(const char* in_path, const char* out_path) {
   FILE* in = fopen(in_path, "rb");
   must(in, "cannot open input");
@@ -52,13 +55,13 @@ static int harness_main(const char* in_path, const char* out_path) {
     ts[k].n = get<int64_t>(in); ts[k].rng_base = get<uint64_t>(in); masks[k] = get<int32_t>(in);
   }
   for (int k = 0; k < count; ++k) {
-    store.emplace_back(ts[k].n); ts[k].w = store.back().data();
+    store.emplace_back(ts[k].n + 3); ts[k].w = store.back().data() + harness_shift(k, 0);
     must(fread(ts[k].w, 4, ts[k].n, in) == (size_t)ts[k].n, "short w");
-    store.emplace_back(ts[k].n); ts[k].g = store.back().data();
+    store.emplace_back(ts[k].n + 3); ts[k].g = store.back().data() + harness_shift(k, 1);
     for (int s = 0; s < 4; ++s) {
       ts[k].s[s] = nullptr;
       if (masks[k] & (1 << s)) {
-        store.emplace_back(ts[k].n); ts[k].s[s] = store.back().data();
+        store.emplace_back(ts[k].n + 3); ts[k].s[s] = store.back().data() + harness_shift(k, 2 + s);
         must(fread(ts[k].s[s], 4, ts[k].n, in) == (size_t)ts[k].n, "short state");
       }
     }
@@ -93,6 +96,7 @@ typedef void (*range_fn)(const nos_host_tensor*, int64_t, int64_t, const float*,
 typedef void (*list_fn)(const nos_host_tensor*, int32_t, const float*, uint32_t, uint32_t);
 static range_fn range;
 static list_fn list;
+static int harness_shift(int, int) { return 0; }
 static void run_step(nos_host_tensor* ts, int32_t count, const float* scalars, uint32_t seed, uint32_t step, int t) {
   if (t % 2 == 0) {
     for (int k = 0; k < count; ++k) {
@@ -117,12 +121,16 @@ int main(int argc, char** argv) {
 `;
 
 /**
- * A host program that runs CUDA kernels on the CPU (a null device): CUDA's qualifiers become plain C++, blockIdx,
- * threadIdx, gridDim and blockDim are globals, and a launch runs every (block, thread) of a 3 x 4 grid of 5 threads
- * in turn.  Elements are independent, so the order of the emulated threads does not matter.  Each kernel comes in
- * its own namespace with its entry point renamed nos_update_<k>; `harness <k> in.bin out.bin` runs kernel k.
+ * A host program that runs CUDA kernels on the CPU behind the engine's shim (native/engine/emu_shim.h: CUDA's
+ * qualifiers as plain C++, blockIdx and the rest per OS thread), each launch running every (block, thread) in turn:
+ * on even steps a grid of 3 blocks of 5 threads (the kernel loops), on odd ones a grid that covers every tensor in
+ * one pass.  Tensors lie in memory three ways: 16-byte aligned, all one float past a boundary (tensor 1: the 16-byte
+ * loads start after a head), and each array at another offset (tensor 2: every element one at a time).  A launch the twin
+ * finds faulty (a misaligned 16-byte access) fails the run.  Each kernel comes in its own namespace with its entry
+ * point renamed nos_update_<k>; `harness <k> in.bin out.bin` runs kernel k.
  */
 export function cudaEmulationSource(kernels: string[]): string {
+  const shim = fs.readFileSync(path.join(packageRoot(), 'native', 'engine', 'emu_shim.h'), 'utf8');
   const body = kernels.map((src, k) => `namespace rule${k} {\n${src.replace('void nos_update(', `void nos_update_${k}(`)}\n}
 static void launch_${k}(nos_host_tensor* ts, int count, const float* scalars, unsigned seed, unsigned step) {
   rule${k}::nos_scalars sc;
@@ -133,24 +141,22 @@ static void launch_${k}(nos_host_tensor* ts, int count, const float* scalars, un
         rule${k}::nos_update_${k}((const rule${k}::nos_tensor*)ts, count, sc, seed, step);
 }`).join('\n');
   return `// CUDA kernels run on the host for testing.
-#include <math.h>
-#include <string.h>
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __restrict__ __restrict
-struct nos_dim3 { unsigned x, y, z; };
-static nos_dim3 blockIdx, threadIdx, gridDim, blockDim;
-static inline float __int_as_float(int bits) { float f; memcpy(&f, &bits, 4); return f; }
-static inline int __float_as_int(float f) { int bits; memcpy(&bits, &f, 4); return bits; }
+${shim}
 ${HARNESS_IO}
+static int harness_shift(int tensor, int field) { return tensor % 4 == 1 ? 1 : tensor % 4 == 2 ? field % 4 : 0; }
 ${body}
 typedef void (*launch_fn)(nos_host_tensor*, int, const float*, unsigned, unsigned);
 static launch_fn launches[] = { ${kernels.map((_, k) => `launch_${k}`).join(', ')} };
 static int chosen;
-static void run_step(nos_host_tensor* ts, int32_t count, const float* scalars, uint32_t seed, uint32_t step, int) {
-  gridDim.x = 3; gridDim.y = count; gridDim.z = 1; blockDim.x = 5; blockDim.y = 1; blockDim.z = 1;
+static void run_step(nos_host_tensor* ts, int32_t count, const float* scalars, uint32_t seed, uint32_t step, int t) {
+  long long max_n = 0;
+  for (int k = 0; k < count; ++k) max_n = ts[k].n > max_n ? ts[k].n : max_n;
+  gridDim.y = count; gridDim.z = 1; blockDim.y = 1; blockDim.z = 1;
+  if (t % 2 == 0) { gridDim.x = 3; blockDim.x = 5; }
+  else { blockDim.x = 32; gridDim.x = (unsigned)((max_n / 4 + 8 + 31) / 32); }
+  nos_emu_error = 0;
   launches[chosen](ts, count, scalars, seed, step);
+  if (nos_emu_error) { fprintf(stderr, "harness: the kernel failed: %s\\n", nos_emu_error); exit(4); }
 }
 int main(int argc, char** argv) {
   must(argc == 4, "usage: harness kernel-index in.bin out.bin");
@@ -238,7 +244,7 @@ export interface NativeRun { name: string; expected: JsTensor[]; bounds: Float64
  */
 export function prepareRuns(rules: Array<{ name: string; info: KernelRule }>, dir: string, random: () => number): NativeRun[] {
   return rules.map(({ name, info }, k) => {
-    const sizes = [37, 1, 64];
+    const sizes = [37, 64, 22, 1];
     const initial = randomTensors(info, sizes, random, 2 ** 32 - 50);
     const expected = cloneTensors(initial);
     const bound = new KernelErrorBound(info, sizes);

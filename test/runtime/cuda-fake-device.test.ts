@@ -1,17 +1,21 @@
-// The CUDA host path (driver and NVRTC loading, device buffers, the tensor table, kernel parameters, state up and
-// down) end to end on a fake driver (test/runtime/fake-cuda.c) whose launches run the rule's CPU kernel: the CUDA
-// optimizer must then equal the CPU optimizer bit for bit.  Runs in its own process (the driver is loaded once).
+// The CUDA optimizer (driver and NVRTC loading, device buffers, the tensor table, kernel parameters, state up and
+// down, and the rule's CUDA kernel itself) end to end on a fake driver (test/runtime/fake-cuda.c) whose NVRTC builds
+// the kernel's CPU twin: the CUDA optimizer must then equal the CPU optimizer bit for bit.  Runs in its own process
+// (the driver is loaded once).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { compileRule } from '../../src/compiler';
+import { compileRule, interpretStep } from '../../src/compiler';
+import type { JsTensor } from '../../src/compiler/kernel-abi';
+import { testScalars } from '../compiler/render-rules';
 import { renderRule } from '../../src/compiler/render';
+import { CUDA_UPDATE_BLOCK, cudaUpdateGrid } from '../../src/compiler/render-cuda';
 import { loadAddon } from '../../src/runtime/binding';
 import { buildFakeCuda, installFakeCuda } from '../support/fake-cuda';
 import { execFileSync } from 'node:child_process';
-import { clearMemoryCache, getCpuKernel, getCudaPtx } from '../../src/runtime/kernel-cache';
+import { clearMemoryCache, getCudaPtx } from '../../src/runtime/kernel-cache';
 import { createOptimizer } from '../../src/runtime/optimizer';
 
 const installed = installFakeCuda();
@@ -31,8 +35,6 @@ test('the fake device is found through NOS_LIBCUDA, with its compute capability'
 
 for (const rule of ['adam', 'powersign-cd', 'momentum', 'table6-01', 'table6-17']) {
   test(`${rule}: the CUDA optimizer on the fake device equals the CPU optimizer, state included`, { skip }, () => {
-    const info = compileRule(rule);
-    process.env.NOS_FAKE_CUDA_KERNEL = getCpuKernel({ hash: info.hash, source: renderRule(info, 'cpu'), cacheDir }).libraryPath;
     const options = { lr: 0.01, totalSteps: 20, seed: 11, cacheDir };
     const cpu = createOptimizer(rule, { ...options, device: 'cpu' });
     const cuda = createOptimizer(rule, { ...options, device: 'cuda' });
@@ -59,6 +61,40 @@ for (const rule of ['adam', 'powersign-cd', 'momentum', 'table6-01', 'table6-17'
   });
 }
 
+// The kernel's three ways through a tensor (16-byte groups after an unaligned head, every element one at a time when
+// the arrays' offsets differ, and a grid too small for one pass) give the CPU optimizer's bits.  The fake driver's
+// buffers start 4, 8 or 12 bytes past a 16-byte boundary here, in turn; a GPU's never do, a framework's slices can.
+test('the CUDA kernel equals the CPU kernel on unaligned tensors and with a grid that loops', { skip }, () => {
+  const addon = loadAddon();
+  const info = compileRule('adam');
+  const sizes = [1, 3, 5, 64, 1031];
+  const bases = new Float64Array(sizes.length);
+  sizes.reduce((at, n, k) => { bases[k] = at; return at + n; }, 0);
+  const kernel = new addon.CudaKernel(loadAddon().nvrtcCompile(renderRule(info, 'cuda'), 'compute_90').ptx);
+  const w0 = sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.cos(i * 1.3)));
+  const g = sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7)));
+  // The reference interpreter: adam's operations are IEEE-exact on both sides, so the bits must agree.
+  const scalars = testScalars(info, 1);
+  const reference: JsTensor[] = sizes.map((n, k) => ({ w: w0[k].slice(), g: g[k], s: [new Float32Array(n), new Float32Array(n), undefined, undefined], rngBase: bases[k] }));
+  interpretStep(info, reference, scalars, 5, 1);
+  const expected = reference.map((t) => t.w);
+  const run = (misalign: boolean, blocks: number, threads: number): Float32Array[] => {
+    if (misalign) process.env.NOS_FAKE_CUDA_MISALIGN = '1';
+    const tensors = new addon.CudaTensors(Float64Array.from(sizes), [0, 1], bases);
+    delete process.env.NOS_FAKE_CUDA_MISALIGN;
+    sizes.forEach((_, k) => { tensors.upload(0, k, w0[k]); tensors.upload(1, k, g[k]); });
+    tensors.step(kernel, scalars, 5, 1, blocks, threads);
+    const out = sizes.map((n, k) => { const w = new Float32Array(n); tensors.download(0, k, w); return w; });
+    tensors.free();
+    return out;
+  };
+  assert.deepEqual(run(false, cudaUpdateGrid(1031), CUDA_UPDATE_BLOCK), expected, 'aligned, one pass');
+  assert.deepEqual(run(true, cudaUpdateGrid(1031), CUDA_UPDATE_BLOCK), expected, 'unaligned, one pass');
+  assert.deepEqual(run(true, 2, 7), expected, 'unaligned, a grid of 14 threads');
+  assert.deepEqual(run(false, 1, 32), expected, 'aligned, one block of 32 threads');
+  kernel.close();
+});
+
 test('CUDA kernels are cached: NVRTC runs once per rule, then memory, then disk in a fresh cache lookup', { skip }, () => {
   const dir = fs.mkdtempSync(path.join(cacheDir, 'ptx-'));
   const source = renderRule(compileRule('addsign'), 'cuda');
@@ -80,8 +116,6 @@ test('CUDA kernels are cached: NVRTC runs once per rule, then memory, then disk 
 
 test('a PTX cut short in the disk cache is compiled again, not an error until the cache is deleted', { skip }, () => {
   const dir = fs.mkdtempSync(path.join(cacheDir, 'ptx-cut-'));
-  const info = compileRule('powersign');
-  process.env.NOS_FAKE_CUDA_KERNEL = getCpuKernel({ hash: info.hash, source: renderRule(info, 'cpu'), cacheDir }).libraryPath;
   createOptimizer('powersign', { device: 'cuda', cacheDir: dir }).dispose();
   const [file] = fs.readdirSync(dir).filter((f) => f.endsWith('.ptx')).map((f) => path.join(dir, f));
   const whole = fs.readFileSync(file, 'utf8');
@@ -104,7 +138,7 @@ test('device errors come back as JS errors with their context', { skip }, () => 
   assert.throws(() => tensors.upload(0, 0, new Float32Array(3)), /upload: array has 3 elements, device buffer 4/);
   assert.throws(() => tensors.upload(3, 0, new Float32Array(4)), /state slot 1 is not used by this rule/);
   assert.throws(() => tensors.download(0, 2, new Float32Array(4)), /tensor index 2 out of range \(1 tensors\)/);
-  assert.throws(() => tensors.step({} as never, new Float32Array(32), 0, 1), /step\(kernel: CudaKernel/);
+  assert.throws(() => tensors.step({} as never, new Float32Array(32), 0, 1, 1, 256), /step\(kernel: CudaKernel/);
   // Argument types and ranges are checked before any cast or read (a Float32Array was read as doubles past its end).
   assert.throws(() => new addon.CudaTensors(new Float32Array([4, 4]) as never, [0], new Float64Array(2)), /CudaTensors: sizes must be a Float64Array/);
   assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Int32Array(1) as never), /CudaTensors: rngBases must be a Float64Array/);
@@ -113,8 +147,11 @@ test('device errors come back as JS errors with their context', { skip }, () => 
     assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([bad])), /tensor 0: size and rngBase must be non-negative integers/);
   }
   const kernel = new addon.CudaKernel(loadAddon().nvrtcCompile(renderRule(compileRule('sgd'), 'cuda'), 'compute_90').ptx);
-  assert.throws(() => tensors.step(kernel, new Float32Array(32), -1, 1), /step: seed must be an integer in \[0, 4294967295\]/);
-  assert.throws(() => tensors.step(kernel, new Float32Array(32), 0, NaN), /step: step must be an integer in \[0, 4294967295\]/);
+  assert.throws(() => tensors.step(kernel, new Float32Array(32), -1, 1, 1, 256), /step: seed must be an integer in \[0, 4294967295\]/);
+  assert.throws(() => tensors.step(kernel, new Float32Array(32), 0, NaN, 1, 256), /step: step must be an integer in \[0, 4294967295\]/);
+  assert.throws(() => tensors.step(kernel, new Float32Array(32), 0, 1, 0, 256), /step: blocks and threadsPerBlock must be positive/);
+  assert.throws(() => tensors.step(kernel, new Float32Array(32), 0, 1, 1, 2048), /step: threadsPerBlock must be an integer in \[0, 1024\]/);
+  assert.throws(() => tensors.step(kernel, new Float32Array(32), 0, 1, 2 ** 22, 1024), /fewer than 2\^31 threads in all/);
   kernel.close();
   assert.ok(addon.cudaCopyBandwidth(1 << 20, 3) > 0);
   assert.throws(() => addon.cudaCopyBandwidth(0, 3), /bytes in \[4, 64 GiB\]/);

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildImage, emulationSource, EMULATION_FLAGS } from '../../../src/runtime/engine/kernel-build';
 import { findCompiler } from '../../../src/runtime/kernel-cache';
-import { vectorHelpers } from '../../../src/compiler/render-children';
+import { vectorHelpers } from '../../../src/compiler/cuda-vector-pass';
 
 const SANITIZER_FLAGS = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-g'];
 
