@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The child engine's device check (issue 11): one call of the device tool on a machine with an NVIDIA GPU, no Node.js
-# and no registry, with .device/ carried (bench/gpu-bundle.sh makes it).  Runs test/gpu and bench/gpu-engine.ts on
-# the GPU and prints one table; logs and the JSON of every figure go to $OUT (default /tmp/nos-gpu-check).
+# and no registry, with .device/ carried (bench/gpu-bundle.sh makes it).  Runs test/gpu, bench/gpu-engine.ts and the
+# GPU section of bench/update-throughput.ts on the GPU and prints one table; logs and the JSON of every figure go to
+# $OUT (default /tmp/nos-gpu-check).
 # Without a usable GPU (a dry run here) it says so, runs test/gpu (which skips itself) and the benchmark on the
 # engine's CPU twin with a small protocol, and labels the table DRY RUN.
 set -uo pipefail
@@ -47,6 +48,13 @@ start=$(date +%s)
 "$NODE" "$B/dist/bench/gpu-engine.js" "${BENCH[@]}" --json "$OUT/gpu-engine.json" 2> "$OUT/gpu-engine.log" | tee "$OUT/table.txt"
 bench_rc=${PIPESTATUS[0]}
 echo "bench/gpu-engine: exit $bench_rc ($(( $(date +%s) - start )) s; log $OUT/gpu-engine.log)"
+# The optimizer's own CUDA kernel (createOptimizer's device 'cuda', nos-compile --emit cuda) on device-resident
+# tensors against the copy bandwidth, a kernel of the same traffic and PyTorch's fused Adam (says why where skipped).
+start=$(date +%s)
+timeout "${UPDATE_SECONDS:-120}" "$NODE" "$B/dist/bench/update-throughput.js" --only gpu > "$OUT/update-throughput.txt" 2>&1
+update_rc=$?
+sed -n '/^## GPU/,$p' "$OUT/update-throughput.txt" | tee -a "$OUT/table.txt"
+echo "bench/update-throughput --only gpu: exit $update_rc ($(( $(date +%s) - start )) s; log $OUT/update-throughput.txt)"
 # The PyTorch exports on CUDA tensors (test/export/cuda-export-check.ts), when the machine's python3 has a CUDA torch;
 # last, so that a slow build of the fused extension costs nothing above.  Compared with nos's trajectories back
 # here: node dist/test/export/cuda-export-check.js compare build/export-check OUT/export-result.json
@@ -60,4 +68,4 @@ else
   echo "export check: skipped (no GPU, EXPORT_SECONDS=0, or no CUDA torch for python3)"
 fi
 [ "$GPU" = yes ] || echo "DRY RUN: the figures above are the CPU twin's on a small protocol, not a GPU's"
-exit $(( tests_rc != 0 || bench_rc != 0 || export_rc != 0 ))
+exit $(( tests_rc != 0 || bench_rc != 0 || update_rc != 0 || export_rc != 0 ))
