@@ -13,7 +13,9 @@ npx tsc -p . >/dev/null
 if [ ! -f build/Release/nos.node ] || [ -n "$(find native binding.gyp -newer build/Release/nos.node | head -1)" ]; then npm rebuild; fi
 rm -rf "$B/dist" "$B/node_modules"
 cp -r dist "$B/dist"
-cp build/Release/nos.node "$B/nos.node"
+# A new file renamed over the old one: cp would rewrite it in place, and a process that has it loaded (a dry run of
+# gpu-check.sh beside this) would die of SIGBUS when its mapped pages change under it.
+cp build/Release/nos.node "$B/nos.node.tmp" && mv "$B/nos.node.tmp" "$B/nos.node"
 for m in ajv fast-deep-equal fast-uri json-schema-traverse require-from-string; do
   mkdir -p "$B/node_modules/$m" && cp -r "node_modules/$m/." "$B/node_modules/$m/"
 done
