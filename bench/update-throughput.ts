@@ -15,7 +15,7 @@ import { compileRule } from '../src/compiler';
 import { NOS_SCALAR_COUNT } from '../src/compiler/kernel-abi';
 import { renderRule } from '../src/compiler/render';
 import { vectorHelpers } from '../src/compiler/cuda-vector-pass';
-import { CUDA_UPDATE_BLOCK, cudaUpdateGrid } from '../src/compiler/render-cuda';
+import { CUDA_UPDATE_BLOCK, cudaLaunchPlan } from '../src/compiler/render-cuda';
 import { loadAddon, type NativeAddon, type NativeCpuKernel } from '../src/runtime/binding';
 import { cacheKey, clearMemoryCache, DEFAULT_CPU_FLAGS, findCompiler, getCpuKernel, getCudaPtx, type Compiler } from '../src/runtime/kernel-cache';
 import { createOptimizer, type Optimizer } from '../src/runtime/optimizer';
@@ -357,15 +357,16 @@ function gpu(cacheDir: string, addon: NativeAddon): void {
   scalars[0] = 1e-3;
   scalars[1] = 0.9;
   const timeSteps = (tensors: ReturnType<typeof makeTensors>, kernel: InstanceType<NativeAddon['CudaKernel']>): number => {
-    const blocks = cudaUpdateGrid(n);
+    const { blocks } = plan;
     for (let i = 0; i < 5; i++) tensors.step(kernel, scalars, 0, i + 1, blocks, CUDA_UPDATE_BLOCK);
     const reps = quick ? 20 : 100;
     const t0 = performance.now();
     for (let i = 0; i < reps; i++) tensors.step(kernel, scalars, 0, i + 6, blocks, CUDA_UPDATE_BLOCK);
     return (performance.now() - t0) / reps;
   };
+  const plan = cudaLaunchPlan([n]); // nos's launch: the tensor in chunks, as createOptimizer's CUDA path launches it
   const makeTensors = (slots: number[]): InstanceType<NativeAddon['CudaTensors']> => {
-    const t = new addon.CudaTensors(new Float64Array([n]), slots, new Float64Array([0]));
+    const t = new addon.CudaTensors(new Float64Array([n]), slots, new Float64Array([0]), plan.chunk);
     t.upload(0, 0, filled(n, 1));
     t.upload(1, 0, filled(n, 2));
     return t;

@@ -262,12 +262,16 @@ Napi::Function CudaTensors::Define(Napi::Env env) {
 
 CudaTensors::CudaTensors(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaTensors>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[1].IsArray()) {
-    throw Napi::TypeError::New(env, "CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array)");
+  if (info.Length() < 4 || !info[1].IsArray()) {
+    throw Napi::TypeError::New(env, "CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number)");
   }
   Napi::Float64Array sizes = RequireFloat64(env, info[0], "CudaTensors: sizes");
   Napi::Array slots = info[1].As<Napi::Array>();
   Napi::Float64Array bases = RequireFloat64(env, info[2], "CudaTensors: rngBases");
+  // Tensors are launched as entries of `chunk` elements (render-cuda.ts cudaLaunchPlan): a multiple of four keeps each
+  // entry at its tensor's alignment.
+  const int64_t chunk = static_cast<int64_t>(RequireIndex(env, info[3], "CudaTensors: chunk", 1073741824.0));
+  if (chunk < 4 || chunk % 4 != 0) throw Napi::RangeError::New(env, "CudaTensors: chunk must be a positive multiple of 4");
   if (bases.ElementLength() != sizes.ElementLength()) throw Napi::RangeError::New(env, "CudaTensors: rngBases and sizes differ in length");
   if (sizes.ElementLength() > 65535) throw Napi::RangeError::New(env, "CudaTensors: at most 65535 tensors per list (grid y)");
   for (size_t i = 0; i < sizes.ElementLength(); ++i) {
@@ -286,7 +290,7 @@ CudaTensors::CudaTensors(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cuda
   cuda::Driver& driver = DriverOrThrow(env);
   try {
     cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
-    std::vector<DeviceTensor> table(sizes.ElementLength());
+    std::vector<DeviceTensor> table;  // the launch's entries: each tensor cut into chunks
     for (size_t i = 0; i < sizes.ElementLength(); ++i) {
       Tensor t{};
       t.n = static_cast<int64_t>(sizes[i]);
@@ -299,10 +303,15 @@ CudaTensors::CudaTensors(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cuda
         // State starts at zero like every optimizer's; w and g are uploaded before use.
         cuda::Check(driver, driver.cuMemsetD32(back.fields[f], 0, bytes / 4), "cuMemsetD32");
       }
-      max_n_ = std::max(max_n_, back.n);
-      table[i] = DeviceTensor{back.fields[0], back.fields[1], {back.fields[2], back.fields[3], back.fields[4], back.fields[5]},
-                              back.n, static_cast<unsigned long long>(bases[i])};
+      for (int64_t at = 0; at < back.n; at += chunk) {
+        auto offset = [&](CUdeviceptr p) { return p ? p + static_cast<CUdeviceptr>(at) * sizeof(float) : 0; };
+        table.push_back(DeviceTensor{offset(back.fields[0]), offset(back.fields[1]),
+                                     {offset(back.fields[2]), offset(back.fields[3]), offset(back.fields[4]), offset(back.fields[5])},
+                                     std::min(chunk, back.n - at), static_cast<unsigned long long>(bases[i]) + static_cast<unsigned long long>(at)});
+      }
     }
+    if (table.size() > 65535) throw std::runtime_error("CudaTensors: " + std::to_string(table.size()) + " chunks of " + std::to_string(chunk) + " elements: more than 65535 per launch (grid y)");
+    entries_ = static_cast<int>(table.size());
     size_t table_bytes = std::max<size_t>(table.size(), 1) * sizeof(DeviceTensor);
     cuda::Check(driver, driver.cuMemAlloc(&table_, table_bytes), "cuMemAlloc for the tensor table");
     if (!table.empty()) cuda::Check(driver, driver.cuMemcpyHtoD(table_, table.data(), table.size() * sizeof(DeviceTensor)), "copying the tensor table");
@@ -326,6 +335,7 @@ void CudaTensors::Release() {
   tensors_.clear();
   if (table_) driver.cuMemFree(table_);
   table_ = 0;
+  entries_ = 0;  // a step after free() launches nothing
 }
 
 Napi::Value CudaTensors::Free(const Napi::CallbackInfo& info) {
@@ -398,8 +408,8 @@ Napi::Value CudaTensors::Step(const Napi::CallbackInfo& info) {
   if (grid_x == 0 || block_size == 0 || static_cast<double>(grid_x) * block_size >= 2147483648.0) {
     throw Napi::RangeError::New(env, "step: blocks and threadsPerBlock must be positive, with fewer than 2^31 threads in all");
   }
-  int count = static_cast<int>(tensors_.size());
-  if (count == 0 || max_n_ == 0) return env.Undefined();
+  int count = entries_;
+  if (count == 0) return env.Undefined();
   cuda::Driver& driver = DriverOrThrow(env);
   void* params[] = {&table_, &count, &block, &seed, &step};
   try {

@@ -38,14 +38,15 @@ class CudaKernel : public Napi::ObjectWrap<CudaKernel> {
 class CudaTensors : public Napi::ObjectWrap<CudaTensors> {
  public:
   static Napi::Function Define(Napi::Env env);
-  explicit CudaTensors(const Napi::CallbackInfo& info);  // new CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array)
+  // new CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number)
+  explicit CudaTensors(const Napi::CallbackInfo& info);
   ~CudaTensors() override;
 
  private:
   // upload(field, index, array) / download(field, index, array): field 0 = w, 1 = g, 2 + s = state slot s.
   Napi::Value Upload(const Napi::CallbackInfo& info);
   Napi::Value Download(const Napi::CallbackInfo& info);
-  // step(kernel, scalars, seed, step): one launch over every tensor, then a synchronize.
+  // step(kernel, scalars, seed, step, blocks, threadsPerBlock): one launch over every entry, then a synchronize.
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
   void Release();
@@ -56,8 +57,8 @@ class CudaTensors : public Napi::ObjectWrap<CudaTensors> {
     cuda::CUdeviceptr fields[6];
   };
   std::vector<Tensor> tensors_;
-  cuda::CUdeviceptr table_ = 0;
-  int64_t max_n_ = 0;
+  cuda::CUdeviceptr table_ = 0;  // the launch's entries: tensors cut into chunks (render-cuda.ts cudaLaunchPlan)
+  int entries_ = 0;
 };
 
 }  // namespace nos

@@ -28,8 +28,67 @@ export function cudaUpdateGrid(maxN: number, block = CUDA_UPDATE_BLOCK): number 
   return Math.max(1, Math.ceil(threads / block));
 }
 
-/** cudaUpdateGrid in C, for launchers written in C++ (the PyTorch export's): `maxN` and `block` are C expressions. */
-export function cudaUpdateGridC(maxN: string, block: string): string {
+/** Entries of a launch's table at most (gridDim.y). */
+export const CUDA_MAX_ENTRIES = 65535;
+/** The smallest chunk nos cuts tensors into (a multiple of four, so a chunk keeps its tensor's alignment). */
+const CUDA_MIN_CHUNK = 2 ** 16;
+
+/**
+ * How nos launches nos_update over tensors of `sizes`: each tensor cut into table entries of `chunk` elements (the
+ * last one shorter), so that the blocks along x serve one chunk rather than the largest tensor, and a list of many
+ * small tensors and one large one does not launch (tensors x largest / 1,024) blocks that have nothing to do.  The
+ * chunk is the smallest power of two from 2^16 that keeps the table within CUDA_MAX_ENTRIES; each entry's rng_base
+ * is its tensor's plus the chunk's offset, so the draws are those of the whole tensor.
+ */
+export interface CudaLaunchPlan { chunk: number; entries: number; blocks: number }
+
+export function cudaLaunchPlan(sizes: readonly number[]): CudaLaunchPlan {
+  if (sizes.length > CUDA_MAX_ENTRIES) throw new RangeError(`CUDA update: at most ${CUDA_MAX_ENTRIES} tensors per list, got ${sizes.length}`);
+  const largest = sizes.reduce((a, b) => Math.max(a, b), 0);
+  for (let chunk = CUDA_MIN_CHUNK; chunk <= CUDA_RUN_ELEMENTS; chunk *= 2) {
+    const entries = sizes.reduce((sum, n) => sum + Math.ceil(n / chunk), 0);
+    if (entries <= CUDA_MAX_ENTRIES) return { chunk, entries, blocks: cudaUpdateGrid(Math.min(chunk, largest)) };
+  }
+  throw new RangeError(`CUDA update: ${sizes.reduce((a, b) => a + b, 0)} elements do not fit one launch (${CUDA_MAX_ENTRIES} entries of 2^30)`);
+}
+
+/**
+ * cudaLaunchPlan in C++, for launchers built from source (the PyTorch export's): nos_update_entries(ts, count,
+ * &blocks) cuts a host table into the entries to launch (empty when the tensors cannot be launched at once: the
+ * caller says so).  Needs <vector> and the nos_tensor struct.
+ */
+export function cudaLaunchPlanC(): string {
+  return `// nos's launch plan for nos_update (render-cuda.ts cudaLaunchPlan): tensors cut into chunks of a power of two from
+// 2^16, the smallest that keeps the table within ${CUDA_MAX_ENTRIES} entries; blocks of ${CUDA_UPDATE_BLOCK} threads along x.
+static std::vector<nos_tensor> nos_update_entries(const nos_tensor* ts, size_t count, long long* blocks) {
+  std::vector<nos_tensor> out;
+  long long largest = 0;
+  for (size_t k = 0; k < count; ++k) largest = ts[k].n > largest ? ts[k].n : largest;
+  for (long long chunk = ${CUDA_MIN_CHUNK}ll; chunk <= ${CUDA_RUN_ELEMENTS}ll && count <= ${CUDA_MAX_ENTRIES}; chunk *= 2) {
+    long long entries = 0;
+    for (size_t k = 0; k < count; ++k) entries += (ts[k].n + chunk - 1) / chunk;
+    if (entries > ${CUDA_MAX_ENTRIES}) continue;
+    for (size_t k = 0; k < count; ++k) {
+      for (long long at = 0; at < ts[k].n; at += chunk) {
+        nos_tensor e = ts[k];
+        e.w += at;
+        e.g += at;
+        for (int s = 0; s < 4; ++s) if (e.s[s]) e.s[s] += at;
+        e.n = ts[k].n - at < chunk ? ts[k].n - at : chunk;
+        e.rng_base += (unsigned long long)at;
+        out.push_back(e);
+      }
+    }
+    const long long run = largest < chunk ? largest : chunk;
+    *blocks = ${cudaUpdateGridC('run', String(CUDA_UPDATE_BLOCK))};
+    return out;
+  }
+  return out;
+}`;
+}
+
+/** cudaUpdateGrid in C: `maxN` and `block` are C expressions. */
+function cudaUpdateGridC(maxN: string, block: string): string {
   const run = `(${maxN} < ${CUDA_RUN_ELEMENTS}ll ? ${maxN} : ${CUDA_RUN_ELEMENTS}ll)`;
   return `((${run} + ${VECTOR_WIDTH - 1}) / ${VECTOR_WIDTH} + ${2 * VECTOR_WIDTH} + (${block}) - 1) / (${block})`;
 }

@@ -9,7 +9,7 @@
 import type { RuleInfo } from '../compiler/analyze';
 import { DECAY_BASE, KERNEL_ABI_VERSION, NOS_SCALAR_COUNT, Scalar, STATE_SLOTS } from '../compiler/kernel-abi';
 import { renderCpu, CPU_COMPILE_FLAGS } from '../compiler/render-cpu';
-import { CUDA_UPDATE_BLOCK, cudaUpdateGridC, renderCuda } from '../compiler/render-cuda';
+import { CUDA_MAX_ENTRIES, CUDA_UPDATE_BLOCK, cudaLaunchPlanC, renderCuda } from '../compiler/render-cuda';
 
 /** The C++ entry the Python side calls: one step over a list of tensors, the state slots the rule uses as lists. */
 function bindingSignature(slots: string[]): string {
@@ -66,32 +66,34 @@ ${tableBuilder(slots, 'nos_tensor')}
 function cudaSources(info: RuleInfo): { cuda: string; cpp: string } {
   const slots = [...info.state];
   const cuda = `${renderCuda(info)}
-// Launcher: copies the table of tensors to the device buffer, then one launch for the list (65535 tensors at most).
+// Launcher: copies the table of entries (tensors cut into chunks, see the binding) to the device buffer, then one
+// launch for the list.
 extern "C" void nos_cuda_launch(const nos_tensor* host_table, void* device_table, int count, const float* scalars,
-                                unsigned int seed, unsigned int step, long long max_n, void* stream) {
+                                unsigned int seed, unsigned int step, long long blocks, void* stream) {
   cudaStream_t s = (cudaStream_t)stream;
   cudaMemcpyAsync(device_table, host_table, sizeof(nos_tensor) * count, cudaMemcpyHostToDevice, s);
   nos_scalars sc;
   for (int k = 0; k < NOS_SCALAR_COUNT; ++k) sc.v[k] = scalars[k];
-  const unsigned int threads = ${CUDA_UPDATE_BLOCK};
-  const long long blocks = ${cudaUpdateGridC('max_n', 'threads')}; // one pass over the largest tensor
-  nos_update<<<dim3((unsigned int)blocks, (unsigned int)count), threads, 0, s>>>((const nos_tensor*)device_table, count, sc, seed, step);
+  nos_update<<<dim3((unsigned int)blocks, (unsigned int)count), ${CUDA_UPDATE_BLOCK}, 0, s>>>((const nos_tensor*)device_table, count, sc, seed, step);
 }
 `;
   const cpp = `#include <vector>
 #include <ATen/cuda/CUDAContext.h>
 struct nos_tensor { float* w; const float* g; float* s[4]; long long n; unsigned long long rng_base; };
 extern "C" void nos_cuda_launch(const nos_tensor* host_table, void* device_table, int count, const float* scalars,
-                                unsigned int seed, unsigned int step, long long max_n, void* stream);
+                                unsigned int seed, unsigned int step, long long blocks, void* stream);
+${cudaLaunchPlanC()}
 ${bindingSignature(slots)} {
 ${tableBuilder(slots, 'nos_tensor')}
-  TORCH_CHECK(count <= 65535, "nos_step: at most 65535 tensors per step on CUDA, got ", count);
-  if (count == 0) return;
-  long long max_n = 0;
-  for (const auto& t : table) max_n = t.n > max_n ? t.n : max_n;
-  at::Tensor device_table = at::empty({(int64_t)(sizeof(nos_tensor) * count)}, params[0].options().dtype(at::kByte));
-  nos_cuda_launch(table.data(), device_table.data_ptr(), (int)count, scalars.data_ptr<float>(), (unsigned int)seed,
-                  (unsigned int)step, max_n, (void*)at::cuda::getCurrentCUDAStream().stream());
+  TORCH_CHECK(count <= ${CUDA_MAX_ENTRIES}, "nos_step: at most ${CUDA_MAX_ENTRIES} tensors per step on CUDA, got ", count);
+  long long blocks = 1, total = 0;
+  for (const auto& t : table) total += t.n;
+  const std::vector<nos_tensor> entries = nos_update_entries(table.data(), count, &blocks);
+  TORCH_CHECK(!entries.empty() || total == 0, "nos_step: ", total, " elements do not fit one launch");
+  if (entries.empty()) return;
+  at::Tensor device_table = at::empty({(int64_t)(sizeof(nos_tensor) * entries.size())}, params[0].options().dtype(at::kByte));
+  nos_cuda_launch(entries.data(), device_table.data_ptr(), (int)entries.size(), scalars.data_ptr<float>(), (unsigned int)seed,
+                  (unsigned int)step, blocks, (void*)at::cuda::getCurrentCUDAStream().stream());
   AT_CUDA_CHECK(cudaGetLastError());
 }
 `;

@@ -83,7 +83,8 @@ export interface NvrtcResult { ptx: string; log: string; nvrtcVersion: string; n
 export interface NativeAddon {
   CpuKernel: new (libraryPath: string) => NativeCpuKernel;
   CudaKernel: new (ptx: string) => NativeCudaKernel;
-  CudaTensors: new (sizes: Float64Array, slots: number[], rngBases: Float64Array) => NativeCudaTensors;
+  /** Device buffers for tensors of `sizes`, launched as entries of `chunk` elements (render-cuda.ts cudaLaunchPlan). */
+  CudaTensors: new (sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number) => NativeCudaTensors;
   /** GPUs the driver sees (CUDA_VISIBLE_DEVICES applies), with no context made; throws without a driver. */
   cudaDeviceCount(): number;
   cudaDeviceInfo(): CudaDeviceInfo;

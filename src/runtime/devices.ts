@@ -3,7 +3,7 @@
 import type { KernelRule } from '../compiler/interpret';
 import { STATE_SLOTS, type JsTensor, type StateName } from '../compiler/kernel-abi';
 import { loadJsKernel, renderRule } from '../compiler/render';
-import { CUDA_UPDATE_BLOCK, cudaUpdateGrid } from '../compiler/render-cuda';
+import { CUDA_UPDATE_BLOCK, cudaLaunchPlan } from '../compiler/render-cuda';
 import { loadAddon, type NativeCpuKernel, type NativeCudaKernel, type NativeCudaTensors } from './binding';
 import { compilerProblem, findCompiler, getCpuKernel, getCudaPtx } from './kernel-cache';
 
@@ -140,9 +140,10 @@ class CudaRunner implements UpdateRunner {
   }
   bind(sizes: readonly number[]): void {
     this.tensors?.free();
-    this.tensors = new (loadAddon().CudaTensors)(Float64Array.from(sizes), slotsOf(this.rule), prefixBases(sizes));
+    const plan = cudaLaunchPlan(sizes);
+    this.tensors = new (loadAddon().CudaTensors)(Float64Array.from(sizes), slotsOf(this.rule), prefixBases(sizes), plan.chunk);
     this.sizes = sizes;
-    this.blocks = cudaUpdateGrid(sizes.reduce((a, b) => Math.max(a, b), 0));
+    this.blocks = plan.blocks;
   }
   step(params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number): void {
     const t = this.tensors!;

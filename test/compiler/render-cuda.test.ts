@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { renderCuda } from '../../src/compiler/render-cuda';
+import { execFileSync } from 'node:child_process';
+import { cudaLaunchPlan, cudaLaunchPlanC, renderCuda } from '../../src/compiler/render-cuda';
 import { fixtureRules, seededRandom } from './render-rules';
 import { checkRuns, cudaEmulationSource, prepareRuns, runAll, which } from './render-native';
 
@@ -74,6 +75,58 @@ test('CUDA kernels run on the host (null device) match the interpreter over 4 st
     const runs = prepareRuns(rules, dir, seededRandom(runSeed));
     const errors = await runAll(runs.map((r, k) => [path.join(dir, 'emulate'), [String(k), r.input, r.output]]), 2);
     checkRuns(runs, errors, `CUDA on host (inputs seed ${runSeed})`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// The launch plan has two spellings (TypeScript for the addon's launch, C++ for the PyTorch export's launcher): the
+// C++ one, compiled here, must cut the same tensors into the same chunks, with each chunk's pointers and rng_base
+// moved by its offset in the tensor.
+test('the C++ launch plan cuts tensors into the chunks cudaLaunchPlan says', { skip: compiler ? false : 'no C++ compiler on PATH' }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-launch-plan-'));
+  try {
+    const program = `#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <vector>
+struct nos_tensor { float* w; const float* g; float* s[4]; long long n; unsigned long long rng_base; };
+${cudaLaunchPlanC()}
+// argv: sizes; tensor k's arrays sit at fake addresses k << 40 (w), + 2^36 (g), + 2^37 (s1), and its rng_base is 1000 k.
+int main(int argc, char** argv) {
+  std::vector<nos_tensor> ts;
+  for (int k = 1; k < argc; ++k) {
+    const uintptr_t at = (uintptr_t)k << 40;
+    nos_tensor t = {(float*)at, (const float*)(at + (1ull << 36)), {nullptr, (float*)(at + (1ull << 37)), nullptr, nullptr}, atoll(argv[k]), 1000ull * k};
+    ts.push_back(t);
+  }
+  long long blocks = -1;
+  const std::vector<nos_tensor> out = nos_update_entries(ts.data(), ts.size(), &blocks);
+  printf("%lld %zu\\n", blocks, out.size());
+  for (const nos_tensor& e : out) {
+    const uintptr_t w = (uintptr_t)e.w, k = w >> 40, offset = (w - (k << 40)) / 4;
+    const bool moved = (uintptr_t)e.g == (k << 40) + (1ull << 36) + 4 * offset && (uintptr_t)e.s[1] == (k << 40) + (1ull << 37) + 4 * offset && !e.s[0];
+    printf("%llu %llu %lld %llu %d\\n", (unsigned long long)k - 1, (unsigned long long)offset, e.n, e.rng_base - 1000ull * k, moved ? 1 : 0);
+  }
+  return 0;
+}
+`;
+    fs.writeFileSync(path.join(dir, 'plan.cc'), program);
+    const [err] = await runAll([[compiler!, ['-O1', path.join(dir, 'plan.cc'), '-o', path.join(dir, 'plan')]]]);
+    assert.equal(err, '', 'the launch plan failed to compile');
+    const cases = [[1, 3, 5, 64, 1031], [200_000, 0, 7], Array.from({ length: 40_000 }, () => 100_000), [2 ** 31 + 5]];
+    for (const sizes of cases) {
+      const plan = cudaLaunchPlan(sizes);
+      const lines = execFileSync(path.join(dir, 'plan'), sizes.map(String), { encoding: 'utf8', maxBuffer: 64 << 20 }).trim().split('\n');
+      const [blocks, entries] = lines[0].split(' ').map(Number);
+      assert.deepEqual({ blocks, entries }, { blocks: plan.blocks, entries: plan.entries }, `sizes ${sizes.slice(0, 5).join(',')}...`);
+      const expected: string[] = [];
+      sizes.forEach((n, k) => { for (let at = 0; at < n; at += plan.chunk) expected.push(`${k} ${at} ${Math.min(plan.chunk, n - at)} ${at} 1`); });
+      assert.deepEqual(lines.slice(1), expected);
+    }
+    assert.equal(cudaLaunchPlan(Array.from({ length: 40_000 }, () => 100_000)).chunk, 2 ** 17, 'the chunk doubles to keep 65535 entries');
+    assert.throws(() => cudaLaunchPlan(new Array(65_536).fill(1)), /at most 65535 tensors per list, got 65536/);
+    assert.equal(execFileSync(path.join(dir, 'plan'), new Array(65_536).fill('1'), { encoding: 'utf8' }).split('\n')[0], '-1 0', 'C++ launches nothing');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

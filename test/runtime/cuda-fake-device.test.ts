@@ -11,7 +11,7 @@ import { compileRule, interpretStep } from '../../src/compiler';
 import type { JsTensor } from '../../src/compiler/kernel-abi';
 import { testScalars } from '../compiler/render-rules';
 import { renderRule } from '../../src/compiler/render';
-import { CUDA_UPDATE_BLOCK, cudaUpdateGrid } from '../../src/compiler/render-cuda';
+import { CUDA_UPDATE_BLOCK, cudaLaunchPlan, cudaUpdateGrid } from '../../src/compiler/render-cuda';
 import { loadAddon } from '../../src/runtime/binding';
 import { buildFakeCuda, installFakeCuda } from '../support/fake-cuda';
 import { execFileSync } from 'node:child_process';
@@ -61,26 +61,27 @@ for (const rule of ['adam', 'powersign-cd', 'momentum', 'table6-01', 'table6-17'
   });
 }
 
-// The kernel's three ways through a tensor (16-byte groups after an unaligned head, every element one at a time when
-// the arrays' offsets differ, and a grid too small for one pass) give the CPU optimizer's bits.  The fake driver's
-// buffers start 4, 8 or 12 bytes past a 16-byte boundary here, in turn; a GPU's never do, a framework's slices can.
-test('the CUDA kernel equals the CPU kernel on unaligned tensors and with a grid that loops', { skip }, () => {
+// The kernel's ways through a tensor (16-byte groups after an unaligned head, every element one at a time when the
+// arrays' offsets differ, a grid too small for one pass, tensors cut into chunks) give the interpreter's bits,
+// dropout's draws included (each chunk's rng_base is its offset in the tensor).  The fake driver's buffers start 4, 8
+// or 12 bytes past a 16-byte boundary here, in turn; a GPU's never do, a framework's slices can.
+test('the CUDA kernel equals the interpreter on unaligned tensors, with a grid that loops, and in chunks', { skip }, () => {
   const addon = loadAddon();
-  const info = compileRule('adam');
+  const info = compileRule('drop(adam, 0.5)');
   const sizes = [1, 3, 5, 64, 1031];
   const bases = new Float64Array(sizes.length);
   sizes.reduce((at, n, k) => { bases[k] = at; return at + n; }, 0);
   const kernel = new addon.CudaKernel(loadAddon().nvrtcCompile(renderRule(info, 'cuda'), 'compute_90').ptx);
   const w0 = sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.cos(i * 1.3)));
   const g = sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7)));
-  // The reference interpreter: adam's operations are IEEE-exact on both sides, so the bits must agree.
+  // The reference interpreter: the rule's operations (no libm) are IEEE-exact on both sides, so the bits must agree.
   const scalars = testScalars(info, 1);
   const reference: JsTensor[] = sizes.map((n, k) => ({ w: w0[k].slice(), g: g[k], s: [new Float32Array(n), new Float32Array(n), undefined, undefined], rngBase: bases[k] }));
   interpretStep(info, reference, scalars, 5, 1);
   const expected = reference.map((t) => t.w);
-  const run = (misalign: boolean, blocks: number, threads: number): Float32Array[] => {
+  const run = (misalign: boolean, blocks: number, threads: number, chunk = cudaLaunchPlan(sizes).chunk): Float32Array[] => {
     if (misalign) process.env.NOS_FAKE_CUDA_MISALIGN = '1';
-    const tensors = new addon.CudaTensors(Float64Array.from(sizes), [0, 1], bases);
+    const tensors = new addon.CudaTensors(Float64Array.from(sizes), [0, 1], bases, chunk);
     delete process.env.NOS_FAKE_CUDA_MISALIGN;
     sizes.forEach((_, k) => { tensors.upload(0, k, w0[k]); tensors.upload(1, k, g[k]); });
     tensors.step(kernel, scalars, 5, 1, blocks, threads);
@@ -92,6 +93,10 @@ test('the CUDA kernel equals the CPU kernel on unaligned tensors and with a grid
   assert.deepEqual(run(true, cudaUpdateGrid(1031), CUDA_UPDATE_BLOCK), expected, 'unaligned, one pass');
   assert.deepEqual(run(true, 2, 7), expected, 'unaligned, a grid of 14 threads');
   assert.deepEqual(run(false, 1, 32), expected, 'aligned, one block of 32 threads');
+  assert.deepEqual(run(true, cudaUpdateGrid(8), CUDA_UPDATE_BLOCK, 8), expected, 'unaligned, in chunks of 8');
+  // The draws matter: dropout left about half of the largest tensor's weights as they were.
+  const kept = expected[4].filter((w, i) => w === w0[4][i]).length;
+  assert.ok(kept > 0.3 * 1031 && kept < 0.7 * 1031, `${kept} of 1031 weights unchanged`);
   kernel.close();
 });
 
@@ -134,17 +139,20 @@ test('device errors come back as JS errors with their context', { skip }, () => 
   const addon = loadAddon();
   assert.throws(() => new addon.CudaKernel('not ptx'), /cuModuleLoadData \(loading the compiled kernel\): fake CUDA error 218/);
   assert.throws(() => addon.nvrtcCompile('int x;', 'compute_90', 'empty.cu'), /NVRTC could not compile empty\.cu for compute_90: NVRTC_ERROR_COMPILATION/);
-  const tensors = new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([0]));
+  const tensors = new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([0]), 65536);
+  for (const bad of [0, 6, 2 ** 31]) {
+    assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([0]), bad), /CudaTensors: chunk must be/);
+  }
   assert.throws(() => tensors.upload(0, 0, new Float32Array(3)), /upload: array has 3 elements, device buffer 4/);
   assert.throws(() => tensors.upload(3, 0, new Float32Array(4)), /state slot 1 is not used by this rule/);
   assert.throws(() => tensors.download(0, 2, new Float32Array(4)), /tensor index 2 out of range \(1 tensors\)/);
   assert.throws(() => tensors.step({} as never, new Float32Array(32), 0, 1, 1, 256), /step\(kernel: CudaKernel/);
   // Argument types and ranges are checked before any cast or read (a Float32Array was read as doubles past its end).
-  assert.throws(() => new addon.CudaTensors(new Float32Array([4, 4]) as never, [0], new Float64Array(2)), /CudaTensors: sizes must be a Float64Array/);
-  assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Int32Array(1) as never), /CudaTensors: rngBases must be a Float64Array/);
+  assert.throws(() => new addon.CudaTensors(new Float32Array([4, 4]) as never, [0], new Float64Array(2), 65536), /CudaTensors: sizes must be a Float64Array/);
+  assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Int32Array(1) as never, 65536), /CudaTensors: rngBases must be a Float64Array/);
   for (const bad of [-1, 2.5, NaN, Infinity]) {
-    assert.throws(() => new addon.CudaTensors(new Float64Array([bad]), [0], new Float64Array([0])), /tensor 0: size and rngBase must be non-negative integers/);
-    assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([bad])), /tensor 0: size and rngBase must be non-negative integers/);
+    assert.throws(() => new addon.CudaTensors(new Float64Array([bad]), [0], new Float64Array([0]), 65536), /tensor 0: size and rngBase must be non-negative integers/);
+    assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([bad]), 65536), /tensor 0: size and rngBase must be non-negative integers/);
   }
   const kernel = new addon.CudaKernel(loadAddon().nvrtcCompile(renderRule(compileRule('sgd'), 'cuda'), 'compute_90').ptx);
   assert.throws(() => tensors.step(kernel, new Float32Array(32), -1, 1, 1, 256), /step: seed must be an integer in \[0, 4294967295\]/);

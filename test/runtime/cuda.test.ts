@@ -22,7 +22,7 @@ test('with no driver or GPU, CUDA calls fail with an error that names what is mi
   assert.match(problem!, /CUDA driver not found: could not load libcuda\.so\.1|cuInit failed|no GPU is visible/);
   assert.throws(() => createOptimizer('adam', { device: 'cuda' }), (err: Error) => err.message === problem);
   assert.throws(() => new addon.CudaKernel('.version 8.0'), (err: Error) => err.message === problem);
-  assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([0])), (err: Error) => err.message === problem);
+  assert.throws(() => new addon.CudaTensors(new Float64Array([4]), [0], new Float64Array([0]), 65536), (err: Error) => err.message === problem);
 });
 
 function nvrtcProblem(): string | undefined {
