@@ -322,13 +322,13 @@ ${ks.map((k) => `      s${k}[u] = s${k}[u] * b + g[u]; acc += s${k}[u];`).join('
 `;
 }
 
-/** PyTorch's fused Adam on the same GPU: ms per step for n parameters (printed by python3). */
+/** PyTorch's fused Adam on the same GPU: ms per step for parameters of the comma-separated sizes (printed by python3). */
 const TORCH_FUSED_ADAM = `
 import sys, time, torch
-n = int(sys.argv[1])
-p = torch.zeros(n, device='cuda', requires_grad=True)
-p.grad = torch.randn(n, device='cuda')
-opt = torch.optim.Adam([p], lr=1e-3, fused=True)
+sizes = [int(n) for n in sys.argv[1].split(',')]
+ps = [torch.zeros(n, device='cuda', requires_grad=True) for n in sizes]
+for p in ps: p.grad = torch.randn(p.numel(), device='cuda')
+opt = torch.optim.Adam(ps, lr=1e-3, fused=True)
 for _ in range(10): opt.step()
 torch.cuda.synchronize()
 t = time.perf_counter()
@@ -337,9 +337,26 @@ torch.cuda.synchronize()
 print((time.perf_counter() - t) / 100 * 1000)
 `;
 
+/** The parameter sizes of torchvision's ResNet-50 (161 tensors, 25,557,032 parameters): a real model's list. */
+function resnet50Sizes(): number[] {
+  const sizes = [64 * 3 * 7 * 7, 64, 64];
+  let inC = 64;
+  for (const [blocks, width] of [[3, 64], [4, 128], [6, 256], [3, 512]]) {
+    for (let b = 0; b < blocks; b++) {
+      const out = width * 4;
+      sizes.push(width * inC, width, width, width * width * 9, width, width, out * width, out, out);
+      if (b === 0) sizes.push(out * inC, out, out); // the downsampling branch
+      inC = out;
+    }
+  }
+  sizes.push(1000 * 2048, 1000);
+  return sizes;
+}
+
 /**
  * On a GPU: rule kernels on device-resident tensors against a CUDA kernel with the same traffic (the ceiling) and,
- * for Adam, against PyTorch's fused Adam.  Skipped, with the reason, where there is no GPU.
+ * for Adam, against PyTorch's fused Adam, on one large tensor and on ResNet-50's list.  Skipped, with the reason,
+ * where there is no GPU.
  */
 function gpu(cacheDir: string, addon: NativeAddon): void {
   console.log('\n## GPU (device-resident tensors; ms per step includes one synchronize)');
@@ -356,54 +373,68 @@ function gpu(cacheDir: string, addon: NativeAddon): void {
   const scalars = new Float32Array(NOS_SCALAR_COUNT);
   scalars[0] = 1e-3;
   scalars[1] = 0.9;
-  const timeSteps = (tensors: ReturnType<typeof makeTensors>, kernel: InstanceType<NativeAddon['CudaKernel']>): number => {
-    const { blocks } = plan;
-    for (let i = 0; i < 5; i++) tensors.step(kernel, scalars, 0, i + 1, blocks, CUDA_UPDATE_BLOCK);
+  // nos's launch, as createOptimizer's CUDA path makes it: the tensors in chunks (cudaLaunchPlan).
+  const makeTensors = (sizes: number[], slots: number[]) => {
+    const plan = cudaLaunchPlan(sizes);
+    const bases = new Float64Array(sizes.length);
+    sizes.reduce((at, size, k) => { bases[k] = at; return at + size; }, 0);
+    const tensors = new addon.CudaTensors(Float64Array.from(sizes), slots, bases, plan.chunk);
+    sizes.forEach((size, k) => { tensors.upload(0, k, filled(size, 1)); tensors.upload(1, k, filled(size, 2)); });
+    return { tensors, plan };
+  };
+  const timeSteps = ({ tensors, plan }: ReturnType<typeof makeTensors>, kernel: InstanceType<NativeAddon['CudaKernel']>): number => {
+    for (let i = 0; i < 5; i++) tensors.step(kernel, scalars, 0, i + 1, plan.blocks, CUDA_UPDATE_BLOCK);
     const reps = quick ? 20 : 100;
     const t0 = performance.now();
-    for (let i = 0; i < reps; i++) tensors.step(kernel, scalars, 0, i + 6, blocks, CUDA_UPDATE_BLOCK);
+    for (let i = 0; i < reps; i++) tensors.step(kernel, scalars, 0, i + 6, plan.blocks, CUDA_UPDATE_BLOCK);
     return (performance.now() - t0) / reps;
   };
-  const plan = cudaLaunchPlan([n]); // nos's launch: the tensor in chunks, as createOptimizer's CUDA path launches it
-  const makeTensors = (slots: number[]): InstanceType<NativeAddon['CudaTensors']> => {
-    const t = new addon.CudaTensors(new Float64Array([n]), slots, new Float64Array([0]), plan.chunk);
-    t.upload(0, 0, filled(n, 1));
-    t.upload(1, 0, filled(n, 2));
-    return t;
+  const vsTorch = (sizes: number[], nosMs: number): string => {
+    const python = process.env.NOS_PYTHON || 'python3';
+    try {
+      const out = execFileSync(python, ['-c', TORCH_FUSED_ADAM, sizes.join(',')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const torchMs = Number(out.trim());
+      return `${fmt(torchMs / nosMs)}x torch's speed (torch ${fmt(torchMs, 3)} ms/step)`;
+    } catch (err) {
+      const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').pop();
+      return `torch fused Adam failed with ${python} (set NOS_PYTHON): ${stderr || (err as Error).message.split('\n')[0]}`;
+    }
+  };
+  const compile = (source: string): string => addon.nvrtcCompile(source, arch).ptx;
+  const ruleKernel = (name: string) => {
+    const info = compileRule(name);
+    const kernel = new addon.CudaKernel(getCudaPtx({ hash: info.hash, source: renderRule(info, 'cuda'), arch, cacheDir }, compile).ptx);
+    return { kernel, slots: info.state.map((st) => ['m', 'v', 'y', 'mom'].indexOf(st)) };
   };
   const copyGBs = addon.cudaCopyBandwidth(256 << 20, quick ? 20 : 100);
   console.log(`device-to-device copy: ${fmt(copyGBs)} GB/s (read + written)`);
   console.log('| rule | size | kernel GB/s | % of copy bandwidth | % of ceiling | ceiling GB/s | vs torch fused Adam |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
   for (const rule of RULES) {
-    const info = compileRule(rule.name);
-    const slots = info.state.map((st) => ['m', 'v', 'y', 'mom'].indexOf(st));
-    const compile = (source: string): string => addon.nvrtcCompile(source, arch).ptx;
-    const kernel = new addon.CudaKernel(getCudaPtx({ hash: info.hash, source: renderRule(info, 'cuda'), arch, cacheDir }, compile).ptx);
+    const { kernel, slots } = ruleKernel(rule.name);
     const ceiling = new addon.CudaKernel(compile(cudaCeilingSource(rule.slots)));
-    const tensors = makeTensors(slots);
-    const ceilingTensors = makeTensors(Array.from({ length: rule.slots }, (_, k) => k));
-    const tKernel = timeSteps(tensors, kernel);
-    const tCeiling = timeSteps(ceilingTensors, ceiling);
-    let vsTorch = '';
-    if (rule.name === 'adam') {
-      const python = process.env.NOS_PYTHON || 'python3';
-      try {
-        const out = execFileSync(python, ['-c', TORCH_FUSED_ADAM, String(n)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-        const torchMs = Number(out.trim());
-        vsTorch = `${fmt(torchMs / tKernel)}x torch's speed (torch ${fmt(torchMs, 3)} ms/step)`;
-      } catch (err) {
-        const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').pop();
-        vsTorch = `torch fused Adam failed with ${python} (set NOS_PYTHON): ${stderr || (err as Error).message.split('\n')[0]}`;
-      }
-    }
+    const own = makeTensors([n], slots);
+    const ceilingOwn = makeTensors([n], Array.from({ length: rule.slots }, (_, k) => k));
+    const tKernel = timeSteps(own, kernel);
+    const tCeiling = timeSteps(ceilingOwn, ceiling);
     const bytes = 4 * n * (3 + 2 * rule.slots);
-    console.log(`| ${rule.name} | ${sizeName(n)} | ${fmt(bytes / tKernel / 1e6)} | ${fmt(100 * bytes / tKernel / 1e6 / copyGBs, 1)}% | ${fmt(100 * tCeiling / tKernel, 1)}% | ${fmt(bytes / tCeiling / 1e6)} | ${vsTorch} |`);
-    tensors.free();
-    ceilingTensors.free();
+    console.log(`| ${rule.name} | ${sizeName(n)} | ${fmt(bytes / tKernel / 1e6)} | ${fmt(100 * bytes / tKernel / 1e6 / copyGBs, 1)}% | ${fmt(100 * tCeiling / tKernel, 1)}% | ${fmt(bytes / tCeiling / 1e6)} | ${rule.name === 'adam' ? vsTorch([n], tKernel) : ''} |`);
+    own.tensors.free();
+    ceilingOwn.tensors.free();
     kernel.close();
     ceiling.close();
   }
+  // A real model's list: 161 tensors from 64 to 2M parameters, in one launch (torch's fused Adam: its multi-tensor
+  // launches over the same list).
+  const sizes = resnet50Sizes();
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const { kernel, slots } = ruleKernel('adam');
+  const list = makeTensors(sizes, slots);
+  const tList = timeSteps(list, kernel);
+  const bytes = 4 * total * 7;
+  console.log(`| adam | ResNet-50's ${sizes.length} tensors (${sizeName(total)}, ${list.plan.entries} chunks) | ${fmt(bytes / tList / 1e6)} | ${fmt(100 * bytes / tList / 1e6 / copyGBs, 1)}% | | | ${vsTorch(sizes, tList)} |`);
+  list.tensors.free();
+  kernel.close();
 }
 
 /** Child mode: load the addon, then time one lookup that must come from the disk cache; prints milliseconds. */
