@@ -6,6 +6,8 @@
 // most 65535 tensors per launch), any blockDim.x, and any gridDim.x with gridDim.x * blockDim.x < 2^31; the launch
 // covers a tensor in one pass when gridDim.x * blockDim.x >= min(n, 2^30) / 4 + 8 (cudaUpdateGrid), and loops
 // otherwise.  A tensor of 2^30 elements or more is taken in runs of 2^30, so indices within a run fit in 32 bits.
+// nos itself launches a list as a table of chunks (cudaLaunchPlan below), which any launcher may do: an entry is a
+// tensor's chunk with its pointers and rng_base moved by the chunk's offset.
 import { cudaHelpers } from './cuda-dialect';
 import { vectorHelpers, vectorPass, VECTOR_WIDTH } from './cuda-vector-pass';
 import { ruleComment } from './dialect';
