@@ -102,6 +102,10 @@ export function renderCuda(rule: KernelRule): string {
   const slotPointers = pass.slots.map((k) => `    float* __restrict__ s${k} = tensor.s[${k}] + at;`);
   return `// nos kernel for CUDA, ABI ${KERNEL_ABI_VERSION}. ${ruleComment(rule)}
 // Build: NVRTC or nvcc -ptx; --fmad=false rounds a*b+c twice as the interpreter does (the default fuses it).
+// Launch: ts is a device array of count nos_tensor (state slot s[0] m, s[1] v, s[2] y, s[3] mom; rng_base, the first
+// element's index for the random draws), gridDim.y = count <= 65535, any block, any gridDim.x with fewer than 2^31
+// threads along x; one pass over a tensor of n elements with gridDim.x * blockDim.x >= min(n, 2^30) / 4 + 8.
+// sc: the step's scalars (nos's kernel-abi.ts).
 #define NOS_SCALAR_COUNT ${NOS_SCALAR_COUNT}
 struct nos_tensor { float* w; const float* g; float* s[4]; long long n; unsigned long long rng_base; };
 struct nos_scalars { float v[NOS_SCALAR_COUNT]; };
