@@ -401,8 +401,8 @@ Napi::Value CudaTensors::Step(const Napi::CallbackInfo& info) {
   std::copy(scalars.data, scalars.data + kScalarCount, block.v);
   unsigned int seed = static_cast<unsigned int>(RequireIndex(env, info[2], "step: seed", 4294967295.0));
   unsigned int step = static_cast<unsigned int>(RequireIndex(env, info[3], "step: step", 4294967295.0));
-  // The launch's shape comes from the renderer (render-cuda.ts cudaUpdateGrid), which knows how the kernel spreads a
-  // tensor over threads; any shape is correct, this one covers each tensor in one pass.
+  // The launch's shape comes from the renderer (render-cuda.ts cudaLaunchPlan), which knows how the kernel spreads a
+  // tensor over threads; any shape is correct, the plan's covers each entry in one pass.
   unsigned int grid_x = static_cast<unsigned int>(RequireIndex(env, info[4], "step: blocks", 2147483647.0));
   unsigned int block_size = static_cast<unsigned int>(RequireIndex(env, info[5], "step: threadsPerBlock", 1024.0));
   if (grid_x == 0 || block_size == 0 || static_cast<double>(grid_x) * block_size >= 2147483648.0) {

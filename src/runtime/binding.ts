@@ -18,7 +18,7 @@ export interface NativeCudaTensors {
   /** field 0 = w, 1 = g, 2 + s = state slot s. */
   upload(field: number, index: number, array: Float32Array): void;
   download(field: number, index: number, array: Float32Array): void;
-  /** One launch of nos_update over every tensor: `blocks` x `threadsPerBlock` threads along x (render-cuda.ts cudaUpdateGrid). */
+  /** One launch of nos_update over every entry: `blocks` x `threadsPerBlock` threads along x (render-cuda.ts cudaLaunchPlan). */
   step(kernel: NativeCudaKernel, scalars: Float32Array, seed: number, step: number, blocks: number, threadsPerBlock: number): void;
   free(): void;
 }
