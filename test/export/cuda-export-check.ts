@@ -14,7 +14,7 @@ import { exportRule, exportClassName } from '../../src/export';
 import { packageRoot } from '../../src/runtime/binding';
 import { FUSED_RULE, STEPS, TOLERANCE, deterministicRules, exportInputs, nosTrajectory, worstRelative } from './export-cases';
 
-interface Case { name: string; file: string; class: string; kwargs: object; mode: 'single' | 'foreach' | 'fused'; device: 'cpu' | 'cuda' }
+interface Case { name: string; file: string; class: string; kwargs: object; mode: 'single' | 'foreach' | 'fused'; device: 'cpu' | 'cuda'; offset?: number }
 
 const FUSED_SEED = 1234;
 
@@ -42,9 +42,12 @@ function prepare(dir: string): void {
   fs.writeFileSync(path.join(dir, 'fused_rule.py'), exportRule(fused, 'pytorch', { fused: true }));
   const fusedNos = nosTrajectory(fused, { lr: 0.01, totalSteps: STEPS, seed: FUSED_SEED, device: 'cpu' }, inputs);
   for (const device of ['cuda', 'cpu'] as const) {
-    const key = `fused ${device}`;
-    cases.push({ name: key, file: 'fused_rule.py', class: exportClassName(fused), kwargs: { lr: 0.01, total_steps: STEPS, seed: FUSED_SEED }, mode: 'fused', device });
-    nos[key] = fusedNos;
+    // Also with every parameter a slice one float into its storage: the CUDA kernel's unaligned path on a GPU.
+    for (const offset of [0, 1]) {
+      const key = `fused ${device}${offset ? ' offset' : ''}`;
+      cases.push({ name: key, file: 'fused_rule.py', class: exportClassName(fused), kwargs: { lr: 0.01, total_steps: STEPS, seed: FUSED_SEED }, mode: 'fused', device, offset });
+      nos[key] = fusedNos;
+    }
   }
   fs.writeFileSync(path.join(dir, 'spec.json'), JSON.stringify({ ...inputs, cases }));
   fs.writeFileSync(path.join(dir, 'nos.json'), JSON.stringify(nos));

@@ -20,7 +20,8 @@ test(`a fused PyTorch export runs nos's kernel: ${FUSED_RULE} with nos's draws, 
     const file = path.join(dir, 'fused_rule.py');
     fs.writeFileSync(file, exportRule(info, 'pytorch', { fused: true }));
     const kwargs = { lr: 0.01, total_steps: STEPS, seed: 1234 };
-    const cases = [{ name: 'fused', file, class: exportClassName(info), kwargs, mode: 'fused' }];
+    // Also with every parameter a slice one float into its storage (the kernel's unaligned path).
+    const cases = [{ name: 'fused', file, class: exportClassName(info), kwargs, mode: 'fused' }, { name: 'fused offset', file, class: exportClassName(info), kwargs, mode: 'fused', offset: 1 }];
     // A fresh build folder: the extension really compiles here, and nothing is left in ~/.cache.
     const env = { ...process.env, TORCH_EXTENSIONS_DIR: path.join(dir, 'torch-extensions') };
     const out = runTorchScript<{ cases: Record<string, number[][]> }>('torch-export-run.py', { ...inputs, cases }, env);
@@ -28,6 +29,7 @@ test(`a fused PyTorch export runs nos's kernel: ${FUSED_RULE} with nos's draws, 
     const w = worstRelative(out.cases.fused, nos);
     if (process.env.NOS_PRINT_SCORES) console.log(`fused: ${w.error.toExponential(2)} (${w.where})`);
     assert.ok(w.error <= TOLERANCE, `fused ${FUSED_RULE}: ${w.error.toExponential(2)} at ${w.where}`);
+    assert.deepEqual(out.cases['fused offset'], out.cases.fused, 'parameters off a 16-byte boundary step bit for bit alike');
     // The draws are nos's: an unfused run (torch's generator) of the same rule does not follow nos.
     const unfused = runTorchScript<{ cases: Record<string, number[][]> }>('torch-export-run.py', { ...inputs, cases: [{ ...cases[0], name: 'single', mode: 'single' }] }, env);
     assert.ok(worstRelative(unfused.cases.single, nos).error > 1e-3, 'without the fused kernel the draws differ');

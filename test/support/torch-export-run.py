@@ -4,7 +4,8 @@
 Test support for test/export/pytorch*.test.ts (Debian's python3-torch), all rules in one process:
   stdin:  {"initial": [[floats] per tensor], "grads": [[[floats] per tensor] per step],
            "cases": [{"name", "file", "class", "kwargs", "mode": "single"|"foreach"|"fused",
-                      "groups": optional [{"tensors": [indices], "lr": float}], "device": optional, "cpu" or "cuda"}]}
+                      "groups": optional [{"tensors": [indices], "lr": float}], "device": optional, "cpu" or "cuda",
+                      "offset": optional, each parameter a view starting that many floats into its storage}]}
   stdout: {"torch": version, "cases": {name: [[floats of every tensor, concatenated] per step]}}
 Each case also resumes from a state_dict saved halfway, in a fresh optimizer, and must end bit for bit the same.
 """
@@ -44,10 +45,21 @@ def steps(opt, params, grads):
     return out
 
 
+def parameter(w, device, offset):
+    """A parameter holding w, `offset` floats into its storage (a framework's slice: not 16-byte aligned)."""
+    if not offset:
+        return torch.nn.Parameter(torch.tensor(w, dtype=torch.float32, device=device))
+    storage = torch.zeros(len(w) + offset, dtype=torch.float32, device=device)
+    storage[offset:] = torch.tensor(w, dtype=torch.float32, device=device)
+    p = torch.nn.Parameter(storage[offset:])
+    assert p.storage_offset() == offset and p.is_contiguous()
+    return p
+
+
 def run(case, initial, grads):
     cls = load(case["file"], case["class"])
     device = case.get("device", "cpu")
-    params = [torch.nn.Parameter(torch.tensor(w, dtype=torch.float32, device=device)) for w in initial]
+    params = [parameter(w, device, case.get("offset", 0)) for w in initial]
     opt = make(cls, case, params)
     half = len(grads) // 2
     out = steps(opt, params, grads[:half])
