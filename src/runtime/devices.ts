@@ -20,7 +20,8 @@ export interface UpdateRunner {
   readonly device: DeviceName;
   /** What runs the step, for messages and reports (kernel library path, 'JS kernel', GPU name). */
   readonly description: string;
-  /** Allocates zeroed state for tensors of these sizes; called before the first step or a state load. */
+  /** Allocates zeroed state for tensors of these sizes; called before the first step or a state load. One that
+   *  throws (a list the device refuses) leaves the runner as it was. */
   bind(sizes: readonly number[]): void;
   /** One step in place over params (sizes as bound); grads are read only. */
   step(params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number): void;
@@ -139,10 +140,12 @@ class CudaRunner implements UpdateRunner {
     this.description = `CUDA kernel on ${gpu}`;
   }
   bind(sizes: readonly number[]): void {
-    this.tensors?.free();
+    // The new buffers first: a refused list or a full device leaves the bound tensors and their state as they were.
     const plan = cudaLaunchPlan(sizes);
-    this.tensors = new (loadAddon().CudaTensors)(Float64Array.from(sizes), slotsOf(this.rule), prefixBases(sizes), plan.chunk);
-    this.sizes = sizes;
+    const tensors = new (loadAddon().CudaTensors)(Float64Array.from(sizes), slotsOf(this.rule), prefixBases(sizes), plan.chunk);
+    this.tensors?.free();
+    this.tensors = tensors;
+    this.sizes = [...sizes];
     this.blocks = plan.blocks;
   }
   step(params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number): void {

@@ -284,8 +284,9 @@ class NosOptimizer implements Optimizer {
     if (this.taken >= 0xffffffff) throw new RangeError('step: step counter would pass 2^32 - 1');
     // An empty list binds nothing (like a state saved before the first update): the first non-empty list fixes it.
     if (!this.sizes && params.length > 0) {
-      this.sizes = params.map((w) => w.length);
-      runner.bind(this.sizes);
+      const sizes = params.map((w) => w.length);
+      runner.bind(sizes); // may refuse the list (a GPU's limits): then nothing is bound and the next step tries again
+      this.sizes = sizes;
     }
     const t = this.taken + 1;
     if (params.length > 0) runner.step(params, grads, this.scalars.fill(t), this.settings.seed, t);
@@ -332,9 +333,10 @@ class NosOptimizer implements Optimizer {
       if (!entry || !(s in entry)) throw new RangeError(`loadStateDict: tensor ${k} lacks state '${s}'`);
       return decode(`tensor ${k} state '${s}'`, entry[s], n);
     }));
-    // A state saved before the first update holds no tensors: the next update binds the parameter list.
-    this.sizes = state.sizes.length > 0 ? [...state.sizes] : undefined;
+    // A state saved before the first update holds no tensors: the next update binds the parameter list. A runner
+    // that refuses the list keeps its state, so the optimizer is left as it was.
     runner.bind(state.sizes);
+    this.sizes = state.sizes.length > 0 ? [...state.sizes] : undefined;
     decoded.forEach((slots, k) => slots.forEach((values, i) => runner.writeState(k, STATE_SLOTS.indexOf(this.info.state[i]), values)));
     this.taken = state.step;
   }

@@ -61,6 +61,29 @@ for (const rule of ['adam', 'powersign-cd', 'momentum', 'table6-01', 'table6-17'
   });
 }
 
+// A GPU refuses what a CPU takes (more tensors than a launch's grid holds, a list larger than its memory): a refused
+// list must leave the optimizer as it was, its state and the list it is bound to, not half freed.
+test('a tensor list the device refuses leaves the CUDA optimizer as it was', { skip }, () => {
+  const opt = createOptimizer('adam', { device: 'cuda', lr: 0.01, cacheDir });
+  const ones = (n: number): Float32Array[] => Array.from({ length: n }, () => Float32Array.of(1));
+  assert.throws(() => opt.step(ones(70000), ones(70000)), /at most 65535 tensors/);
+  const params = [Float32Array.from([1, 2, 3])];
+  const grads = (): Float32Array[] => [Float32Array.from([0.1, -0.2, 0.3])];
+  opt.step(params, grads()); // nothing was bound: the first list it can take binds
+  const saved = opt.stateDict();
+  const tooMany = { ...saved, sizes: ones(70000).map(() => 1), tensors: ones(70000).map(() => ({ m: Float32Array.of(0), v: Float32Array.of(0) })) };
+  assert.throws(() => opt.loadStateDict(tooMany), /at most 65535 tensors/);
+  assert.deepEqual(opt.stateDict(), saved);
+  const cpu = createOptimizer('adam', { device: 'cpu', lr: 0.01, cacheDir });
+  const cpuParams = [Float32Array.from([1, 2, 3])];
+  cpu.step(cpuParams, grads());
+  cpu.step(cpuParams, grads());
+  opt.step(params, grads());
+  assert.deepEqual(params, cpuParams);
+  opt.dispose();
+  cpu.dispose();
+});
+
 // The kernel's ways through a tensor (16-byte groups after an unaligned head, every element one at a time when the
 // arrays' offsets differ, a grid too small for one pass, tensors cut into chunks) give the interpreter's bits,
 // dropout's draws included (each chunk's rng_base is its offset in the tensor).  The fake driver's buffers start 4, 8
