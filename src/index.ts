@@ -55,8 +55,32 @@ export interface SearchOptions extends Omit<RunSearchOptions, 'config' | 'deps'>
   config?: SearchSettings | SearchConfig;
 }
 
+// Every key each object of runSearch's may hold (Records, so the compiler says when a setting is added and not here).
+const SEARCH_OPTION_KEYS: Record<keyof SearchOptions, true> = { outDir: true, resume: true, config: true, overrides: true, onEvent: true, signal: true };
+const SEARCH_SETTING_KEYS: Record<keyof SearchInputs, true> = {
+  budget: true, batchSize: true, workers: true, strategy: true, space: true, protocol: true, data: true, device: true, seed: true,
+  queue: true, timeoutS: true, maxRssMb: true, inFlight: true, ppo: true, confirm: true, hurdles: true, fec: true, fidelity: true,
+};
+const OVERRIDE_KEYS: Record<keyof NonNullable<SearchOptions['overrides']>, true> = { budget: true, workers: true, queue: true, inFlight: true, confirm: true };
+
+/** A misspelt setting would otherwise be ignored silently (budgett: a search of the default 100 rules would run). */
+function checkKeys(value: unknown, known: Record<string, true>, where: string): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`runSearch: ${where} must be an object, received ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(known, key)) throw new TypeError(`runSearch: unknown ${where === 'options' ? 'option' : `${where} setting`} '${key}' (known: ${Object.keys(known).join(', ')})`);
+  }
+}
+
+function checkSearchOptions(options: SearchOptions): void {
+  checkKeys(options, SEARCH_OPTION_KEYS, 'options');
+  if (typeof options.outDir !== 'string' || options.outDir === '') throw new TypeError('runSearch: outDir must name the search folder (a non-empty string)');
+  if (options.config !== undefined && !isFullConfig(options.config)) checkKeys(options.config, SEARCH_SETTING_KEYS, 'config');
+  checkKeys(options.overrides, OVERRIDE_KEYS, 'overrides');
+}
+
 function isFullConfig(config: SearchSettings | SearchConfig): config is SearchConfig {
-  return typeof (config as SearchConfig).limits === 'object' && typeof (config as SearchConfig).space === 'object';
+  return !!config && typeof (config as SearchConfig).limits === 'object' && typeof (config as SearchConfig).space === 'object';
 }
 
 /**
@@ -66,6 +90,7 @@ function isFullConfig(config: SearchSettings | SearchConfig): config is SearchCo
 export async function runSearch(options: SearchOptions): Promise<SearchSummary> {
   const inputs = require('./search/search-inputs') as typeof import('./search/search-inputs');
   const loop = require('./search/search-loop') as typeof import('./search/search-loop');
+  checkSearchOptions(options);
   const { config, ...rest } = options;
   let full: SearchConfig | undefined;
   if (!options.resume) full = config && isFullConfig(config) ? config : inputs.buildSearchConfig({ ...SEARCH_DEFAULTS, ...config });

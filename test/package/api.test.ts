@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { packageRoot } from '../../src/runtime/binding';
 import { buildProgram } from '../../src/cli/nos';
-import { SEARCH_DEFAULTS } from '../../src/index';
+import * as os from 'node:os';
+import { SEARCH_DEFAULTS, runSearch } from '../../src/index';
 
 const root = packageRoot();
 
@@ -35,4 +36,20 @@ test("runSearch's defaults are nos search's", () => {
   const search = buildProgram().commands.find((c) => c.name() === 'search')!;
   const defaults = Object.fromEntries(search.options.map((o) => [o.attributeName(), o.defaultValue]));
   for (const [key, value] of Object.entries(SEARCH_DEFAULTS)) assert.equal(defaults[key], value, `--${key}`);
+});
+
+test('runSearch refuses a setting it does not know, naming it, before it writes anything', async () => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nos-api-')), 'search');
+  const cases: Array<[unknown, RegExp]> = [
+    [{ outDir: dir, config: { protocol: 'fake', budgett: 2 } }, /unknown config setting 'budgett' \(known: budget, /],
+    [{ outDir: dir, confg: { protocol: 'fake' } }, /unknown option 'confg' \(known: outDir, /],
+    [{ outDir: dir, resume: true, overrides: { inflight: 3 } }, /unknown overrides setting 'inflight' \(known: budget, workers, queue, inFlight, confirm\)/],
+    [{ outDir: dir, config: null }, /config must be an object, received null/],
+    [{ config: { protocol: 'fake' } }, /outDir must name the search folder/],
+  ];
+  for (const [options, message] of cases) {
+    await assert.rejects(runSearch(options as never), message);
+    assert.equal(fs.existsSync(dir), false);
+  }
+  fs.rmSync(path.dirname(dir), { recursive: true, force: true });
 });
