@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import { CPU_COMPILE_FLAGS } from '../compiler/render-cpu';
 import { loadAddon, type NativeCpuKernel } from './binding';
+import { makeDirs } from './make-dirs';
 
 /** x86 instruction-set flags, and the /proc/cpuinfo flag that says the CPU has the instructions. */
 const X86_ISA: Record<string, string> = { '-mavx2': 'avx2', '-mfma': 'fma', '-mavx512f': 'avx512f' };
@@ -175,7 +176,7 @@ function prepareCompile(compiler: Compiler, source: string, out: string, flags: 
   const dir = path.dirname(out);
   const base = out.replace(/\.so$/, '');
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     writeAtomic(`${base}.cc`, source);
   } catch (err) {
     throw new Error(`the kernel cache folder ${dir} is not writable (${(err as Error).message}); set NOS_CACHE_DIR to a writable folder`);
@@ -325,7 +326,7 @@ function ptxLookup(req: PtxRequest): { dir: string; file: string; memoKey: strin
 function ptxStore(at: { dir: string; file: string; memoKey: string }, ptx: string, compiled: boolean): void {
   if (compiled) {
     try {
-      fs.mkdirSync(at.dir, { recursive: true });
+      makeDirs(at.dir);
       writeAtomic(at.file, ptx);
     } catch { /* an unwritable cache only costs a recompile next time */ }
   }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { BANK_OPERAND_TOKENS } from '../compiler/tokens';
 import { writeFileAtomic } from './checked-write';
 import { esc } from './reward-plot';
+import { makeDirs } from '../runtime/make-dirs';
 
 /** The search folder's subfolder of trees, and how many of the leaderboard's top rules get one. */
 export const RULE_TREE_DIR = 'rule-trees';
@@ -147,7 +148,7 @@ export interface TreeEntry { rank: number; rule: string; reward: number; hash: s
 /** Draws each entry's tree into DIR/rule-trees/ and removes trees of rules no longer listed. */
 export function writeRuleTrees(dir: string, entries: readonly TreeEntry[]): void {
   const folder = path.join(dir, RULE_TREE_DIR);
-  fs.mkdirSync(folder, { recursive: true });
+  makeDirs(folder);
   const keep = new Set<string>();
   for (const e of entries) {
     if (!e.hash || e.tokens.length === 0) continue;

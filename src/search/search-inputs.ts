@@ -8,6 +8,7 @@ import { DEFAULT_FIDELITY, FIDELITIES, type Fidelity } from './fidelity';
 import { defaultInFlight, defaultLimits, STRATEGY_KINDS, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import type { ProtocolConfig } from '../runtime/child/protocol';
 import type { SearchSpace } from '../controller/strategy';
+import { makeDirs } from '../runtime/make-dirs';
 
 /** Bad input from the user (flag, file): the CLI exits with code 2. */
 export class InputError extends Error {
@@ -185,7 +186,7 @@ export function prepareOutDir(dir: string, resume: boolean): void {
     if (!stat || !fs.existsSync(path.join(dir, 'ledger.jsonl'))) throw new InputError(`${where}: holds no search to resume (no ledger.jsonl)`);
   } else if (!stat) {
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
     } catch (e) {
       let why = errnoWords(e);
       try { fs.accessSync(parent, fs.constants.W_OK); } catch (denied) { why = `cannot write in ${parent} (${errnoWords(denied)})`; }

@@ -22,6 +22,7 @@ import { RuleScreen } from './rule-screen';
 import { Promoter, screenedReward, stageProtocol, type Fidelity, type Stage } from './fidelity';
 import { defaultInFlight, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import { InputError } from './search-inputs';
+import { makeDirs } from '../runtime/make-dirs';
 
 export { LEDGER_FILE };
 export const CONFIG_FILE = 'config.json';
@@ -182,7 +183,7 @@ class Search {
       if (!this.options.resume) {
         if (!this.options.config) throw new Error('runSearch: a new search needs a config');
         validateConfig(this.options.config); // before anything is written
-        fs.mkdirSync(this.outDir, { recursive: true });
+        makeDirs(this.outDir);
       }
       if (fs.existsSync(this.outDir)) {
         unlock = lockFolder(this.outDir);
@@ -218,7 +219,7 @@ class Search {
     const config = this.options.config;
     if (!config) throw new Error('runSearch: a new search needs a config');
     validateConfig(config);
-    fs.mkdirSync(this.outDir, { recursive: true });
+    makeDirs(this.outDir);
     const ledgerFile = path.join(this.outDir, LEDGER_FILE);
     if (fs.existsSync(ledgerFile) && fs.statSync(ledgerFile).size > 0) {
       throw new InputError(`${this.outDir} already holds a search (ledger.jsonl); use --resume to continue it or choose another --out`);

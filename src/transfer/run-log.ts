@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Phase, RunOutcome } from './task';
+import { makeDirs } from '../runtime/make-dirs';
 
 export const RUNS_FILE = 'runs.jsonl';
 
@@ -44,7 +45,7 @@ export class RunLog {
   }
 
   static open(dir: string): RunLog {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const file = path.join(dir, RUNS_FILE);
     const bytes = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
     const records: RunRecord[] = [];
