@@ -58,6 +58,38 @@ function withoutDeadAliases(lines: string[]): string[] {
 }
 
 /** The Python source of the exported optimizer (see the file header). */
+// Python 3.11's keywords and builtins: a class of one of these names would not parse, or would shadow what the file
+// calls (a class named ValueError breaks every `raise ValueError`).
+const PYTHON_WORDS = new Set(`
+False None True and as assert async await break class continue def del elif else except finally for from
+global if import in is lambda nonlocal not or pass raise return try while with yield ArithmeticError
+AssertionError AttributeError BaseException BaseExceptionGroup BlockingIOError BrokenPipeError BufferError
+BytesWarning ChildProcessError ConnectionAbortedError ConnectionError ConnectionRefusedError
+ConnectionResetError DeprecationWarning EOFError Ellipsis EncodingWarning EnvironmentError Exception
+ExceptionGroup FileExistsError FileNotFoundError FloatingPointError FutureWarning GeneratorExit IOError
+ImportError ImportWarning IndentationError IndexError InterruptedError IsADirectoryError KeyError
+KeyboardInterrupt LookupError MemoryError ModuleNotFoundError NameError NotADirectoryError NotImplemented
+NotImplementedError OSError OverflowError PendingDeprecationWarning PermissionError ProcessLookupError
+RecursionError ReferenceError ResourceWarning RuntimeError RuntimeWarning StopAsyncIteration StopIteration
+SyntaxError SyntaxWarning SystemError SystemExit TabError TimeoutError TypeError UnboundLocalError
+UnicodeDecodeError UnicodeEncodeError UnicodeError UnicodeTranslateError UnicodeWarning UserWarning
+ValueError Warning ZeroDivisionError abs aiter all anext any ascii bin bool breakpoint bytearray bytes
+callable chr classmethod compile complex copyright credits delattr dict dir divmod enumerate eval exec exit
+filter float format frozenset getattr globals hasattr hash help hex id input int isinstance issubclass iter
+len license list locals map max memoryview min next object oct open ord pow print property quit range repr
+reversed round set setattr slice sorted staticmethod str sum super tuple type vars zip
+`.split(/\s+/).filter(Boolean));
+
+/** What the file itself imports or defines at module level (its helpers all begin with _). */
+const PYTHON_FILE_NAMES = ['math', 'struct', 'torch'];
+
+/** Why `name` cannot name the exported PyTorch class, or undefined if it can. */
+export function pytorchNameProblem(name: string): string | undefined {
+  if (PYTHON_WORDS.has(name)) return `${name} is a Python keyword or builtin`;
+  if (name.startsWith('_') || PYTHON_FILE_NAMES.includes(name)) return `the file itself uses ${name} (${PYTHON_FILE_NAMES.join(', ')} and names beginning with _)`;
+  return undefined;
+}
+
 export function renderPytorch(info: RuleInfo, options: PytorchExportOptions): string {
   const s = scheduleKernel(info);
   const perStep = new Set<string>([...SCALAR_LOCALS.map(([n]) => n), ...s.step.flatMap((x) => ('out' in x ? [x.out] : []))]);

@@ -87,6 +87,25 @@ const DECAY_HELPERS: Record<string, string> = {
 };
 
 /** The JS source of the exported optimizer module (see the file header). */
+// JavaScript's reserved words, strict mode's included (the file is a module), and the names it may not rebind.
+const JS_WORDS = new Set(`
+break case catch class const continue debugger default delete do else enum export extends false finally for function
+if import in instanceof new null return super switch this throw true try typeof var void while with yield let static
+implements interface package private protected public await arguments eval undefined NaN Infinity
+`.split(/\s+/).filter(Boolean));
+
+/** What the file itself defines or reads around the class (its helpers all begin with _). */
+const TFJS_FILE_NAMES = ['tf', 'DEFAULTS', 'SLOTS', 'module', 'exports', 'require'];
+
+/** Why `name` cannot name the exported TensorFlow.js class, or undefined if it can. */
+export function tfjsNameProblem(name: string): string | undefined {
+  if (JS_WORDS.has(name)) return `${name} is a reserved word in JavaScript`;
+  // The class is declared where the file's code runs: one named Math or Number would hide the global it calls.
+  if (Object.getOwnPropertyNames(globalThis).includes(name)) return `${name} is a JavaScript global`;
+  if (name.startsWith('_') || TFJS_FILE_NAMES.includes(name)) return `the file itself uses ${name} (${TFJS_FILE_NAMES.join(', ')} and names beginning with _)`;
+  return undefined;
+}
+
 export function renderTfjs(info: RuleInfo, options: TfjsExportOptions): string {
   const s = scheduleKernel(info);
   const scalarsDialect = new TfjsScalarDialect();

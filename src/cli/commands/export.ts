@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { EXPORT_TARGETS, exportRule, type ExportTarget } from '../../export';
+import { EXPORT_TARGETS, classNameProblem, exportRule, type ExportTarget } from '../../export';
 import { compileRule } from '../../compiler/analyze';
 import { InputError } from '../../search/search-inputs';
 
@@ -23,6 +23,8 @@ interface ExportFlags { to: ExportTarget; out?: string; fused?: boolean; classNa
 /** The exported source; bad input (a rule, --fused for tfjs) is an InputError (exit 2). */
 export function exportOutput(rule: string, flags: ExportFlags): string {
   if (flags.fused && flags.to !== 'pytorch') throw new InputError('--fused is for --to pytorch (TensorFlow.js runs its own kernels)');
+  const problem = flags.className === undefined ? undefined : classNameProblem(flags.className, flags.to);
+  if (problem) throw new InputError(`--class ${flags.className}: ${problem}`);
   return exportRule(compileRule(rule), flags.to, { fused: flags.fused, className: flags.className });
 }
 
