@@ -89,7 +89,7 @@ function fail(message: string): never {
 function describe(x: unknown): string {
   if (ArrayBuffer.isView(x)) return `a ${x.constructor.name}`;
   if (Array.isArray(x)) return 'an Array';
-  if (x === null) return 'null';
+  if (x === null || x === undefined) return String(x);
   return typeof x === 'object' ? `an object` : `${typeof x} ${String(x)}`;
 }
 
@@ -218,11 +218,13 @@ function checkArrays(what: string, arrays: unknown, count: number | undefined): 
   if (count !== undefined && arrays.length !== count) {
     throw new RangeError(`step: ${what} has ${arrays.length} arrays, expected ${count}`);
   }
-  arrays.forEach((a, k) => {
+  // A for loop, not forEach: forEach skips the holes of a sparse list ([, w]), which then reached the kernel.
+  for (let k = 0; k < arrays.length; k++) {
+    const a: unknown = arrays[k];
     // types.isFloat32Array also knows arrays made in another realm (vm contexts, some test runners).
     if (!types.isFloat32Array(a)) throw new TypeError(`step: ${what}[${k}] must be a Float32Array, received ${describe(a)}`);
     if (isDetached(a)) throw new TypeError(`step: ${what}[${k}] is detached (its ArrayBuffer was transferred)`);
-  });
+  }
 }
 
 function encode(a: Float32Array): string {

@@ -231,6 +231,11 @@ test('bad calls give errors that say what was expected and what was received', (
   assert.throws(() => opt.step([w], [new Float64Array(8) as never]), /grads\[0\] must be a Float32Array, received a Float64Array/);
   assert.throws(() => opt.step([w], []), /grads has 0 arrays, expected 1/);
   assert.throws(() => opt.step(w as never, [w]), /params must be an Array of Float32Array, received a Float32Array/);
+  // A sparse list's hole is named, not skipped (forEach skipped it and the kernel read undefined).
+  const holed: Float32Array[] = [];
+  holed.length = 1;
+  assert.throws(() => opt.step(holed, [new Float32Array(8)]), /params\[0\] must be a Float32Array, received undefined$/);
+  assert.throws(() => (opt.step as () => void)(), /params must be an Array of Float32Array, received undefined$/);
   const gone = new Float32Array(8);
   structuredClone(gone.buffer as ArrayBuffer, { transfer: [gone.buffer as ArrayBuffer] });
   assert.throws(() => opt.step([gone], [new Float32Array(0)]), /params\[0\] is detached/);
