@@ -193,10 +193,31 @@ function compileFailure(step: CompileStep, signal: string | null | undefined, me
   return step.failed(signal === 'SIGTERM' ? `the compiler ran past ${COMPILE_TIMEOUT_MS / 1000} s and was stopped` : messages);
 }
 
-/** Moves the finished library into place (atomically). */
+function fileDigest(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/**
+ * Whether a cached library is the one compiled: its SHA-256 against the one written beside it (`<key>.so.sha256`).
+ * A library damaged in the middle (a bad block, a stray write) keeps its size and headers, loads, and crashes the
+ * process when called; one that fails this check, or has no digest (an older cache), is compiled again.
+ */
+export function libraryIntact(file: string): boolean {
+  try {
+    return fs.readFileSync(`${file}.sha256`, 'utf8').trim() === fileDigest(file);
+  } catch {
+    return false;
+  }
+}
+
+/** Moves the finished library into place (atomically), then its digest. */
 function finishCompile(step: CompileStep, out: string): void {
   if (!fs.existsSync(step.tmp)) throw step.failed('the compiler reported success but wrote no library');
+  const digest = fileDigest(step.tmp);
   fs.renameSync(step.tmp, out);
+  try {
+    writeAtomic(`${out}.sha256`, `${digest}\n`);
+  } catch { /* without its digest the library is only compiled again next time */ }
 }
 
 /** Compiles source into a shared library at `out` (atomically); throws with the compiler's messages. */
@@ -269,7 +290,7 @@ export function getCpuKernel(req: KernelRequest): CachedKernel {
   const addon = loadAddon();
   let origin: CachedKernel['origin'] = 'disk';
   let compileMs = 0;
-  if (!fs.existsSync(libraryPath)) {
+  if (!libraryIntact(libraryPath)) {
     const start = performance.now();
     compileLibrary(compiler, req.source, libraryPath, flags);
     compileMs = performance.now() - start;

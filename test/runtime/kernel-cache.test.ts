@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { compileRule } from '../../src/compiler';
 import { renderRule } from '../../src/compiler/render';
-import { cacheKey, clearMemoryCache, defaultCacheDir, findCompiler, getCpuKernel } from '../../src/runtime/kernel-cache';
+import { cacheKey, clearMemoryCache, defaultCacheDir, findCompiler, getCpuKernel, libraryIntact } from '../../src/runtime/kernel-cache';
 import { loadAddon } from '../../src/runtime/binding';
 import { SGD_STAND_IN } from './stand-in-kernels';
 
@@ -117,6 +117,28 @@ test('a library cut short on disk is refused before dlopen maps it (no SIGBUS) a
   const cut = path.join(dir, 'cut.so');
   fs.writeFileSync(cut, whole.subarray(0, whole.length - 8));
   assert.throws(() => new (loadAddon().CpuKernel)(cut), /could not load the kernel library .*cut\.so: the file is truncated or damaged \(\d+ bytes; /);
+});
+
+// Damage that keeps the size and the ELF headers loads, and crashed the process (SIGSEGV) when the kernel ran.
+test('a library damaged in the middle on disk fails its digest and is rebuilt, not run', async () => {
+  const dir = fs.mkdtempSync(path.join(cacheDir, 'm-'));
+  const first = await probeInChild(dir, '\n// damaged inside');
+  assert.equal(first.origin, 'compiled');
+  const file = path.join(dir, `${first.key}.so`);
+  assert.ok(libraryIntact(file));
+  const whole = fs.readFileSync(file);
+  const damaged = Buffer.from(whole);
+  damaged.fill(0xff, 1024, whole.length - 1024);
+  fs.writeFileSync(file, damaged);
+  assert.equal(libraryIntact(file), false);
+  const again = await probeInChild(dir, '\n// damaged inside');
+  assert.equal(again.origin, 'compiled');
+  assert.deepEqual(again.w, [0, 1]);
+  assert.ok(fs.readFileSync(file).equals(whole), 'the same library, compiled again');
+  // A cache written before the digests existed: each library is compiled once more, then loads from disk.
+  fs.rmSync(`${file}.sha256`);
+  assert.equal((await probeInChild(dir, '\n// damaged inside')).origin, 'compiled');
+  assert.equal((await probeInChild(dir, '\n// damaged inside')).origin, 'disk');
 });
 
 test('a compile error names the compiler, the kept source file and the compiler message', () => {

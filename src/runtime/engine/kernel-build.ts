@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { CHILDREN_UPDATE_ENTRY, DEFAULT_UPDATE_LAYOUT, layoutName, renderChildrenUpdate, type UpdateLayout } from '../../compiler/render-children';
 import type { KernelRule } from '../../compiler/interpret';
 import { loadAddon, packageRoot } from '../binding';
-import { cacheKey, compileLibrary, compileLibraryAsync, defaultCacheDir, DEFAULT_CPU_FLAGS, findCompiler, getCudaPtx, getCudaPtxAsync, kernelFlags } from '../kernel-cache';
+import { cacheKey, compileLibrary, compileLibraryAsync, defaultCacheDir, DEFAULT_CPU_FLAGS, findCompiler, getCudaPtx, getCudaPtxAsync, kernelFlags, libraryIntact } from '../kernel-cache';
 
 export type EngineDevice = 'cuda' | 'host';
 
@@ -82,7 +82,7 @@ function twinBuild(name: string, source: string, options: BuildOptions) {
   const request = { hash: `${name}:host-twin`, source: unit, flags: EMULATION_FLAGS };
   const dir = path.resolve(options.cacheDir ?? defaultCacheDir());
   const library = path.join(dir, `${cacheKey(request, compiler)}.so`);
-  return { compiler, unit, library, flags: kernelFlags(EMULATION_FLAGS), stale: options.fresh === true || !fs.existsSync(library) };
+  return { compiler, unit, library, flags: kernelFlags(EMULATION_FLAGS), stale: options.fresh === true || !libraryIntact(library) };
 }
 
 /**
