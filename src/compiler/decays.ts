@@ -79,7 +79,9 @@ export interface StepScalarOptions {
 }
 
 function checkFinite(name: string, x: number): void {
-  if (typeof x !== 'number' || !Number.isFinite(x)) throw new RangeError(`scalars: ${name} must be a finite number, got ${x}`);
+  if (typeof x !== 'number' || !Number.isFinite(x)) {
+    throw new RangeError(`scalars: ${name} must be a finite number, got ${typeof x === 'number' ? x : `${typeof x} ${JSON.stringify(x)}`}`);
+  }
 }
 
 /**
@@ -95,7 +97,14 @@ export function fillScalars(
   if (!(out instanceof Float32Array) || out.length < NOS_SCALAR_COUNT) {
     throw new RangeError(`scalars: out must be a Float32Array of at least ${NOS_SCALAR_COUNT} values`);
   }
+  if (!info || typeof info !== 'object' || !Array.isArray(info.decays)) {
+    throw new TypeError(`scalars: expected a compiled rule (compileRule(text)), received ${info === null ? 'null' : typeof info}`);
+  }
+  if (!opts || typeof opts !== 'object') throw new TypeError(`scalars: options must be an object ({ lr, ... }), received ${opts === null ? 'null' : typeof opts}`);
   if (!Number.isInteger(t) || t < 1) throw new RangeError(`scalars: step t is 1-based and must be an integer >= 1, got ${t}`);
+  if (opts.betas !== undefined && (!Array.isArray(opts.betas) || opts.betas.length !== 3)) {
+    throw new RangeError(`scalars: betas must be [beta1, beta2, beta3], got ${JSON.stringify(opts.betas)}`);
+  }
   const [beta1, beta2, beta3] = opts.betas ?? [0.9, 0.999, 0.999];
   const delta = opts.delta ?? 1e-8;
   const momentum = opts.momentum ?? 0.9;

@@ -83,6 +83,19 @@ export function binary(op: BinaryOp, left: Node, right: Node): BinaryNode {
   return intern(key, (id) => ({ id, key, kind: 'binary', op, left, right }));
 }
 
+/**
+ * Throws a TypeError unless x is a node of this IR.  Every node comes from the constructors above and is interned, so
+ * the table holding x under its key is the whole check (a look-alike object, or a compiled rule, is not a node).
+ */
+export function checkNode(where: string, x: unknown): asserts x is Node {
+  if (typeof x === 'object' && x !== null && table.get((x as { key?: unknown }).key as string) === x) return;
+  const shown = x === null || x === undefined ? String(x) : Array.isArray(x) ? 'an Array'
+    : typeof x === 'object' ? 'an object' : `${typeof x} ${JSON.stringify(x)}`;
+  const compiled = typeof x === 'object' && x !== null && 'root' in x && 'canonical' in x;
+  throw new TypeError(`${where}: expected an expression node (from parseRule or decodeTokens, or a compiled rule's root), ` +
+    `received ${compiled ? "a compiled rule (pass its .root)" : shown}`);
+}
+
 /** Children in evaluation order. */
 export function children(node: Node): Node[] {
   switch (node.kind) {

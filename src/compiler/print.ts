@@ -1,6 +1,6 @@
 // Printers for IR: infix text with minimal parentheses (reparses to the same IR) and LaTeX.
 
-import { Node, topoOrder, children } from './ir';
+import { Node, checkNode, topoOrder, children } from './ir';
 
 /** Shortest text of a finite number that reads back to the same double ("1e-4" rather than "0.0001"). */
 export function formatNumber(value: number): string {
@@ -126,6 +126,8 @@ export interface PrintOptions {
 
 /** Infix text with minimal parentheses; parsing it gives back the same IR (for parsed or simplified trees). */
 export function printInfix(root: Node, options: PrintOptions = {}): string {
+  checkNode('printInfix', root);
+  if (options === null || typeof options !== 'object') throw new TypeError(`printInfix: options must be an object, received ${String(options)}`);
   const labelled = options.labels === false ? new Set<number>() : sharedSites(root);
   const memo = new Map<number, [string, number]>();
   const marked = options.labels === false ? options.markSites ?? new Set<number>() : new Set<number>();
@@ -188,6 +190,7 @@ function latexNumber(value: number): string {
 
 /** LaTeX for a rule (division shows its delta, log and sqrt their absolute values). */
 export function printLatex(root: Node): string {
+  checkNode('printLatex', root);
   const wrap = (node: Node, min: number): string => {
     const [text, prec] = show(node);
     return prec >= min ? text : `\\left(${text}\\right)`;

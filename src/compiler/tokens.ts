@@ -4,7 +4,7 @@
 // returns u1(op1) (its second operand is still read, so it must be valid, but it does not enter the rule).
 
 import { NosSyntaxError, suggestion } from './errors';
-import { Node, binary, constant, decay, input, noise, unary, BinaryOp, UnaryOp, children, topoOrder } from './ir';
+import { Node, binary, constant, decay, input, noise, unary, BinaryOp, UnaryOp, checkNode, children, topoOrder } from './ir';
 import { adamNode, negate, rmspropNode } from './parse-infix';
 import { simplify } from './simplify';
 
@@ -158,6 +158,9 @@ export function decodeTokens(tokens: string[] | string): Node {
 
 /** Prints a token list as text, groups separated by ' | '. */
 export function printTokens(tokens: readonly string[]): string {
+  if (!Array.isArray(tokens)) throw new TypeError(`printTokens: tokens must be an Array of strings, received ${tokens === null ? 'null' : typeof tokens}`);
+  const bad = tokens.findIndex((t) => typeof t !== 'string');
+  if (bad >= 0) throw new TypeError(`printTokens: tokens[${bad}] must be a string, received ${typeof tokens[bad]}`);
   const groups: string[] = [];
   for (let i = 0; i < tokens.length; i += 5) groups.push(tokens.slice(i, i + 5).join(' '));
   return groups.join(' | ');
@@ -239,6 +242,7 @@ function constantGroups(): Map<string, readonly string[]> {
  * A random node used at more than one place keeps one shared draw by going through the bank.
  */
 export function encodeTokens(root: Node): string[] {
+  checkNode('encodeTokens', root);
   // Tree multiplicity of each node (paths from the root): a random node used more than once must be computed once,
   // in a bank group, so every use sees the same draw.
   const uses = new Map<number, number>([[root.id, 1]]);

@@ -75,3 +75,14 @@ test('fillScalars rejects bad steps, betas and a missing T', () => {
   assert.throws(() => fillScalars({ decays: [{ name: 'ld', n: 0 }] }, { lr: 1 }, 1, undefined), /uses decay ld, so total steps T must be given/);
   assert.throws(() => fillScalars({ decays: [] }, { lr: 1 }, 1, 10, new Float32Array(4)), /Float32Array of at least 32/);
 });
+
+test('fillScalars names a missing rule, missing options, betas that are not a list and an lr that is not a number', () => {
+  const rule = { decays: [] };
+  assert.throws(() => fillScalars(undefined as never, { lr: 1 }, 1, undefined), /scalars: expected a compiled rule \(compileRule\(text\)\), received undefined/);
+  assert.throws(() => fillScalars(rule, undefined as never, 1, undefined), /scalars: options must be an object \(\{ lr, ... \}\), received undefined/);
+  assert.throws(() => fillScalars(rule, null as never, 1, undefined), /options must be an object .* received null/);
+  assert.throws(() => fillScalars(rule, { lr: 1, betas: 5 as never }, 1, undefined), /scalars: betas must be \[beta1, beta2, beta3\], got 5/);
+  assert.throws(() => fillScalars(rule, { lr: 1, betas: [0.9, 0.99] as never }, 1, undefined), /betas must be \[beta1, beta2, beta3\], got \[0.9,0.99\]/);
+  // A string that looks like a number is named as a string (it printed as 'got 1').
+  assert.throws(() => fillScalars(rule, { lr: '1' as never }, 1, undefined), /scalars: lr must be a finite number, got string "1"/);
+});
