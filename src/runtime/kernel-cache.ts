@@ -179,7 +179,7 @@ function prepareCompile(compiler: Compiler, source: string, out: string, flags: 
     makeDirs(dir);
     writeAtomic(`${base}.cc`, source);
   } catch (err) {
-    throw new Error(`the kernel cache folder ${dir} is not writable (${(err as Error).message}); set NOS_CACHE_DIR to a writable folder`);
+    throw new Error(`the kernel cache folder ${dir} is not writable (${(err as Error).message}); give a writable folder as the cacheDir option or NOS_CACHE_DIR`);
   }
   const tmp = `${base}.${process.pid}.${randomBytes(4).toString('hex')}.tmp.so`;
   const [exe, ...pre] = compiler.command;

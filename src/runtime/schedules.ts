@@ -56,6 +56,11 @@ const SCHEDULE_FIELDS: Record<ScheduleSpec['kind'], readonly string[]> = {
  */
 export function checkSchedule(spec: ScheduleSpec, totalSteps: number | undefined): void {
   learningRate(spec, 1, 0, totalSteps, 0);
+  if (spec.kind === 'restarts' && spec.tMul !== undefined && spec.tMul < 1) {
+    // Shrinking periods end: the last step must fall inside them, so the run needs its length now, not at the failure.
+    if (totalSteps === undefined) throw new RangeError(`schedule 'restarts': tMul ${spec.tMul} < 1 needs the optimizer's totalSteps (the periods shrink and end)`);
+    learningRate(spec, 1, totalSteps - 1, totalSteps, 0);
+  }
   const known = SCHEDULE_FIELDS[spec.kind];
   for (const key of Object.keys(spec)) {
     if (key !== 'kind' && !known.includes(key)) {
@@ -117,6 +122,10 @@ export function learningRate(spec: ScheduleSpec, lr: number, t: number, totalSte
       const tMul = positive(where, 'tMul', spec.tMul ?? 2);
       const mMul = positive(where, 'mMul', spec.mMul ?? 1);
       const alpha = finite(where, 'alpha', spec.alpha, 0);
+      // tMul < 1: the periods shrink and all of them end after first / (1 - tMul) steps (TensorFlow gives NaN after).
+      if (tMul < 1 && t >= first / (1 - tMul)) {
+        throw new RangeError(`${where}: with tMul ${tMul} < 1 the periods shrink and end after ${first / (1 - tMul)} steps; step ${t} is past them (use tMul >= 1, or fewer steps)`);
+      }
       let completed = t / first;
       let iRestart: number;
       if (tMul === 1) {

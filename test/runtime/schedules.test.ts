@@ -81,3 +81,13 @@ test('a field the kind does not take is refused (a misspelt one would be ignored
   checkSchedule({ kind: 'noisy-linear-cosine', decaySteps: 5, numPeriods: 1, alpha: 0, beta: 0.001, initialVariance: 1, varianceDecay: 0.55 }, undefined);
   checkSchedule({ kind: 'restarts', firstDecaySteps: 4, tMul: 2, mMul: 1, alpha: 0 }, undefined);
 });
+
+test('restarts with tMul < 1: the shrinking periods end, so a run past their end is refused when the optimizer is made', () => {
+  const spec: ScheduleSpec = { kind: 'restarts', firstDecaySteps: 4, tMul: 0.5 };
+  // The periods 4, 2, 1, ... sum to 8: steps 0..7 are inside them, and follow TensorFlow's formula there.
+  for (let t = 0; t < 8; t++) assert.ok(Number.isFinite(learningRate(spec, 1, t, undefined, 0)), `t=${t}`);
+  assert.throws(() => learningRate(spec, 1, 8, undefined, 0), /with tMul 0.5 < 1 the periods shrink and end after 8 steps; step 8 is past them/);
+  checkSchedule(spec, 8);
+  assert.throws(() => checkSchedule(spec, 9), /end after 8 steps; step 8 is past them/);
+  assert.throws(() => checkSchedule(spec, undefined), /tMul 0.5 < 1 needs the optimizer's totalSteps/);
+});
