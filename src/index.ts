@@ -36,7 +36,17 @@ export function loadProtocol(nameOrFile: string): ProtocolConfig {
 export async function evaluateRule(rule: string, protocol: ProtocolConfig | string = 'quick', data: { path?: string } = {},
   options: EvalOptions = {}): Promise<EvalOutcome> {
   const mod = protocolModule();
-  return mod.evaluateRule(rule, typeof protocol === 'string' ? mod.loadProtocol(protocol) : protocol, data, options);
+  // Arguments are the caller's mistake and throw; a rule that fails to train is an outcome (status 'error' and why).
+  checkKeys(data, { path: true }, 'data', 'evaluateRule');
+  if (data.path !== undefined && (typeof data.path !== 'string' || data.path === '')) throw new TypeError(`evaluateRule: data.path must be a folder's path, received ${JSON.stringify(data.path)}`);
+  checkKeys(options, EVAL_OPTION_KEYS, 'options', 'evaluateRule');
+  if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') throw new TypeError(`evaluateRule: options.device must be 'cpu' or 'cuda', received ${JSON.stringify(options.device)}`);
+  if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32)) throw new TypeError(`evaluateRule: options.seed must be an integer in [0, 2^32), received ${String(options.seed)}`);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new TypeError(`evaluateRule: options.onProgress must be a function, received ${typeof options.onProgress}`);
+  if (typeof protocol === 'string') return mod.evaluateRule(rule, mod.loadProtocol(protocol), data, options);
+  if (protocol === null || typeof protocol !== 'object') throw new TypeError(`evaluateRule: protocol must be a preset name, a JSON file's path or a ProtocolConfig, received ${protocol === null ? 'null' : typeof protocol}`);
+  mod.checkProtocol(protocol);
+  return mod.evaluateRule(rule, protocol, data, options);
 }
 
 /** The settings `nos search` takes as flags; each one left out takes the flag's default. */
@@ -55,20 +65,21 @@ export interface SearchOptions extends Omit<RunSearchOptions, 'config' | 'deps'>
   config?: SearchSettings | SearchConfig;
 }
 
-// Every key each object of runSearch's may hold (Records, so the compiler says when a setting is added and not here).
+// Every key each object of runSearch's and evaluateRule's may hold (Records, so the compiler says when one is added and not here).
 const SEARCH_OPTION_KEYS: Record<keyof SearchOptions, true> = { outDir: true, resume: true, config: true, overrides: true, onEvent: true, signal: true };
 const SEARCH_SETTING_KEYS: Record<keyof SearchInputs, true> = {
   budget: true, batchSize: true, workers: true, strategy: true, space: true, protocol: true, data: true, device: true, seed: true,
   queue: true, timeoutS: true, maxRssMb: true, inFlight: true, ppo: true, confirm: true, hurdles: true, fec: true, fidelity: true,
 };
+const EVAL_OPTION_KEYS: Record<keyof EvalOptions, true> = { device: true, seed: true, onProgress: true };
 const OVERRIDE_KEYS: Record<keyof NonNullable<SearchOptions['overrides']>, true> = { budget: true, workers: true, queue: true, inFlight: true, confirm: true };
 
 /** A misspelt setting would otherwise be ignored silently (budgett: a search of the default 100 rules would run). */
-function checkKeys(value: unknown, known: Record<string, true>, where: string): void {
+function checkKeys(value: unknown, known: Record<string, true>, where: string, fn = 'runSearch'): void {
   if (value === undefined) return;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`runSearch: ${where} must be an object, received ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`${fn}: ${where} must be an object, received ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
   for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(known, key)) throw new TypeError(`runSearch: unknown ${where === 'options' ? 'option' : `${where} setting`} '${key}' (known: ${Object.keys(known).join(', ')})`);
+    if (!Object.hasOwn(known, key)) throw new TypeError(`${fn}: unknown ${where === 'options' ? 'option' : `${where} setting`} '${key}' (known: ${Object.keys(known).join(', ')})`);
   }
 }
 

@@ -44,6 +44,9 @@ export function exportRule(rule: string | RuleInfo, target: ExportTarget, option
   checkOptions(options);
   if (!EXPORT_TARGETS.includes(target)) throw new RangeError(`exportRule: unknown target ${JSON.stringify(target)}: expected one of ${EXPORT_TARGETS.join(', ')}`);
   const info = typeof rule === 'string' ? compileRule(rule) : rule;
+  if (!info || typeof info !== 'object' || typeof info.canonical !== 'string' || typeof info.hash !== 'string') {
+    throw new TypeError(`exportRule: rule must be a rule text, a rule name or a compiled rule (compileRule), received ${info === null ? 'null' : typeof info}`);
+  }
   const className = options.className ?? exportClassName(info);
   const problem = classNameProblem(className, target);
   if (problem) throw new RangeError(`exportRule: ${problem}`);

@@ -28,6 +28,8 @@ test('options are checked: unknown keys, a fused that is not a boolean, and opti
   assert.throws(() => exportRule('adam', 'pytorch', null as never), /options must be an object, got null/);
   assert.throws(() => exportRule('adam', 'pytorch', { className: 7 } as never), /className must be a string, got number/);
   assert.throws(() => exportRule('adam', 'onnx' as never), /unknown target "onnx": expected one of pytorch, tfjs/);
+  assert.throws(() => exportRule(undefined as never, 'pytorch'), /exportRule: rule must be a rule text, a rule name or a compiled rule \(compileRule\), received undefined/);
+  assert.throws(() => exportRule({ root: 1 } as never, 'tfjs'), /exportRule: rule must be .* received object/);
 });
 
 // Names a careless check would refuse (they are attributes, locals or words of comments in the files) are taken.

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../../src/runtime/binding';
 import { buildProgram } from '../../src/cli/nos';
 import * as os from 'node:os';
-import { SEARCH_DEFAULTS, runSearch } from '../../src/index';
+import { SEARCH_DEFAULTS, evaluateRule, loadProtocol, runSearch } from '../../src/index';
 
 const root = packageRoot();
 
@@ -52,4 +52,26 @@ test('runSearch refuses a setting it does not know, naming it, before it writes 
     assert.equal(fs.existsSync(dir), false);
   }
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+});
+
+test('evaluateRule refuses arguments it cannot use, naming them, before it trains (a misspelt data key ran on the default data)', async () => {
+  const quick = loadProtocol('quick');
+  const cases: Array<[unknown[], RegExp]> = [
+    [['adam', 'quick', '/tmp'], /evaluateRule: data must be an object, received string/],
+    [['adam', 'quick', null], /evaluateRule: data must be an object, received null/],
+    [['adam', 'quick', { paht: '/tmp' }], /evaluateRule: unknown data setting 'paht' \(known: path\)/],
+    [['adam', 'quick', { path: 5 }], /evaluateRule: data.path must be a folder's path, received 5/],
+    [['adam', 'quick', {}, { seeed: 1 }], /evaluateRule: unknown option 'seeed' \(known: device, seed, onProgress\)/],
+    [['adam', 'quick', {}, { device: 'gpu' }], /options.device must be 'cpu' or 'cuda', received "gpu"/],
+    [['adam', 'quick', {}, { seed: 1.5 }], /options.seed must be an integer in \[0, 2\^32\), received 1.5/],
+    [['adam', 'quick', {}, { onProgress: 'log' }], /options.onProgress must be a function, received string/],
+    [['adam', 7], /protocol must be a preset name, a JSON file's path or a ProtocolConfig, received number/],
+    // A ProtocolConfig is checked whole: a partial one trained with undefined fields (an outcome 'error' after data loading).
+    [['adam', { name: 'mine', lrs: [0.1] }], /protocol 'mine': .*must have required property 'sweepEpochs'/],
+    [['adam', { ...quick, batchSize: 0 }], /protocol 'quick': \/batchSize must be >= 1/],
+    [['adam', { ...quick, extends: 'paper' }], /protocol 'quick': 'extends' is for protocol files \(loadProtocol\)/],
+  ];
+  for (const [args, message] of cases) {
+    await assert.rejects((evaluateRule as (...a: unknown[]) => Promise<unknown>)(...args), message, String(message));
+  }
 });

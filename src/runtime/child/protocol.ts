@@ -78,6 +78,11 @@ const PROTOCOL_SCHEMA = {
   },
 };
 const validateProtocol = new Ajv({ allErrors: true }).compile(PROTOCOL_SCHEMA);
+/** A protocol to run (not a file's fields over a preset): every field but sweep, and no extends. */
+const RUN_FIELDS: ReadonlyArray<Exclude<keyof ProtocolConfig, 'sweep'>> = [
+  'name', 'lrs', 'sweepEpochs', 'finalEpochs', 'trainExamples', 'validationExamples', 'batchSize', 'model', 'threads', 'maxSeconds',
+];
+const validateRunProtocol = new Ajv({ allErrors: true }).compile({ ...PROTOCOL_SCHEMA, required: RUN_FIELDS, not: { required: ['extends'] } });
 
 /** A bad protocol name or file; the message says which and why. */
 export class ProtocolError extends Error {
@@ -93,12 +98,21 @@ export class ProtocolError extends Error {
  */
 export function loadProtocol(nameOrFile: string): ProtocolConfig {
   if (nameOrFile === 'paper' || nameOrFile === 'quick') return { ...PROTOCOLS[nameOrFile], lrs: [...PROTOCOLS[nameOrFile].lrs] };
+  if (typeof nameOrFile !== 'string' || nameOrFile === '') {
+    throw new ProtocolError(`protocol must be a preset name (paper, quick) or a JSON file's path, received ${JSON.stringify(nameOrFile) ?? String(nameOrFile)}`);
+  }
   if (!fs.existsSync(nameOrFile)) {
     throw new ProtocolError(`protocol '${nameOrFile}': not a preset (paper, quick) and no such file`);
   }
+  let text: string;
+  try {
+    text = fs.readFileSync(nameOrFile, 'utf8');
+  } catch (e) {
+    throw new ProtocolError(`protocol file ${nameOrFile}: cannot be read (${(e as Error).message})`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(nameOrFile, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (e) {
     throw new ProtocolError(`protocol file ${nameOrFile}: not valid JSON (${(e as Error).message})`);
   }
@@ -197,9 +211,13 @@ async function acquireTrainer(protocol: ProtocolConfig, data: PreparedData): Pro
   return { trainer, release: () => { entry.busy = false; } };
 }
 
-function checkProtocol(p: ProtocolConfig): void {
+/** Throws a ProtocolError naming what makes `p` no protocol (the schema's field paths) or impossible to run. */
+export function checkProtocol(p: ProtocolConfig): void {
   // (Passed as unknown: the validator is a type guard and would narrow p to never on failure.)
-  if (!validateProtocol(p as unknown)) throw new ProtocolError(`protocol '${p.name}': ${(validateProtocol.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join('; ')}`);
+  if (!validateRunProtocol(p as unknown)) {
+    const problems = (validateRunProtocol.errors ?? []).map((e) => e.keyword === 'not' ? "'extends' is for protocol files (loadProtocol)" : `${e.instancePath} ${e.message}`);
+    throw new ProtocolError(`protocol '${(p as { name?: unknown })?.name}': ${problems.join('; ')}`);
+  }
   const problem = protocolProblem(p);
   if (problem) throw new ProtocolError(`protocol '${p.name}': ${problem}`);
 }

@@ -121,3 +121,10 @@ test('evaluateRule: CIFAR-10 binary data (3x32x32) through the convnet', async (
   assert.equal(outcome.status, 'ok', outcome.error);
   assert.ok(outcome.reward > 0.9, `reward ${outcome.reward} (chance 0.5)`);
 });
+
+test('loadProtocol: a name that is not a string, and a folder, are named as such', () => {
+  assert.throws(() => loadProtocol(null as never), (e: Error) => e instanceof ProtocolError && /protocol must be a preset name \(paper, quick\) or a JSON file's path, received null/.test(e.message));
+  assert.throws(() => loadProtocol('' as never), /protocol must be a preset name .* received ""/);
+  // A folder used to be reported as 'not valid JSON (EISDIR ...)'.
+  assert.throws(() => loadProtocol(dataDir), (e: Error) => e instanceof ProtocolError && e.message.includes(dataDir) && /cannot be read \(EISDIR/.test(e.message));
+});
