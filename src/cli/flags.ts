@@ -6,9 +6,14 @@ import { parseRedisUrl } from '../search/queue-redis';
 /** Seconds a timer can wait (2^31 - 1 ms, about 24.8 days): Node fires longer timers at once. */
 export const MAX_TIMER_SECONDS = MAX_TIMEOUT_SECONDS;
 
+/** Number(text), except that a blank text is NaN (Number('') is 0: `--seed ''` was seed 0). */
+function numberOf(text: string): number {
+  return text.trim() === '' ? NaN : Number(text);
+}
+
 export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {
-    const n = Number(text);
+    const n = numberOf(text);
     if (!Number.isInteger(n) || n < min || n > max) {
       throw new InvalidArgumentError(`${flag} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got ${JSON.stringify(text)}`);
     }
@@ -18,7 +23,7 @@ export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER
 
 export function positiveNumber(flag: string, max = Infinity) {
   return (text: string): number => {
-    const n = Number(text);
+    const n = numberOf(text);
     if (!Number.isFinite(n) || n <= 0 || n > max) {
       throw new InvalidArgumentError(`${flag} must be a number > 0${max < Infinity ? ` and at most ${max}` : ''}, got ${JSON.stringify(text)}`);
     }
@@ -29,7 +34,7 @@ export function positiveNumber(flag: string, max = Infinity) {
 /** A number from min to max (a limit whose bounds are those the jobs enforce: src/search/limits.ts). */
 export function boundedNumber(flag: string, min: number, max: number) {
   return (text: string): number => {
-    const n = Number(text);
+    const n = numberOf(text);
     if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a number from ${min} to ${max}, got ${JSON.stringify(text)}`);
     return n;
   };
@@ -43,4 +48,12 @@ export function queueUrl(text: string): string {
     throw new InvalidArgumentError((e as Error).message);
   }
   return text;
+}
+
+/** A path or name that must not be blank (an empty --data was the default folder, an empty --out a file named ''). */
+export function nonBlank(flag: string, what: string) {
+  return (text: string): string => {
+    if (text.trim() === '') throw new InvalidArgumentError(`${flag} must name ${what}, got ${JSON.stringify(text)}`);
+    return text;
+  };
 }

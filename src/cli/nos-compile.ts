@@ -2,16 +2,17 @@
 // `nos-compile`: the rule compiler on its own (same as `nos compile`); exit 0 ok, 2 bad rule or flag, 1 otherwise.
 import { Command, CommanderError } from 'commander';
 import { configureCompileCommand } from './commands/compile';
+import { strictOptions } from './strict-options';
 import { packageVersion } from './version';
 
 export async function main(argv: string[]): Promise<number> {
-  const program = configureCompileCommand(
+  const program = strictOptions(configureCompileCommand(
     new Command('nos-compile')
       .description('compile a Neural Optimizer Search update rule to a fused kernel (C++, CUDA, JS), IR, tokens, LaTeX, JSON, or an optimizer for PyTorch or TensorFlow.js')
       .showHelpAfterError('(run with --help for usage)')
       .version(packageVersion(), '-V, --version', 'print the version of nos')
       .exitOverride(),
-  );
+  ));
   try {
     await program.parseAsync(argv);
     return 0;

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { strictOptions } from './strict-options';
 import { packageVersion } from './version';
 
 const COMMANDS_DIR = path.join(__dirname, 'commands');
@@ -22,7 +23,7 @@ export function buildProgram(): Command {
     if (typeof mod.register !== 'function') throw new Error(`src/cli/commands/${file} does not export register(program)`);
     mod.register(program);
   }
-  return program;
+  return strictOptions(program); // a flag given twice, or missing its value: exit 2
 }
 
 /** Exit codes (docs/contracts.md): 0 success, 2 bad input (bad rule, bad flag, bad file), 1 anything else. */

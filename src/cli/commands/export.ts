@@ -5,6 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { EXPORT_TARGETS, classNameProblem, exportRule, type ExportTarget } from '../../export';
 import { compileRule } from '../../compiler/analyze';
 import { InputError } from '../../search/search-inputs';
+import { nonBlank } from '../flags';
 
 function parseTarget(text: string): ExportTarget {
   if (!(EXPORT_TARGETS as readonly string[]).includes(text)) {
@@ -50,7 +51,7 @@ export function register(program: Command): void {
     .description('write a rule as an optimizer of another framework: a torch.optim.Optimizer (Python) or a TensorFlow.js tf.Optimizer (JS)')
     .argument('<rule...>', 'an infix rule, a rule name (powersign, addsign-ld, table6-05) or controller tokens')
     .requiredOption('--to <framework>', `${EXPORT_TARGETS.join(' | ')}`, parseTarget)
-    .option('-o, --out <file>', 'write the file here (default: standard output)')
+    .option('-o, --out <file>', 'write the file here (default: standard output)', nonBlank('--out', 'a file'))
     .option('--fused', 'pytorch: also carry the rule\'s fused C++/CUDA kernel, built by torch.utils.cpp_extension.load_inline')
     .option('--class <name>', 'the optimizer class\'s name (default from the rule: powersign -> NosPowerSign)', parseClassName)
     .showHelpAfterError('(run with --help for usage; a rule that starts with \'-\' goes after --)')

@@ -15,6 +15,8 @@ export function register(program: Command): void {
     .option('--json', 'print leaderboard.json instead of the table')
     .action((dir: string, flags: { top: number; json?: boolean }) => {
       if (dir.trim() === '' || !fs.existsSync(path.join(dir, 'ledger.jsonl'))) throw new InputError(`${dir.trim() === '' ? JSON.stringify(dir) : dir}: not a search folder (no ledger.jsonl)`);
+      // A folder (or a device) in its place read as EISDIR and exit 1.
+      if (!fs.statSync(path.join(dir, 'ledger.jsonl')).isFile()) throw new InputError(`${path.join(dir, 'ledger.jsonl')}: not a file`);
       const report = buildReport(dir);
       // A damaged line costs that line, not the report: say which and why, then print what is valid.
       for (const problem of report.problems.slice(0, 10)) process.stderr.write(`warning: ${problem}; left out of the report\n`);

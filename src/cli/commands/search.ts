@@ -1,4 +1,5 @@
 // `nos search`: runs (or resumes) a search with a live status line, then prints and writes its leaderboard and plot.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
@@ -13,7 +14,7 @@ import { DEFAULT_FIDELITY, outcomeLabel } from '../../search/fidelity';
 import { buildSearchConfig, checkResumeInputs, InputError, prepareOutDir } from '../../search/search-inputs';
 import { runSearch, type SearchEvent } from '../../search/search-loop';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
-import { boundedNumber, integer, queueUrl } from '../flags';
+import { boundedNumber, integer, nonBlank, queueUrl } from '../flags';
 
 /** `npm run search` with no arguments: a short search that finishes in minutes on 2 cores. */
 export const DEFAULT_BUDGET = 100;
@@ -160,6 +161,9 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     prepareOutDir(outDir, false);
   } else {
     prepareOutDir(outDir, true);
+    const ledgerFile = path.join(outDir, LEDGER_FILE);
+    // A folder in the ledger's place read as EISDIR and exit 1.
+    if (!fs.statSync(ledgerFile).isFile()) throw new InputError(`--out ${outDir}: ${LEDGER_FILE} is not a file: holds no search to resume`);
     const start = readLedger(path.join(outDir, LEDGER_FILE)).records[0];
     const stored = start?.type === 'start' ? (start.config as SearchConfig).queue : undefined;
     // The folder shows the queue's password as ***: a resume takes it from the file or the environment again.
@@ -239,13 +243,13 @@ export function register(program: Command): void {
     .option('--strategy <kind>', 'ppo | random | evolution', 'ppo')
     .option('--space <name|file>', 'search space preset (small, sign-family, adaptive, paper-full) or JSON file', DEFAULT_SPACE)
     .option('--protocol <name|file>', 'paper | quick | fake | JSON file', 'quick')
-    .option('--data <path>', 'dataset folder: MNIST-style IDX or CIFAR-10 binary (default: the Debian Fashion-MNIST folder)')
+    .option('--data <path>', 'dataset folder: MNIST-style IDX or CIFAR-10 binary (default: the Debian Fashion-MNIST folder)', nonBlank('--data', 'a folder'))
     .option('--device <device>', 'cpu | cuda (cuda: every visible GPU; CUDA_VISIBLE_DEVICES chooses)', 'cpu')
     .option('--seed <s>', 'random seed of the strategy and of every child training', integer('--seed', 0, 0xffffffff), 1)
     .option('--out <dir>', 'search folder (default: runs/<timestamp>)')
     .option('--resume', 'continue the search in --out after a crash or Ctrl-C')
     .option('--queue <url>', 'send jobs to a Redis queue (redis://host:port) served by `nos worker` instead of local workers', queueUrl)
-    .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
+    .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`, nonBlank('--queue-password-file', 'a file'))
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
     .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue; ${GPU_IN_FLIGHT} with --device cuda)`, integer('--in-flight', 1))
     .option('--confirm <k>', 'when the budget is spent, train the top K rules again with two more seeds and rank them by the mean (0: no)', integer('--confirm', 0), DEFAULT_CONFIRM)

@@ -11,7 +11,9 @@ import { runTransfer, type RunInfo } from '../../transfer/run-transfer';
 import type { TransferTask } from '../../transfer/task';
 import { createTask, TASK_NAMES } from '../../transfer/tasks';
 import { DEFAULT_TEXT_PATH } from '../../transfer/text-corpus';
-import { integer } from '../flags';
+import { integer, nonBlank } from '../flags';
+import { makeDirs } from '../../runtime/make-dirs';
+import { describeFsError } from '../../search/checked-write';
 
 /** Where the command writes (tests swap these for buffers). */
 export const transferOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
@@ -34,7 +36,8 @@ function list(flag: string) {
 
 function learningRates(text: string): number[] {
   const lrs = text.split(',').map((s) => Number(s.trim()));
-  if (lrs.length === 0 || lrs.some((lr) => !Number.isFinite(lr) || lr <= 0 || !Number.isFinite(Math.fround(lr)))) {
+  // Kernels take the rate as a float32: one that rounds to 0 (1e-50) or to infinity (1e39) is refused, not run.
+  if (lrs.length === 0 || lrs.some((lr) => !Number.isFinite(lr) || lr <= 0 || !Number.isFinite(Math.fround(lr)) || Math.fround(lr) === 0)) {
     throw new InvalidArgumentError(`--lrs takes comma-separated learning rates > 0 (e.g. 1e-3,1e-2), got ${JSON.stringify(text)}`);
   }
   return [...new Set(lrs)].sort((a, b) => a - b);
@@ -124,6 +127,12 @@ async function transferAction(rules: string[], flags: TransferFlags): Promise<vo
         throw badInput(e); // missing or malformed data or text names the file
       }
     }
+    // A folder that cannot be made (under /proc, under a file, read-only) is bad input named by its flag, before any run.
+    try {
+      makeDirs(out);
+    } catch (e) {
+      throw badInput(new Error(`--out ${out}: cannot create the folder: ${describeFsError(e)}`));
+    }
     const err = transferOutput.stderr;
     err.write(`${continuing ? 'continuing' : 'starting'} ${out}: ${optimizers.length} optimizers (${optimizers.map((o) => o.label).join(', ')}) on ${tasks.map((t) => t.name).join(', ')}, seeds 0..${flags.seeds - 1}${flags.quick ? ', quick sizes' : ''}\n`);
     const progress = flags.progress ? new Progress(err, !!err.isTTY) : null;
@@ -178,8 +187,8 @@ export function register(program: Command): void {
     .option('--seeds <n>', 'seeds per optimizer at its tuned learning rate', integer('--seeds', 1, 100), 3)
     .option('--out <dir>', 'results folder (default runs/transfer-<timestamp>); a folder with finished runs is continued')
     .option('--quick', 'tiny sizes: a first look in about a minute, and the tests')
-    .option('--data <dir>', `images for convnet-large: IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary (default ${DEFAULT_DATA_PATH})`)
-    .option('--text <path>', `plain-text file or folder for lm (default ${DEFAULT_TEXT_PATH})`)
+    .option('--data <dir>', `images for convnet-large: IDX (MNIST, Fashion-MNIST) or CIFAR-10 binary (default ${DEFAULT_DATA_PATH})`, nonBlank('--data', 'a folder'))
+    .option('--text <path>', `plain-text file or folder for lm (default ${DEFAULT_TEXT_PATH})`, nonBlank('--text', 'a file or folder'))
     .option('--lrs <list>', 'learning-rate grid for every task instead of each task\'s own', learningRates)
     .option('--threads <n>', 'onnxruntime threads', integer('--threads', 1, 256), 2)
     .option('--no-progress', 'no progress on stderr')

@@ -5,9 +5,15 @@ import { passwordOnCommandLineNote, QUEUE_PASSWORD_ENV, queueUrlWithPassword } f
 import { DEFAULT_QUEUE_NAME, parseRedisUrl } from '../../search/queue-redis';
 import { GPU_IN_FLIGHT } from '../../search/search-config';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
-import { boundedNumber, integer, queueUrl } from '../flags';
+import { boundedNumber, integer, nonBlank, queueUrl } from '../flags';
 import { startRedisWorker, type RedisWorkerHandle } from '../../search/worker-redis';
 
+
+/** BullMQ refuses an empty name or one with ':' (exit 1, not naming the flag): refused here as a flag error. */
+function queueName(text: string): string {
+  if (text.trim() === '' || text.includes(':')) throw new InvalidArgumentError(`--queue-name must be a non-empty name without ':', got ${JSON.stringify(text)}`);
+  return text;
+}
 
 function device(text: string): 'cpu' | 'cuda' {
   if (text !== 'cpu' && text !== 'cuda') throw new InvalidArgumentError(`--device must be cpu or cuda, got ${JSON.stringify(text)}`);
@@ -17,6 +23,23 @@ function device(text: string): 'cpu' | 'cuda' {
 interface WorkerFlags {
   queue: string; queuePasswordFile?: string; concurrency?: number; device?: 'cpu' | 'cuda'; queueName: string; timeout?: number; maxRss?: number;
   lockDuration: number; stalledInterval: number; quiet?: boolean;
+}
+
+/**
+ * --device cuda on a machine whose one GPU (or driver) cannot train: one line and exit 1 before serving, as `nos search`
+ * and `nos eval` do (was: 256 slots served until the first job, then exit 1). With several GPUs each is checked by the
+ * worker's own pool, which leaves out one that cannot train.
+ */
+function checkCuda(): void {
+  const { visibleGpus } = require('../../search/pool-gpu') as typeof import('../../search/pool-gpu');
+  if (visibleGpus().length > 1) return;
+  const { createOptimizer } = require('../../runtime/optimizer') as typeof import('../../runtime/optimizer');
+  try {
+    createOptimizer('sgd', { device: 'cuda' }).dispose();
+  } catch (e) {
+    const first = ((e as Error).message ?? String(e)).split('\n')[0].replace(/\s*Tried:$/, '');
+    throw Object.assign(new Error(`--device cuda: ${first}`), { exitCode: 1 }); // the machine, not the input
+  }
 }
 
 /** One job at a time per process on the CPU; on GPUs, as many rules as keep every visible GPU's engine busy. */
@@ -37,10 +60,10 @@ export function register(program: Command): void {
     .command('worker')
     .description('take child-training jobs from a search\'s queue on Redis and run them on this machine')
     .requiredOption('--queue <url>', 'the queue: redis://HOST:PORT[/DB]', queueUrl)
-    .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`)
+    .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`, nonBlank('--queue-password-file', 'a file'))
     .option('--concurrency <k>', `jobs run at once, each in its own process (default 1; with --device cuda, ${GPU_IN_FLIGHT} per visible GPU, at most ${MAX_PROCESSES})`, integer('--concurrency', 1, MAX_PROCESSES))
     .option('--device <device>', 'cpu or cuda (overrides what the job asks for); cuda: one GPU engine per visible GPU trains --concurrency jobs side by side', device)
-    .option('--queue-name <name>', 'queue name inside Redis (searches use "nos"; one worker fleet can serve several searches)', DEFAULT_QUEUE_NAME)
+    .option('--queue-name <name>', 'queue name inside Redis (searches use "nos"; one worker fleet can serve several searches)', queueName, DEFAULT_QUEUE_NAME)
     .option('--timeout <seconds>', 'time limit per job (default: the search\'s, else the protocol\'s time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--max-rss <MiB>', 'memory limit per job process (default: the search\'s, else 4096)', boundedNumber('--max-rss', MIN_RSS_MB, MAX_RSS_MB))
     .option('--lock-duration <seconds>', 'a job whose worker is silent this long goes to another worker', boundedNumber('--lock-duration', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS), 60)
@@ -53,6 +76,7 @@ export function register(program: Command): void {
       delete process.env[QUEUE_PASSWORD_ENV]; // read: the job processes need not inherit it
       const note = passwordOnCommandLineNote(flags.queue);
       if (note) process.stderr.write(`${note}\n`);
+      if (flags.device === 'cuda') checkCuda();
       // An unreachable Redis throws here: nos prints the message and exits 1.
       const concurrency = flags.concurrency ?? defaultConcurrency(flags.device);
       const handle: RedisWorkerHandle = await startRedisWorker(url, {

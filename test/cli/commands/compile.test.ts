@@ -23,3 +23,28 @@ test('a rule starting with - gets exit 2 and a hint to put it after --', async (
     assert.match(r.stderr, /a rule that starts with '-' goes after --: nos-compile --emit ir -- "-g \+ m"/);
   }
 });
+
+test('--emit given twice, or followed by a flag instead of its kind, is exit 2 (was: the last --emit silently won)', async () => {
+  const cases: Array<[string[], string]> = [
+    [['adam', '--emit', 'ir', '--emit', 'cpu'], `error: option '-e, --emit <kind>' is given twice ("ir", then "cpu"): give it once\n`],
+    [['adam', '-e', 'ir', '-e', 'cpu'], `error: option '-e, --emit <kind>' is given twice ("ir", then "cpu"): give it once\n`],
+    [['adam', '--emit', '--', 'x'], `error: option '-e, --emit <kind>' is missing its value: '--' is a flag\n`],
+  ];
+  for (const [args, message] of cases) {
+    for (const run of [() => nosCompile(['node', 'nos-compile', ...args]), () => nos(['node', 'nos', 'compile', ...args])]) {
+      const r = await stderrOf(run);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.ok(r.stderr.startsWith(message), r.stderr);
+    }
+  }
+});
+
+test('a rule nested 5000 deep (parentheses, exp, unary minus) is one error line with exit 2, not a stack overflow', async () => {
+  const deep = (open: string, close: string) => `${open.repeat(5000)}g${close.repeat(5000)}`;
+  for (const rule of [deep('(', ')'), deep('exp(', ')'), deep('-', ''), `g${'^g'.repeat(2000)}`, `g${'+g'.repeat(2000)}`]) {
+    const r = await stderrOf(() => nosCompile(['node', 'nos-compile', '--emit', 'ir', '--', rule]));
+    assert.equal(r.code, 2, rule.slice(0, 20));
+    assert.match(r.stderr, /^nos-compile: (rule text is \d+ characters long; the limit is 4096|nesting deeper than 64 levels|expression deeper than 256 levels) \(line 1, column \d+\)\n/);
+    assert.doesNotMatch(r.stderr, /RangeError|Maximum call stack|\n\s+at /);
+  }
+});

@@ -53,11 +53,25 @@ test('nos export refuses bad input with exit 2 and says what is wrong', async ()
     [['powersign', '--to', 'pytorch', '--class', '9lives'], /a class name is letters, digits and _/],
     [['powersign', '--to', 'pytorch', '--out', '/no/such/folder/x.py'], /--out \/no\/such\/folder\/x\.py: the folder \/no\/such\/folder does not exist/],
     [['powersign', '--to', 'pytorch', '--out', os.tmpdir()], /is a folder; name the file to write/],
+    // Were: a file named --fused, the last --to, a file named ' '.
+    [['powersign', '--to', 'pytorch', '--out', '--fused'], /^error: option '-o, --out <file>' is missing its value: '--fused' is a flag\n/],
+    [['powersign', '--to', 'pytorch', '--to', 'tfjs'], /^error: option '--to <framework>' is given twice \("pytorch", then "tfjs"\): give it once\n/],
+    [['powersign', '--to', 'tfjs', '--out', ' '], /--out must name a file, got " "/],
   ];
-  for (const [args, message] of cases) {
-    const r = await capture(() => nos(['node', 'nos', 'export', ...args]));
-    assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}`);
-    assert.match(r.stderr, message, args.join(' '));
+  const cwd = process.cwd();
+  const here = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-cwd-'));
+  process.chdir(here); // (this file runs in its own process) a bad --out must write nothing here
+  try {
+    for (const [args, message] of cases) {
+      const r = await capture(() => nos(['node', 'nos', 'export', ...args]));
+      assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}`);
+      assert.match(r.stderr, message, args.join(' '));
+      assert.equal(r.stdout, '', args.join(' '));
+    }
+    assert.deepEqual(fs.readdirSync(here), []);
+  } finally {
+    process.chdir(cwd);
+    fs.rmSync(here, { recursive: true, force: true });
   }
 });
 

@@ -51,6 +51,18 @@ test('nos report "" is not a search folder, even run inside one', async () => {
   assert.equal(r.stderr, 'nos: "": not a search folder (no ledger.jsonl)\n');
 });
 
+test('nos report on a folder whose ledger.jsonl is a folder: exit 2 naming it (was: EISDIR, exit 1)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-report-cli-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'ledger.jsonl'));
+    const r = await nos(['report', dir]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr, `nos: ${path.join(dir, 'ledger.jsonl')}: not a file\n`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('nos report on a ledger with invalid records: each is named by file, line and field, and the valid rest is printed', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-report-cli-'));
   try {

@@ -140,3 +140,61 @@ test('nos search: bad --ppo settings, --ppo for another strategy and a negative 
     assert.equal(fs.existsSync(out), false);
   }
 });
+
+test('nos search: a flag given twice is refused (exit 2), not the last one silently kept', async () => {
+  const cases: Array<[string[], string]> = [
+    [['--budget', '1', '--budget', '2'], `option '--budget <n>' is given twice ("1", then "2")`],
+    [['--budget=1', '--budget', '2'], `option '--budget <n>' is given twice ("1", then "2")`],
+    [['--space', 'small', '--space', 'adaptive'], `option '--space <name|file>' is given twice ("small", then "adaptive")`],
+  ];
+  for (const [flags, message] of cases) {
+    const out = path.join(dir, 'twice');
+    const r = await nos(['search', '--protocol', 'fake', '--out', out, ...flags]);
+    assert.equal(r.code, 2, flags.join(' '));
+    assert.ok(r.stderr.startsWith(`error: ${message}: give it once\n`), r.stderr);
+    assert.equal(fs.existsSync(out), false);
+  }
+});
+
+test('nos search --out followed by another flag: exit 2 naming the missing value, no folder named after the flag', async () => {
+  const cwd = process.cwd();
+  const here = fs.mkdtempSync(path.join(dir, 'flag-as-value-'));
+  process.chdir(here); // (this file runs in its own process)
+  try {
+    // Was: a search ran in ./--no-progress.
+    const r = await nos(['search', '--protocol', 'fake', '--budget', '1', '--workers', '1', '--confirm', '0', '--out', '--no-progress']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^error: option '--out <dir>' is missing its value: '--no-progress' is a flag\n/);
+    const short = await nos(['search', '--protocol', 'fake', '--out', path.join(dir, 'short-flag'), '--space', '-h']);
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /^error: option '--space <name\|file>' is missing its value: '-h' is a flag\n/);
+    assert.deepEqual(fs.readdirSync(here), []);
+  } finally {
+    process.chdir(cwd);
+  }
+});
+
+test('nos search: a blank number, --data or --queue-password-file is refused as a flag (was: --seed "" ran seed 0)', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--seed', ''], /--seed must be an integer from 0 to 4294967295, got ""/],
+    [['--confirm', ' '], /--confirm must be an integer >= 0, got " "/],
+    [['--timeout', ''], /--timeout must be a number from 0.001 to 2147483, got ""/],
+    [['--data', ''], /--data must name a folder, got ""/],
+    [['--queue', 'redis://127.0.0.1:1', '--queue-password-file', ''], /--queue-password-file must name a file, got ""/],
+  ];
+  for (const [flags, message] of cases) {
+    const out = path.join(dir, 'blank');
+    const r = await nos(['search', '--protocol', 'fake', '--out', out, ...flags]);
+    assert.equal(r.code, 2, flags.join(' '));
+    assert.match(r.stderr, message, flags.join(' '));
+    assert.equal(fs.existsSync(out), false, flags.join(' '));
+  }
+});
+
+test('nos search --resume of a folder whose ledger.jsonl is a folder: exit 2 naming it (was: EISDIR, exit 1)', async () => {
+  const out = fs.mkdtempSync(path.join(dir, 'ledger-folder-'));
+  fs.mkdirSync(path.join(out, 'ledger.jsonl'));
+  const r = await nos(['search', '--resume', '--out', out]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr, `nos: --out ${out}: ledger.jsonl is not a file: holds no search to resume\n`);
+});

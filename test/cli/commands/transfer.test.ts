@@ -61,11 +61,19 @@ test('nos transfer: bad input is refused with exit 2 before anything runs', asyn
     [['--tasks', 'lm', '--text', path.join(dir, 'missing.txt')], /missing\.txt: no such file or folder/],
     [['--out', ''], /--out must name a folder/],
     [['--baselines', ''], /nothing to compare/],
+    // Were: a rate that is 0 as a float32, the default data or corpus, and ENOENT with exit 1 after loading the tasks.
+    [['--lrs', '1e-3,1e-50'], /--lrs takes comma-separated learning rates > 0/],
+    [['--tasks', 'lm', '--text', ''], /--text must name a file or folder, got ""/],
+    [['--tasks', 'convnet-large', '--data', ' '], /--data must name a folder, got " "/],
+    [['--out', '/proc/nos-transfer-test'], /^nos: --out \/proc\/nos-transfer-test: cannot create the folder: no such file or directory \(ENOENT\)\n$/],
+    [['--out', path.join(text, 'sub')], /^nos: --out \S+corpus\.txt\/sub: cannot create the folder: not a directory \(ENOTDIR\)\n$/],
+    [['--seeds', '1', '--seeds', '2'], /^error: option '--seeds <n>' is given twice \("1", then "2"\): give it once\n/],
   ];
   for (const [extra, message] of cases) {
     const out = path.join(dir, 'bad');
-    // Later flags win: each case overrides the base command.
-    const r = await nos(['transfer', '--quick', '--tasks', 'rosenbrock', '--out', out, ...extra]);
+    // Each case replaces the base command's flag (a flag given twice is an error of its own).
+    const base = extra.includes('--tasks') ? [] : ['--tasks', 'rosenbrock'];
+    const r = await nos(['transfer', '--quick', ...base, ...(extra.includes('--out') ? [] : ['--out', out]), ...extra]);
     assert.equal(r.code, 2, `${extra.join(' ')}: exit ${r.code}, ${r.stderr}`);
     assert.match(r.stderr, message, extra.join(' '));
     assert.ok(!fs.existsSync(path.join(out, 'runs.jsonl')), `${extra.join(' ')} ran nothing`);
