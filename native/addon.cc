@@ -21,6 +21,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("childEngineBytes", Napi::Function::New(env, nos::ChildEngineBytes, "childEngineBytes"));
   exports.Set("cudaMemoryInfo", Napi::Function::New(env, nos::CudaMemoryInfo, "cudaMemoryInfo"));
   exports.Set("isDetached", Napi::Function::New(env, nos::IsDetached, "isDetached"));
+  exports.Set("viewAddress", Napi::Function::New(env, nos::ViewAddress, "viewAddress"));
   exports.Set("hardwareConcurrency", Napi::Number::New(env, std::thread::hardware_concurrency()));
   return exports;
 }

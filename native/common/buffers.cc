@@ -1,6 +1,8 @@
 // Checked access to JS typed arrays (see buffers.h).
 #include "common/buffers.h"
 
+#include <cstdint>
+
 namespace nos {
 
 static const char* TypedArrayTypeName(napi_typedarray_type type) {
@@ -68,6 +70,20 @@ Napi::Value IsDetached(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "isDetached(buffer): expected an ArrayBuffer");
   }
   return Napi::Boolean::New(env, IsDetachedArrayBuffer(env, info[0]));
+}
+
+Napi::Value ViewAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw Napi::TypeError::New(env, "viewAddress(view): expected a typed array");
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_get_typedarray_info(env, info[0], &type, &length, &data, nullptr, nullptr) != napi_ok) {
+    throw Napi::TypeError::New(env, "viewAddress(view): could not read the typed array");
+  }
+  const auto address = static_cast<unsigned long long>(reinterpret_cast<uintptr_t>(data));
+  if (address >= (1ull << 53)) throw Napi::RangeError::New(env, "viewAddress(view): the address does not fit a double exactly");
+  return Napi::Number::New(env, static_cast<double>(address));
 }
 
 }  // namespace nos

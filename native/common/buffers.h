@@ -27,5 +27,9 @@ double RequireNumber(const Napi::Env& env, const Napi::Value& value, const Where
 
 // JS-visible: isDetached(arrayBuffer) -> boolean, so the JS validators can name detached buffers exactly.
 Napi::Value IsDetached(const Napi::CallbackInfo& info);
+// JS-visible: viewAddress(typedArray) -> number, the address of its first byte (its buffer's memory plus byteOffset),
+// exact as a double (user-space addresses are below 2^53). Views whose memory is the same give the same address
+// even through distinct (Shared)ArrayBuffer objects, which the JS overlap check cannot tell apart otherwise.
+Napi::Value ViewAddress(const Napi::CallbackInfo& info);
 
 }  // namespace nos

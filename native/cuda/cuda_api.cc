@@ -104,6 +104,12 @@ Driver& LoadDriver() {
     Bind(h, lib, "cuGetErrorString", &driver.cuGetErrorString);
     driver.cuMemGetInfo = reinterpret_cast<CUresult (*)(size_t*, size_t*)>(dlsym(h, "cuMemGetInfo_v2"));
     BindOptionalEvents(h, &driver);
+    void* alloc_host = dlsym(h, "cuMemAllocHost_v2");
+    void* free_host = dlsym(h, "cuMemFreeHost");
+    if (alloc_host && free_host) {
+      driver.cuMemAllocHost = reinterpret_cast<CUresult (*)(void**, size_t)>(alloc_host);
+      driver.cuMemFreeHost = reinterpret_cast<CUresult (*)(void*)>(free_host);
+    }
   } catch (const std::exception& e) {
     dlclose(h);
     failure = e.what();

@@ -52,6 +52,10 @@ struct Driver {
   CUresult (*cuEventRecord)(CUevent, CUstream) = nullptr;
   CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent) = nullptr;
   CUresult (*cuEventDestroy)(CUevent) = nullptr;
+  // Optional (both or none): page-locked host memory, which copies to and from the device without the driver's own
+  // staging; CudaTensors' host staging falls back to ordinary memory without them.
+  CUresult (*cuMemAllocHost)(void**, size_t) = nullptr;
+  CUresult (*cuMemFreeHost)(void*) = nullptr;
 };
 
 struct Nvrtc {

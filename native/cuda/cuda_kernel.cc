@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -257,13 +259,14 @@ Napi::Value CudaKernel::Close(const Napi::CallbackInfo& info) {
 Napi::Function CudaTensors::Define(Napi::Env env) {
   return DefineClass(env, "CudaTensors",
                      {InstanceMethod("upload", &CudaTensors::Upload), InstanceMethod("download", &CudaTensors::Download),
-                      InstanceMethod("step", &CudaTensors::Step), InstanceMethod("free", &CudaTensors::Free)});
+                      InstanceMethod("step", &CudaTensors::Step), InstanceMethod("stepHost", &CudaTensors::StepHost),
+                      InstanceMethod("free", &CudaTensors::Free)});
 }
 
 CudaTensors::CudaTensors(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaTensors>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !info[1].IsArray()) {
-    throw Napi::TypeError::New(env, "CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number)");
+    throw Napi::TypeError::New(env, "CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number, hostStaging?: boolean)");
   }
   Napi::Float64Array sizes = RequireFloat64(env, info[0], "CudaTensors: sizes");
   Napi::Array slots = info[1].As<Napi::Array>();
@@ -272,14 +275,22 @@ CudaTensors::CudaTensors(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cuda
   // entry at its tensor's alignment.
   const int64_t chunk = static_cast<int64_t>(RequireIndex(env, info[3], "CudaTensors: chunk", 1073741824.0));
   if (chunk < 4 || chunk % 4 != 0) throw Napi::RangeError::New(env, "CudaTensors: chunk must be a positive multiple of 4");
+  const bool host_staging = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
   if (bases.ElementLength() != sizes.ElementLength()) throw Napi::RangeError::New(env, "CudaTensors: rngBases and sizes differ in length");
   if (sizes.ElementLength() > 65535) throw Napi::RangeError::New(env, "CudaTensors: at most 65535 tensors per list (grid y)");
+  // Every tensor at a multiple of four floats in its field's allocation (16 bytes, the kernel's vector loads).
+  double total = 0;
   for (size_t i = 0; i < sizes.ElementLength(); ++i) {
     const double n = sizes[i];
     const double base = bases[i];
     if (!(n >= 0 && n <= 9007199254740991.0 && std::floor(n) == n) || !(base >= 0 && base <= 9007199254740991.0 && std::floor(base) == base)) {
       throw Napi::RangeError::New(env, "CudaTensors: tensor " + std::to_string(i) + ": size and rngBase must be non-negative integers");
     }
+    total += std::ceil(n / 4) * 4;
+  }
+  // 2^40 floats (4 TiB) per field: beyond any device, and far from overflowing the byte counts below.
+  if (total > 1099511627776.0) {
+    throw Napi::RangeError::New(env, "CudaTensors: " + std::to_string(static_cast<unsigned long long>(total)) + " elements are more than any device holds");
   }
   bool used[4] = {false, false, false, false};
   for (uint32_t i = 0; i < slots.Length(); ++i) {
@@ -290,24 +301,33 @@ CudaTensors::CudaTensors(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cuda
   cuda::Driver& driver = DriverOrThrow(env);
   try {
     cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
-    std::vector<DeviceTensor> table;  // the launch's entries: each tensor cut into chunks
+    size_t at = 0;
+    tensors_.reserve(sizes.ElementLength());
     for (size_t i = 0; i < sizes.ElementLength(); ++i) {
-      Tensor t{};
-      t.n = static_cast<int64_t>(sizes[i]);
-      tensors_.push_back(t);
-      Tensor& back = tensors_.back();
-      size_t bytes = static_cast<size_t>(std::max<int64_t>(back.n, 1)) * sizeof(float);
-      for (int f = 0; f < 6; ++f) {
-        if (f >= 2 && !used[f - 2]) continue;
-        cuda::Check(driver, driver.cuMemAlloc(&back.fields[f], bytes), "cuMemAlloc for tensor " + std::to_string(i));
-        // State starts at zero like every optimizer's; w and g are uploaded before use.
-        cuda::Check(driver, driver.cuMemsetD32(back.fields[f], 0, bytes / 4), "cuMemsetD32");
-      }
-      for (int64_t at = 0; at < back.n; at += chunk) {
-        auto offset = [&](CUdeviceptr p) { return p ? p + static_cast<CUdeviceptr>(at) * sizeof(float) : 0; };
-        table.push_back(DeviceTensor{offset(back.fields[0]), offset(back.fields[1]),
-                                     {offset(back.fields[2]), offset(back.fields[3]), offset(back.fields[4]), offset(back.fields[5])},
-                                     std::min(chunk, back.n - at), static_cast<unsigned long long>(bases[i]) + static_cast<unsigned long long>(at)});
+      const int64_t n = static_cast<int64_t>(sizes[i]);
+      tensors_.push_back(Tensor{n, at});
+      at += static_cast<size_t>((n + 3) / 4 * 4);
+    }
+    field_floats_ = at;
+    // At least 16 bytes, so that an empty list (or one of empty tensors) still has buffers to point at.
+    const size_t field_bytes = std::max<size_t>(field_floats_, 4) * sizeof(float);
+    // State starts at zero like every optimizer's; w and g are uploaded before use (zeroed too: the padding).
+    cuda::Check(driver, driver.cuMemAlloc(&wg_, 2 * field_bytes), "cuMemAlloc of w and g (" + std::to_string(2 * field_bytes) + " bytes)");
+    cuda::Check(driver, driver.cuMemsetD32(wg_, 0, 2 * field_bytes / 4), "cuMemsetD32");
+    for (int s = 0; s < 4; ++s) {
+      if (!used[s]) continue;
+      cuda::Check(driver, driver.cuMemAlloc(&state_[s], field_bytes), "cuMemAlloc of state slot " + std::to_string(s) + " (" + std::to_string(field_bytes) + " bytes)");
+      cuda::Check(driver, driver.cuMemsetD32(state_[s], 0, field_bytes / 4), "cuMemsetD32");
+    }
+    std::vector<DeviceTensor> table;  // the launch's entries: each tensor cut into chunks
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      const Tensor& t = tensors_[i];
+      for (int64_t at = 0; at < t.n; at += chunk) {
+        const CUdeviceptr skip = (static_cast<CUdeviceptr>(t.offset) + static_cast<CUdeviceptr>(at)) * sizeof(float);
+        auto offset = [&](CUdeviceptr p) { return p ? p + skip : 0; };
+        table.push_back(DeviceTensor{offset(FieldBase(0)), offset(FieldBase(1)),
+                                     {offset(state_[0]), offset(state_[1]), offset(state_[2]), offset(state_[3])},
+                                     std::min(chunk, t.n - at), static_cast<unsigned long long>(bases[i]) + static_cast<unsigned long long>(at)});
       }
     }
     if (table.size() > 65535) throw std::runtime_error("CudaTensors: " + std::to_string(table.size()) + " chunks of " + std::to_string(chunk) + " elements: more than 65535 per launch (grid y)");
@@ -315,26 +335,63 @@ CudaTensors::CudaTensors(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cuda
     size_t table_bytes = std::max<size_t>(table.size(), 1) * sizeof(DeviceTensor);
     cuda::Check(driver, driver.cuMemAlloc(&table_, table_bytes), "cuMemAlloc for the tensor table");
     if (!table.empty()) cuda::Check(driver, driver.cuMemcpyHtoD(table_, table.data(), table.size() * sizeof(DeviceTensor)), "copying the tensor table");
+    if (host_staging) AllocateStaging();
   } catch (const std::exception& e) {
     Release();
     throw Napi::Error::New(env, e.what());
   }
+  views_.reserve(2 * tensors_.size());
 }
 
 CudaTensors::~CudaTensors() { Release(); }
 
-void CudaTensors::Release() {
-  if (tensors_.empty() && !table_) return;
+CUdeviceptr CudaTensors::FieldBase(int field) const {
+  if (field == 0) return wg_;
+  if (field == 1) return wg_ ? wg_ + static_cast<CUdeviceptr>(std::max<size_t>(field_floats_, 4)) * sizeof(float) : 0;
+  return state_[field - 2];
+}
+
+// The host side of stepHost's copies: page-locked where the driver offers it (the copies then go straight to the
+// device), else ordinary memory aligned like the device buffers. Throws std::runtime_error when there is neither.
+void CudaTensors::AllocateStaging() {
+  if (staging_) return;
+  const size_t bytes = 2 * std::max<size_t>(field_floats_, 4) * sizeof(float);
   cuda::Driver& driver = cuda::LoadDriver();
-  for (auto& t : tensors_) {
-    for (auto& p : t.fields) {
+  void* p = nullptr;
+  if (driver.cuMemAllocHost && driver.cuMemAllocHost(&p, bytes) == 0 && p) {
+    staging_pinned_ = true;
+  } else {
+    p = nullptr;
+    staging_pinned_ = false;
+    if (posix_memalign(&p, 64, bytes) != 0 || !p) {
+      throw std::runtime_error("CudaTensors: could not allocate " + std::to_string(bytes) + " bytes of host memory for the copies of w and g");
+    }
+  }
+  staging_ = static_cast<float*>(p);
+  std::fill(staging_, staging_ + bytes / sizeof(float), 0.0f);
+}
+
+void CudaTensors::Release() {
+  const bool device = wg_ || table_ || state_[0] || state_[1] || state_[2] || state_[3];
+  if (device) {
+    cuda::Driver& driver = cuda::LoadDriver();
+    if (wg_) driver.cuMemFree(wg_);
+    for (auto& p : state_) {
       if (p) driver.cuMemFree(p);
       p = 0;
     }
+    if (table_) driver.cuMemFree(table_);
   }
-  tensors_.clear();
-  if (table_) driver.cuMemFree(table_);
+  wg_ = 0;
   table_ = 0;
+  if (staging_) {
+    if (staging_pinned_) cuda::LoadDriver().cuMemFreeHost(staging_);
+    else std::free(staging_);
+  }
+  staging_ = nullptr;
+  staging_pinned_ = false;
+  tensors_.clear();
+  field_floats_ = 0;
   entries_ = 0;  // a step after free() launches nothing
 }
 
@@ -343,7 +400,7 @@ Napi::Value CudaTensors::Free(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-CUdeviceptr& CudaTensors::FieldPointer(const Napi::Env& env, const Napi::Value& field_value, const Napi::Value& index_value, size_t* n) {
+CUdeviceptr CudaTensors::FieldPointer(const Napi::Env& env, const Napi::Value& field_value, const Napi::Value& index_value, size_t* n) {
   double field = RequireNumber(env, field_value, "field");
   double index = RequireNumber(env, index_value, "tensor index");
   if (!(index >= 0 && index < static_cast<double>(tensors_.size()))) {
@@ -351,19 +408,20 @@ CUdeviceptr& CudaTensors::FieldPointer(const Napi::Env& env, const Napi::Value& 
                                          " out of range (" + std::to_string(tensors_.size()) + " tensors)");
   }
   if (!(field >= 0 && field < 6)) throw Napi::RangeError::New(env, "field must be 0 (w), 1 (g) or 2..5 (state slot)");
-  Tensor& t = tensors_[static_cast<size_t>(index)];
-  CUdeviceptr& p = t.fields[static_cast<int>(field)];
-  if (!p) throw Napi::Error::New(env, "state slot " + std::to_string(static_cast<int>(field) - 2) + " is not used by this rule");
+  const Tensor& t = tensors_[static_cast<size_t>(index)];
+  const CUdeviceptr base = FieldBase(static_cast<int>(field));
+  if (!base) throw Napi::Error::New(env, "state slot " + std::to_string(static_cast<int>(field) - 2) + " is not used by this rule");
   *n = static_cast<size_t>(t.n);
-  return p;
+  return base + static_cast<CUdeviceptr>(t.offset) * sizeof(float);
 }
 
 Napi::Value CudaTensors::Upload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t n = 0;
-  CUdeviceptr& p = FieldPointer(env, info[0], info[1], &n);
+  const CUdeviceptr p = FieldPointer(env, info[0], info[1], &n);
   FloatView host = RequireFloat32(env, info[2], "upload: array");
   if (host.length != n) throw Napi::RangeError::New(env, "upload: array has " + std::to_string(host.length) + " elements, device buffer " + std::to_string(n));
+  if (n == 0) return env.Undefined();
   cuda::Driver& driver = DriverOrThrow(env);
   try {
     cuda::Check(driver, driver.cuMemcpyHtoD(p, host.data, n * sizeof(float)), "cuMemcpyHtoD");
@@ -376,9 +434,10 @@ Napi::Value CudaTensors::Upload(const Napi::CallbackInfo& info) {
 Napi::Value CudaTensors::Download(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   size_t n = 0;
-  CUdeviceptr& p = FieldPointer(env, info[0], info[1], &n);
+  const CUdeviceptr p = FieldPointer(env, info[0], info[1], &n);
   FloatView host = RequireFloat32(env, info[2], "download: array");
   if (host.length != n) throw Napi::RangeError::New(env, "download: array has " + std::to_string(host.length) + " elements, device buffer " + std::to_string(n));
+  if (n == 0) return env.Undefined();
   cuda::Driver& driver = DriverOrThrow(env);
   try {
     cuda::Check(driver, driver.cuMemcpyDtoH(host.data, p, n * sizeof(float)), "cuMemcpyDtoH");
@@ -388,39 +447,116 @@ Napi::Value CudaTensors::Download(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value CudaTensors::Step(const Napi::CallbackInfo& info) {
+// The kernel at info[0], then scalars, seed, step, blocks and threadsPerBlock from info[rest] on (step: 1, stepHost:
+// 3, after params and grads); the scalars are copied into *block.
+CudaTensors::Launch CudaTensors::LaunchArgs(const Napi::CallbackInfo& info, size_t rest, const char* what, void* scalar_block) {
   Napi::Env env = info.Env();
-  if (info.Length() < 6 || !CudaKernel::IsInstance(env, info[0])) {
-    throw Napi::TypeError::New(env, "step(kernel: CudaKernel, scalars: Float32Array, seed, step, blocks, threadsPerBlock)");
+  const std::string name = what;
+  if (info.Length() < rest + 5 || !CudaKernel::IsInstance(env, info[0])) {
+    throw Napi::TypeError::New(env, rest == 1 ? "step(kernel: CudaKernel, scalars: Float32Array, seed, step, blocks, threadsPerBlock)"
+                                              : "stepHost(kernel: CudaKernel, params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed, step, blocks, threadsPerBlock)");
   }
   CudaKernel* kernel = CudaKernel::Unwrap(info[0].As<Napi::Object>());
-  if (!kernel->function()) throw Napi::Error::New(env, "step: the CUDA kernel was closed");
-  FloatView scalars = RequireFloat32(env, info[1], "step: scalars");
-  if (scalars.length < kScalarCount) throw Napi::RangeError::New(env, "step: scalars must hold at least 32 values");
-  ScalarBlock block;
-  std::copy(scalars.data, scalars.data + kScalarCount, block.v);
-  unsigned int seed = static_cast<unsigned int>(RequireIndex(env, info[2], "step: seed", 4294967295.0));
-  unsigned int step = static_cast<unsigned int>(RequireIndex(env, info[3], "step: step", 4294967295.0));
+  if (!kernel->function()) throw Napi::Error::New(env, name + ": the CUDA kernel was closed");
+  FloatView scalars = RequireFloat32(env, info[rest], (name + ": scalars").c_str());
+  if (scalars.length < kScalarCount) throw Napi::RangeError::New(env, name + ": scalars must hold at least 32 values");
+  ScalarBlock* block = static_cast<ScalarBlock*>(scalar_block);
+  std::copy(scalars.data, scalars.data + kScalarCount, block->v);
+  Launch launch{};
+  launch.function = kernel->function();
+  launch.seed = static_cast<unsigned int>(RequireIndex(env, info[rest + 1], name + ": seed", 4294967295.0));
+  launch.step = static_cast<unsigned int>(RequireIndex(env, info[rest + 2], name + ": step", 4294967295.0));
   // The launch's shape comes from the renderer (render-cuda.ts cudaLaunchPlan), which knows how the kernel spreads a
   // tensor over threads; any shape is correct, the plan's covers each entry in one pass.
-  unsigned int grid_x = static_cast<unsigned int>(RequireIndex(env, info[4], "step: blocks", 2147483647.0));
-  unsigned int block_size = static_cast<unsigned int>(RequireIndex(env, info[5], "step: threadsPerBlock", 1024.0));
-  if (grid_x == 0 || block_size == 0 || static_cast<double>(grid_x) * block_size >= 2147483648.0) {
-    throw Napi::RangeError::New(env, "step: blocks and threadsPerBlock must be positive, with fewer than 2^31 threads in all");
+  launch.grid_x = static_cast<unsigned int>(RequireIndex(env, info[rest + 3], name + ": blocks", 2147483647.0));
+  launch.block_size = static_cast<unsigned int>(RequireIndex(env, info[rest + 4], name + ": threadsPerBlock", 1024.0));
+  if (launch.grid_x == 0 || launch.block_size == 0 || static_cast<double>(launch.grid_x) * launch.block_size >= 2147483648.0) {
+    throw Napi::RangeError::New(env, name + ": blocks and threadsPerBlock must be positive, with fewer than 2^31 threads in all");
   }
+  return launch;
+}
+
+// The launch alone (asynchronous on a GPU); throws std::runtime_error.
+void CudaTensors::LaunchAsync(cuda::Driver& driver, Launch& launch, void* scalar_block) {
   int count = entries_;
-  if (count == 0) return env.Undefined();
+  void* params[] = {&table_, &count, scalar_block, &launch.seed, &launch.step};
+  cuda::Check(driver, driver.cuLaunchKernel(launch.function, launch.grid_x, static_cast<unsigned int>(count), 1, launch.block_size, 1, 1, 0,
+                                            nullptr, params, nullptr),
+              "cuLaunchKernel(nos_update)");
+}
+
+Napi::Value CudaTensors::Step(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ScalarBlock block;
+  Launch launch = LaunchArgs(info, 1, "step", &block);
+  if (entries_ == 0) return env.Undefined();
   cuda::Driver& driver = DriverOrThrow(env);
-  void* params[] = {&table_, &count, &block, &seed, &step};
   try {
     cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
-    cuda::Check(driver, driver.cuLaunchKernel(kernel->function(), grid_x, static_cast<unsigned int>(count), 1, block_size, 1, 1, 0,
-                                              nullptr, params, nullptr),
-                "cuLaunchKernel(nos_update)");
+    LaunchAsync(driver, launch, &block);
     cuda::Check(driver, driver.cuCtxSynchronize(), "running nos_update");
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
   }
+  return env.Undefined();
+}
+
+Napi::Value CudaTensors::StepHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ScalarBlock block;
+  if (info.Length() >= 3 && (!info[1].IsArray() || !info[2].IsArray())) {
+    throw Napi::TypeError::New(env, std::string("stepHost: ") + (info[1].IsArray() ? "grads" : "params") + " must be an Array of Float32Array");
+  }
+  Launch launch = LaunchArgs(info, 3, "stepHost", &block);
+  if (!wg_) throw Napi::Error::New(env, "stepHost: the tensors were freed");
+  Napi::Array lists[2] = {info[1].As<Napi::Array>(), info[2].As<Napi::Array>()};
+  const char* names[2] = {"params", "grads"};
+  const size_t count = tensors_.size();
+  for (int l = 0; l < 2; ++l) {
+    if (lists[l].Length() != count) {
+      throw Napi::RangeError::New(env, std::string("stepHost: ") + names[l] + " has " + std::to_string(lists[l].Length()) + " arrays, but " +
+                                           std::to_string(count) + " tensors are bound");
+    }
+  }
+  // Every array checked (type, detached, length) before a byte moves; their memory stays put, as no JS runs until
+  // the step returns.
+  views_.clear();
+  for (int l = 0; l < 2; ++l) {
+    const std::string prefix = std::string("stepHost: ") + names[l] + "[";
+    for (size_t k = 0; k < count; ++k) {
+      FloatView v = RequireFloat32(env, lists[l].Get(static_cast<uint32_t>(k)), Where(prefix.c_str(), static_cast<long long>(k), "]"));
+      if (v.length != static_cast<size_t>(tensors_[k].n)) {
+        throw Napi::RangeError::New(env, prefix + std::to_string(k) + "] has " + std::to_string(v.length) + " elements, but tensor " + std::to_string(k) +
+                                             " was bound with " + std::to_string(tensors_[k].n));
+      }
+      views_.push_back(v);
+    }
+  }
+  cuda::Driver& driver = DriverOrThrow(env);
+  try {
+    AllocateStaging();
+    cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
+    const size_t field = std::max<size_t>(field_floats_, 4);
+    for (size_t k = 0; k < count; ++k) {
+      const size_t n = static_cast<size_t>(tensors_[k].n);
+      if (n == 0) continue;
+      std::memcpy(staging_ + tensors_[k].offset, views_[k].data, n * sizeof(float));
+      std::memcpy(staging_ + field + tensors_[k].offset, views_[count + k].data, n * sizeof(float));
+    }
+    // The padding between tensors goes too: one copy of the whole range is cheaper than a copy per tensor.
+    cuda::Check(driver, driver.cuMemcpyHtoD(wg_, staging_, 2 * field * sizeof(float)), "stepHost: copying w and g to the device (cuMemcpyHtoD)");
+    if (entries_ > 0) LaunchAsync(driver, launch, &block);
+    // The copy back waits for the launch (both on the legacy default stream), so a fault of the kernel shows here.
+    cuda::Check(driver, driver.cuMemcpyDtoH(staging_, wg_, field * sizeof(float)), "stepHost: running nos_update and copying w back (cuMemcpyDtoH)");
+    for (size_t k = 0; k < count; ++k) {
+      const size_t n = static_cast<size_t>(tensors_[k].n);
+      if (n > 0) std::memcpy(views_[k].data, staging_ + tensors_[k].offset, n * sizeof(float));
+    }
+  } catch (const std::exception& e) {
+    views_.clear();
+    throw Napi::Error::New(env, e.what());
+  }
+  views_.clear();
   return env.Undefined();
 }
 

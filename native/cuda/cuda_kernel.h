@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "common/buffers.h"
 #include "cuda/cuda_api.h"
 
 namespace nos {
@@ -35,10 +36,16 @@ class CudaKernel : public Napi::ObjectWrap<CudaKernel> {
 };
 
 // Device buffers for a list of tensors: w, g and the used state slots, plus the nos_tensor table on the device.
+// Each field of every tensor lies in one allocation, tensor k at the same offset in each (a multiple of four floats,
+// so every tensor starts 16-byte aligned when the allocation does): w and g of all tensors share one allocation (w
+// of every tensor, then g of every tensor), each used state slot has its own.  stepHost() moves host arrays through
+// one host staging buffer, so a step costs the same few driver calls whatever the number of tensors.
 class CudaTensors : public Napi::ObjectWrap<CudaTensors> {
  public:
   static Napi::Function Define(Napi::Env env);
-  // new CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number)
+  // new CudaTensors(sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number, hostStaging?: boolean)
+  // hostStaging: allocate stepHost's staging buffer now (else on the first stepHost), so a list too large for the
+  // host fails here.
   explicit CudaTensors(const Napi::CallbackInfo& info);
   ~CudaTensors() override;
 
@@ -48,17 +55,37 @@ class CudaTensors : public Napi::ObjectWrap<CudaTensors> {
   Napi::Value Download(const Napi::CallbackInfo& info);
   // step(kernel, scalars, seed, step, blocks, threadsPerBlock): one launch over every entry, then a synchronize.
   Napi::Value Step(const Napi::CallbackInfo& info);
+  // stepHost(kernel, params, grads, scalars, seed, step, blocks, threadsPerBlock): params and grads (one Float32Array
+  // per bound tensor) gathered into the staging buffer, one copy to the device, the launch, one copy of w back, w
+  // scattered into params.  Every argument is checked before anything is copied.
+  Napi::Value StepHost(const Napi::CallbackInfo& info);
   Napi::Value Free(const Napi::CallbackInfo& info);
   void Release();
-  cuda::CUdeviceptr& FieldPointer(const Napi::Env& env, const Napi::Value& field, const Napi::Value& index, size_t* n);
+  void AllocateStaging();
+  // The device address of a tensor's field; throws a JS error for a bad field or index or an unused slot.
+  cuda::CUdeviceptr FieldPointer(const Napi::Env& env, const Napi::Value& field, const Napi::Value& index, size_t* n);
+  cuda::CUdeviceptr FieldBase(int field) const;
+  struct Launch {
+    cuda::CUfunction function;
+    unsigned int seed, step, grid_x, block_size;
+  };
+  // Checks step's (or stepHost's) kernel (info[0]), scalars, seed, step and shape (info[rest] on); copies the scalars.
+  Launch LaunchArgs(const Napi::CallbackInfo& info, size_t rest, const char* what, void* scalar_block);
+  void LaunchAsync(cuda::Driver& driver, Launch& launch, void* scalar_block);
 
   struct Tensor {
     int64_t n;
-    cuda::CUdeviceptr fields[6];
+    size_t offset;  // in floats, into each field's allocation
   };
   std::vector<Tensor> tensors_;
+  size_t field_floats_ = 0;        // floats per field: every tensor rounded up to a multiple of four
+  cuda::CUdeviceptr wg_ = 0;       // w of every tensor, then g of every tensor (2 * field_floats_)
+  cuda::CUdeviceptr state_[4] = {0, 0, 0, 0};  // per used state slot (field_floats_ each)
+  float* staging_ = nullptr;       // host copy of w then g, laid out like wg_
+  bool staging_pinned_ = false;    // from cuMemAllocHost (else aligned malloc)
   cuda::CUdeviceptr table_ = 0;  // the launch's entries: tensors cut into chunks (render-cuda.ts cudaLaunchPlan)
   int entries_ = 0;
+  std::vector<FloatView> views_;  // stepHost's params then grads, reused between steps
 };
 
 }  // namespace nos

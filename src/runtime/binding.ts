@@ -20,6 +20,13 @@ export interface NativeCudaTensors {
   download(field: number, index: number, array: Float32Array): void;
   /** One launch of nos_update over every entry: `blocks` x `threadsPerBlock` threads along x (render-cuda.ts cudaLaunchPlan). */
   step(kernel: NativeCudaKernel, scalars: Float32Array, seed: number, step: number, blocks: number, threadsPerBlock: number): void;
+  /**
+   * One step over host arrays (one per bound tensor, lengths as bound): w and g gathered into one host staging buffer,
+   * one copy to the device, the launch, one copy of w back, scattered into `params`. The same driver calls whatever
+   * the number of tensors; `grads` are only read.
+   */
+  stepHost(kernel: NativeCudaKernel, params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number,
+    blocks: number, threadsPerBlock: number): void;
   free(): void;
 }
 /** The model a child engine trains (native/engine/engine.h ModelShape). */
@@ -83,8 +90,11 @@ export interface NvrtcResult { ptx: string; log: string; nvrtcVersion: string; n
 export interface NativeAddon {
   CpuKernel: new (libraryPath: string) => NativeCpuKernel;
   CudaKernel: new (ptx: string) => NativeCudaKernel;
-  /** Device buffers for tensors of `sizes`, launched as entries of `chunk` elements (render-cuda.ts cudaLaunchPlan). */
-  CudaTensors: new (sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number) => NativeCudaTensors;
+  /**
+   * Device buffers for tensors of `sizes`, launched as entries of `chunk` elements (render-cuda.ts cudaLaunchPlan).
+   * hostStaging: allocate stepHost's host buffer now (else at the first stepHost).
+   */
+  CudaTensors: new (sizes: Float64Array, slots: number[], rngBases: Float64Array, chunk: number, hostStaging?: boolean) => NativeCudaTensors;
   /** GPUs the driver sees (CUDA_VISIBLE_DEVICES applies), with no context made; throws without a driver. */
   cudaDeviceCount(): number;
   cudaDeviceInfo(): CudaDeviceInfo;
@@ -99,6 +109,12 @@ export interface NativeAddon {
   /** Free and total bytes of the GPU (0, 0 where the driver cannot say); throws without a GPU. */
   cudaMemoryInfo(): { free: number; total: number };
   isDetached(buffer: ArrayBuffer): boolean;
+  /**
+   * The address of a typed array's first byte (its memory plus byteOffset), as a number (exact: below 2^53). Views of
+   * the same memory give the same address even through distinct SharedArrayBuffer objects (a shared
+   * WebAssembly.Memory's buffer before and after grow(), one SharedArrayBuffer received twice by postMessage).
+   */
+  viewAddress(view: ArrayBufferView): number;
   hardwareConcurrency: number;
 }
 
@@ -115,22 +131,70 @@ export function packageRoot(): string {
 let loaded: NativeAddon | undefined;
 let loadError: Error | undefined;
 
-/** The addon, loaded once; throws an Error that says where it looked and how to rebuild it. */
+/**
+ * Loads one addon file: through require (its module cache) when it is named `.node`, else with process.dlopen (so a
+ * file of another name is still loaded as a native library, never run as JavaScript). Throws when it does not load
+ * or is not this addon.
+ */
+function loadAddonFile(file: string): NativeAddon {
+  let exports: unknown;
+  if (file.endsWith('.node')) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    exports = require(file);
+  } else {
+    const module = { exports: {} };
+    process.dlopen(module, file);
+    exports = module.exports;
+  }
+  const addon = exports as Partial<NativeAddon> | null;
+  if (!addon || typeof addon.CpuKernel !== 'function' || typeof addon.isDetached !== 'function') {
+    throw new Error('it loaded, but it is not the nos addon (it has no CpuKernel or isDetached)');
+  }
+  return addon as NativeAddon;
+}
+
+/**
+ * The addon, loaded once; throws an Error that says where it looked and how to rebuild it. With NOS_ADDON set, that
+ * file is the only one tried, and its failure is the error (naming NOS_ADDON, the path and why), never a quiet
+ * fallback to the package's build.
+ */
 export function loadAddon(): NativeAddon {
   if (loaded) return loaded;
   if (loadError) throw loadError;
   const root = packageRoot();
-  const candidates = [
-    process.env.NOS_ADDON,
-    path.join(root, 'build', 'Release', 'nos.node'),
-    path.join(root, 'build', 'Debug', 'nos.node'),
-  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const chosen = process.env.NOS_ADDON;
+  if (chosen !== undefined && chosen.length > 0) {
+    const file = path.resolve(chosen); // relative to the working folder, not to this module
+    const named = file === chosen ? chosen : `${chosen} (${file})`;
+    let why: string | undefined;
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(file);
+    } catch (err) {
+      why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    }
+    if (stat && !stat.isFile()) why = 'not a file';
+    if (!why) {
+      try {
+        loaded = loadAddonFile(file);
+        return loaded;
+      } catch (err) {
+        why = (err as Error).message;
+      }
+    }
+    loadError = new Error(
+      `the nos native addon could not be loaded from NOS_ADDON=${named}: ${why}.\n` +
+      `NOS_ADDON names the only addon tried: point it at a nos.node built for this Node (${process.version}, ` +
+      `${process.platform}-${process.arch}), or unset it to load the package's own (${path.join(root, 'build', 'Release', 'nos.node')}).`,
+    );
+    throw loadError;
+  }
+  const candidates = [path.join(root, 'build', 'Release', 'nos.node'), path.join(root, 'build', 'Debug', 'nos.node')];
   const reasons: string[] = [];
   for (const file of candidates) {
     if (!fs.existsSync(file)) { reasons.push(`${file}: not found`); continue; }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      loaded = require(file) as NativeAddon;
+      loaded = loadAddonFile(file);
       return loaded;
     } catch (err) {
       reasons.push(`${file}: ${(err as Error).message}`);
@@ -143,7 +207,10 @@ export function loadAddon(): NativeAddon {
   throw loadError;
 }
 
-/** The addon, or undefined when it is not built (callers that can fall back to JS use this). */
+/**
+ * The addon, or undefined when it cannot be loaded (callers that can do without it use this; a bad NOS_ADDON is then
+ * reported by the first loadAddon, e.g. createOptimizer's for device 'cpu').
+ */
 export function tryLoadAddon(): NativeAddon | undefined {
   try {
     return loadAddon();

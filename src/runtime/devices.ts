@@ -142,20 +142,16 @@ class CudaRunner implements UpdateRunner {
   bind(sizes: readonly number[]): void {
     // The new buffers first: a refused list or a full device leaves the bound tensors and their state as they were.
     const plan = cudaLaunchPlan(sizes);
-    const tensors = new (loadAddon().CudaTensors)(Float64Array.from(sizes), slotsOf(this.rule), prefixBases(sizes), plan.chunk);
+    // With its host staging buffer, so that a list the host cannot stage is refused here too.
+    const tensors = new (loadAddon().CudaTensors)(Float64Array.from(sizes), slotsOf(this.rule), prefixBases(sizes), plan.chunk, true);
     this.tensors?.free();
     this.tensors = tensors;
     this.sizes = [...sizes];
     this.blocks = plan.blocks;
   }
   step(params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number): void {
-    const t = this.tensors!;
-    for (let k = 0; k < params.length; k++) {
-      t.upload(0, k, params[k]);
-      t.upload(1, k, grads[k]);
-    }
-    t.step(this.kernel, scalars, seed, step, this.blocks, CUDA_UPDATE_BLOCK);
-    for (let k = 0; k < params.length; k++) t.download(0, k, params[k]);
+    // One copy of every w and g to the device, the launch, one copy of every w back (not one copy per array).
+    this.tensors!.stepHost(this.kernel, params, grads, scalars, seed, step, this.blocks, CUDA_UPDATE_BLOCK);
   }
   readState(k: number, slot: number): Float32Array {
     const out = new Float32Array(this.sizes[k]);
@@ -191,6 +187,8 @@ export function createRunner(rule: RuntimeRule, device: DeviceName, options: Run
     case 'js':
       return new JsRunner(rule);
     case 'cpu': {
+      // An addon chosen with NOS_ADDON that does not load is an error naming it, not a fallback to the JS kernel.
+      if (process.env.NOS_ADDON) loadAddon();
       if (!findCompiler()) {
         warnOnce(options, 'nos: no C++ compiler found (set CXX or install g++/clang++); updates run in the slower JS kernel');
         return new JsRunner(rule);

@@ -144,13 +144,27 @@ function checkOptions(o: OptimizerOptions): void {
   if (o.warn !== undefined && typeof o.warn !== 'function') fail(`warn must be a function, received ${describe(o.warn)}`);
 }
 
-const isDetached = (() => {
-  const addon = tryLoadAddon();
+const addon = tryLoadAddon();
+
+const isDetached = (a: Float32Array): boolean =>
   // Only an empty view can sit on a detached buffer; ask the addon (exact) only then, so checks stay cheap.
   // A SharedArrayBuffer can never be detached (and the addon's check takes only an ArrayBuffer).
-  return (a: Float32Array): boolean => a.byteLength === 0 && !types.isSharedArrayBuffer(a.buffer)
+  a.byteLength === 0 && !types.isSharedArrayBuffer(a.buffer)
     && (addon ? addon.isDetached(a.buffer as ArrayBuffer) : a.buffer.byteLength === 0);
-})();
+
+/**
+ * Views over SharedArrayBuffers are compared by the address of their memory (the addon's viewAddress): distinct
+ * SharedArrayBuffer objects can hold the same memory (a shared WebAssembly.Memory's buffer before and after grow(), one
+ * SharedArrayBuffer posted to this thread twice), which grouping by buffer object would take for disjoint. An
+ * ArrayBuffer's memory has that one object, so other views are compared by byteOffset within their buffer, with no
+ * native call. Without the addon, SharedArrayBuffers are grouped by object too.
+ */
+const SHARED_MEMORY = Symbol('SharedArrayBuffer memory');
+// (An addon built before viewAddress existed has none: then grouping by object, as without the addon.)
+const viewAddress = addon && typeof addon.viewAddress === 'function' ? (a: Float32Array): number => addon.viewAddress(a) : undefined;
+/** Whether views of `buffer` go by address: a SharedArrayBuffer, when the addon can tell addresses. */
+const byAddress = (buffer: ArrayBufferLike): boolean =>
+  viewAddress !== undefined && buffer.constructor !== ArrayBuffer && types.isSharedArrayBuffer(buffer);
 
 /**
  * Refuses a step whose parameters share memory with each other or with another tensor's gradient: the kernel updates
@@ -158,24 +172,28 @@ const isDetached = (() => {
  * also be updated twice). params[k] and grads[k] may be the very same range (each element is read before written).
  */
 function checkNoSharedMemory(params: Float32Array[], grads: Float32Array[]): void {
-  // Parameter indices per buffer, kept sorted by offset (usually already: views cut from one buffer in order).
-  const byBuffer = new Map<ArrayBufferLike, number[]>();
+  // Parameter indices per buffer (SharedArrayBuffer views all in one group, at their memory's addresses), kept sorted
+  // by start (usually already: views cut from one buffer in order).
+  const byBuffer = new Map<ArrayBufferLike | symbol, number[]>();
   const starts = new Float64Array(params.length);
   const ends = new Float64Array(params.length);
   let last: ArrayBufferLike | undefined;
+  let lastShared = false;
   let lastList: number[] = [];
   for (let k = 0; k < params.length; k++) {
     const p = params[k];
     const bytes = p.byteLength;
     if (bytes === 0) continue;
-    starts[k] = p.byteOffset;
-    ends[k] = starts[k] + bytes;
     const buffer = p.buffer;
     if (buffer !== last) {
       last = buffer;
-      lastList = byBuffer.get(buffer) ?? [];
-      if (lastList.length === 0) byBuffer.set(buffer, lastList);
+      lastShared = byAddress(buffer);
+      const key = lastShared ? SHARED_MEMORY : buffer;
+      lastList = byBuffer.get(key) ?? [];
+      if (lastList.length === 0) byBuffer.set(key, lastList);
     }
+    starts[k] = lastShared ? viewAddress!(p) : p.byteOffset;
+    ends[k] = starts[k] + bytes;
     lastList.push(k);
   }
   const start = (k: number): number => starts[k];
@@ -195,9 +213,10 @@ function checkNoSharedMemory(params: Float32Array[], grads: Float32Array[]): voi
   for (let j = 0; j < grads.length; j++) {
     const g = grads[j];
     if (g.length === 0) continue;
-    const list = byBuffer.get(g.buffer);
+    const shared = byAddress(g.buffer);
+    const list = byBuffer.get(shared ? SHARED_MEMORY : g.buffer);
     if (!list) continue;
-    const gStart = g.byteOffset;
+    const gStart = shared ? viewAddress!(g) : g.byteOffset;
     const gEnd = gStart + g.byteLength;
     // Parameters are sorted and disjoint, so the last one starting before gEnd is the only one that can overlap.
     let lo = 0;

@@ -112,6 +112,18 @@ test('the CUDA kernel equals the interpreter on unaligned tensors, with a grid t
     tensors.free();
     return out;
   };
+  // stepHost: the host arrays through the staging buffer, in one copy each way.
+  const runHost = (misalign: boolean): Float32Array[] => {
+    if (misalign) process.env.NOS_FAKE_CUDA_MISALIGN = '1';
+    const tensors = new addon.CudaTensors(Float64Array.from(sizes), [0, 1], bases, cudaLaunchPlan(sizes).chunk, true);
+    delete process.env.NOS_FAKE_CUDA_MISALIGN;
+    const w = w0.map((a) => a.slice());
+    tensors.stepHost(kernel, w, g, scalars, 5, 1, cudaUpdateGrid(1031), CUDA_UPDATE_BLOCK);
+    tensors.free();
+    return w;
+  };
+  assert.deepEqual(runHost(false), expected, 'stepHost, aligned');
+  assert.deepEqual(runHost(true), expected, 'stepHost, unaligned');
   assert.deepEqual(run(false, cudaUpdateGrid(1031), CUDA_UPDATE_BLOCK), expected, 'aligned, one pass');
   assert.deepEqual(run(true, cudaUpdateGrid(1031), CUDA_UPDATE_BLOCK), expected, 'unaligned, one pass');
   assert.deepEqual(run(true, 2, 7), expected, 'unaligned, a grid of 14 threads');
@@ -121,6 +133,109 @@ test('the CUDA kernel equals the interpreter on unaligned tensors, with a grid t
   const kept = expected[4].filter((w, i) => w === w0[4][i]).length;
   assert.ok(kept > 0.3 * 1031 && kept < 0.7 * 1031, `${kept} of 1031 weights unchanged`);
   kernel.close();
+});
+
+// A rule without state reads and writes only w and g, which lie in one allocation: unaligned, they share their offset,
+// so the kernel takes its unaligned head one element at a time and the rest in 16-byte groups.
+test('a rule without state on unaligned buffers (w and g off a 16-byte boundary alike) equals the interpreter', { skip }, () => {
+  const addon = loadAddon();
+  const info = compileRule('drop(g, 0.5)');
+  const sizes = [3, 64, 1031];
+  const bases = new Float64Array([0, 3, 67]);
+  const kernel = new addon.CudaKernel(addon.nvrtcCompile(renderRule(info, 'cuda'), 'compute_90').ptx);
+  const w0 = sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.cos(i * 1.1)));
+  const g = sizes.map((n) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.3)));
+  const scalars = testScalars(info, 1);
+  const reference: JsTensor[] = sizes.map((n, k) => ({ w: w0[k].slice(), g: g[k], s: [undefined, undefined, undefined, undefined], rngBase: bases[k] }));
+  interpretStep(info, reference, scalars, 3, 1);
+  for (const misalign of [false, true]) {
+    if (misalign) process.env.NOS_FAKE_CUDA_MISALIGN = '1';
+    const tensors = new addon.CudaTensors(Float64Array.from(sizes), [], bases, cudaLaunchPlan(sizes).chunk);
+    delete process.env.NOS_FAKE_CUDA_MISALIGN;
+    const w = w0.map((a) => a.slice());
+    tensors.stepHost(kernel, w, g, scalars, 3, 1, cudaUpdateGrid(1031), CUDA_UPDATE_BLOCK);
+    tensors.free();
+    assert.deepEqual(w, reference.map((t) => t.w), misalign ? 'unaligned' : 'aligned');
+  }
+  kernel.close();
+});
+
+/** The driver calls `body` makes, by name (the fake driver's NOS_FAKE_CUDA_CALLS trace). */
+function driverCalls(body: () => void): Record<string, number> {
+  const file = path.join(cacheDir, `calls-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
+  process.env.NOS_FAKE_CUDA_CALLS = file;
+  try {
+    body();
+  } finally {
+    delete process.env.NOS_FAKE_CUDA_CALLS;
+  }
+  const counts: Record<string, number> = {};
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  for (const line of text.split('\n').filter((l) => l.length > 0)) {
+    const name = line.split(' ')[0];
+    counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
+}
+
+test('a CUDA step over host arrays copies once each way, whatever the number of tensors', { skip }, () => {
+  const options = { lr: 0.01, seed: 4, cacheDir };
+  const perStep = (count: number): Record<string, number> => {
+    const sizes = Array.from({ length: count }, (_, k) => 1 + ((k * 37) % 101)); // odd sizes: padding between tensors
+    const params = sizes.map((n, k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i + k)));
+    const reference = params.map((p) => p.slice());
+    const gradsAt = (t: number): Float32Array[] => sizes.map((n, k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.5 + k + t)));
+    const cuda = createOptimizer('adam', { ...options, device: 'cuda' });
+    const cpu = createOptimizer('adam', { ...options, device: 'cpu' });
+    cuda.step(params, gradsAt(0)); // binds: allocations and the table
+    cpu.step(reference, gradsAt(0));
+    const grads = gradsAt(1);
+    const calls = driverCalls(() => cuda.step(params, grads));
+    cpu.step(reference, grads);
+    assert.deepEqual(params, reference, `${count} tensors: the CPU optimizer's bits`);
+    cuda.dispose();
+    cpu.dispose();
+    return calls;
+  };
+  const few = perStep(2);
+  const many = perStep(40);
+  assert.deepEqual(many, few, 'the same driver calls for 2 tensors and for 40');
+  assert.equal(many.cuMemcpyHtoD, 1, 'one copy of every w and g to the device');
+  assert.equal(many.cuMemcpyDtoH, 1, 'one copy of every w back');
+  assert.equal(many.cuLaunchKernel, 1);
+  assert.equal(many.cuMemAlloc ?? 0, 0, 'nothing allocated per step');
+  assert.equal(many.cuMemAllocHost ?? 0, 0, 'the host staging buffer was allocated at bind');
+});
+
+test('stepHost checks its arguments before copying anything, and errors name them', { skip }, () => {
+  const addon = loadAddon();
+  const kernel = new addon.CudaKernel(addon.nvrtcCompile(renderRule(compileRule('sgd'), 'cuda'), 'compute_90').ptx);
+  const tensors = new addon.CudaTensors(new Float64Array([3, 5]), [], new Float64Array([0, 3]), 65536, true);
+  const s = testScalars(compileRule('sgd'), 1);
+  const w = [Float32Array.of(1, 2, 3), new Float32Array(5).fill(1)];
+  const g = [Float32Array.of(1, 1, 1), new Float32Array(5).fill(2)];
+  const before = w.map((a) => a.slice());
+  const call = (params: unknown, grads: unknown): void => tensors.stepHost(kernel, params as Float32Array[], grads as Float32Array[], s, 0, 1, 1, 256);
+  assert.throws(() => call([w[0]], g), /stepHost: params has 1 arrays, but 2 tensors are bound/);
+  assert.throws(() => call(w, [g[0], g[1], g[1]]), /stepHost: grads has 3 arrays, but 2 tensors are bound/);
+  assert.throws(() => call([w[0], new Float32Array(4)], g), /stepHost: params\[1\] has 4 elements, but tensor 1 was bound with 5/);
+  assert.throws(() => call(w, [g[0], new Float64Array(5)]), /stepHost: grads\[1\]: expected a Float32Array, received a Float64Array/);
+  assert.throws(() => call(w, [g[0], undefined]), /stepHost: grads\[1\]: expected a Float32Array, received undefined/);
+  assert.throws(() => call(w[0], g), /stepHost: params must be an Array of Float32Array/);
+  assert.throws(() => tensors.stepHost({} as never, w, g, s, 0, 1, 1, 256), /stepHost\(kernel: CudaKernel, params/);
+  assert.throws(() => tensors.stepHost(kernel, w, g, s, 0, 1, 0, 256), /stepHost: blocks and threadsPerBlock must be positive/);
+  assert.throws(() => tensors.stepHost(kernel, w, g, new Float32Array(8), 0, 1, 1, 256), /stepHost: scalars must hold at least 32 values/);
+  assert.deepEqual(w, before, 'a refused step changed nothing');
+  // A gradient may be its own parameter's array (read before written).
+  const same = [Float32Array.of(1, 2, 3), new Float32Array(5).fill(4)];
+  tensors.stepHost(kernel, same, same, s, 0, 1, 1, 256);
+  assert.ok(same[0][0] < 1 && same[1][0] < 4, 'updated');
+  tensors.stepHost(kernel, w, g, s, 0, 1, 1, 256);
+  assert.notDeepEqual(w, before);
+  tensors.free();
+  assert.throws(() => call(w, g), /stepHost: the tensors were freed/);
+  kernel.close();
+  assert.throws(() => tensors.stepHost(kernel, w, g, s, 0, 1, 1, 256), /stepHost: the CUDA kernel was closed/);
 });
 
 test('CUDA kernels are cached: NVRTC runs once per rule, then memory, then disk in a fresh cache lookup', { skip }, () => {

@@ -163,5 +163,5 @@ test('a cache folder that cannot be created gives an error that names it and NOS
   const file = path.join(cacheDir, 'a-file');
   fs.writeFileSync(file, 'not a folder');
   assert.throws(() => getCpuKernel({ hash: 'x', source: SGD_STAND_IN.source + '\n// unwritable', cacheDir: path.join(file, 'kernels') }),
-    /the kernel cache folder .*a-file\/kernels is not writable .*set NOS_CACHE_DIR/);
+    /the kernel cache folder .*a-file\/kernels is not writable .*give a writable folder as the cacheDir option or NOS_CACHE_DIR/);
 });

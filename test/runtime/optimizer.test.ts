@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
+import { types } from 'node:util';
 import { createOptimizer, type OptimizerOptions } from '../../src/runtime/optimizer';
 import { NAMED_RULES } from '../../src/compiler';
 import { packageRoot } from '../../src/runtime/binding';
@@ -209,6 +210,41 @@ test('views over a SharedArrayBuffer are updated, empty ones included', () => {
   const empty = new Float32Array(new SharedArrayBuffer(0));
   opt.step([w, empty], [g, new Float32Array(new SharedArrayBuffer(0))]);
   assert.deepEqual(w, new Float32Array([0.5, 0.5, 0.5]));
+});
+
+// Distinct SharedArrayBuffer objects over one memory: a shared WebAssembly.Memory's buffer before and after grow().
+test('parameters that share memory through distinct SharedArrayBuffer objects are refused, on every device', () => {
+  // (WebAssembly is a global of Node 20 that this project's type libraries do not declare.)
+  const { WebAssembly: wasm } = globalThis as unknown as {
+    WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { readonly buffer: SharedArrayBuffer; grow(pages: number): number } };
+  };
+  const memory = new wasm.Memory({ initial: 1, maximum: 4, shared: true });
+  const before = memory.buffer;
+  memory.grow(1);
+  const after = memory.buffer;
+  assert.ok(before !== after && types.isSharedArrayBuffer(before) && types.isSharedArrayBuffer(after), 'two SharedArrayBuffer objects');
+  const fresh = new Float32Array(new SharedArrayBuffer(32)).fill(0.5); // other shared memory
+  for (const device of DEVICES) {
+    const opt = createOptimizer(rule('sgd'), { cacheDir, device, lr: 1 });
+    const g = [new Float32Array(8).fill(0.1), new Float32Array(8).fill(0.1)];
+    // The same range through each object: one tensor listed twice, updated twice without the check.
+    assert.throws(() => opt.step([new Float32Array(before, 0, 8), new Float32Array(after, 0, 8)], g), /params\[1\] shares memory with params\[0\]/);
+    // Overlapping, not equal, ranges, listed out of order.
+    assert.throws(() => opt.step([new Float32Array(after, 64, 8), new Float32Array(before, 48, 8)], g), /params\[1\] shares memory with params\[0\]/);
+    // A gradient over another parameter's memory through the other object.
+    const p0 = new Float32Array(before, 0, 8);
+    const p1 = new Float32Array(before, 32, 8);
+    assert.throws(() => opt.step([p0, p1], [new Float32Array(after, 32, 8), g[1]]), /grads\[0\] shares memory with params\[1\], which the step writes/);
+    assert.throws(() => opt.step([p0, p1], [g[0], new Float32Array(after, 0, 8)]), /grads\[1\] shares memory with params\[0\]/);
+    assert.equal(opt.iterations, 0, 'a refused step is not taken');
+    // Disjoint ranges through the two objects, a gradient that is its own parameter's memory through the other
+    // object, and other shared memory are fine.
+    const w = new Float32Array(after, 0, 16);
+    w.fill(1);
+    opt.step([new Float32Array(before, 0, 8), new Float32Array(after, 32, 8), fresh], [new Float32Array(after, 0, 8), g[1], g[0]]);
+    assert.deepEqual(Array.from(w), [...Array(8).fill(0), ...Array(8).fill(Math.fround(1 - Math.fround(0.1)))]);
+    assert.equal(opt.iterations, 1);
+  }
 });
 
 test('a state from another rule, or a damaged one, is refused and leaves the optimizer unchanged', () => {
