@@ -57,14 +57,15 @@ const INTEGER_KEYS = new Set<keyof PpoConfig>(['batchSize', 'epochs', 'freshDraw
 /** Each numeric setting's allowed range, in words and as a check. */
 const RANGES: Record<Exclude<keyof PpoConfig, 'advantage'>, [string, (x: number) => boolean]> = {
   learningRate: ['> 0', (x) => x > 0],
-  batchSize: ['an integer >= 1', (x) => x >= 1],
-  epochs: ['an integer >= 1', (x) => x >= 1],
+  // Upper bounds that no useful run reaches, so a slip (hiddenSize=1e9) is named instead of failing to allocate.
+  batchSize: ['an integer from 1 to 10000', (x) => x >= 1 && x <= 10000],
+  epochs: ['an integer from 1 to 1000', (x) => x >= 1 && x <= 1000],
   clip: ['in (0, 1)', (x) => x > 0 && x < 1],
   baselineDecay: ['in [0, 1)', (x) => x >= 0 && x < 1],
   entropyWeight: ['>= 0', (x) => x >= 0],
   freshDraws: ['an integer from 1 to 1000', (x) => x >= 1 && x <= 1000],
-  hiddenSize: ['an integer >= 1', (x) => x >= 1],
-  embeddingSize: ['an integer >= 1', (x) => x >= 1],
+  hiddenSize: ['an integer from 1 to 4096', (x) => x >= 1 && x <= 4096],
+  embeddingSize: ['an integer from 1 to 4096', (x) => x >= 1 && x <= 4096],
   initRange: ['> 0', (x) => x > 0],
 };
 

@@ -47,7 +47,11 @@ test('the --ppo text form: a preset first, then key=value; every mistake is name
     ['fast', /'fast' is neither a preset \(paper, default\) nor key=value/],
     ['advantage=scaled', /--ppo option advantage: must be one of raw, normalized, got "scaled"/],
     ['clip=1', /--ppo option clip: must be in \(0, 1\), got 1/],
-    ['epochs=2.5', /--ppo option epochs: must be an integer >= 1, got 2.5/],
+    ['epochs=2.5', /--ppo option epochs: must be an integer from 1 to 1000, got 2.5/],
+    // Sizes a run cannot allocate are named (hiddenSize=1e9 failed with 'Invalid typed array length').
+    ['hiddenSize=1e9', /--ppo option hiddenSize: must be an integer from 1 to 4096, got 1000000000/],
+    ['embeddingSize=5000', /--ppo option embeddingSize: must be an integer from 1 to 4096, got 5000/],
+    ['epochs=1e9', /--ppo option epochs: must be an integer from 1 to 1000, got 1000000000/],
     ['learningRate=-1e-3', /--ppo option learningRate: must be > 0, got -0.001/],
   ];
   for (const [text, message] of cases) assert.throws(() => parsePpoSettings(text), message, text);
