@@ -48,6 +48,11 @@ test('protocol files: bad values, unknown fields, bad JSON and missing files are
   fs.writeFileSync(f, '{ "lrs": [0.1,');
   assert.throws(() => loadProtocol(f), /not valid JSON/);
   assert.throws(() => loadProtocol('fast'), /'fast': not a preset \(paper, quick\) and no such file/);
+  // Rates the kernels cannot hold (a float32 0 or infinity) would train nothing, or diverge at once, with exit 0.
+  fs.writeFileSync(f, JSON.stringify({ lrs: [0.1, 1e-50] }));
+  assert.throws(() => loadProtocol(f), /\/lrs\/1 1e-50 is 0 as a float32 \(the kernels' rate\)/);
+  fs.writeFileSync(f, JSON.stringify({ lrs: [1e39] }));
+  assert.throws(() => loadProtocol(f), /\/lrs\/0 1e\+39 is infinite as a float32/);
 });
 
 test('protocol files: a batch larger than the training set is refused when the file is loaded', () => {
