@@ -117,7 +117,9 @@ export async function assertRedisReachable(target: RedisTarget, timeoutMs: numbe
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    await Promise.race([(async () => { await client.connect(); await client.ping(); })(), timeout]);
+    // The database too: ioredis reports a failed SELECT only as an 'error' event, and then serves database 0's
+    // connection (a db the server lacks, redis://host:6379/99999, was taken, and the workers logged retries for ever).
+    await Promise.race([(async () => { await client.connect(); await client.select(target.db); await client.ping(); })(), timeout]);
     const info = await Promise.race([client.info('server'), timeout]);
     const version = /redis_version:(\d+)\.(\d+)/.exec(info);
     if (version && (Number(version[1]) < 6 || (Number(version[1]) === 6 && Number(version[2]) < 2))) {
@@ -126,6 +128,9 @@ export async function assertRedisReachable(target: RedisTarget, timeoutMs: numbe
   } catch (err) {
     const reason = lastError || (err as Error).message;
     if ((err as Error).message.includes('too old')) throw err;
+    if (/DB index is out of range/i.test((err as Error).message)) {
+      throw new Error(`Redis at ${target.url} has no database ${target.db} (${(err as Error).message}); choose a database it has in --queue (redis://HOST:PORT/DB; 0 to 15 by default)`);
+    }
     const hint = /WRONGPASS|NOAUTH|invalid username-password|AUTH/i.test(reason)
       ? 'check the user and password in --queue (redis://USER:PASSWORD@HOST:PORT/DB), --queue-password-file or NOS_REDIS_PASSWORD'
       : `start it (redis-server --port ${target.port}) or fix --queue`;

@@ -91,6 +91,13 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
   before(async () => { server = await startRedisServer({ appendonly: true }); });
   after(async () => { await server?.dispose(); });
 
+  test('a database the server does not have is refused by the search and the worker, naming it', { timeout: 20_000 }, async () => {
+    // The server has 16 databases (0 to 15); ioredis reported the failed SELECT as an event and served database 0.
+    const url = `${server.url.replace(/\/\d+$/, '')}/99999`;
+    await assert.rejects(createRedisBackend(url, { log: quiet }), /Redis at redis:\/\/127\.0\.0\.1:\d+\/99999 has no database 99999 \(.*DB index is out of range/);
+    await assert.rejects(startRedisWorker(url, { limits, log: quiet }), /has no database 99999/);
+  });
+
   test('kill -9 of a worker mid-job: another worker finishes it, and it is recorded once', { timeout: 60_000 }, async () => {
     const queueName = nextQueue();
     const pidDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-pids-'));
