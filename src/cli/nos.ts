@@ -31,7 +31,8 @@ export function exitCodeOf(error: unknown): number {
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
   const e = error as { exitCode?: unknown; name?: unknown };
   if (typeof e?.exitCode === 'number') return e.exitCode;
-  if (e?.name === 'NosSyntaxError' || e?.name === 'SearchSpaceError' || e?.name === 'InvalidArgumentError' || e?.name === 'InputError') return 2;
+  if (e?.name === 'NosSyntaxError' || e?.name === 'SearchSpaceError' || e?.name === 'InvalidArgumentError' || e?.name === 'InputError'
+    || e?.name === 'LedgerDamagedError') return 2;
   return 1;
 }
 

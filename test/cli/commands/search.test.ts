@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { main } from '../../../src/cli/nos';
 import { loadProtocol } from '../../../src/runtime/child/protocol';
 import { loadSearchSpace } from '../../../src/controller/search-space';
@@ -197,4 +198,21 @@ test('nos search --resume of a folder whose ledger.jsonl is a folder: exit 2 nam
   const r = await nos(['search', '--resume', '--out', out]);
   assert.equal(r.code, 2);
   assert.equal(r.stderr, `nos: --out ${out}: ledger.jsonl is not a file: holds no search to resume\n`);
+});
+
+test('nos search --resume on a ledger damaged from outside: exit 2 (a bad file) naming the line', { timeout: 60_000 }, () => {
+  const out = path.join(dir, 'damaged');
+  const ext = path.extname(__filename);
+  const cli = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'nos' + ext);
+  const run = (args: string[]) => spawnSync(process.execPath, [...(ext === '.ts' ? ['--import', 'tsx'] : []), cli, 'search', ...args, '--no-progress'],
+    { encoding: 'utf8', timeout: 50_000 });
+  const first = run(['--protocol', 'fake', '--budget', '2', '--out', out]);
+  assert.equal(first.status, 0, first.stderr);
+  const ledger = path.join(out, 'ledger.jsonl');
+  const lines = fs.readFileSync(ledger, 'utf8').split('\n');
+  lines[1] = '{"type": garbage';
+  fs.writeFileSync(ledger, lines.join('\n'));
+  const resumed = run(['--resume', '--out', out]);
+  assert.equal(resumed.status, 2, resumed.stderr);
+  assert.match(resumed.stderr, /ledger\.jsonl line 2: not JSON/);
 });
