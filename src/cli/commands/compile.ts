@@ -1,4 +1,5 @@
 // `nos compile` (and the `nos-compile` bin): a rule, a rule name or a token form to kernel source, IR, tokens, LaTeX or JSON.
+import * as fs from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import { compileRule, type RuleInfo } from '../../compiler/analyze';
 import { encodeTokens, printTokens } from '../../compiler/tokens';
@@ -11,8 +12,8 @@ import { KERNEL_ABI_VERSION } from '../../compiler/kernel-abi';
 export const EMIT_KINDS = ['cuda', 'cpu', 'js', 'ir', 'tokens', 'latex', 'json', 'pytorch', 'tfjs'] as const;
 export type EmitKind = (typeof EMIT_KINDS)[number];
 
-/** A rule that parses but has no token form: bad input for --emit tokens (exit 2), not a crash. */
-export class NotExpressibleError extends Error {
+/** Bad input that is no syntax error (a rule with no token form for --emit tokens, an empty standard input): exit 2. */
+export class CompileInputError extends Error {
   readonly exitCode = 2;
   constructor(message: string) {
     super(message);
@@ -70,7 +71,7 @@ export function compileOutput(rule: string, emit: EmitKind): string {
       try {
         return printTokens(encodeTokens(info.root));
       } catch (e) {
-        throw new NotExpressibleError(`${(e as Error).message} (rule: ${info.canonical})`);
+        throw new CompileInputError(`${(e as Error).message} (rule: ${info.canonical})`);
       }
     case 'json':
       return JSON.stringify({
@@ -91,10 +92,22 @@ export function compileOutput(rule: string, emit: EmitKind): string {
   }
 }
 
+/** The rule from standard input (`nos-compile - < rule.txt`): its whole text, without the trailing newline. */
+function ruleFromStdin(): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(0, 'utf8');
+  } catch (e) {
+    throw new CompileInputError(`cannot read the rule from standard input (${(e as Error).message})`);
+  }
+  if (text.trim() === '') throw new CompileInputError('standard input holds no rule (the rule argument - reads it from there)');
+  return text.replace(/\s+$/, '');
+}
+
 /** Adds the rule argument and --emit to `command` and its action (printing to stdout). */
 export function configureCompileCommand(command: Command): Command {
   return command
-    .argument('<rule...>', 'an infix rule ("exp(sign(g)*sign(m))*g"), a rule name (powersign, adam, table6-15) or controller tokens')
+    .argument('<rule...>', 'an infix rule ("exp(sign(g)*sign(m))*g"), a rule name (powersign, adam, table6-15) or controller tokens; - reads it from standard input')
     .option('-e, --emit <kind>', `what to print: ${EMIT_KINDS.join(', ')}`, parseEmit, 'json' as EmitKind)
     // "-g + m" reads as an unknown option: say how to pass such a rule.
     .showHelpAfterError('(run with --help for usage; a rule that starts with \'-\' goes after --: nos-compile --emit ir -- "-g + m")')
@@ -105,10 +118,11 @@ Examples:
   $ nos-compile "sign_g sign_m id id mul | o1 g exp id mul" --emit latex
   $ nos-compile powersign --emit pytorch     (the optimizer file nos export writes)
   $ nos-compile --emit ir -- "-g + m"          (a rule that starts with '-' goes after --)
+  $ nos-compile - --emit cuda < rule.txt       (- reads the rule from standard input)
 
 Exit codes: 0 success, 2 bad rule or flag, 1 anything else.`)
     .action((words: string[], flags: { emit: EmitKind }) => {
-      const text = compileOutput(words.join(' '), flags.emit);
+      const text = compileOutput(words.length === 1 && words[0] === '-' ? ruleFromStdin() : words.join(' '), flags.emit);
       process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     });
 }

@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main as nosCompile } from '../../../src/cli/nos-compile';
 import { main as nos } from '../../../src/cli/nos';
+import { compileOutput } from '../../../src/cli/commands/compile';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 
 async function stderrOf(run: () => Promise<number>): Promise<{ code: number; stderr: string }> {
   let stderr = '';
@@ -47,4 +50,20 @@ test('a rule nested 5000 deep (parentheses, exp, unary minus) is one error line 
     assert.match(r.stderr, /^nos-compile: (rule text is \d+ characters long; the limit is 4096|nesting deeper than 64 levels|expression deeper than 256 levels) \(line 1, column \d+\)\n/);
     assert.doesNotMatch(r.stderr, /RangeError|Maximum call stack|\n\s+at /);
   }
+});
+
+test("the rule argument - reads the rule from standard input (a file of rules piped in), and an empty input is exit 2", () => {
+  const cli = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'nos-compile' + path.extname(__filename));
+  const run = (input: string, args: string[]) => spawnSync(process.execPath, [...(cli.endsWith('.ts') ? ['--import', 'tsx'] : []), cli, '-', ...args],
+    { input, encoding: 'utf8', timeout: 30_000 });
+  const piped = run('powersign\n', ['--emit', 'tokens']);
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal(piped.stdout, `${compileOutput('powersign', 'tokens')}\n`);
+  // Several lines are one rule, and an error points at the line of the input it is on.
+  const bad = run('exp(sign(g)*\n  sgn(m))*g\n', []);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown name 'sgn' \(did you mean 'sign'\?\) \(line 2, column 3\)/);
+  const empty = run(' \n', []);
+  assert.equal(empty.status, 2);
+  assert.equal(empty.stderr, 'nos-compile: standard input holds no rule (the rule argument - reads it from there)\n');
 });
