@@ -434,7 +434,44 @@ function gpu(cacheDir: string, addon: NativeAddon): void {
   const bytes = 4 * total * 7;
   console.log(`| adam | ResNet-50's ${sizes.length} tensors (${sizeName(total)}, ${list.plan.entries} chunks) | ${fmt(bytes / tList / 1e6)} | ${fmt(100 * bytes / tList / 1e6 / copyGBs, 1)}% | | | ${vsTorch(sizes, tList)} |`);
   list.tensors.free();
+  // The paper's child (conv 3x3 32, batch norm, conv 3x3 32, batch norm, dense 10: 25,322 parameters), where the calls
+  // per array, not the bytes, were the cost; then ResNet-50's list.
+  hostArraySteps(addon, kernel, slots, "the paper's child's", [288, 32, 32, 9216, 32, 32, 15680, 10], scalars);
+  hostArraySteps(addon, kernel, slots, "ResNet-50's", sizes, scalars);
   kernel.close();
+}
+
+/**
+ * createOptimizer's CUDA path over host Float32Arrays (the parameters live in JS): one staged copy each way per step
+ * (stepHost) against a copy per array (upload w and g, launch, download w), on the same list in the same run.
+ */
+function hostArraySteps(addon: NativeAddon, kernel: InstanceType<NativeAddon['CudaKernel']>, slots: number[],
+  model: string, sizes: number[], scalars: Float32Array): void {
+  const plan = cudaLaunchPlan(sizes);
+  const bases = new Float64Array(sizes.length);
+  sizes.reduce((at, size, k) => { bases[k] = at; return at + size; }, 0);
+  const params = sizes.map((size) => filled(size, 1));
+  const grads = sizes.map((size) => filled(size, 2));
+  const tensors = new addon.CudaTensors(Float64Array.from(sizes), slots, bases, plan.chunk, true);
+  const staged = (t: number) => tensors.stepHost(kernel, params, grads, scalars, 0, t, plan.blocks, CUDA_UPDATE_BLOCK);
+  const perArray = (t: number) => {
+    sizes.forEach((_, k) => { tensors.upload(0, k, params[k]); tensors.upload(1, k, grads[k]); });
+    tensors.step(kernel, scalars, 0, t, plan.blocks, CUDA_UPDATE_BLOCK);
+    sizes.forEach((_, k) => tensors.download(0, k, params[k]));
+  };
+  const time = (step: (t: number) => void): number => {
+    for (let i = 0; i < 3; i++) step(i + 1);
+    const reps = sizes.length < 100 ? (quick ? 100 : 1000) : (quick ? 5 : 20);
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) step(i + 4);
+    return (performance.now() - t0) / reps;
+  };
+  const tPerArray = time(perArray);
+  const tStaged = time(staged);
+  const hostBytes = 4 * sizes.reduce((a, b) => a + b, 0) * 3; // w and g over, w back
+  console.log(`host arrays, adam on ${model} ${sizes.length} tensors: one staged copy each way ${fmt(tStaged, 3)} ms/step ` +
+    `(${fmt(hostBytes / tStaged / 1e6)} GB/s of host traffic), a copy per array ${fmt(tPerArray, 3)} ms/step: ${fmt(tPerArray / tStaged)}x`);
+  tensors.free();
 }
 
 /** Child mode: load the addon, then time one lookup that must come from the disk cache; prints milliseconds. */
