@@ -225,10 +225,20 @@ function checkNoSharedMemory(params: Float32Array[], grads: Float32Array[]): voi
       const mid = (lo + hi) >>> 1;
       if (start(list[mid]) < gEnd) lo = mid + 1; else hi = mid;
     }
-    if (lo === 0) continue;
-    const k = list[lo - 1];
-    if (end(k) <= gStart || (k === j && start(k) === gStart && end(k) === gEnd)) continue;
-    throw new RangeError(`step: grads[${j}] shares memory with params[${k}], which the step writes (a gradient may be its own parameter's array, but no other parameter's)`);
+    // The parameters overlapping [gStart, gEnd) are the ones from there back while they end after gStart. Name another
+    // parameter before the gradient's own one: "shares memory with params[j]" alone would read as allowed.
+    let own = false;
+    for (let i = lo - 1; i >= 0 && end(list[i]) > gStart; i--) {
+      const k = list[i];
+      if (k !== j) {
+        throw new RangeError(`step: grads[${j}] shares memory with params[${k}], which the step writes (a gradient may be its own parameter's array, but no other parameter's)`);
+      }
+      own = start(k) !== gStart || end(k) !== gEnd;
+    }
+    if (own) {
+      const by = (gStart - start(j)) / 4;
+      throw new RangeError(`step: grads[${j}] shares memory with params[${j}], shifted by ${by} element${Math.abs(by) === 1 ? '' : 's'} (a gradient may be exactly its own parameter's array, but not shifted over it)`);
+    }
   }
 }
 
@@ -376,10 +386,14 @@ export function createOptimizer(rule: string | OptimizerRule, options: Optimizer
     const names = info.decays.map((d) => (d.name === 'ld' ? 'ld' : `${d.name}(${d.n})`)).join(', ');
     fail(`the rule uses the decay ${names}, which needs totalSteps`);
   }
+  // The optimizer keeps copies: the caller's betas array and schedule object (an options object reused for the next
+  // optimizer of a sweep, then changed) must not change this one's steps, nor pass round checkSchedule below.
+  const schedule = options.schedule;
   const settings: ScalarSettings = {
     lr: options.lr ?? 1e-3,
-    schedule: options.schedule ?? { kind: 'constant' },
-    betas: options.betas ?? [0.9, 0.999, 0.999],
+    schedule: schedule === undefined ? { kind: 'constant' }
+      : schedule !== null && typeof schedule === 'object' && !Array.isArray(schedule) ? { ...schedule } : schedule,
+    betas: options.betas ? [options.betas[0], options.betas[1], options.betas[2]] : [0.9, 0.999, 0.999],
     delta: options.delta ?? 1e-8,
     momentum: options.momentum ?? 0.9,
     biasCorrection: options.biasCorrection ?? true,

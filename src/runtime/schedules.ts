@@ -127,15 +127,21 @@ export function learningRate(spec: ScheduleSpec, lr: number, t: number, totalSte
         throw new RangeError(`${where}: with tMul ${tMul} < 1 the periods shrink and end after ${first / (1 - tMul)} steps; step ${t} is past them (use tMul >= 1, or fewer steps)`);
       }
       let completed = t / first;
-      let iRestart: number;
-      if (tMul === 1) {
-        iRestart = Math.floor(completed);
-        completed -= iRestart;
-      } else {
-        iRestart = Math.floor(Math.log(1 - completed * (1 - tMul)) / Math.log(tMul));
-        const sumR = (1 - Math.pow(tMul, iRestart)) / (1 - tMul);
-        completed = (completed - sumR) / Math.pow(tMul, iRestart);
-      }
+      // Periods completed before step t: i with start(i) <= t < start(i + 1), start(i) = first * (1 - tMul^i) / (1 - tMul).
+      const sumR = (i: number): number => (tMul === 1 ? i : (1 - Math.pow(tMul, i)) / (1 - tMul));
+      let iRestart = tMul === 1 ? Math.floor(completed) : Math.floor(Math.log(1 - completed * (1 - tMul)) / Math.log(tMul));
+      // TensorFlow's logarithm (or t / first) can round a step on a period's boundary into the period before, which
+      // then ends there with rate alpha (tMul 10, firstDecaySteps 1: step 111 gave 0 instead of the restart's peak), or
+      // into the next. Settle the period by the boundaries themselves, in steps, taking a boundary a rounding error
+      // away from a whole step as that step (the global step is whole).
+      const startStep = (i: number): number => {
+        const s = first * sumR(i);
+        const whole = Math.round(s);
+        return Math.abs(s - whole) <= 1e-9 * Math.max(1, whole) ? whole : s;
+      };
+      for (let k = 0; k < 64 && iRestart > 0 && t < startStep(iRestart); k++) iRestart--;
+      for (let k = 0; k < 64 && t >= startStep(iRestart + 1); k++) iRestart++;
+      completed = Math.min(1, Math.max(0, (completed - sumR(iRestart)) / Math.pow(tMul, iRestart)));
       const mFac = Math.pow(mMul, iRestart);
       const cosineDecayed = 0.5 * mFac * (1 + Math.cos(Math.PI * completed));
       return lr * ((1 - alpha) * cosineDecayed + alpha);
