@@ -140,11 +140,11 @@ export function checkResumeInputs(config: SearchConfig, queue?: string): void {
 }
 
 /**
- * --device cuda on local workers: a machine without a usable GPU is one clear error up front, not an error per rule.
- * With several GPUs each worker checks its own, and one that cannot train is left out (pool-gpus.ts): the first
- * must not stop the search alone, nor hold a context for the search's life.
+ * --device cuda (local workers, `nos eval`, a queue worker): a machine without a usable GPU is one clear error up
+ * front, not an error per rule. With several GPUs each worker checks its own, and one that cannot train is left out
+ * (pool-gpus.ts): the first must not stop the search alone, nor hold a context for the search's life.
  */
-function checkCuda(): void {
+export function checkCuda(): void {
   const { visibleGpus } = require('./pool-gpu') as typeof import('./pool-gpu');
   if (visibleGpus().length > 1) return;
   const { createOptimizer } = require('../runtime/optimizer') as typeof import('../runtime/optimizer');

@@ -7,6 +7,7 @@ import { GPU_IN_FLIGHT } from '../../search/search-config';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { boundedNumber, integer, nonBlank, queueUrl } from '../flags';
 import { startRedisWorker, type RedisWorkerHandle } from '../../search/worker-redis';
+import { checkCuda } from '../../search/search-inputs';
 
 
 /** BullMQ refuses an empty name or one with ':' (exit 1, not naming the flag): refused here as a flag error. */
@@ -25,22 +26,6 @@ interface WorkerFlags {
   lockDuration: number; stalledInterval: number; quiet?: boolean;
 }
 
-/**
- * --device cuda on a machine whose one GPU (or driver) cannot train: one line and exit 1 before serving, as `nos search`
- * and `nos eval` do (was: 256 slots served until the first job, then exit 1). With several GPUs each is checked by the
- * worker's own pool, which leaves out one that cannot train.
- */
-function checkCuda(): void {
-  const { visibleGpus } = require('../../search/pool-gpu') as typeof import('../../search/pool-gpu');
-  if (visibleGpus().length > 1) return;
-  const { createOptimizer } = require('../../runtime/optimizer') as typeof import('../../runtime/optimizer');
-  try {
-    createOptimizer('sgd', { device: 'cuda' }).dispose();
-  } catch (e) {
-    const first = ((e as Error).message ?? String(e)).split('\n')[0].replace(/\s*Tried:$/, '');
-    throw Object.assign(new Error(`--device cuda: ${first}`), { exitCode: 1 }); // the machine, not the input
-  }
-}
 
 /** One job at a time per process on the CPU; on GPUs, as many rules as keep every visible GPU's engine busy. */
 function defaultConcurrency(device: 'cpu' | 'cuda' | undefined): number {
