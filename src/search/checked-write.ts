@@ -92,15 +92,16 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Removes the temporary files of writeFileAtomic that a killed process (kill -9, power cut) left in `dir`; those of
- * live processes (a `nos report` running beside the search) are kept. Returns the names removed.
+ * Removes the temporary files of writeFileAtomic that a killed process (kill -9, power cut) left in `dir` (and
+ * `FILE.PID.tmp`, the name nos transfer's writer used before it wrote through this file); those of live processes (a
+ * `nos report` running beside the search) are kept. Returns the names removed.
  */
 export function removeStaleTemporaries(dir: string): string[] {
   const removed: string[] = [];
   let names: string[];
   try { names = fs.readdirSync(dir); } catch { return removed; }
   for (const name of names) {
-    const match = /\.tmp-(\d+)$/.exec(name);
+    const match = /\.tmp-(\d+)$/.exec(name) ?? /\.(\d+)\.tmp$/.exec(name);
     if (!match || processAlive(Number(match[1]))) continue;
     try {
       fs.rmSync(path.join(dir, name), { force: true });

@@ -5,7 +5,9 @@ import { compileRule } from '../compiler';
 import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
 import { BASELINES } from './optimizers';
 import { renderCurves, writeReport, type ReportMeta } from './report';
-import { RunLog, runKey, type RunRecord } from './run-log';
+import { removeStaleTemporaries, RunLog, runKey, type RunRecord } from './run-log';
+import { lockFolder } from '../search/folder-lock';
+import { makeDirs } from '../runtime/make-dirs';
 import { pickBestLr, summarizeTask, type TaskSummary } from './summary';
 import { RunInterrupted, type OptimizerSpec, type Phase, type TransferTask } from './task';
 
@@ -37,6 +39,8 @@ export interface TransferHooks {
   onRunStart?(info: RunInfo): void;
   onRunProgress?(info: RunInfo): void;
   onRunEnd?(info: RunInfo, record: RunRecord): void;
+  /** Something worth a line that is not a run: the log written again after another process removed it. */
+  onNotice?(message: string): void;
 }
 
 export interface TransferResult {
@@ -69,9 +73,34 @@ export async function runTransfer(plan: TransferPlan, hooks: TransferHooks): Pro
   }
 }
 
+/**
+ * One process per folder: two at once would run every run twice and write the same files.  The lock is the search's
+ * (a file naming its owner, taken over from a dead one); released on close, and on process.exit (a second Ctrl-C).
+ */
+function lockTransferFolder(dir: string): () => void {
+  let release: () => void;
+  try {
+    release = lockFolder(dir);
+  } catch (e) {
+    const owner = /\(pid (\d+)\)/.exec((e as Error).message);
+    if (!owner) throw e;
+    throw new Error(`${dir}: another nos process (pid ${owner[1]}) is using this folder; wait for it to finish or stop it first`);
+  }
+  let released = false;
+  const unlock = () => {
+    if (released) return;
+    released = true;
+    process.off('exit', unlock);
+    release();
+  };
+  process.on('exit', unlock);
+  return unlock;
+}
+
 /** One invocation over a folder: which runs are done (the log), what is left, the time per unit of work so far. */
 class TransferRun {
   private readonly log: RunLog;
+  private readonly unlock: () => void;
   private readonly started = new Date().toISOString();
   private readonly t0 = Date.now();
   /** prints[t][i]: the fingerprint of optimizer i on task t. */
@@ -84,9 +113,17 @@ class TransferRun {
   private reused = 0;
 
   constructor(private readonly plan: TransferPlan, private readonly hooks: TransferHooks) {
-    this.log = RunLog.open(plan.out);
     this.prints = plan.tasks.map((task) => plan.optimizers.map((o) => fingerprint(task, o)));
     this.planTotal = plan.tasks.reduce((n, task) => n + plan.optimizers.length * (task.lrs.length + plan.seeds.length), 0);
+    makeDirs(plan.out);
+    this.unlock = lockTransferFolder(plan.out);
+    try {
+      removeStaleTemporaries(plan.out); // a killed run's half-written report, say
+      this.log = RunLog.open(plan.out, (message) => this.hooks.onNotice?.(message));
+    } catch (e) {
+      this.unlock();
+      throw e;
+    }
   }
 
   /** Per task, per optimizer: tune over the grid with the first seed, then run every seed at the best rate. */
@@ -102,11 +139,14 @@ class TransferRun {
       }
     }
     this.writeReport(interrupted);
+    this.log.ensure(); // the log removed after the last run: written again before the process ends
     return { summaries: this.summaries(), ran: this.ran, reused: this.reused, interrupted };
   }
 
   close(): void {
+    try { this.log.ensure(); } catch { /* stopping on an error already: that one is reported */ }
     this.log.close();
+    this.unlock();
   }
 
   private key(t: number, i: number, phase: Phase, lr: number, seed: number) {

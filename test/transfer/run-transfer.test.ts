@@ -90,3 +90,53 @@ test('an optimizer that diverges at every rate gets no seeds and no rank; progre
   assert.ok(etas.every((e) => Number.isFinite(e) && e >= 0));
   assert.ok(etas[etas.length - 1] <= etas[0]);
 });
+
+// Found in review: two transfers on one folder both ran every run and wrote the same files (and one's opening could
+// cut a line the other had just appended).
+test('a second transfer on a folder in use is refused naming the first; the folder is free again after it', async () => {
+  const out = tmp();
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => { open = resolve; });
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => { started = resolve; });
+  const task = fakeTask({ best });
+  const slow = { ...task, async run(...args: Parameters<typeof task.run>) { started(); await gate; return task.run(...args); } };
+  const first = runTransfer({ tasks: [slow], optimizers, seeds: [0], out, command: 'nos transfer' }, go);
+  await running;
+  await assert.rejects(runTransfer({ tasks: [fakeTask({ best })], optimizers, seeds: [0], out, command: 'nos transfer' }, go),
+    new RegExp(`another nos process \\(pid ${process.pid}\\) is using this folder`));
+  open();
+  assert.equal((await first).ran, 3 * 4);
+  const again = await runTransfer({ tasks: [fakeTask({ best })], optimizers, seeds: [0], out, command: 'nos transfer' }, go);
+  assert.deepEqual([again.ran, again.reused], [0, 12]);
+  assert.ok(!fs.readdirSync(out).some((n) => n.endsWith('.lock')), 'the lock is released');
+});
+
+// Found in review: with runs.jsonl removed mid-run, every later run went into the removed file: exit 0, nothing kept.
+test('runs.jsonl removed by another process mid-run: every run is in the folder at the end, and said so', async () => {
+  const out = tmp();
+  const task = fakeTask({ best });
+  let calls = 0;
+  const meddled = { ...task, async run(...args: Parameters<typeof task.run>) {
+    if (++calls === 3 || calls === 12) fs.rmSync(path.join(out, RUNS_FILE)); // mid-run, and during the last run
+    return task.run(...args);
+  } };
+  const notices: string[] = [];
+  const r = await runTransfer({ tasks: [meddled], optimizers, seeds: [0], out, command: 'nos transfer' }, { ...go, onNotice: (m) => notices.push(m) });
+  assert.equal(r.ran, 12);
+  assert.equal(fs.readFileSync(path.join(out, RUNS_FILE), 'utf8').trimEnd().split('\n').length, 12);
+  assert.equal(notices.length, 2);
+  const again = await runTransfer({ tasks: [fakeTask({ best })], optimizers, seeds: [0], out, command: 'nos transfer' }, go);
+  assert.deepEqual([again.ran, again.reused], [0, 12]);
+});
+
+// Found in review: a report write that failed left summary.md.PID.tmp behind, and a killed run's stayed for good.
+test('a report that cannot be written stops with the file named, keeps the finished run and leaves no temporary file', async () => {
+  const out = tmp();
+  fs.mkdirSync(path.join(out, 'summary.md')); // another process put a folder there
+  fs.writeFileSync(path.join(out, 'summary.json.424242424.tmp'), 'a killed run\'s'); // no such pid
+  await assert.rejects(runTransfer({ tasks: [fakeTask({ best })], optimizers, seeds: [0], out, command: 'nos transfer' }, go),
+    (e: Error) => e.name === 'WriteError' && /could not write \S+summary\.md: .*EISDIR/.test(e.message));
+  assert.equal(fs.readFileSync(path.join(out, RUNS_FILE), 'utf8').trimEnd().split('\n').length, 1);
+  assert.deepEqual(fs.readdirSync(out).filter((n) => /tmp/.test(n)), []);
+});

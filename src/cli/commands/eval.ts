@@ -33,6 +33,8 @@ function formatLr(lr: number): string {
  */
 export class ProgressLine {
   private readonly started = Date.now();
+  /** When the first batch finished: the ETA's pace counts from there (the first batch also builds and warms up). */
+  private firstAt = 0;
   private done = 0;
   private lastKey = '';
   private lastDraw = 0;
@@ -45,16 +47,17 @@ export class ProgressLine {
     const key = `${p.phase}:${p.lr}:${p.epoch}`;
     const now = Date.now();
     const elapsed = (now - this.started) / 1000;
-    const eta = this.done > 0 ? (elapsed / this.done) * (total - this.done) : NaN;
+    if (this.done === 1) this.firstAt = now;
+    const eta = this.done > 1 ? ((now - this.firstAt) / 1000 / (this.done - 1)) * (total - this.done) : NaN;
     const label = `${p.phase === 'sweep' ? 'sweep' : 'final'} lr ${formatLr(p.lr)} epoch ${p.epoch + 1}`;
     if (this.tty) {
       if (now - this.lastDraw < 100 && this.done < total) return;
       this.lastDraw = now;
       const width = 24;
       const filled = Math.min(width, Math.round((this.done / total) * width));
-      this.stream.write(`\r${label.padEnd(30)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${elapsed.toFixed(0)}s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) : '?'}s \x1b[K`);
+      this.stream.write(`\r${label.padEnd(30)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${elapsed.toFixed(0)}s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)}s` : '?'} \x1b[K`);
     } else if (key !== this.lastKey) {
-      this.stream.write(`${label}: started at ${elapsed.toFixed(1)}s, ETA ${Number.isFinite(eta) ? eta.toFixed(0) : '?'}s\n`);
+      this.stream.write(`${label}: started at ${elapsed.toFixed(1)}s, ETA ${Number.isFinite(eta) ? `${eta.toFixed(0)}s` : '?'}\n`);
     }
     this.lastKey = key;
   }
@@ -179,9 +182,23 @@ export function register(program: Command): void {
         outcome = await evalOnGpu(rule, protocol, flags, tty);
       } else {
         const progress = flags.progress ? new ProgressLine(protocol, evalOutput.stderr, tty) : null;
-        outcome = await evaluateRule(rule, protocol, { path: flags.data }, {
-          seed: flags.seed, device: flags.device, onProgress: progress ? (p) => progress.update(p) : undefined,
-        });
+        // Ctrl-C or SIGTERM while training: the progress line is cleared and one line says so (exit 130 or 143);
+        // there is nothing to keep (an evaluation is not resumable), and no half table on stdout.
+        const onSignal = (signal: NodeJS.Signals) => {
+          progress?.finish();
+          evalOutput.stderr.write(`nos eval: stopped by ${signal === 'SIGINT' ? 'Ctrl-C' : signal} before the evaluation finished; no result\n`);
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        };
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        try {
+          outcome = await evaluateRule(rule, protocol, { path: flags.data }, {
+            seed: flags.seed, device: flags.device, onProgress: progress ? (p) => progress.update(p) : undefined,
+          });
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
         progress?.finish();
       }
       if (flags.json) {

@@ -158,7 +158,16 @@ async function transferAction(rules: string[], flags: TransferFlags): Promise<vo
         onRunStart: (i) => progress?.start(i),
         onRunProgress: (i) => progress?.progress(i),
         onRunEnd: (i, r) => progress?.end(i, r.status, r.score === null ? '' : `${tasks.find((t) => t.name === r.task)!.metric.short} ${r.score.toPrecision(4)}`, r.seconds),
+        onNotice: (message) => { progress?.finish(); err.write(`nos transfer: ${message}\n`); },
       });
+    } catch (e) {
+      // A write that failed (a full disk, a file made read-only or replaced): the runs finished before it are kept.
+      if ((e as Error)?.name === 'WriteError') {
+        const error = e as Error & { exitCode?: number };
+        error.message = `${error.message}\nevery run finished before it is in ${path.join(out, RUNS_FILE)}; once that is fixed, continue with: ${commandLine(rules, flags, out)}`;
+        error.exitCode = 1;
+      }
+      throw e;
     } finally {
       progress?.finish();
       process.off('SIGINT', onSignal);

@@ -5,29 +5,15 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/nos';
 import { tinyText } from '../../transfer/tiny-data';
+import { nosCaptured } from '../../support/cli-capture';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-transfer-cli-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const text = path.join(dir, 'corpus.txt');
 fs.writeFileSync(text, tinyText(2000));
 
-async function nos(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(['node', 'nos', ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
+const nos = nosCaptured;
 
 test('nos transfer --quick: ranks the rule and the baselines per task, writes the report, and continues a folder', async () => {
   const out = path.join(dir, 'run');
@@ -106,4 +92,40 @@ test('nos transfer: Ctrl-C keeps the finished runs (exit 130, how to continue), 
   const rest = await nos(args);
   assert.equal(rest.code, 0, rest.stderr);
   assert.match(rest.stdout, new RegExp(`${8 - kept} runs done now, ${kept} found done in the folder`));
+});
+
+// Found in review: a full disk ended the command with Node's bare error (`nos: ENOSPC: ..., write
+// '.../summary.json.PID.tmp'`), left that temporary file for good and did not say how to continue.
+test('nos transfer on a full disk: exit 1 naming the file, finished runs kept, no temporary file; the same command finishes', async () => {
+  const out = path.join(dir, 'full');
+  const args = ['transfer', '--baselines', 'sgd', '--tasks', 'rosenbrock', '--quick', '--seeds', '1', '--lrs', '1e-3,1e-2', '--out', out, '--no-progress'];
+  const PRELOAD = path.join(__dirname, '..', '..', 'support', 'full-disk-preload' + path.extname(__filename));
+  const preload = __filename.endsWith('.ts') ? ['--import', PRELOAD] : ['--require', PRELOAD];
+  const env = { ...process.env, NOS_TEST_FULL_DISK: JSON.stringify({ file: 'summary.json', failAt: 2 }) };
+  const child = spawn(process.execPath, [...EXEC_ARGV, ...preload, NOS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /^nos: could not write \S+summary\.json: no space left on device \(ENOSPC\)$/m);
+  assert.match(stderr, /^every run finished before it is in \S+runs\.jsonl; once that is fixed, continue with: nos transfer --tasks rosenbrock --baselines sgd .*--out /m);
+  assert.deepEqual(fs.readdirSync(out).filter((n) => /tmp/.test(n)), []);
+  assert.equal(fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8').trimEnd().split('\n').length, 2);
+  const rest = await nos(args);
+  assert.equal(rest.code, 0, rest.stderr);
+  assert.match(rest.stdout, /1 runs done now, 2 found done in the folder/);
+});
+
+test('nos transfer: a damaged runs.jsonl, or a folder in its place, is refused with exit 2 before any run', async () => {
+  for (const [make, message] of [
+    [(f: string) => fs.writeFileSync(f, 'not json\n{}\n'), /runs\.jsonl: line 1 is not a run record; the file was damaged/],
+    [(f: string) => fs.mkdirSync(f), /runs\.jsonl: not a file; the log of finished runs must be a file/],
+  ] as const) {
+    const out = fs.mkdtempSync(path.join(dir, 'damaged-'));
+    make(path.join(out, 'runs.jsonl'));
+    const r = await nos(['transfer', '--baselines', 'sgd', '--tasks', 'rosenbrock', '--quick', '--out', out, '--no-progress']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+    assert.deepEqual(fs.readdirSync(out), ['runs.jsonl']);
+  }
 });

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { evalOutput, formatOutcome, register } from '../../../src/cli/commands/eval';
+import { spawn } from 'node:child_process';
+import { evalOutput, formatOutcome, ProgressLine, register } from '../../../src/cli/commands/eval';
 import { writeBandsIdx } from '../../support/bands-idx';
 import { gpuWorks } from '../../support/gpu';
 
@@ -110,4 +111,39 @@ test('nos eval: the reward line counts the final epochs in good English', () => 
   const base = JSON.parse(fs.readFileSync(protocolFile, 'utf8'));
   assert.match(formatOutcome('sgd', { ...base, name: 'one', model: 'mlp', finalEpochs: 1 }, outcome), /reward: +0\.5000 \(held-out accuracy after 1 epoch\)/);
   assert.match(formatOutcome('sgd', { ...base, name: 'two', model: 'mlp', finalEpochs: 2 }, outcome), /reward: +0\.5000 \(held-out accuracy after 2 epochs\)/);
+});
+
+// Found in review: the first progress line's ETA came from the first batch alone, which also builds and warms up the
+// session (`sweep lr 1e-2 epoch 1: started at 0.1s, ETA 380s` for a 2-second run, kept for good in a log).
+test('nos eval progress: no ETA from the first batch alone ("ETA ?"); from the second on, a number of seconds', () => {
+  let text = '';
+  const line = new ProgressLine({ ...JSON.parse(fs.readFileSync(protocolFile, 'utf8')), name: 't', model: 'mlp', threads: 1, maxSeconds: 60, sweepEpochs: 1 },
+    { write: (s: string) => { text += s; } }, false);
+  line.update({ phase: 'sweep', lr: 0.01, epoch: 0, batch: 0, batches: 15 });
+  assert.match(text, /^sweep lr 1e-2 epoch 1: started at [\d.]+s, ETA \?\n$/);
+  line.update({ phase: 'sweep', lr: 0.01, epoch: 0, batch: 1, batches: 15 });
+  line.update({ phase: 'sweep', lr: 0.1, epoch: 0, batch: 0, batches: 15 });
+  assert.match(text.split('\n')[1], /^sweep lr 1e-1 epoch 1: started at [\d.]+s, ETA \d+s$/);
+});
+
+// Found in review: Ctrl-C killed `nos eval` mid-line: the progress bar stayed on the terminal with no word of why.
+test('nos eval: Ctrl-C or SIGTERM while training clears the progress line and says so, exit 130 or 143, nothing on stdout', async () => {
+  const long = path.join(dir, 'long.json');
+  fs.writeFileSync(long, JSON.stringify({ extends: 'quick', lrs: [0.01], finalEpochs: 10000, trainExamples: 300, validationExamples: 100, batchSize: 20 }));
+  const NOS = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'nos' + path.extname(__filename));
+  const execArgv = __filename.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  for (const [signal, code, words] of [['SIGINT', 130, 'Ctrl-C'], ['SIGTERM', 143, 'SIGTERM']] as const) {
+    const child = spawn(process.execPath, [...execArgv, NOS, 'eval', 'sgd', '--protocol', long, '--data', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/final lr 1e-2 epoch 2:/.test(stderr) && child.exitCode === null && !child.killed) child.kill(signal);
+    });
+    const exit = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(exit, code, stderr.slice(-300));
+    assert.match(stderr, new RegExp(`\\nnos eval: stopped by ${words} before the evaluation finished; no result\\n$`));
+    assert.equal(stdout, '');
+  }
 });
