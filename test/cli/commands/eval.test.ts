@@ -3,23 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { main } from '../../../src/cli/nos';
+import { nosCaptured } from '../../support/cli-capture';
 
-/** Runs `nos ...args` in this process (only calls that fail before training); returns its code and output. */
-async function nos(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const [out, err] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(['node', 'nos', ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
+const nos = nosCaptured;
 
 test('nos eval: a blank --seed or --data, a flag in place of a value and a flag given twice exit 2 before training', async () => {
   // A protocol file that does not exist: had a flag been accepted, the command would stop there instead of training.

@@ -8,20 +8,7 @@ import { main as nos } from '../../../src/cli/nos';
 import { main as nosCompile } from '../../../src/cli/nos-compile';
 import { exportRule } from '../../../src/export';
 import { packageRoot } from '../../../src/runtime/binding';
-
-async function capture(run: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const [out, err] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await run(), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
+import { capture } from '../../support/cli-capture';
 
 test('nos export writes the exported optimizer to standard output or --out, and nos-compile --emit gives the same text', async () => {
   const r = await capture(() => nos(['node', 'nos', 'export', 'powersign', '--to', 'pytorch']));

@@ -4,25 +4,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../../src/cli/nos';
 import { runSearch } from '../../../src/search/search-loop';
 import { fakeConfig, standInDeps } from '../../search/fixtures/stand-ins';
+import { nosCaptured } from '../../support/cli-capture';
 
-async function nos(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = process.stdout.write;
-  const err = process.stderr.write;
-  process.stdout.write = ((chunk: string) => { stdout += chunk; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(['node', 'nos', ...args]), stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = undefined;
-  }
-}
+const nos = nosCaptured;
 
 test('nos report prints the leaderboard (table and --json) when it cannot rewrite the report files', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-report-cli-'));
