@@ -174,7 +174,7 @@ async function transferAction(rules: string[], flags: TransferFlags): Promise<vo
       process.off('SIGTERM', onSignal);
     }
     transferOutput.stdout.write(`${renderTerminal(result.summaries)}\n`);
-    transferOutput.stdout.write(`transfer folder: ${out} (${RUNS_FILE}, ${SUMMARY_MD}, ${SUMMARY_JSON}, ${tasks.map((t) => `${t.name}.svg`).join(', ')}${tasks.some((t) => t.name === 'rosenbrock') ? ', rosenbrock-<start>.svg' : ''})\n`);
+    transferOutput.stdout.write(`transfer folder: ${out} (${folderFiles(out, tasks).join(', ')})\n`);
     transferOutput.stdout.write(`${result.ran} runs done now, ${result.reused} found done in the folder\n`);
     if (result.interrupted) {
       transferOutput.stdout.write(`stopped early; continue with: ${commandLine(rules, flags, out)}\n`);
@@ -183,6 +183,14 @@ async function transferAction(rules: string[], flags: TransferFlags): Promise<vo
   } finally {
     for (const t of tasks) await t.dispose();
   }
+}
+
+/** The report's files that are in the folder (a run stopped early has not drawn every task's plot yet). */
+function folderFiles(out: string, tasks: TransferTask[]): string[] {
+  let names: string[] = [];
+  try { names = fs.readdirSync(out); } catch { /* reported as the folder alone */ }
+  const plots = names.filter((n) => n.endsWith('.svg') && tasks.some((t) => n === `${t.name}.svg` || n.startsWith(`${t.name}-`))).sort();
+  return [RUNS_FILE, SUMMARY_MD, SUMMARY_JSON].filter((n) => names.includes(n)).concat(plots);
 }
 
 export function register(program: Command): void {
