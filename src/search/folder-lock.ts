@@ -123,7 +123,7 @@ export function lockFolder(dir: string): () => void {
     if (createExclusive(file, mine)) break;
     const owner = readOwner(file);
     if (owner === null) continue; // released meanwhile: try again
-    if (alive(owner)) throw new Error(`${dir}: another search (pid ${owner.pid}) is running in this folder; wait for it or stop it first`);
+    if (alive(owner)) throw new Error(`${dir}: another nos process (pid ${owner.pid}) is using this folder (a search or a transfer); wait for it or stop it first`);
     if (takeOver(file, owner, mine) === 'won') break;
     sleepSync(10); // another process is taking the dead owner's lock over: see who got it
   }

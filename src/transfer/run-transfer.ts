@@ -78,14 +78,7 @@ export async function runTransfer(plan: TransferPlan, hooks: TransferHooks): Pro
  * (a file naming its owner, taken over from a dead one); released on close, and on process.exit (a second Ctrl-C).
  */
 function lockTransferFolder(dir: string): () => void {
-  let release: () => void;
-  try {
-    release = lockFolder(dir);
-  } catch (e) {
-    const owner = /\(pid (\d+)\)/.exec((e as Error).message);
-    if (!owner) throw e;
-    throw new Error(`${dir}: another nos process (pid ${owner[1]}) is using this folder; wait for it to finish or stop it first`);
-  }
+  const release = lockFolder(dir);
   let released = false;
   const unlock = () => {
     if (released) return;

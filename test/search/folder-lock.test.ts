@@ -32,7 +32,7 @@ test('lock: held by a live process it is refused; a dead, legacy or reused-pid o
   const file = path.join(dir, LOCK_FILE);
   const release = lockFolder(dir);
   assert.match(fs.readFileSync(file, 'utf8'), new RegExp(`^\\{"pid":${process.pid},"start":"\\d+","nonce":"[0-9a-f]{16}"\\}\\n$`));
-  assert.throws(() => lockFolder(dir), new RegExp(`another search \\(pid ${process.pid}\\) is running in this folder`));
+  assert.throws(() => lockFolder(dir), new RegExp(`another nos process \\(pid ${process.pid}\\) is using this folder`));
   release();
   assert.equal(fs.existsSync(file), false);
   for (const stale of [String(deadPid()), JSON.stringify({ pid: process.pid, start: '1', nonce: 'x' }), 'garbage']) {
@@ -59,7 +59,7 @@ test('lock: two resumes racing for a stale lock, one delayed before any one fs c
   });
   for (const { step, outcomes, left } of await Promise.all(rounds)) {
     assert.equal(outcomes.filter((o) => o === 'won').length, 1, `delay before ${step}: ${JSON.stringify(outcomes)}`);
-    assert.match(outcomes.find((o) => o !== 'won')!, /^refused: .*another search \(pid \d+\) is running in this folder/, step);
+    assert.match(outcomes.find((o) => o !== 'won')!, /^refused: .*another nos process \(pid \d+\) is using this folder/, step);
     assert.deepEqual(left, [], `delay before ${step}: the lock and every claim are gone after release`);
   }
 });

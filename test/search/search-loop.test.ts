@@ -286,7 +286,7 @@ test('search: a crash between a ledger record and the checkpoint (after a propos
 test('search: a folder in use by a live search is refused; a lock left by a dead process is taken over', async () => {
   const dir = tempDir();
   fs.writeFileSync(path.join(dir, 'search.lock'), String(process.pid)); // a live process holds it
-  await assert.rejects(runSearch({ outDir: dir, config: fakeConfig({ budget: 5 }), deps: standInDeps }), new RegExp(`another search \\(pid ${process.pid}\\) is running`));
+  await assert.rejects(runSearch({ outDir: dir, config: fakeConfig({ budget: 5 }), deps: standInDeps }), new RegExp(`another nos process \\(pid ${process.pid}\\) is using this folder`));
   assert.ok(!fs.existsSync(path.join(dir, 'ledger.jsonl')));
   const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
   fs.writeFileSync(path.join(dir, 'search.lock'), dead.stdout); // its process has exited
