@@ -102,8 +102,10 @@ export class RoundProgressLine {
  * `--device cuda`: the rule trains in a GPU worker under the time limit and stall watchdog the search uses, so a hung
  * GPU ends the command (a GPU that cannot train even the control rule: exit 1, one line) instead of holding it.
  */
-async function evalOnGpu(rule: string, protocol: ProtocolConfig, flags: EvalFlags, tty: boolean): Promise<EvalOutcome> {
+async function evalOnGpu(rule: string, protocol: ProtocolConfig, flags: EvalFlags, tty: boolean,
+  onClear: (clear: () => void) => void): Promise<EvalOutcome> {
   const progress = new RoundProgressLine(protocol, evalOutput.stderr, tty);
+  onClear(() => { if (flags.progress) progress.finish(); });
   const limits = defaultLimits(protocol);
   if (flags.timeout !== undefined) limits.timeoutMs = Math.round(flags.timeout * 1000);
   try {
@@ -178,28 +180,31 @@ export function register(program: Command): void {
       }
       const tty = Boolean(evalOutput.stderr.isTTY);
       let outcome: EvalOutcome;
-      if (flags.device === 'cuda') {
-        outcome = await evalOnGpu(rule, protocol, flags, tty);
-      } else {
-        const progress = flags.progress ? new ProgressLine(protocol, evalOutput.stderr, tty) : null;
-        // Ctrl-C or SIGTERM while training: the progress line is cleared and one line says so (exit 130 or 143);
-        // there is nothing to keep (an evaluation is not resumable), and no half table on stdout.
-        const onSignal = (signal: NodeJS.Signals) => {
-          progress?.finish();
-          evalOutput.stderr.write(`nos eval: stopped by ${signal === 'SIGINT' ? 'Ctrl-C' : signal} before the evaluation finished; no result\n`);
-          process.exit(signal === 'SIGINT' ? 130 : 143);
-        };
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        try {
+      // Ctrl-C or SIGTERM while training (on either device): the progress line is cleared and one line says so
+      // (exit 130 or 143); there is nothing to keep (an evaluation is not resumable), and no half table on stdout.
+      // A GPU worker dies with this process (its exit hook, and its parent watchdog).
+      let clearProgress = (): void => undefined;
+      const onSignal = (signal: NodeJS.Signals) => {
+        clearProgress();
+        evalOutput.stderr.write(`nos eval: stopped by ${signal === 'SIGINT' ? 'Ctrl-C' : signal} before the evaluation finished; no result\n`);
+        process.exit(signal === 'SIGINT' ? 130 : 143);
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        if (flags.device === 'cuda') {
+          outcome = await evalOnGpu(rule, protocol, flags, tty, (clear) => { clearProgress = clear; });
+        } else {
+          const progress = flags.progress ? new ProgressLine(protocol, evalOutput.stderr, tty) : null;
+          clearProgress = () => progress?.finish();
           outcome = await evaluateRule(rule, protocol, { path: flags.data }, {
             seed: flags.seed, device: flags.device, onProgress: progress ? (p) => progress.update(p) : undefined,
           });
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          progress?.finish();
         }
-        progress?.finish();
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
       if (flags.json) {
         evalOutput.stdout.write(`${JSON.stringify({ rule, protocol, protocolVersion: PROTOCOL_VERSION, seed: flags.seed, ...outcome })}\n`);

@@ -418,8 +418,10 @@ for (const how of ['SIGKILL', 'SIGINT'] as const) {
     const hung = path.dirname(file);
     const nos = path.join(packageRoot(), 'dist', 'src', 'cli', 'nos.js');
     const child = spawn(process.execPath, [nos, 'eval', 'adam', '--protocol', file, '--device', 'cuda', '--no-progress'],
-      { stdio: 'ignore', detached: true, env: { ...process.env, NOS_FAKE_CUDA_FAULT_AT: '100', NOS_FAKE_CUDA_HANG: hung } });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { ...process.env, NOS_FAKE_CUDA_FAULT_AT: '100', NOS_FAKE_CUDA_HANG: hung } });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     const marks = () => fs.readdirSync(hung).filter((f) => f.startsWith('hung-'));
     try {
       await until('the GPU worker hangs', () => marks().length > 0, 60_000);
@@ -427,7 +429,12 @@ for (const how of ['SIGKILL', 'SIGINT'] as const) {
       assert.ok(running(worker));
       if (how === 'SIGKILL') child.kill('SIGKILL');
       else process.kill(-child.pid!, 'SIGINT'); // a terminal's Ctrl-C reaches the whole group
-      await exited;
+      const code = await exited;
+      if (how === 'SIGINT') {
+        // As on the CPU: one line, exit 130 (the GPU worker's own stop is no error of the command's).
+        assert.equal(code, 130, stderr);
+        assert.match(stderr, /nos eval: stopped by Ctrl-C before the evaluation finished; no result\n$/);
+      }
       await until(`worker ${worker} ends with its parent`, () => !running(worker), 5000);
     } finally {
       for (const f of marks()) { const pid = Number(f.slice('hung-'.length)); if (running(pid)) process.kill(pid, 'SIGKILL'); }
