@@ -12,6 +12,7 @@ import { fakeReward } from '../../src/search/fake-evaluator';
 import { createRedisBackend, parseRedisUrl, toBullJobId, type RedisBackend } from '../../src/search/queue-redis';
 import { startRedisWorker } from '../../src/search/worker-redis';
 import { collect, fakeJob } from './backend-conformance';
+import { buildFakeCudaEnv } from '../support/fake-cuda';
 import { findRedisServer, freePort, spawnQueueWorker, startRedisServer, type RedisServerFixture, type WorkerProcessFixture } from './redis-server-fixture';
 
 const quiet = () => undefined;
@@ -387,10 +388,13 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
       fs.rmSync(pidDir, { recursive: true, force: true });
     }
   });
-  test('nos worker --device cuda on a GPU that cannot train (the control rule fails too) hands the job back untried and exits 1', { timeout: 60_000 }, async () => {
+  test('nos worker --device cuda on a GPU that cannot train (the control rule fails too) hands the job back untried and exits 1', { timeout: 60_000 }, async (t) => {
+    // A GPU the up-front check takes (the fake driver: a context and a kernel load work) on which no rule trains.
+    const fake = buildFakeCudaEnv();
+    if (!fake) return t.skip('no C compiler for the fake CUDA driver');
     const queueName = nextQueue();
     const backend = await createRedisBackend(server.url, { queueName, sweepIntervalMs: 300, log: quiet });
-    const broken = await spawnQueueWorker(server.url, ['--queue-name', queueName, '--device', 'cuda', ...fastLockArgs]);
+    const broken = await spawnQueueWorker(server.url, ['--queue-name', queueName, '--device', 'cuda', ...fastLockArgs], { ...process.env, ...fake.env });
     try {
       // Every rule text holding a 'g' crashes its worker, the control rule 'sgd' too: a GPU on which nothing trains.
       await backend.submit([fakeJob('gpu:0', 'g * m', { faults: { crash: ['g'] } })]);

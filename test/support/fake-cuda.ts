@@ -28,6 +28,13 @@ export function buildFakeCuda(library: string, nvrtcVersion?: number): void {
 
 /** Builds the fake and sets the environment (before any CUDA call: the addon loads the driver once); false without a compiler. */
 export function installFakeCuda(): FakeCuda | false {
+  const fake = buildFakeCudaEnv();
+  if (fake) Object.assign(process.env, fake.env);
+  return fake;
+}
+
+/** Builds the fake and gives the environment that points at it, for a child process only; false without a compiler. */
+export function buildFakeCudaEnv(): FakeCuda | false {
   const compiler = findCompiler();
   if (!compiler) return false;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-fake-cuda-'));
@@ -39,6 +46,5 @@ export function installFakeCuda(): FakeCuda | false {
     NOS_LIBCUDA: library, NOS_LIBNVRTC: library, NOS_CACHE_DIR: dir,
     NOS_FAKE_CUDA_SHIM: path.join(packageRoot(), 'native', 'engine'), NOS_FAKE_CUDA_DIR: dir,
   };
-  Object.assign(process.env, env);
   return { library, dir, env };
 }
