@@ -394,8 +394,11 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
     if (!fake) return t.skip('no C compiler for the fake CUDA driver');
     const queueName = nextQueue();
     const backend = await createRedisBackend(server.url, { queueName, sweepIntervalMs: 300, log: quiet });
-    const broken = await spawnQueueWorker(server.url, ['--queue-name', queueName, '--device', 'cuda', ...fastLockArgs], { ...process.env, ...fake.env });
+    let broken: WorkerProcessFixture | undefined;
     try {
+      // Inside the try: a worker that fails to start must not leave the backend open (its connections kept the test
+      // file's process alive for ever).
+      broken = await spawnQueueWorker(server.url, ['--queue-name', queueName, '--device', 'cuda', ...fastLockArgs], { ...process.env, ...fake.env });
       // Every rule text holding a 'g' crashes its worker, the control rule 'sgd' too: a GPU on which nothing trains.
       await backend.submit([fakeJob('gpu:0', 'g * m', { faults: { crash: ['g'] } })]);
       assert.equal(await broken.exited, 1, broken.output());
@@ -412,7 +415,7 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
       assert.equal(backend.pending(), 1, 'nothing recorded');
     } finally {
       await backend.close();
-      await stopWorkers([broken]);
+      if (broken) await stopWorkers([broken]);
     }
   });
 });
