@@ -5,7 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { EXPORT_TARGETS, classNameProblem, exportRule, type ExportTarget } from '../../export';
 import { compileRule } from '../../compiler/analyze';
 import { InputError } from '../../search/search-inputs';
-import { nonBlank } from '../flags';
+import { integer, nonBlank } from '../flags';
 
 function parseTarget(text: string): ExportTarget {
   if (!(EXPORT_TARGETS as readonly string[]).includes(text)) {
@@ -46,24 +46,56 @@ function write(text: string, out: string | undefined, what: string): void {
   process.stderr.write(`wrote ${what} to ${out}\n`);
 }
 
+/**
+ * The rule ranked `rank` in the search folder `dir`: by the mean over seeds where the search confirmed its top rules
+ * (what its last table ranks), else by the search seed's reward. Bad input (no search there, a rank past the end)
+ * is an InputError.
+ */
+export function rankedRule(dir: string, rank: number): { rule: string; why: string } {
+  const ledger = path.join(dir, 'ledger.jsonl');
+  if (!fs.existsSync(ledger) || !fs.statSync(ledger).isFile()) throw new InputError(`--from ${dir}: not a search folder (no ledger.jsonl)`);
+  // Loaded here only: the search's report code is not needed to export a rule given as text.
+  const { buildReport } = require('../../search/report') as typeof import('../../search/report');
+  const report = buildReport(dir);
+  const confirmed = report.confirmed.length > 0;
+  const ranked = confirmed ? report.confirmed.map((c) => ({ rule: c.rule, score: `mean reward ${c.mean.toFixed(4)} over ${c.rewards.length} seeds` }))
+    : report.leaderboard.map((e) => ({ rule: e.rule, score: `reward ${e.reward.toFixed(4)}` }));
+  if (ranked.length === 0) throw new InputError(`--from ${dir}: no rule has finished with status ok yet`);
+  if (rank > ranked.length) throw new InputError(`--rank ${rank}: the search in ${dir} ranks ${ranked.length} rule${ranked.length === 1 ? '' : 's'}${confirmed ? ' (confirmed with more seeds)' : ''}`);
+  const { rule, score } = ranked[rank - 1];
+  return { rule, why: `rank ${rank} of ${dir}${confirmed ? ', confirmed' : ''}: ${rule} (${score})` };
+}
+
 export function register(program: Command): void {
   program.command('export')
     .description('write a rule as an optimizer of another framework: a torch.optim.Optimizer (Python) or a TensorFlow.js tf.Optimizer (JS)')
-    .argument('<rule...>', 'an infix rule, a rule name (powersign, addsign-ld, table6-05) or controller tokens')
+    .argument('[rule...]', 'an infix rule, a rule name (powersign, addsign-ld, table6-05) or controller tokens (or --from)')
     .requiredOption('--to <framework>', `${EXPORT_TARGETS.join(' | ')}`, parseTarget)
     .option('-o, --out <file>', 'write the file here (default: standard output)', nonBlank('--out', 'a file'))
     .option('--fused', 'pytorch: also carry the rule\'s fused C++/CUDA kernel, built by torch.utils.cpp_extension.load_inline')
     .option('--class <name>', 'the optimizer class\'s name (default from the rule: powersign -> NosPowerSign)', parseClassName)
+    .option('--from <dir>', 'take the rule from a search folder\'s leaderboard instead (the confirmed ranking where there is one)', nonBlank('--from', 'a folder'))
+    .option('--rank <k>', 'with --from: which rule of the leaderboard (default 1, the best)', integer('--rank', 1))
     .showHelpAfterError('(run with --help for usage; a rule that starts with \'-\' goes after --)')
     .addHelpText('after', `
 Examples:
   $ nos export powersign --to pytorch --out nos_power_sign.py
   $ nos export addsign-ld --to tfjs --out nos_add_sign_ld.js
   $ nos export "exp(sign(g)*sign(m))*g" --to pytorch --fused --class FusedPowerSign
+  $ nos export --from runs/20261203-073459Z --to pytorch --out best.py   (the search's best rule)
 
 Exit codes: 0 success, 2 bad rule, flag or file, 1 anything else.`)
-    .action((words: string[], flags: { to: ExportTarget; out?: string; fused?: boolean; class?: string }) => {
-      const text = exportOutput(words.join(' '), { to: flags.to, fused: flags.fused, className: flags.class });
+    .action((words: string[], flags: { to: ExportTarget; out?: string; fused?: boolean; class?: string; from?: string; rank?: number }) => {
+      if (flags.from !== undefined && words.length > 0) throw new InputError(`give a rule or --from ${flags.from}, not both`);
+      if (flags.from === undefined && words.length === 0) throw new InputError('give the rule to export (a name, infix text or tokens), or --from a search folder');
+      if (flags.rank !== undefined && flags.from === undefined) throw new InputError('--rank picks a rule of --from\'s leaderboard: give --from too');
+      let rule = words.join(' ');
+      if (flags.from !== undefined) {
+        const ranked = rankedRule(flags.from, flags.rank ?? 1);
+        process.stderr.write(`${ranked.why}\n`);
+        rule = ranked.rule;
+      }
+      const text = exportOutput(rule, { to: flags.to, fused: flags.fused, className: flags.class });
       const name = /^(?:# |\/\/ )(\w+):/.exec(text)?.[1] ?? 'the optimizer';
       write(text, flags.out, `${name} (${flags.to}${flags.fused ? ', fused' : ''})`);
     });

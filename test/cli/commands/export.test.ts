@@ -9,6 +9,9 @@ import { main as nosCompile } from '../../../src/cli/nos-compile';
 import { exportRule } from '../../../src/export';
 import { packageRoot } from '../../../src/runtime/binding';
 import { capture } from '../../support/cli-capture';
+import { runSearch } from '../../../src/search/search-loop';
+import { buildReport } from '../../../src/search/report';
+import { fakeConfig, standInDeps } from '../../search/fixtures/stand-ins';
 
 test('nos export writes the exported optimizer to standard output or --out, and nos-compile --emit gives the same text', async () => {
   const r = await capture(() => nos(['node', 'nos', 'export', 'powersign', '--to', 'pytorch']));
@@ -76,5 +79,43 @@ test("the README shows nos export's real output for powersign, addsign-ld and ta
   assert.deepEqual(blocks.map((b) => b[1]).sort(), ['addsign-ld', 'powersign', 'table6-05']);
   for (const [, rule, target, shown] of blocks) {
     assert.equal(shown, exportRule(rule, target as 'pytorch' | 'tfjs'), `README's ${rule} --to ${target} is not what nos export writes now (NOS_UPDATE_README=1 rewrites it)`);
+  }
+});
+
+test('nos export --from a search folder exports its leaderboard rule at --rank: the confirmed ranking where there is one', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-from-'));
+  try {
+    for (const confirm of [0, 2]) {
+      const dir = path.join(root, `confirm-${confirm}`);
+      await runSearch({ outDir: dir, config: fakeConfig({ budget: 10, confirm }), deps: standInDeps });
+      const report = buildReport(dir);
+      const ranked = confirm > 0 ? report.confirmed.map((c) => c.rule) : report.leaderboard.map((e) => e.rule);
+      assert.ok(ranked.length >= 2, `${ranked.length} rules ranked`);
+      assert.equal(report.confirmed.length > 0, confirm > 0);
+      for (const rank of [1, 2]) {
+        const r = await capture(() => nos(['node', 'nos', 'export', '--from', dir, ...(rank > 1 ? ['--rank', String(rank)] : []), '--to', 'tfjs']));
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, exportRule(ranked[rank - 1], 'tfjs'));
+        assert.match(r.stderr, new RegExp(`^rank ${rank} of .*${confirm > 0 ? ', confirmed' : ''}: `));
+      }
+      const past = await capture(() => nos(['node', 'nos', 'export', '--from', dir, '--rank', String(ranked.length + 1), '--to', 'tfjs']));
+      assert.equal(past.code, 2);
+      assert.match(past.stderr, new RegExp(`--rank ${ranked.length + 1}: the search in .* ranks ${ranked.length} rules`));
+    }
+    const dir = path.join(root, 'confirm-0');
+    const cases: Array<[string[], RegExp]> = [
+      [['adam', '--from', dir], /give a rule or --from .*, not both/],
+      [[], /give the rule to export .* or --from a search folder/],
+      [['adam', '--rank', '2'], /--rank picks a rule of --from's leaderboard: give --from too/],
+      [['--from', root], /--from .*: not a search folder \(no ledger\.jsonl\)/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await capture(() => nos(['node', 'nos', 'export', ...args, '--to', 'pytorch']));
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });
