@@ -48,6 +48,22 @@ export function writeFully(fd: number, data: Buffer): void {
   }
 }
 
+/**
+ * Appends one JSON line to the open file `fd` (now `size` bytes long) and fsyncs it; returns the new size. A write
+ * that fails is cut back to `size`, so the file holds whole lines only, and throws a WriteError (`could not VERB FILE`).
+ */
+export function appendLineDurably(fd: number, file: string, size: number, record: unknown, verb: string): number {
+  const bytes = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+  try {
+    writeFully(fd, bytes);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    try { fs.ftruncateSync(fd, size); } catch { /* a reader cuts an unterminated last line anyway */ }
+    throw new WriteError(file, e, verb);
+  }
+  return size + bytes.length;
+}
+
 /** fsyncs a folder, so a rename or a new file in it survives a power cut. */
 export function fsyncFolder(dir: string): void {
   const fd = fs.openSync(dir, 'r');

@@ -1,7 +1,7 @@
 // The search ledger: append-only JSON lines, each checked when read and fsynced when written; a torn tail is cut.
 import * as fs from 'node:fs';
 import type { Envelope } from './backend';
-import { WriteError, writeFully } from './checked-write';
+import { appendLineDurably, WriteError } from './checked-write';
 import { ledgerRecordProblem } from './record-validation';
 
 /** The ledger's name inside a search folder. */
@@ -149,15 +149,7 @@ export class Ledger {
    */
   append(record: LedgerRecord): void {
     if (this.fd === null) throw new Error(`ledger ${this.file} is closed`);
-    const bytes = Buffer.from(JSON.stringify(record) + '\n', 'utf8');
-    try {
-      writeFully(this.fd, bytes);
-      fs.fsyncSync(this.fd);
-    } catch (e) {
-      try { fs.ftruncateSync(this.fd, this.size); } catch { /* the reader cuts an unterminated line anyway */ }
-      throw new WriteError(this.file, e, 'append to');
-    }
-    this.size += bytes.length;
+    this.size = appendLineDurably(this.fd, this.file, this.size, record, 'append to');
     this.records.push(record);
     this.lines.push(this.lines.length > 0 ? this.lines[this.lines.length - 1] + 1 : 1);
   }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Phase, RunOutcome } from './task';
 import { makeDirs } from '../runtime/make-dirs';
-import { describeFsError, WriteError, writeFileAtomic as writeCheckedAtomic, writeFully } from '../search/checked-write';
+import { appendLineDurably, describeFsError, WriteError, writeFileAtomic as writeCheckedAtomic } from '../search/checked-write';
 
 // The folder's leftovers from killed writers: the search's own cleaner, which also knows this log's older names.
 export { removeStaleTemporaries } from '../search/checked-write';
@@ -120,15 +120,7 @@ export class RunLog {
    */
   append(record: RunRecord): void {
     this.ensure(record);
-    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
-    try {
-      writeFully(this.fd, line);
-      fs.fsyncSync(this.fd);
-    } catch (e) {
-      try { fs.ftruncateSync(this.fd, this.size); } catch { /* the next open cuts the torn line */ }
-      throw new WriteError(this.file, e, 'append the finished run to');
-    }
-    this.size += line.length;
+    this.size = appendLineDurably(this.fd, this.file, this.size, record, 'append the finished run to');
     this.byKey.set(runKey(record), record);
   }
 
