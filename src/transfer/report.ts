@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { lineChart } from './plots';
 import { writeFileAtomic } from './run-log';
 import { meanCurve, type OptimizerRow, type TaskSummary } from './summary';
-import type { Metric } from './task';
+import { failureWord, type Metric, type RunStatus } from './task';
 
 export const SUMMARY_MD = 'summary.md';
 export const SUMMARY_JSON = 'summary.json';
@@ -20,14 +20,31 @@ export function formatScore(v: number | null, metric: Metric): string {
 
 const arrow = (m: Metric) => (m.better === 'lower' ? 'lower is better' : 'higher is better');
 
+/** What came of a row whose every grid rate failed: 'diverged at every rate', 'timed out at every rate' or both. */
+function failedEverywhere(row: OptimizerRow): string {
+  const kinds = [...new Set(row.tuning.map((t) => t.status).filter((k) => k !== 'ok'))] as Array<Exclude<RunStatus, 'ok'>>;
+  return `${kinds.map(failureWord).join(' or ') || 'diverged'} at every rate`;
+}
+
+/** The seeds that did not finish: '2 seed(s) diverged', '1 seed(s) timed out', '2 seed(s) diverged, 1 timed out'; '' when none. */
+function seedFailures(row: OptimizerRow): string {
+  const counts = (['diverged', 'timeout'] as const).map((k) => ({ k, n: row.finals.filter((f) => f.status === k).length })).filter((c) => c.n > 0);
+  return counts.map((c, i) => `${c.n}${i === 0 ? ' seed(s)' : ''} ${failureWord(c.k)}`).join(', ');
+}
+
+/** One run's result in a table: its score, or how it failed. */
+function runCell(run: { status: RunStatus; score: number | null }, metric: Metric): string {
+  return run.status === 'ok' ? formatScore(run.score, metric) : failureWord(run.status);
+}
+
 /** "0.9012 ± 0.0031 (#2)", or the state when there is no result yet. */
 export function cell(row: OptimizerRow, metric: Metric): string {
-  if (row.state === 'failed') return 'diverged at every rate';
+  if (row.state === 'failed') return failedEverywhere(row);
   if (row.mean === null) return row.state === 'tuning' ? 'tuning...' : 'running...';
   const sd = row.finals.filter((f) => f.status === 'ok').length > 1 ? ` ± ${row.sd!.toPrecision(2)}` : '';
-  const diverged = row.finals.filter((f) => f.status === 'diverged').length;
+  const failures = seedFailures(row);
   const partial = row.state === 'final' ? ` [${row.finals.length} of the seeds]` : '';
-  return `${formatScore(row.mean, metric)}${sd} (#${row.rank})${diverged ? ` [${diverged} seed(s) diverged]` : ''}${partial}`;
+  return `${formatScore(row.mean, metric)}${sd} (#${row.rank})${failures ? ` [${failures}]` : ''}${partial}`;
 }
 
 function table(header: string[], rows: string[][]): string[] {
@@ -56,7 +73,7 @@ function tuningRows(s: TaskSummary): { header: string[]; rows: string[][] } {
   const rows = s.rows.map((r) => [r.optimizer, ...s.lrs.map((lr) => {
     const t = r.tuning.find((e) => e.lr === lr);
     if (!t) return '';
-    const v = t.status === 'ok' ? formatScore(t.score, s.metric) : 'diverged';
+    const v = runCell(t, s.metric);
     return lr === r.bestLr ? `**${v}**` : v;
   })]);
   return { header, rows };
@@ -70,7 +87,7 @@ export function renderTerminal(summaries: TaskSummary[]): string {
     const rows = [...s.rows].sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity)).map((r) => [
       r.rank === null ? '-' : String(r.rank), r.optimizer, formatScore(r.mean, s.metric), r.sd === null ? '-' : r.sd.toPrecision(2),
       r.bestLr === null ? '-' : `${formatLr(r.bestLr)}${r.bestAtEdge ? ' (grid edge)' : ''}`,
-      r.state === 'done' ? (r.finals.some((f) => f.status === 'diverged') ? 'some seeds diverged' : 'ok') : r.state === 'failed' ? 'diverged at every rate' : `not finished (${r.state})`,
+      r.state === 'done' ? seedFailures(r) || 'ok' : r.state === 'failed' ? failedEverywhere(r) : `not finished (${r.state})`,
     ]);
     out.push(...columns(['rank', 'optimizer', s.metric.short, 'sd', 'tuned lr', 'status'], rows).map((l) => `  ${l}`), '');
   }
@@ -102,7 +119,7 @@ export function renderMarkdown(summaries: TaskSummary[], meta: ReportMeta, extra
       r.rank === null ? '-' : String(r.rank), r.optimizer, formatScore(r.mean, s.metric), r.sd === null ? '-' : r.sd.toPrecision(2),
       formatScore(r.min, s.metric), formatScore(r.max, s.metric),
       r.bestLr === null ? '-' : `${formatLr(r.bestLr)}${r.bestAtEdge ? ' (grid edge)' : ''}`,
-      r.finals.map((f) => (f.status === 'ok' ? formatScore(f.score, s.metric) : 'diverged')).join(', ') || '-',
+      r.finals.map((f) => runCell(f, s.metric)).join(', ') || '-',
     ]);
     out.push(...table(['rank', 'optimizer', `mean ${s.metric.short}`, 'sd', 'min', 'max', 'tuned lr', 'per seed'], rows), '');
     const t = tuningRows(s);

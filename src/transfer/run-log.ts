@@ -3,7 +3,7 @@
 // again with every run this process knows (merged with the replacement's), and a failed append leaves no torn line.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Phase, RunOutcome } from './task';
+import { RUN_STATUSES, type Phase, type RunOutcome } from './task';
 import { makeDirs } from '../runtime/make-dirs';
 import { appendLineDurably, describeFsError, WriteError, writeFileAtomic as writeCheckedAtomic } from '../search/checked-write';
 
@@ -23,6 +23,8 @@ export interface RunRecord extends RunOutcome {
   fingerprint: string;
   seconds: number;
   time: string;
+  /** The per-run time limit (seconds) a 'timeout' run was stopped at: a later transfer with a longer one runs it again. */
+  limitSeconds?: number;
 }
 
 export function runKey(r: Pick<RunRecord, 'task' | 'optimizer' | 'phase' | 'lr' | 'seed' | 'fingerprint'>): string {
@@ -33,7 +35,8 @@ function isRecord(x: unknown): x is RunRecord {
   const r = x as RunRecord;
   return !!r && typeof r === 'object' && typeof r.task === 'string' && typeof r.optimizer === 'string'
     && (r.phase === 'tune' || r.phase === 'final') && typeof r.lr === 'number' && typeof r.seed === 'number'
-    && typeof r.fingerprint === 'string' && (r.status === 'ok' || r.status === 'diverged') && Array.isArray(r.curve);
+    && typeof r.fingerprint === 'string' && RUN_STATUSES.includes(r.status) && Array.isArray(r.curve)
+    && (r.status !== 'timeout' || (typeof r.limitSeconds === 'number' && r.limitSeconds > 0));
 }
 
 /** Bad input: the log cannot be read or is damaged (the CLI exits 2, before anything trains). */

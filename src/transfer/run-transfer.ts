@@ -9,7 +9,7 @@ import { removeStaleTemporaries, RunLog, runKey, type RunRecord } from './run-lo
 import { lockFolder } from '../search/folder-lock';
 import { makeDirs } from '../runtime/make-dirs';
 import { pickBestLr, summarizeTask, type TaskSummary } from './summary';
-import { RunInterrupted, type OptimizerSpec, type Phase, type TransferTask } from './task';
+import { RunInterrupted, type OptimizerSpec, type Phase, type RunOutcome, type TransferTask } from './task';
 
 /** Bumped when a change to the tasks could change a result for the same settings: older runs are then re-run. */
 export const TRANSFER_VERSION = 1;
@@ -19,6 +19,11 @@ export interface TransferPlan {
   optimizers: OptimizerSpec[];
   seeds: number[];
   out: string;
+  /**
+   * Seconds one run may take; past it the run stops at its next step and is recorded as 'timeout' (a failed run,
+   * like a diverged one).  Undefined: no limit.  A run timed out under a shorter limit than this one runs again.
+   */
+  runLimitSeconds?: number;
   /** The command line, for the report. */
   command: string;
 }
@@ -172,14 +177,24 @@ class TransferRun {
     }, 0);
   }
 
+  /** A logged run counts unless it timed out under a shorter limit than this transfer's (or this one has none). */
+  private done(key: string): boolean {
+    const r = this.log.get(key);
+    if (!r) return false;
+    const limit = this.plan.runLimitSeconds;
+    return r.status !== 'timeout' || (limit !== undefined && limit <= r.limitSeconds!);
+  }
+
   /** Runs one (task, optimizer, phase, lr, seed) unless the log has it; false when stopped. */
   private async runOne(t: number, i: number, phase: Phase, lr: number, seed: number): Promise<boolean> {
     const task = this.plan.tasks[t];
     const key = this.key(t, i, phase, lr, seed);
     this.position++;
-    if (this.log.get(runKey(key))) { this.reused++; return true; }
+    if (this.done(runKey(key))) { this.reused++; return true; }
     if (this.hooks.stopped()) return false;
     const runStart = Date.now();
+    const limit = this.plan.runLimitSeconds;
+    const deadline = limit === undefined ? Infinity : runStart + limit * 1000;
     const before = this.eta(); // this run included; once per run (it summarizes the log)
     const info = (fraction: number): RunInfo => ({
       task: task.name, optimizer: key.optimizer, phase, lr, seed, index: this.position, total: this.planTotal, fraction,
@@ -187,17 +202,23 @@ class TransferRun {
       etaSeconds: Math.max(0, before - fraction * task.cost(phase) * this.rate(task)),
     });
     this.hooks.onRunStart?.(info(0));
-    let outcome;
+    let outcome: RunOutcome;
     try {
-      outcome = await task.run(this.plan.optimizers[i], lr, seed, phase, { stopped: this.hooks.stopped, progress: (f) => this.hooks.onRunProgress?.(info(f)) });
+      outcome = await task.run(this.plan.optimizers[i], lr, seed, phase, {
+        stopped: () => this.hooks.stopped() || Date.now() > deadline,
+        progress: (f) => this.hooks.onRunProgress?.(info(f)),
+      });
     } catch (e) {
-      if (e instanceof RunInterrupted) return false;
-      throw e;
+      if (!(e instanceof RunInterrupted)) throw e;
+      if (this.hooks.stopped() || Date.now() <= deadline) return false;
+      outcome = { status: 'timeout', score: null, curve: [], reason: `stopped at the time limit of ${limit} s per run` };
     }
     const seconds = (Date.now() - runStart) / 1000;
-    const m = this.measured.get(task.name) ?? { seconds: 0, units: 0 };
-    this.measured.set(task.name, { seconds: m.seconds + seconds, units: m.units + task.cost(phase) });
-    const record: RunRecord = { ...key, ...outcome, seconds: Number(seconds.toFixed(3)), time: new Date().toISOString() };
+    if (outcome.status !== 'timeout') { // a run cut short says nothing of the time a whole one takes
+      const m = this.measured.get(task.name) ?? { seconds: 0, units: 0 };
+      this.measured.set(task.name, { seconds: m.seconds + seconds, units: m.units + task.cost(phase) });
+    }
+    const record: RunRecord = { ...key, ...outcome, seconds: Number(seconds.toFixed(3)), time: new Date().toISOString(), ...(outcome.status === 'timeout' ? { limitSeconds: limit } : {}) };
     this.log.append(record);
     this.ran++;
     this.hooks.onRunEnd?.(info(1), record);

@@ -1,8 +1,8 @@
 // From finished runs to the result: the tuned learning rate per optimizer, mean and spread over seeds, the rank.
 import type { RunRecord } from './run-log';
-import { beats, type CurvePoint, type Metric } from './task';
+import { beats, type CurvePoint, type Metric, type RunStatus } from './task';
 
-export interface TuningEntry { lr: number; status: 'ok' | 'diverged'; score: number | null }
+export interface TuningEntry { lr: number; status: RunStatus; score: number | null }
 
 /** The grid entry with the best score (the first of equals, in grid order); null when none is done and ok. */
 export function pickBestLr(tuning: TuningEntry[], metric: Metric): number | null {
@@ -22,7 +22,7 @@ export interface OptimizerRow {
   bestLr: number | null;
   /** True when the tuned rate is the smallest or largest of the grid: the best may lie outside it. */
   bestAtEdge: boolean;
-  finals: Array<{ seed: number; status: 'ok' | 'diverged'; score: number | null; curve: CurvePoint[] }>;
+  finals: Array<{ seed: number; status: RunStatus; score: number | null; curve: CurvePoint[] }>;
   /** Over the final runs that finished ok. */
   mean: number | null;
   sd: number | null;
@@ -30,7 +30,7 @@ export interface OptimizerRow {
   max: number | null;
   /** 1 = best; equal means share a rank; null while no final run is done. */
   rank: number | null;
-  /** done: every seed ran; tuning/final: still running; failed: every grid rate diverged. */
+  /** done: every seed ran; tuning/final: still running; failed: every grid rate diverged or timed out. */
   state: 'done' | 'tuning' | 'final' | 'failed';
 }
 

@@ -24,20 +24,33 @@ export interface OptimizerSpec {
 
 export interface CurvePoint { x: number; value: number }
 
+/** How a run ended: finished, diverged (NaN, escaped), or stopped at the transfer's per-run time limit. */
+export type RunStatus = 'ok' | 'diverged' | 'timeout';
+
+export const RUN_STATUSES: readonly RunStatus[] = ['ok', 'diverged', 'timeout'];
+
+/** A failed run's status in words, for the tables: 'diverged', 'timed out'. */
+export function failureWord(status: Exclude<RunStatus, 'ok'>): string {
+  return status === 'timeout' ? 'timed out' : 'diverged';
+}
+
 export interface RunOutcome {
-  status: 'ok' | 'diverged';
-  /** The metric at the end of the run; null when it diverged. */
+  status: RunStatus;
+  /** The metric at the end of the run; null when it diverged or timed out. */
   score: number | null;
   /** The metric during the run (final runs; tune runs may leave it empty). */
   curve: CurvePoint[];
-  /** Why it diverged, in words. */
+  /** Why it diverged or timed out, in words. */
   reason?: string;
   /** Task-specific results (JSON), e.g. Rosenbrock's per-start distances and trajectories. */
   detail?: Record<string, unknown>;
 }
 
 export interface RunContext {
-  /** True once the user asked to stop (Ctrl-C): the task throws RunInterrupted at its next step. */
+  /**
+   * True once the user asked to stop (Ctrl-C) or the run passed its time limit: the task throws RunInterrupted at
+   * its next step (the runner tells the two apart).  Tasks call it at every step, so a limit stops a run promptly.
+   */
   stopped(): boolean;
   /** Fraction of this run done, for the progress line. */
   progress(fraction: number): void;

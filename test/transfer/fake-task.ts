@@ -1,5 +1,5 @@
 // A transfer task for tests: instant runs whose score is a known function of (optimizer, lr, seed), with call counts,
-// scripted divergence and a stop switch.
+// scripted divergence, scripted slow runs and a stop switch.
 import type { OptimizerSpec, Phase, RunContext, RunOutcome, TransferTask } from '../../src/transfer/task';
 import { RunInterrupted } from '../../src/transfer/task';
 
@@ -10,9 +10,14 @@ export interface FakeTask extends TransferTask {
 /**
  * Lower is better; an optimizer's score is |log10(lr) - log10(best[optimizer])| + seed/100 (+1 for a tune run, so
  * tune and final scores differ), and lrs in `diverges[optimizer]` diverge.  `stopAfter` calls in, `stopped()` turns
- * true (as a Ctrl-C would) and the next run throws RunInterrupted.
+ * true (as a Ctrl-C would) and the next run throws RunInterrupted.  Runs at lrs in `slow[optimizer]` take
+ * `slowSteps` steps (default 20) of 50 ms each, asking `stopped()` before each as the real tasks do: a time limit
+ * of 0.25 s stops them (and no instant run comes near it, even on a loaded machine).
  */
-export function fakeTask(options: { name?: string; lrs?: number[]; best: Record<string, number>; diverges?: Record<string, number[]>; settings?: Record<string, unknown> }): FakeTask {
+export function fakeTask(options: {
+  name?: string; lrs?: number[]; best: Record<string, number>; diverges?: Record<string, number[]>; settings?: Record<string, unknown>;
+  slow?: Record<string, number[]>; slowSteps?: number;
+}): FakeTask {
   const calls: FakeTask['calls'] = [];
   return {
     name: options.name ?? 'fake',
@@ -26,6 +31,12 @@ export function fakeTask(options: { name?: string; lrs?: number[]; best: Record<
     async run(spec: OptimizerSpec, lr: number, seed: number, phase: Phase, context: RunContext): Promise<RunOutcome> {
       if (context.stopped()) throw new RunInterrupted();
       calls.push({ optimizer: spec.label, phase, lr, seed });
+      if (options.slow?.[spec.label]?.includes(lr)) {
+        for (let step = 0; step < (options.slowSteps ?? 20); step++) {
+          if (context.stopped()) throw new RunInterrupted();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      }
       context.progress(1);
       if (options.diverges?.[spec.label]?.includes(lr)) return { status: 'diverged', score: null, curve: [], reason: 'scripted' };
       const score = Math.abs(Math.log10(lr) - Math.log10(options.best[spec.label])) + seed / 100 + (phase === 'tune' ? 1 : 0);

@@ -49,6 +49,20 @@ test('a torn last line (a kill mid-write) is dropped and the file cut back, so t
   assert.deepEqual(lines.map((l) => JSON.parse(l).seed), [0, 1]);
 });
 
+test('a timed-out run is a record when it names its limit; one that does not is damage', () => {
+  const dir = tmp();
+  const timedOut: RunRecord = { ...rec(0), status: 'timeout', score: null, curve: [], reason: 'limit', limitSeconds: 60 };
+  const log = RunLog.open(dir);
+  log.append(timedOut);
+  log.close();
+  const again = RunLog.open(dir);
+  assert.deepEqual(again.get(runKey(timedOut)), timedOut);
+  again.close();
+  const { limitSeconds: _, ...unlimited } = timedOut;
+  fs.writeFileSync(path.join(dir, RUNS_FILE), `${JSON.stringify(unlimited)}\n${JSON.stringify(rec(1))}\n`);
+  assert.throws(() => RunLog.open(dir), /runs\.jsonl: line 1 is not a run record/);
+});
+
 test('a damaged line before the last is refused with its line number', () => {
   const dir = tmp();
   fs.writeFileSync(path.join(dir, RUNS_FILE), `${JSON.stringify(rec(0))}\nnot json\n${JSON.stringify(rec(1))}\n`);

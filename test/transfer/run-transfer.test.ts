@@ -140,3 +140,46 @@ test('a report that cannot be written stops with the file named, keeps the finis
   assert.equal(fs.readFileSync(path.join(out, RUNS_FILE), 'utf8').trimEnd().split('\n').length, 1);
   assert.deepEqual(fs.readdirSync(out).filter((n) => /tmp/.test(n)), []);
 });
+
+test('a run past the time limit is recorded as timed out, not lost; the same limit keeps it, a longer one runs it again', async () => {
+  const out = tmp();
+  const slow = { powersign: [1e-2] }; // powersign's best rate: timed out, tuning picks the next best (1e-3, first of equals)
+  const plan = (runLimitSeconds: number | undefined) => ({ tasks: [fakeTask({ best, slow })], optimizers, seeds: [0, 1], out, command: 'nos transfer', runLimitSeconds });
+  const ended: string[] = [];
+  const first = await runTransfer(plan(0.25), { ...go, onRunEnd: (_, r) => ended.push(r.status) });
+  assert.equal(first.ran, 3 * (3 + 2));
+  assert.deepEqual(ended.filter((s) => s === 'timeout').length, 1);
+  const timedOut = fs.readFileSync(path.join(out, RUNS_FILE), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l)).filter((r) => r.status === 'timeout');
+  assert.deepEqual(timedOut.map((r) => [r.optimizer, r.phase, r.lr, r.score, r.limitSeconds]), [['powersign', 'tune', 1e-2, null, 0.25]]);
+  assert.match(timedOut[0].reason, /time limit of 0\.25 s per run/);
+  const powersign = first.summaries[0].rows[0];
+  assert.deepEqual([powersign.bestLr, powersign.state], [1e-3, 'done']);
+  assert.match(fs.readFileSync(path.join(out, 'summary.md'), 'utf8'), /\| powersign \| \*\*2\.00\*\* \| timed out \| 2\.00 \|/);
+
+  const same = await runTransfer(plan(0.25), go);
+  assert.deepEqual([same.ran, same.reused], [0, 15]);
+  const longer = plan(60);
+  const rerun = await runTransfer(longer, go);
+  // The timed-out tuning run again (now ok, and the best), then the seeds at the newly tuned rate.
+  assert.deepEqual(longer.tasks[0].calls.map((c) => `${c.optimizer} ${c.phase} ${c.lr} ${c.seed}`),
+    ['powersign tune 0.01 0', 'powersign final 0.01 0', 'powersign final 0.01 1']);
+  assert.deepEqual([rerun.summaries[0].rows[0].bestLr, rerun.summaries[0].rows[0].state], [1e-2, 'done']);
+  const unlimited = await runTransfer(plan(undefined), go);
+  assert.equal(unlimited.ran, 0); // nothing left timed out
+});
+
+test('an optimizer that times out at every rate is failed, said so; a Ctrl-C during a limited run is a stop, not a timeout', async () => {
+  const out = tmp();
+  const task = fakeTask({ best, slow: { adam: [1e-3, 1e-2, 1e-1] } });
+  const r = await runTransfer({ tasks: [task], optimizers, seeds: [0], out, command: 'nos transfer', runLimitSeconds: 0.25 }, go);
+  assert.deepEqual([r.summaries[0].rows[2].state, r.summaries[0].rows[2].rank], ['failed', null]);
+  assert.match(fs.readFileSync(path.join(out, 'summary.md'), 'utf8'), /\| adam \| timed out at every rate \|/);
+
+  const out2 = tmp();
+  let stop = false;
+  const stopping = fakeTask({ best, slow: { powersign: [1e-3] }, slowSteps: 1000 });
+  const wrapped = { ...stopping, async run(...args: Parameters<typeof stopping.run>) { setTimeout(() => { stop = true; }, 20); return stopping.run(...args); } };
+  const stopped = await runTransfer({ tasks: [wrapped], optimizers, seeds: [0], out: out2, command: 'nos transfer', runLimitSeconds: 3600 }, { stopped: () => stop });
+  assert.deepEqual([stopped.interrupted, stopped.ran], [true, 0]);
+  assert.equal(fs.readFileSync(path.join(out2, RUNS_FILE), 'utf8'), '');
+});

@@ -11,7 +11,9 @@ import { runTransfer, type RunInfo } from '../../transfer/run-transfer';
 import type { TransferTask } from '../../transfer/task';
 import { createTask, TASK_NAMES } from '../../transfer/tasks';
 import { DEFAULT_TEXT_PATH } from '../../transfer/text-corpus';
-import { integer, nonBlank } from '../flags';
+import { boundedNumber, integer, nonBlank } from '../flags';
+import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
+import { failureWord } from '../../transfer/task';
 import { makeDirs } from '../../runtime/make-dirs';
 import { describeFsError } from '../../search/checked-write';
 
@@ -23,7 +25,7 @@ export const transferOutput: { stdout: { write(s: string): unknown }; stderr: { 
 
 interface TransferFlags {
   tasks: string[]; baselines: string[]; seeds: number; out?: string; quick?: boolean; data?: string; text?: string;
-  threads: number; lrs?: number[]; progress: boolean;
+  threads: number; lrs?: number[]; timeout?: number; progress: boolean;
 }
 
 function list(flag: string) {
@@ -105,6 +107,7 @@ function commandLine(rules: string[], flags: TransferFlags, out: string): string
   if (flags.text) parts.push('--text', quote(flags.text));
   if (flags.lrs) parts.push('--lrs', flags.lrs.join(','));
   if (flags.threads !== 2) parts.push('--threads', String(flags.threads));
+  if (flags.timeout !== undefined) parts.push('--timeout', String(flags.timeout));
   parts.push('--out', quote(out));
   return parts.join(' ');
 }
@@ -134,7 +137,7 @@ async function transferAction(rules: string[], flags: TransferFlags): Promise<vo
       throw badInput(new Error(`--out ${out}: cannot create the folder: ${describeFsError(e)}`));
     }
     const err = transferOutput.stderr;
-    err.write(`${continuing ? 'continuing' : 'starting'} ${out}: ${optimizers.length} optimizers (${optimizers.map((o) => o.label).join(', ')}) on ${tasks.map((t) => t.name).join(', ')}, seeds 0..${flags.seeds - 1}${flags.quick ? ', quick sizes' : ''}\n`);
+    err.write(`${continuing ? 'continuing' : 'starting'} ${out}: ${optimizers.length} optimizers (${optimizers.map((o) => o.label).join(', ')}) on ${tasks.map((t) => t.name).join(', ')}, seeds 0..${flags.seeds - 1}${flags.quick ? ', quick sizes' : ''}${flags.timeout !== undefined ? `, at most ${flags.timeout} s per run` : ''}\n`);
     const progress = flags.progress ? new Progress(err, !!err.isTTY) : null;
     let interrupts = 0;
     let stopCode = 130;
@@ -153,11 +156,11 @@ async function transferAction(rules: string[], flags: TransferFlags): Promise<vo
     process.on('SIGTERM', onSignal);
     let result;
     try {
-      result = await runTransfer({ tasks, optimizers, seeds: Array.from({ length: flags.seeds }, (_, i) => i), out, command: commandLine(rules, flags, out) }, {
+      result = await runTransfer({ tasks, optimizers, seeds: Array.from({ length: flags.seeds }, (_, i) => i), out, runLimitSeconds: flags.timeout, command: commandLine(rules, flags, out) }, {
         stopped: () => interrupts > 0,
         onRunStart: (i) => progress?.start(i),
         onRunProgress: (i) => progress?.progress(i),
-        onRunEnd: (i, r) => progress?.end(i, r.status, r.score === null ? '' : `${tasks.find((t) => t.name === r.task)!.metric.short} ${r.score.toPrecision(4)}`, r.seconds),
+        onRunEnd: (i, r) => progress?.end(i, r.status === 'ok' ? 'ok' : failureWord(r.status), r.score === null ? '' : `${tasks.find((t) => t.name === r.task)!.metric.short} ${r.score.toPrecision(4)}`, r.seconds),
         onNotice: (message) => { progress?.finish(); err.write(`nos transfer: ${message}\n`); },
       });
     } catch (e) {
@@ -208,6 +211,8 @@ export function register(program: Command): void {
     .option('--text <path>', `plain-text file or folder for lm (default ${DEFAULT_TEXT_PATH})`, nonBlank('--text', 'a file or folder'))
     .option('--lrs <list>', 'learning-rate grid for every task instead of each task\'s own', learningRates)
     .option('--threads <n>', 'onnxruntime threads', integer('--threads', 1, 256), 2)
+    .option('--timeout <seconds>', 'stop a run that trains past this long and record it as timed out (default: no limit); a longer limit later runs those again',
+      boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
     .option('--no-progress', 'no progress on stderr')
     .action(transferAction);
 }

@@ -54,6 +54,8 @@ test('nos transfer: bad input is refused with exit 2 before anything runs', asyn
     [['--out', '/proc/nos-transfer-test'], /^nos: --out \/proc\/nos-transfer-test: cannot create the folder: no such file or directory \(ENOENT\)\n$/],
     [['--out', path.join(text, 'sub')], /^nos: --out \S+corpus\.txt\/sub: cannot create the folder: not a directory \(ENOTDIR\)\n$/],
     [['--seeds', '1', '--seeds', '2'], /^error: option '--seeds <n>' is given twice \("1", then "2"\): give it once\n/],
+    [['--timeout', '0'], /--timeout must be a number from 0\.001 to \d+, got "0"/],
+    [['--timeout', 'soon'], /--timeout must be a number from 0\.001 to \d+, got "soon"/],
   ];
   for (const [extra, message] of cases) {
     const out = path.join(dir, 'bad');
@@ -64,6 +66,22 @@ test('nos transfer: bad input is refused with exit 2 before anything runs', asyn
     assert.match(r.stderr, message, extra.join(' '));
     assert.ok(!fs.existsSync(path.join(out, 'runs.jsonl')), `${extra.join(' ')} ran nothing`);
   }
+});
+
+test('nos transfer --timeout: runs past it are recorded as timed out and said so; the same command keeps them', async () => {
+  const out = path.join(dir, 'limited');
+  // 1 ms: no language-model run (an onnxruntime step or more) finishes inside it, so every run times out.
+  const args = ['transfer', 'powersign', '--baselines', 'sgd', '--tasks', 'lm', '--quick', '--text', text, '--seeds', '1', '--lrs', '1e-2,1e-1', '--timeout', '0.001', '--out', out];
+  const first = await nos(args);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stderr, /seeds 0\.\.0, quick sizes, at most 0\.001 s per run$/m);
+  assert.match(first.stderr, /^ {2}timed out in \d+\.\d s$/m);
+  assert.match(first.stdout, /^ {2}- +powersign +- +- +- +timed out at every rate$/m);
+  assert.match(first.stdout, /4 runs done now, 0 found done in the folder/);
+  const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+  assert.ok(md.includes(`--lrs 0.01,0.1 --timeout 0.001 --out ${out}\``), md.slice(0, 300));
+  const again = await nos(args);
+  assert.match(again.stdout, /0 runs done now, 4 found done in the folder/);
 });
 
 const NOS = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'nos' + path.extname(__filename));
