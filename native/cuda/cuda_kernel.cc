@@ -259,6 +259,7 @@ Napi::Value CudaKernel::Close(const Napi::CallbackInfo& info) {
 Napi::Function CudaTensors::Define(Napi::Env env) {
   return DefineClass(env, "CudaTensors",
                      {InstanceMethod("upload", &CudaTensors::Upload), InstanceMethod("download", &CudaTensors::Download),
+                      InstanceMethod("uploadAll", &CudaTensors::UploadAll), InstanceMethod("downloadAll", &CudaTensors::DownloadAll),
                       InstanceMethod("step", &CudaTensors::Step), InstanceMethod("stepHost", &CudaTensors::StepHost),
                       InstanceMethod("free", &CudaTensors::Free)});
 }
@@ -444,6 +445,73 @@ Napi::Value CudaTensors::Download(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, e.what());
   }
+  return env.Undefined();
+}
+
+cuda::CUdeviceptr CudaTensors::FieldArrays(const Napi::Env& env, const Napi::CallbackInfo& info, const char* what) {
+  const std::string name = what;
+  if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, name + "(field, arrays: Float32Array[])");
+  const double field = RequireNumber(env, info[0], (name + ": field").c_str());
+  if (!(field >= 0 && field < 6) || std::floor(field) != field) throw Napi::RangeError::New(env, name + ": field must be 0 (w), 1 (g) or 2..5 (state slot)");
+  if (!wg_) throw Napi::Error::New(env, name + ": the tensors were freed");
+  const CUdeviceptr base = FieldBase(static_cast<int>(field));
+  if (!base) throw Napi::Error::New(env, name + ": state slot " + std::to_string(static_cast<int>(field) - 2) + " is not used by this rule");
+  Napi::Array arrays = info[1].As<Napi::Array>();
+  if (arrays.Length() != tensors_.size()) {
+    throw Napi::RangeError::New(env, name + ": " + std::to_string(arrays.Length()) + " arrays, but " + std::to_string(tensors_.size()) + " tensors are bound");
+  }
+  views_.clear();
+  const std::string prefix = name + ": arrays[";
+  for (size_t k = 0; k < tensors_.size(); ++k) {
+    FloatView v = RequireFloat32(env, arrays.Get(static_cast<uint32_t>(k)), Where(prefix.c_str(), static_cast<long long>(k), "]"));
+    if (v.length != static_cast<size_t>(tensors_[k].n)) {
+      views_.clear();
+      throw Napi::RangeError::New(env, prefix + std::to_string(k) + "] has " + std::to_string(v.length) + " elements, but tensor " + std::to_string(k) +
+                                           " was bound with " + std::to_string(tensors_[k].n));
+    }
+    views_.push_back(v);
+  }
+  return base;
+}
+
+Napi::Value CudaTensors::UploadAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CUdeviceptr base = FieldArrays(env, info, "uploadAll");
+  cuda::Driver& driver = DriverOrThrow(env);
+  try {
+    AllocateStaging();
+    cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
+    // The padding between tensors stays zero in the staging buffer (nothing writes it), as on the device.
+    for (size_t k = 0; k < tensors_.size(); ++k) {
+      const size_t n = static_cast<size_t>(tensors_[k].n);
+      if (n > 0) std::memcpy(staging_ + tensors_[k].offset, views_[k].data, n * sizeof(float));
+    }
+    if (field_floats_ > 0) cuda::Check(driver, driver.cuMemcpyHtoD(base, staging_, field_floats_ * sizeof(float)), "uploadAll: cuMemcpyHtoD");
+  } catch (const std::exception& e) {
+    views_.clear();
+    throw Napi::Error::New(env, e.what());
+  }
+  views_.clear();
+  return env.Undefined();
+}
+
+Napi::Value CudaTensors::DownloadAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CUdeviceptr base = FieldArrays(env, info, "downloadAll");
+  cuda::Driver& driver = DriverOrThrow(env);
+  try {
+    AllocateStaging();
+    cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
+    if (field_floats_ > 0) cuda::Check(driver, driver.cuMemcpyDtoH(staging_, base, field_floats_ * sizeof(float)), "downloadAll: cuMemcpyDtoH");
+    for (size_t k = 0; k < tensors_.size(); ++k) {
+      const size_t n = static_cast<size_t>(tensors_[k].n);
+      if (n > 0) std::memcpy(views_[k].data, staging_ + tensors_[k].offset, n * sizeof(float));
+    }
+  } catch (const std::exception& e) {
+    views_.clear();
+    throw Napi::Error::New(env, e.what());
+  }
+  views_.clear();
   return env.Undefined();
 }
 

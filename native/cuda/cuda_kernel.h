@@ -53,6 +53,12 @@ class CudaTensors : public Napi::ObjectWrap<CudaTensors> {
   // upload(field, index, array) / download(field, index, array): field 0 = w, 1 = g, 2 + s = state slot s.
   Napi::Value Upload(const Napi::CallbackInfo& info);
   Napi::Value Download(const Napi::CallbackInfo& info);
+  // uploadAll(field, arrays) / downloadAll(field, arrays): one Float32Array per bound tensor, through the staging
+  // buffer in one copy of the whole field (a state dict of a long list: two driver calls per slot, not one per tensor).
+  Napi::Value UploadAll(const Napi::CallbackInfo& info);
+  Napi::Value DownloadAll(const Napi::CallbackInfo& info);
+  // The field's device base for uploadAll/downloadAll, with `arrays` checked into views_ (one per tensor, as bound).
+  cuda::CUdeviceptr FieldArrays(const Napi::Env& env, const Napi::CallbackInfo& info, const char* what);
   // step(kernel, scalars, seed, step, blocks, threadsPerBlock): one launch over every entry, then a synchronize.
   Napi::Value Step(const Napi::CallbackInfo& info);
   // stepHost(kernel, params, grads, scalars, seed, step, blocks, threadsPerBlock): params and grads (one Float32Array

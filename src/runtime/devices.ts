@@ -25,9 +25,10 @@ export interface UpdateRunner {
   bind(sizes: readonly number[]): void;
   /** One step in place over params (sizes as bound); grads are read only. */
   step(params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number): void;
-  /** A copy of tensor k's state in slot `slot` (0..3). */
-  readState(k: number, slot: number): Float32Array;
-  writeState(k: number, slot: number, values: Float32Array): void;
+  /** A copy of every bound tensor's state in slot `slot` (0..3), one array per tensor (CUDA: one copy in all). */
+  readSlot(slot: number): Float32Array[];
+  /** Sets every bound tensor's state in slot `slot` (one array per tensor, lengths as bound). */
+  writeSlot(slot: number, values: Float32Array[]): void;
   dispose(): void;
 }
 
@@ -75,11 +76,11 @@ abstract class HostRunner implements UpdateRunner {
     if (!flat || k < 0 || k >= this.sizes.length) throw new RangeError(`no state for tensor ${k} slot ${slot}`);
     return flat.subarray(this.bases[k], this.bases[k] + this.sizes[k]);
   }
-  readState(k: number, slot: number): Float32Array {
-    return this.view(k, slot).slice();
+  readSlot(slot: number): Float32Array[] {
+    return this.sizes.map((_, k) => this.view(k, slot).slice());
   }
-  writeState(k: number, slot: number, values: Float32Array): void {
-    this.view(k, slot).set(values);
+  writeSlot(slot: number, values: Float32Array[]): void {
+    values.forEach((v, k) => this.view(k, slot).set(v));
   }
   abstract step(params: Float32Array[], grads: Float32Array[], scalars: Float32Array, seed: number, step: number): void;
   dispose(): void {
@@ -153,13 +154,13 @@ class CudaRunner implements UpdateRunner {
     // One copy of every w and g to the device, the launch, one copy of every w back (not one copy per array).
     this.tensors!.stepHost(this.kernel, params, grads, scalars, seed, step, this.blocks, CUDA_UPDATE_BLOCK);
   }
-  readState(k: number, slot: number): Float32Array {
-    const out = new Float32Array(this.sizes[k]);
-    this.tensors!.download(2 + slot, k, out);
+  readSlot(slot: number): Float32Array[] {
+    const out = this.sizes.map((n) => new Float32Array(n));
+    this.tensors!.downloadAll(2 + slot, out);
     return out;
   }
-  writeState(k: number, slot: number, values: Float32Array): void {
-    this.tensors!.upload(2 + slot, k, values);
+  writeSlot(slot: number, values: Float32Array[]): void {
+    this.tensors!.uploadAll(2 + slot, values);
   }
   dispose(): void {
     this.tensors?.free();

@@ -332,10 +332,11 @@ class NosOptimizer implements Optimizer {
     const runner = this.live();
     const slots = this.info.state;
     const sizes = this.sizes ?? [];
+    const read = sizes.length > 0 ? slots.map((s) => runner.readSlot(STATE_SLOTS.indexOf(s))) : []; // per slot, per tensor
     return {
       format: 'nos-optimizer-state', version: 1, rule: this.info.canonical, hash: this.info.hash, step: this.taken,
       sizes: [...sizes], slots: [...slots],
-      tensors: sizes.map((_, k) => Object.fromEntries(slots.map((s) => [s, encode(runner.readState(k, STATE_SLOTS.indexOf(s)))]))),
+      tensors: sizes.map((_, k) => Object.fromEntries(slots.map((s, i) => [s, encode(read[i][k])]))),
     };
   }
 
@@ -368,7 +369,7 @@ class NosOptimizer implements Optimizer {
     // that refuses the list keeps its state, so the optimizer is left as it was.
     runner.bind(state.sizes);
     this.sizes = state.sizes.length > 0 ? [...state.sizes] : undefined;
-    decoded.forEach((slots, k) => slots.forEach((values, i) => runner.writeState(k, STATE_SLOTS.indexOf(this.info.state[i]), values)));
+    if (state.sizes.length > 0) this.info.state.forEach((s, i) => runner.writeSlot(STATE_SLOTS.indexOf(s), decoded.map((slots) => slots[i])));
     this.taken = state.step;
   }
 

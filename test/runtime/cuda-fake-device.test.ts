@@ -207,6 +207,48 @@ test('a CUDA step over host arrays copies once each way, whatever the number of 
   assert.equal(many.cuMemAllocHost ?? 0, 0, 'the host staging buffer was allocated at bind');
 });
 
+test('a CUDA state dict is saved and loaded with one copy per state slot, whatever the number of tensors', { skip }, () => {
+  const options = { lr: 0.01, seed: 4, cacheDir };
+  const sizes = Array.from({ length: 40 }, (_, k) => 1 + ((k * 37) % 101)); // odd sizes: padding between tensors
+  const params = sizes.map((n, k) => Float32Array.from({ length: n }, (_, i) => Math.cos(i + k)));
+  const grads = sizes.map((n, k) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.5 + k)));
+  const cuda = createOptimizer('adam', { ...options, device: 'cuda' });
+  const cpu = createOptimizer('adam', { ...options, device: 'cpu' });
+  cuda.step(params.map((p) => p.slice()), grads);
+  cpu.step(params.map((p) => p.slice()), grads);
+  let saved!: ReturnType<typeof cuda.stateDict>;
+  const saving = driverCalls(() => { saved = cuda.stateDict(); });
+  assert.deepEqual(saved, cpu.stateDict(), 'the CPU optimizer\'s state, tensor by tensor');
+  assert.deepEqual([saving.cuMemcpyDtoH, saving.cuMemcpyHtoD ?? 0], [2, 0], 'one copy for m, one for v');
+  const again = createOptimizer('adam', { ...options, device: 'cuda' });
+  const loading = driverCalls(() => again.loadStateDict(saved));
+  assert.equal(loading.cuMemcpyHtoD, 3, 'the bind\'s tensor table, then one copy for m and one for v');
+  assert.deepEqual(again.stateDict(), saved);
+  const [pa, pc] = [params.map((p) => p.slice()), params.map((p) => p.slice())];
+  again.step(pa, grads);
+  cpu.step(pc, grads);
+  assert.deepEqual(pa, pc, 'the loaded state steps like the CPU one');
+  for (const o of [cuda, cpu, again]) o.dispose();
+});
+
+test('uploadAll and downloadAll check their arguments and name them', { skip }, () => {
+  const addon = loadAddon();
+  const tensors = new addon.CudaTensors(new Float64Array([3, 5]), [0], new Float64Array([0, 3]), 65536, true);
+  const arrays = [Float32Array.of(1, 2, 3), Float32Array.of(4, 5, 6, 7, 8)];
+  tensors.uploadAll(2, arrays);
+  const back = [new Float32Array(3), new Float32Array(5)];
+  tensors.downloadAll(2, back);
+  assert.deepEqual(back, arrays);
+  assert.throws(() => tensors.uploadAll(2, [arrays[0]]), /uploadAll: 1 arrays, but 2 tensors are bound/);
+  assert.throws(() => tensors.downloadAll(2, [back[0], new Float32Array(4)]), /downloadAll: arrays\[1\] has 4 elements, but tensor 1 was bound with 5/);
+  assert.throws(() => tensors.uploadAll(2, [arrays[0], new Float64Array(5) as never]), /uploadAll: arrays\[1\]: expected a Float32Array, received a Float64Array/);
+  assert.throws(() => tensors.uploadAll(3, arrays), /uploadAll: state slot 1 is not used by this rule/);
+  assert.throws(() => tensors.uploadAll(6, arrays), /uploadAll: field must be 0 \(w\), 1 \(g\) or 2\.\.5/);
+  assert.throws(() => tensors.uploadAll(2, arrays[0] as never), /uploadAll\(field, arrays: Float32Array\[\]\)/);
+  tensors.free();
+  assert.throws(() => tensors.downloadAll(2, back), /downloadAll: the tensors were freed/);
+});
+
 test('stepHost checks its arguments before copying anything, and errors name them', { skip }, () => {
   const addon = loadAddon();
   const kernel = new addon.CudaKernel(addon.nvrtcCompile(renderRule(compileRule('sgd'), 'cuda'), 'compute_90').ptx);

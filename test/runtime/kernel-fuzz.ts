@@ -86,7 +86,7 @@ export function compareWithInterpreter(info: RuleInfo, random: () => number, cac
     for (let k = 0; k < sizes.length; k++) {
       for (const s of info.state) {
         const slot = STATE_SLOTS.indexOf(s);
-        const [a, b] = [runner.readState(k, slot), reference[k].s[slot]!];
+        const [a, b] = [runner.readSlot(slot)[k], reference[k].s[slot]!];
         for (let i = 0; i < a.length; i++) {
           if (!Object.is(a[i], b[i]) && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return `step ${t} tensor ${k} state ${s}[${i}]: kernel ${a[i]}, interpreter ${b[i]}`;
         }

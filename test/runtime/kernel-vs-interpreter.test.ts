@@ -61,7 +61,7 @@ function check(name: string, sizes: number[], threads: number, steps: number, se
     assertWithinBound(p, reference[k].w, bound.wBound[k], `${name}: tensor ${k} w (sizes ${sizes.join(',')}, ${threads} threads)`);
     for (const s of rule.state) {
       const slot = STATE_SLOTS.indexOf(s);
-      assert.deepEqual(runner.readState(k, slot), reference[k].s[slot], `${name}: tensor ${k} state ${s}`);
+      assert.deepEqual(runner.readSlot(slot)[k], reference[k].s[slot], `${name}: tensor ${k} state ${s}`);
     }
   });
 }
