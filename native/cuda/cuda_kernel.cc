@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -448,22 +449,21 @@ Napi::Value CudaTensors::Download(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-cuda::CUdeviceptr CudaTensors::FieldArrays(const Napi::Env& env, const Napi::CallbackInfo& info, const char* what) {
-  const std::string name = what;
-  if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, name + "(field, arrays: Float32Array[])");
-  const double field = RequireNumber(env, info[0], (name + ": field").c_str());
-  if (!(field >= 0 && field < 6) || std::floor(field) != field) throw Napi::RangeError::New(env, name + ": field must be 0 (w), 1 (g) or 2..5 (state slot)");
-  if (!wg_) throw Napi::Error::New(env, name + ": the tensors were freed");
-  const CUdeviceptr base = FieldBase(static_cast<int>(field));
-  if (!base) throw Napi::Error::New(env, name + ": state slot " + std::to_string(static_cast<int>(field) - 2) + " is not used by this rule");
-  Napi::Array arrays = info[1].As<Napi::Array>();
-  if (arrays.Length() != tensors_.size()) {
-    throw Napi::RangeError::New(env, name + ": " + std::to_string(arrays.Length()) + " arrays, but " + std::to_string(tensors_.size()) + " tensors are bound");
+void CudaTensors::AddViews(const Napi::Env& env, const Napi::Array& arrays, const std::string& what) {
+  const size_t count = tensors_.size();
+  if (arrays.Length() != count) {
+    views_.clear();
+    throw Napi::RangeError::New(env, what + " has " + std::to_string(arrays.Length()) + " arrays, but " + std::to_string(count) + " tensors are bound");
   }
-  views_.clear();
-  const std::string prefix = name + ": arrays[";
-  for (size_t k = 0; k < tensors_.size(); ++k) {
-    FloatView v = RequireFloat32(env, arrays.Get(static_cast<uint32_t>(k)), Where(prefix.c_str(), static_cast<long long>(k), "]"));
+  const std::string prefix = what + "[";
+  for (size_t k = 0; k < count; ++k) {
+    FloatView v;
+    try {
+      v = RequireFloat32(env, arrays.Get(static_cast<uint32_t>(k)), Where(prefix.c_str(), static_cast<long long>(k), "]"));
+    } catch (...) {
+      views_.clear();
+      throw;
+    }
     if (v.length != static_cast<size_t>(tensors_[k].n)) {
       views_.clear();
       throw Napi::RangeError::New(env, prefix + std::to_string(k) + "] has " + std::to_string(v.length) + " elements, but tensor " + std::to_string(k) +
@@ -471,22 +471,41 @@ cuda::CUdeviceptr CudaTensors::FieldArrays(const Napi::Env& env, const Napi::Cal
     }
     views_.push_back(v);
   }
+}
+
+cuda::CUdeviceptr CudaTensors::FieldArrays(const Napi::Env& env, const Napi::CallbackInfo& info, const char* what) {
+  const std::string name = what;
+  if (info.Length() < 2 || !info[1].IsArray()) throw Napi::TypeError::New(env, name + "(field, values: Float32Array[])");
+  const double field = RequireNumber(env, info[0], (name + ": field").c_str());
+  if (!(field >= 0 && field < 6) || std::floor(field) != field) throw Napi::RangeError::New(env, name + ": field must be 0 (w), 1 (g) or 2..5 (state slot)");
+  if (!wg_) throw Napi::Error::New(env, name + ": the tensors were freed");
+  const CUdeviceptr base = FieldBase(static_cast<int>(field));
+  if (!base) throw Napi::Error::New(env, name + ": state slot " + std::to_string(static_cast<int>(field) - 2) + " is not used by this rule");
+  views_.clear();
+  AddViews(env, info[1].As<Napi::Array>(), name + ": values");
   return base;
 }
 
-Napi::Value CudaTensors::UploadAll(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const CUdeviceptr base = FieldArrays(env, info, "uploadAll");
+void CudaTensors::Gather(size_t first, float* into) const {
+  for (size_t k = 0; k < tensors_.size(); ++k) {
+    const size_t n = static_cast<size_t>(tensors_[k].n);
+    if (n > 0) std::memcpy(into + tensors_[k].offset, views_[first + k].data, n * sizeof(float));
+  }
+}
+
+void CudaTensors::Scatter(size_t first, const float* from) const {
+  for (size_t k = 0; k < tensors_.size(); ++k) {
+    const size_t n = static_cast<size_t>(tensors_[k].n);
+    if (n > 0) std::memcpy(views_[first + k].data, from + tensors_[k].offset, n * sizeof(float));
+  }
+}
+
+Napi::Value CudaTensors::Staged(const Napi::Env& env, const std::function<void(cuda::Driver&)>& copies) {
   cuda::Driver& driver = DriverOrThrow(env);
   try {
     AllocateStaging();
     cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
-    // The padding between tensors stays zero in the staging buffer (nothing writes it), as on the device.
-    for (size_t k = 0; k < tensors_.size(); ++k) {
-      const size_t n = static_cast<size_t>(tensors_[k].n);
-      if (n > 0) std::memcpy(staging_ + tensors_[k].offset, views_[k].data, n * sizeof(float));
-    }
-    if (field_floats_ > 0) cuda::Check(driver, driver.cuMemcpyHtoD(base, staging_, field_floats_ * sizeof(float)), "uploadAll: cuMemcpyHtoD");
+    copies(driver);
   } catch (const std::exception& e) {
     views_.clear();
     throw Napi::Error::New(env, e.what());
@@ -495,25 +514,25 @@ Napi::Value CudaTensors::UploadAll(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-Napi::Value CudaTensors::DownloadAll(const Napi::CallbackInfo& info) {
+Napi::Value CudaTensors::TransferAll(const Napi::CallbackInfo& info, bool upload) {
   Napi::Env env = info.Env();
-  const CUdeviceptr base = FieldArrays(env, info, "downloadAll");
-  cuda::Driver& driver = DriverOrThrow(env);
-  try {
-    AllocateStaging();
-    cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
-    if (field_floats_ > 0) cuda::Check(driver, driver.cuMemcpyDtoH(staging_, base, field_floats_ * sizeof(float)), "downloadAll: cuMemcpyDtoH");
-    for (size_t k = 0; k < tensors_.size(); ++k) {
-      const size_t n = static_cast<size_t>(tensors_[k].n);
-      if (n > 0) std::memcpy(views_[k].data, staging_ + tensors_[k].offset, n * sizeof(float));
+  const CUdeviceptr base = FieldArrays(env, info, upload ? "uploadAll" : "downloadAll");
+  return Staged(env, [&](cuda::Driver& driver) {
+    const size_t bytes = field_floats_ * sizeof(float);
+    // The padding between tensors stays zero in the staging buffer (nothing writes it), as on the device.
+    if (upload) {
+      Gather(0, staging_);
+      if (bytes > 0) cuda::Check(driver, driver.cuMemcpyHtoD(base, staging_, bytes), "uploadAll: cuMemcpyHtoD");
+    } else {
+      if (bytes > 0) cuda::Check(driver, driver.cuMemcpyDtoH(staging_, base, bytes), "downloadAll: cuMemcpyDtoH");
+      Scatter(0, staging_);
     }
-  } catch (const std::exception& e) {
-    views_.clear();
-    throw Napi::Error::New(env, e.what());
-  }
-  views_.clear();
-  return env.Undefined();
+  });
 }
+
+Napi::Value CudaTensors::UploadAll(const Napi::CallbackInfo& info) { return TransferAll(info, true); }
+
+Napi::Value CudaTensors::DownloadAll(const Napi::CallbackInfo& info) { return TransferAll(info, false); }
 
 // The kernel at info[0], then scalars, seed, step, blocks and threadsPerBlock from info[rest] on (step: 1, stepHost:
 // 3, after params and grads); the scalars are copied into *block.
@@ -577,55 +596,23 @@ Napi::Value CudaTensors::StepHost(const Napi::CallbackInfo& info) {
   }
   Launch launch = LaunchArgs(info, 3, "stepHost", &block);
   if (!wg_) throw Napi::Error::New(env, "stepHost: the tensors were freed");
-  Napi::Array lists[2] = {info[1].As<Napi::Array>(), info[2].As<Napi::Array>()};
-  const char* names[2] = {"params", "grads"};
   const size_t count = tensors_.size();
-  for (int l = 0; l < 2; ++l) {
-    if (lists[l].Length() != count) {
-      throw Napi::RangeError::New(env, std::string("stepHost: ") + names[l] + " has " + std::to_string(lists[l].Length()) + " arrays, but " +
-                                           std::to_string(count) + " tensors are bound");
-    }
-  }
   // Every array checked (type, detached, length) before a byte moves; their memory stays put, as no JS runs until
   // the step returns.
   views_.clear();
-  for (int l = 0; l < 2; ++l) {
-    const std::string prefix = std::string("stepHost: ") + names[l] + "[";
-    for (size_t k = 0; k < count; ++k) {
-      FloatView v = RequireFloat32(env, lists[l].Get(static_cast<uint32_t>(k)), Where(prefix.c_str(), static_cast<long long>(k), "]"));
-      if (v.length != static_cast<size_t>(tensors_[k].n)) {
-        throw Napi::RangeError::New(env, prefix + std::to_string(k) + "] has " + std::to_string(v.length) + " elements, but tensor " + std::to_string(k) +
-                                             " was bound with " + std::to_string(tensors_[k].n));
-      }
-      views_.push_back(v);
-    }
-  }
-  cuda::Driver& driver = DriverOrThrow(env);
-  try {
-    AllocateStaging();
-    cuda::EnsureContext(driver, nullptr, nullptr, nullptr);
+  AddViews(env, info[1].As<Napi::Array>(), "stepHost: params");
+  AddViews(env, info[2].As<Napi::Array>(), "stepHost: grads");
+  return Staged(env, [&](cuda::Driver& driver) {
     const size_t field = std::max<size_t>(field_floats_, 4);
-    for (size_t k = 0; k < count; ++k) {
-      const size_t n = static_cast<size_t>(tensors_[k].n);
-      if (n == 0) continue;
-      std::memcpy(staging_ + tensors_[k].offset, views_[k].data, n * sizeof(float));
-      std::memcpy(staging_ + field + tensors_[k].offset, views_[count + k].data, n * sizeof(float));
-    }
+    Gather(0, staging_);              // every w
+    Gather(count, staging_ + field);  // every g
     // The padding between tensors goes too: one copy of the whole range is cheaper than a copy per tensor.
     cuda::Check(driver, driver.cuMemcpyHtoD(wg_, staging_, 2 * field * sizeof(float)), "stepHost: copying w and g to the device (cuMemcpyHtoD)");
     if (entries_ > 0) LaunchAsync(driver, launch, &block);
     // The copy back waits for the launch (both on the legacy default stream), so a fault of the kernel shows here.
     cuda::Check(driver, driver.cuMemcpyDtoH(staging_, wg_, field * sizeof(float)), "stepHost: running nos_update and copying w back (cuMemcpyDtoH)");
-    for (size_t k = 0; k < count; ++k) {
-      const size_t n = static_cast<size_t>(tensors_[k].n);
-      if (n > 0) std::memcpy(views_[k].data, staging_ + tensors_[k].offset, n * sizeof(float));
-    }
-  } catch (const std::exception& e) {
-    views_.clear();
-    throw Napi::Error::New(env, e.what());
-  }
-  views_.clear();
-  return env.Undefined();
+    Scatter(0, staging_);
+  });
 }
 
 }  // namespace nos

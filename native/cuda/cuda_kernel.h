@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <vector>
 
 #include "common/buffers.h"
@@ -53,10 +54,20 @@ class CudaTensors : public Napi::ObjectWrap<CudaTensors> {
   // upload(field, index, array) / download(field, index, array): field 0 = w, 1 = g, 2 + s = state slot s.
   Napi::Value Upload(const Napi::CallbackInfo& info);
   Napi::Value Download(const Napi::CallbackInfo& info);
-  // uploadAll(field, arrays) / downloadAll(field, arrays): one Float32Array per bound tensor, through the staging
+  // uploadAll(field, values) / downloadAll(field, values): one Float32Array per bound tensor, through the staging
   // buffer in one copy of the whole field (a state dict of a long list: two driver calls per slot, not one per tensor).
   Napi::Value UploadAll(const Napi::CallbackInfo& info);
   Napi::Value DownloadAll(const Napi::CallbackInfo& info);
+  Napi::Value TransferAll(const Napi::CallbackInfo& info, bool upload);
+  // Runs `copies` (driver calls over the checked views_) with the staging buffer and the context ready, then forgets
+  // the views; a driver error becomes a JS error.
+  Napi::Value Staged(const Napi::Env& env, const std::function<void(cuda::Driver&)>& copies);
+  // views_[first + k] copied into `into` at tensor k's offset in a field (the gather), or back from `from` (the scatter).
+  void Gather(size_t first, float* into) const;
+  void Scatter(size_t first, const float* from) const;
+  // Appends to views_ one view per bound tensor from `arrays`, each checked (a Float32Array of the tensor's bound
+  // length); on a bad one, clears views_ and throws a JS error naming `what`[k].
+  void AddViews(const Napi::Env& env, const Napi::Array& arrays, const std::string& what);
   // The field's device base for uploadAll/downloadAll, with `arrays` checked into views_ (one per tensor, as bound).
   cuda::CUdeviceptr FieldArrays(const Napi::Env& env, const Napi::CallbackInfo& info, const char* what);
   // step(kernel, scalars, seed, step, blocks, threadsPerBlock): one launch over every entry, then a synchronize.

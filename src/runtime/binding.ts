@@ -19,8 +19,8 @@ export interface NativeCudaTensors {
   upload(field: number, index: number, array: Float32Array): void;
   download(field: number, index: number, array: Float32Array): void;
   /** Every bound tensor's field at once (one array per tensor): one copy through the host staging buffer. */
-  uploadAll(field: number, arrays: Float32Array[]): void;
-  downloadAll(field: number, arrays: Float32Array[]): void;
+  uploadAll(field: number, values: Float32Array[]): void;
+  downloadAll(field: number, values: Float32Array[]): void;
   /** One launch of nos_update over every entry: `blocks` x `threadsPerBlock` threads along x (render-cuda.ts cudaLaunchPlan). */
   step(kernel: NativeCudaKernel, scalars: Float32Array, seed: number, step: number, blocks: number, threadsPerBlock: number): void;
   /**

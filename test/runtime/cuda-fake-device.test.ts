@@ -239,12 +239,12 @@ test('uploadAll and downloadAll check their arguments and name them', { skip }, 
   const back = [new Float32Array(3), new Float32Array(5)];
   tensors.downloadAll(2, back);
   assert.deepEqual(back, arrays);
-  assert.throws(() => tensors.uploadAll(2, [arrays[0]]), /uploadAll: 1 arrays, but 2 tensors are bound/);
-  assert.throws(() => tensors.downloadAll(2, [back[0], new Float32Array(4)]), /downloadAll: arrays\[1\] has 4 elements, but tensor 1 was bound with 5/);
-  assert.throws(() => tensors.uploadAll(2, [arrays[0], new Float64Array(5) as never]), /uploadAll: arrays\[1\]: expected a Float32Array, received a Float64Array/);
+  assert.throws(() => tensors.uploadAll(2, [arrays[0]]), /uploadAll: values has 1 arrays, but 2 tensors are bound/);
+  assert.throws(() => tensors.downloadAll(2, [back[0], new Float32Array(4)]), /downloadAll: values\[1\] has 4 elements, but tensor 1 was bound with 5/);
+  assert.throws(() => tensors.uploadAll(2, [arrays[0], new Float64Array(5) as never]), /uploadAll: values\[1\]: expected a Float32Array, received a Float64Array/);
   assert.throws(() => tensors.uploadAll(3, arrays), /uploadAll: state slot 1 is not used by this rule/);
   assert.throws(() => tensors.uploadAll(6, arrays), /uploadAll: field must be 0 \(w\), 1 \(g\) or 2\.\.5/);
-  assert.throws(() => tensors.uploadAll(2, arrays[0] as never), /uploadAll\(field, arrays: Float32Array\[\]\)/);
+  assert.throws(() => tensors.uploadAll(2, arrays[0] as never), /uploadAll\(field, values: Float32Array\[\]\)/);
   tensors.free();
   assert.throws(() => tensors.downloadAll(2, back), /downloadAll: the tensors were freed/);
 });
