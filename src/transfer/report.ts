@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { lineChart } from './plots';
 import { writeFileAtomic } from './run-log';
-import { meanCurve, type OptimizerRow, type TaskSummary } from './summary';
+import { meanCurve, rowsWithCurves, type OptimizerRow, type TaskSummary } from './summary';
 import { failureWord, type Metric, type RunStatus } from './task';
 
 export const SUMMARY_MD = 'summary.md';
@@ -40,7 +40,7 @@ function runCell(run: { status: RunStatus; score: number | null }, metric: Metri
 /** "0.9012 ± 0.0031 (#2)", or the state when there is no result yet. */
 export function cell(row: OptimizerRow, metric: Metric): string {
   if (row.state === 'failed') return failedEverywhere(row);
-  if (row.mean === null) return row.state === 'tuning' ? 'tuning...' : 'running...';
+  if (row.mean === null) return row.state === 'tuning' ? 'tuning...' : row.state === 'done' ? `no seed finished: ${seedFailures(row)}` : 'running...';
   const sd = row.finals.filter((f) => f.status === 'ok').length > 1 ? ` ± ${row.sd!.toPrecision(2)}` : '';
   const failures = seedFailures(row);
   const partial = row.state === 'final' ? ` [${row.finals.length} of the seeds]` : '';
@@ -124,7 +124,7 @@ export function renderMarkdown(summaries: TaskSummary[], meta: ReportMeta, extra
     out.push(...table(['rank', 'optimizer', `mean ${s.metric.short}`, 'sd', 'min', 'max', 'tuned lr', 'per seed'], rows), '');
     const t = tuningRows(s);
     out.push(`Tuning (${s.metric.short} of the tuning run per learning rate; the chosen one in bold):`, '', ...table(t.header, t.rows), '');
-    out.push(`![${s.task} curves](${s.task}.svg)`, '');
+    if (rowsWithCurves(s).length > 0) out.push(`![${s.task} curves](${s.task}.svg)`, '');
     for (const line of extras[s.task] ?? []) out.push(line);
     if (extras[s.task]?.length) out.push('');
   }
@@ -136,7 +136,7 @@ export function renderCurves(s: TaskSummary, axes: { x: string; y: string; logY?
   return lineChart({
     title: `${s.task}: mean over seeds ${s.seeds.join(', ')} (band: lowest to highest)`,
     xLabel: axes.x, yLabel: axes.y, logY: axes.logY,
-    series: s.rows.filter((r) => r.finals.length > 0).map((r) => ({ label: `${r.optimizer} (lr ${formatLr(r.bestLr!)})`, ...meanCurve(r.finals) })),
+    series: rowsWithCurves(s).map((r) => ({ label: `${r.optimizer} (lr ${formatLr(r.bestLr!)})`, ...meanCurve(r.finals) })),
   });
 }
 

@@ -8,7 +8,7 @@ import { renderCurves, writeReport, type ReportMeta } from './report';
 import { removeStaleTemporaries, RunLog, runKey, type RunRecord } from './run-log';
 import { lockFolder } from '../search/folder-lock';
 import { makeDirs } from '../runtime/make-dirs';
-import { pickBestLr, summarizeTask, type TaskSummary } from './summary';
+import { pickBestLr, rowsWithCurves, summarizeTask, type TaskSummary } from './summary';
 import { RunInterrupted, type OptimizerSpec, type Phase, type RunOutcome, type TransferTask } from './task';
 
 /** Bumped when a change to the tasks could change a result for the same settings: older runs are then re-run. */
@@ -237,7 +237,7 @@ class TransferRun {
     const extras: Record<string, string[]> = {};
     summaries.forEach((summary, t) => {
       const task = this.plan.tasks[t];
-      if (!summary.rows.some((r) => r.finals.length > 0)) return;
+      if (rowsWithCurves(summary).length === 0) return;
       pictures.push({ file: `${task.name}.svg`, svg: renderCurves(summary, task.curve) });
       if (!task.extras) return;
       // The final runs the table counts: this plan's fingerprints, tuned rates and seeds.

@@ -91,6 +91,11 @@ export function summarizeTask(
   return { task: task.name, metric: task.metric, lrs: task.lrs, seeds, settings: task.settings, rows };
 }
 
+/** The rows with a curve to draw: some seed finished ok with one (a task whose seeds all failed draws no picture). */
+export function rowsWithCurves(s: TaskSummary): OptimizerRow[] {
+  return s.rows.filter((r) => r.finals.some((f) => f.status === 'ok' && f.curve.length > 0));
+}
+
 /** The mean curve over the seeds that finished ok, with the lowest and highest value at each point. */
 export function meanCurve(finals: OptimizerRow['finals']): { points: CurvePoint[]; band: Array<{ x: number; low: number; high: number }> } {
   const curves = finals.filter((f) => f.status === 'ok' && f.curve.length > 0).map((f) => f.curve);

@@ -183,3 +183,21 @@ test('an optimizer that times out at every rate is failed, said so; a Ctrl-C dur
   assert.deepEqual([stopped.interrupted, stopped.ran], [true, 0]);
   assert.equal(fs.readFileSync(path.join(out2, RUNS_FILE), 'utf8'), '');
 });
+
+test('a task whose every seed failed draws no curves and links none; the others still do', async () => {
+  const out = tmp();
+  const fine = fakeTask({ name: 'fine', best });
+  const failing = fakeTask({ name: 'failing', best });
+  const finalsDiverge = { ...failing, async run(...args: Parameters<typeof failing.run>) {
+    const r = await failing.run(...args);
+    return args[3] === 'final' ? { status: 'diverged' as const, score: null, curve: [], reason: 'scripted' } : r;
+  } };
+  await runTransfer({ tasks: [fine, finalsDiverge], optimizers, seeds: [0], out, command: 'nos transfer' }, go);
+  assert.ok(fs.existsSync(path.join(out, 'fine.svg')));
+  assert.ok(!fs.existsSync(path.join(out, 'failing.svg')));
+  const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+  assert.match(md, /!\[fine curves\]\(fine\.svg\)/);
+  assert.doesNotMatch(md, /failing\.svg/);
+  // Found in review: a row whose every seed failed read 'running...' in the summary table, as if not finished.
+  assert.match(md, /^\| powersign \| 0\.00 \(#1\) lr 1e-2 \| no seed finished: 1 seed\(s\) diverged lr 1e-2 \|$/m);
+});
