@@ -72,3 +72,37 @@ export async function checkGradients(
   }
 }
 
+
+/**
+ * A child trainer's gradients (one step on a random batch of 4 with labels 0, 2, 1, 0 of 3 classes) against central
+ * differences of its float32 loss, every element of every parameter: `eps` small enough that no ReLU or max-pool
+ * switch is crossed; float32 rounding of the loss divided by 2*eps leaves a few 1e-4, hence the tolerance 2e-3.
+ */
+export async function checkTrainerGradients(
+  trainer: { batchImages: Float32Array; batchOneHot: Float32Array; params: Float32Array[]; grads: Float32Array[];
+    model: { params: Array<{ name: string }> }; step(): Promise<number> },
+  options: { imageSeed: number; eps: number },
+): Promise<void> {
+  const r = seededRandom(options.imageSeed);
+  for (let i = 0; i < trainer.batchImages.length; i++) trainer.batchImages[i] = r() * 2 - 1;
+  [0, 2, 1, 0].forEach((label, j) => { trainer.batchOneHot[j * 3 + label] = 1; });
+  await trainer.step();
+  const analytic = trainer.grads.map((g) => Float32Array.from(g));
+  const { eps } = options;
+  for (let k = 0; k < trainer.params.length; k++) {
+    const p = trainer.params[k];
+    let maxAbs = 0;
+    for (const v of analytic[k]) maxAbs = Math.max(maxAbs, Math.abs(v));
+    for (let i = 0; i < p.length; i++) {
+      const orig = p[i];
+      p[i] = orig + eps;
+      const plus = await trainer.step();
+      p[i] = orig - eps;
+      const minus = await trainer.step();
+      p[i] = orig;
+      const numeric = (plus - minus) / (2 * eps);
+      const err = Math.abs(numeric - analytic[k][i]) / Math.max(1, maxAbs);
+      assert.ok(err <= 2e-3, `${trainer.model.params[k].name}[${i}]: analytic ${analytic[k][i]} vs numeric ${numeric}`);
+    }
+  }
+}

@@ -1,12 +1,11 @@
 // Every differentiable op's gradient (and the whole child network's) against central finite differences.
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
 import { OnnxDataType } from '../../../src/runtime/child/onnx-proto';
 import { convNet } from '../../../src/runtime/child/models';
 import * as ops from '../../../src/runtime/child/ops';
 import { ChildTrainer } from '../../../src/runtime/child/trainer';
 import { seededRandom } from '../../support/seeded-random';
-import { checkGradients } from '../../support/gradient-check';
+import { checkGradients, checkTrainerGradients } from '../../support/gradient-check';
 
 const F64 = OnnxDataType.DOUBLE;
 const F32 = OnnxDataType.FLOAT;
@@ -109,30 +108,8 @@ test('whole child network: conv, batch norm, relu, max pool, dense, cross-entrop
 test('the trainer\'s convnet graph: every parameter gradient against central differences of its loss (float32)', async () => {
   const trainer = await ChildTrainer.create(convNet([1, 8, 8], 3, 4, 3), { batchSize: 4, threads: 1 });
   trainer.initialize(7);
-  const r = seededRandom(21);
-  for (let i = 0; i < trainer.batchImages.length; i++) trainer.batchImages[i] = r() * 2 - 1;
-  [0, 2, 1, 0].forEach((label, j) => { trainer.batchOneHot[j * 3 + label] = 1; });
-  await trainer.step();
-  const analytic = trainer.grads.map((g) => Float32Array.from(g));
   // A conv1 weight moves every pre-pool activation, and batch norm over this tiny batch magnifies it, so a step of
-  // 1e-2 switches max-pool winners (kinks).  With 3e-4 no winner switches here; float32 rounding of the loss
-  // (about 1e-7) divided by 2*eps leaves an error of a few 1e-4, hence tol 2e-3.
-  const eps = 3e-4;
-  for (let k = 0; k < trainer.params.length; k++) {
-    const p = trainer.params[k];
-    let maxAbs = 0;
-    for (const v of analytic[k]) maxAbs = Math.max(maxAbs, Math.abs(v));
-    for (let i = 0; i < p.length; i++) {
-      const orig = p[i];
-      p[i] = orig + eps;
-      const plus = await trainer.step();
-      p[i] = orig - eps;
-      const minus = await trainer.step();
-      p[i] = orig;
-      const numeric = (plus - minus) / (2 * eps);
-      const err = Math.abs(numeric - analytic[k][i]) / Math.max(1, maxAbs);
-      assert.ok(err <= 2e-3, `${trainer.model.params[k].name}[${i}]: analytic ${analytic[k][i]} vs numeric ${numeric}`);
-    }
-  }
+  // 1e-2 switches max-pool winners (kinks).  With 3e-4 no winner switches here.
+  await checkTrainerGradients(trainer, { imageSeed: 21, eps: 3e-4 });
   await trainer.dispose();
 });

@@ -10,8 +10,7 @@ import { ChildTrainer } from '../../../src/runtime/child/trainer';
 import { createOptimizer } from '../../../src/runtime/optimizer';
 import { OnnxDataType } from '../../../src/runtime/child/onnx-proto';
 import * as ops from '../../../src/runtime/child/ops';
-import { checkGradients } from '../../support/gradient-check';
-import { seededRandom } from '../../support/seeded-random';
+import { checkGradients, checkTrainerGradients } from '../../support/gradient-check';
 
 test('resnet: stem, one block per stage, a 1x1 projection where the width changes, batch norms in order', () => {
   const model = resNet([1, 8, 8], 3, 4, { widths: [2, 4], blocks: 1 });
@@ -46,30 +45,8 @@ test('the trainer\'s resnet graph: every parameter gradient against central diff
   // 1e-4 of zero, so the central difference straddles the kink (seed 11: a stage-2 input at 2e-5, one-sided slopes
   // -0.513 and -0.352, the analytic gradient -0.513 is the left one).
   trainer.initialize(3);
-  const r = seededRandom(5);
-  for (let i = 0; i < trainer.batchImages.length; i++) trainer.batchImages[i] = r() * 2 - 1;
-  [0, 2, 1, 0].forEach((label, j) => { trainer.batchOneHot[j * 3 + label] = 1; });
-  await trainer.step();
-  const analytic = trainer.grads.map((g) => Float32Array.from(g));
-  // As for the child convnet: a small step so no ReLU or max-pool switch is crossed; float32 rounding of the loss
-  // divided by 2*eps leaves a few 1e-4.
-  const eps = 3e-4;
-  for (let k = 0; k < trainer.params.length; k++) {
-    const p = trainer.params[k];
-    let maxAbs = 0;
-    for (const v of analytic[k]) maxAbs = Math.max(maxAbs, Math.abs(v));
-    for (let i = 0; i < p.length; i++) {
-      const orig = p[i];
-      p[i] = orig + eps;
-      const plus = await trainer.step();
-      p[i] = orig - eps;
-      const minus = await trainer.step();
-      p[i] = orig;
-      const numeric = (plus - minus) / (2 * eps);
-      const err = Math.abs(numeric - analytic[k][i]) / Math.max(1, maxAbs);
-      assert.ok(err <= 2e-3, `${trainer.model.params[k].name}[${i}]: analytic ${analytic[k][i]} vs numeric ${numeric}`);
-    }
-  }
+  // As for the child convnet: a small step so no ReLU or max-pool switch is crossed.
+  await checkTrainerGradients(trainer, { imageSeed: 5, eps: 3e-4 });
   await trainer.dispose();
 });
 
