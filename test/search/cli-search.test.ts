@@ -62,6 +62,7 @@ test('nos search: a short fake search prints its leaderboard and writes the fold
   assert.match(run.stdout, /rank\s+reward\s+best lr\s+bytes\/param\s+rule/);
   // Where a found rule goes next: the command that exports it.
   assert.ok(run.stdout.includes(`the best rule as an optimizer: nos export --from ${out} --to pytorch (or tfjs; --rank K for another)\n`), run.stdout);
+  assert.ok(run.stdout.includes(`do the best rules transfer: nos transfer --from ${out} (the top 3 against sgd, momentum, adam, rmsprop; --quick for a first look)\n`), run.stdout);
   for (const f of ['ledger.jsonl', 'checkpoint.json', 'config.json', 'leaderboard.md', 'leaderboard.json', 'rewards.svg']) {
     assert.ok(fs.existsSync(path.join(out, f)), `${f} missing`);
   }

@@ -5,6 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { EXPORT_TARGETS, classNameProblem, exportRule, type ExportTarget } from '../../export';
 import { compileRule } from '../../compiler/analyze';
 import { InputError } from '../../search/search-inputs';
+import { searchRanking } from '../../search/ranked-rules';
 import { integer, nonBlank } from '../flags';
 
 function parseTarget(text: string): ExportTarget {
@@ -52,17 +53,9 @@ function write(text: string, out: string | undefined, what: string): void {
  * is an InputError.
  */
 export function rankedRule(dir: string, rank: number): { rule: string; why: string } {
-  const ledger = path.join(dir, 'ledger.jsonl');
-  if (!fs.existsSync(ledger) || !fs.statSync(ledger).isFile()) throw new InputError(`--from ${dir}: not a search folder (no ledger.jsonl)`);
-  // Loaded here only: the search's report code is not needed to export a rule given as text.
-  const { buildReport } = require('../../search/report') as typeof import('../../search/report');
-  const report = buildReport(dir);
-  const confirmed = report.confirmed.length > 0;
-  const ranked = confirmed ? report.confirmed.map((c) => ({ rule: c.rule, score: `mean reward ${c.mean.toFixed(4)} over ${c.rewards.length} seeds` }))
-    : report.leaderboard.map((e) => ({ rule: e.rule, score: `reward ${e.reward.toFixed(4)}` }));
-  if (ranked.length === 0) throw new InputError(`--from ${dir}: no rule has finished with status ok yet`);
-  if (rank > ranked.length) throw new InputError(`--rank ${rank}: the search in ${dir} ranks ${ranked.length} rule${ranked.length === 1 ? '' : 's'}${confirmed ? ' (confirmed with more seeds)' : ''}`);
-  const { rule, score } = ranked[rank - 1];
+  const { rules, confirmed } = searchRanking(dir);
+  if (rank > rules.length) throw new InputError(`--rank ${rank}: the search in ${dir} ranks ${rules.length} rule${rules.length === 1 ? '' : 's'}${confirmed ? ' (confirmed with more seeds)' : ''}`);
+  const { rule, score } = rules[rank - 1];
   return { rule, why: `rank ${rank} of ${dir}${confirmed ? ', confirmed' : ''}: ${rule} (${score})` };
 }
 

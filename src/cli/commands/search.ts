@@ -229,7 +229,10 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
   }
   process.stdout.write(`\n${formatLeaderboard(report, flags.top)}\n`);
   process.stdout.write(`search folder: ${outDir} (ledger.jsonl, checkpoint.json, leaderboard.md, leaderboard.json, rewards.svg, rule-trees/)\n`);
-  if (report.leaderboard.length > 0) process.stdout.write(`the best rule as an optimizer: nos export --from ${outDir} --to pytorch (or tfjs; --rank K for another)\n`);
+  if (report.leaderboard.length > 0) {
+    process.stdout.write(`the best rule as an optimizer: nos export --from ${outDir} --to pytorch (or tfjs; --rank K for another)\n`);
+    process.stdout.write(`do the best rules transfer: nos transfer --from ${outDir} (the top 3 against sgd, momentum, adam, rmsprop; --quick for a first look)\n`);
+  }
   if (summary.stopped) {
     process.stdout.write(`stopped early; continue with: nos search --resume --out ${outDir}\n`);
     process.exitCode = stopCode;

@@ -16,6 +16,10 @@ import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { failureWord } from '../../transfer/task';
 import { makeDirs } from '../../runtime/make-dirs';
 import { describeFsError } from '../../search/checked-write';
+import { searchRanking } from '../../search/ranked-rules';
+
+/** How many of a search's best rules --from takes by default. */
+const DEFAULT_TOP = 3;
 
 /** Where the command writes (tests swap these for buffers). */
 export const transferOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
@@ -25,7 +29,7 @@ export const transferOutput: { stdout: { write(s: string): unknown }; stderr: { 
 
 interface TransferFlags {
   tasks: string[]; baselines: string[]; seeds: number; out?: string; quick?: boolean; data?: string; text?: string;
-  threads: number; lrs?: number[]; timeout?: number; progress: boolean;
+  threads: number; lrs?: number[]; timeout?: number; from?: string; top?: number; progress: boolean;
 }
 
 function list(flag: string) {
@@ -101,7 +105,9 @@ class Progress {
 /** The command line that reproduces this run (also what continues it). */
 function commandLine(rules: string[], flags: TransferFlags, out: string): string {
   const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  const parts = ['nos', 'transfer', ...rules.map(quote), '--tasks', flags.tasks.join(','), '--baselines', flags.baselines.join(',') || "''", '--seeds', String(flags.seeds)];
+  // A rule that starts with '-' (a found rule may) goes after '--', at the end, or it would read as a flag.
+  const afterDashes = rules.some((r) => r.startsWith('-'));
+  const parts = ['nos', 'transfer', ...(afterDashes ? [] : rules.map(quote)), '--tasks', flags.tasks.join(','), '--baselines', flags.baselines.join(',') || "''", '--seeds', String(flags.seeds)];
   if (flags.quick) parts.push('--quick');
   if (flags.data) parts.push('--data', quote(flags.data));
   if (flags.text) parts.push('--text', quote(flags.text));
@@ -109,11 +115,33 @@ function commandLine(rules: string[], flags: TransferFlags, out: string): string
   if (flags.threads !== 2) parts.push('--threads', String(flags.threads));
   if (flags.timeout !== undefined) parts.push('--timeout', String(flags.timeout));
   parts.push('--out', quote(out));
+  if (afterDashes) parts.push('--', ...rules.map(quote));
   return parts.join(' ');
 }
 
-async function transferAction(rules: string[], flags: TransferFlags): Promise<void> {
+/**
+ * The top `top` rules of a search folder, after the rules given, each said on stderr with its score.  The command
+ * line written in the report names them as text, so continuing does not depend on the search (which may go on).
+ */
+function rulesFromSearch(dir: string, top: number): string[] {
+  let ranking;
+  try {
+    ranking = searchRanking(dir);
+  } catch (e) {
+    throw badInput(e);
+  }
+  const taken = ranking.rules.slice(0, top);
+  const err = transferOutput.stderr;
+  err.write(`from ${dir}: the top ${taken.length} rule${taken.length === 1 ? '' : 's'} of its ${ranking.confirmed ? 'confirmed ranking' : 'leaderboard'}`
+    + `${taken.length < top ? ` (it ranks ${taken.length})` : ''}\n`);
+  taken.forEach((r, i) => err.write(`  ${i + 1}. ${r.rule} (${r.score})\n`));
+  return taken.map((r) => r.rule);
+}
+
+async function transferAction(given: string[], flags: TransferFlags): Promise<void> {
   if (flags.out !== undefined && flags.out.trim() === '') throw badInput(new Error(`--out must name a folder, got ${JSON.stringify(flags.out)}`));
+  if (flags.top !== undefined && flags.from === undefined) throw badInput(new Error('--top picks rules of a search\'s ranking: give --from SEARCH_DIR too'));
+  const rules = flags.from === undefined ? given : [...given, ...rulesFromSearch(flags.from, flags.top ?? DEFAULT_TOP)];
   const unknown = flags.tasks.filter((t) => !TASK_NAMES.includes(t));
   if (unknown.length || flags.tasks.length === 0) throw badInput(new Error(`--tasks: unknown task '${unknown[0] ?? ''}': expected some of ${TASK_NAMES.join(', ')}`));
   const optimizers = resolveOptimizers(rules, flags.baselines); // a bad rule or baseline: exit 2, before any data loads
@@ -213,6 +241,8 @@ export function register(program: Command): void {
     .option('--threads <n>', 'onnxruntime threads', integer('--threads', 1, 256), 2)
     .option('--timeout <seconds>', 'stop a run that trains past this long and record it as timed out (default: no limit); a longer limit later runs those again',
       boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
+    .option('--from <dir>', `also compare a search folder's best rules (its confirmed ranking where it has one; see --top)`, nonBlank('--from', 'a folder'))
+    .option('--top <k>', `with --from: how many of its best rules (default ${DEFAULT_TOP})`, integer('--top', 1, 50))
     .option('--no-progress', 'no progress on stderr')
     .action(transferAction);
 }

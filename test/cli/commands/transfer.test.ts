@@ -7,6 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { tinyText } from '../../transfer/tiny-data';
 import { nosCaptured } from '../../support/cli-capture';
+import { runSearch } from '../../../src/search/search-loop';
+import { buildReport } from '../../../src/search/report';
+import { fakeConfig, standInDeps } from '../../search/fixtures/stand-ins';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-transfer-cli-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -82,6 +85,41 @@ test('nos transfer --timeout: runs past it are recorded as timed out and said so
   assert.ok(md.includes(`--lrs 0.01,0.1 --timeout 0.001 --out ${out}\``), md.slice(0, 300));
   const again = await nos(args);
   assert.match(again.stdout, /0 runs done now, 4 found done in the folder/);
+});
+
+test('nos transfer --from a search folder compares its best rules (--top), named as text in the command that continues', async () => {
+  const search = path.join(dir, 'search');
+  await runSearch({ outDir: search, config: fakeConfig({ budget: 10 }), deps: standInDeps });
+  const ranked = buildReport(search).leaderboard.map((e) => e.rule);
+  assert.ok(ranked.length >= 2, `${ranked.length} rules ranked`);
+  const out = path.join(dir, 'from-search');
+  const r = await nos(['transfer', '--from', search, '--top', '2', '--baselines', '', '--tasks', 'rosenbrock', '--quick', '--seeds', '1', '--lrs', '1e-2', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^from \S+search: the top 2 rules of its leaderboard$/m);
+  assert.ok(r.stderr.includes(`  1. ${ranked[0]} (reward `) && r.stderr.includes(`  2. ${ranked[1]} (reward `), r.stderr);
+  const runs = fs.readFileSync(path.join(out, 'runs.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual([...new Set(runs.map((run) => run.optimizer))], ranked.slice(0, 2));
+  // The report's command names the rules, so continuing takes the same ones whatever the search does next.
+  const md = fs.readFileSync(path.join(out, 'summary.md'), 'utf8');
+  assert.doesNotMatch(md, /--from/);
+  const more = await nos(['transfer', '--from', search, '--top', '50', '--baselines', '', '--tasks', 'rosenbrock', '--quick', '--seeds', '1', '--lrs', '1e-2', '--out', path.join(dir, 'from-all')]);
+  assert.equal(more.code, 0, more.stderr);
+  assert.match(more.stderr, new RegExp(`the top ${ranked.length} rules of its leaderboard \\(it ranks ${ranked.length}\\)`));
+  // Found in review: a rule that starts with '-' was written first in the command that continues, where it reads as a flag.
+  const dashed = path.join(dir, 'dashed');
+  const minus = await nos(['transfer', '--baselines', '', '--tasks', 'rosenbrock', '--quick', '--seeds', '1', '--lrs', '1e-2', '--out', dashed, '--', '-sign(g)']);
+  assert.equal(minus.code, 0, minus.stderr);
+  assert.ok(fs.readFileSync(path.join(dashed, 'summary.md'), 'utf8').includes(`--lrs 0.01 --out ${dashed} -- '-sign(g)'\``));
+  const cases: Array<[string[], RegExp]> = [
+    [['--top', '2'], /--top picks rules of a search's ranking: give --from SEARCH_DIR too/],
+    [['--from', dir], /--from \S+: not a search folder \(no ledger\.jsonl\)/],
+    [['--from', search, '--top', '0'], /--top must be an integer from 1 to 50, got "0"/],
+  ];
+  for (const [args, message] of cases) {
+    const bad = await nos(['transfer', '--tasks', 'rosenbrock', '--quick', '--out', path.join(dir, 'bad-from'), ...args]);
+    assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
+    assert.match(bad.stderr, message);
+  }
 });
 
 const NOS = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'nos' + path.extname(__filename));
