@@ -5,25 +5,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/nos';
 import { MAX_PROTOCOL_SECONDS, loadProtocol } from '../../src/runtime/child/protocol';
 import { MAX_RSS_MB, MAX_TIMEOUT_MS, MIN_RSS_MB, runLimitsProblem } from '../../src/search/limits';
 import { defaultLimits, validateConfig } from '../../src/search/search-config';
 import { WorkerProcess } from '../../src/search/worker-process';
 import { fakeConfig } from './fixtures/stand-ins';
+import { nosCaptured } from '../support/cli-capture';
 
-/** Runs `nos ...args` in this process (only calls that fail before anything starts); returns its code and stderr. */
-async function nos(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(['node', 'nos', ...args]), stderr };
-  } finally {
-    process.stderr.write = write;
-    process.exitCode = undefined;
-  }
-}
+/** `nos ...args` in this process (only calls that fail before anything starts). */
+const nos = nosCaptured;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-limits-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../src/cli/nos';
 import { readLedger } from '../../src/search/ledger';
+import { nosCaptured } from '../support/cli-capture';
 import { findRedisServer, spawnQueueWorker, startRedisServer, type RedisServerFixture } from './redis-server-fixture';
 
 const EXT = path.extname(__filename);
@@ -41,17 +41,7 @@ function assertNoSecret(text: string, where: string): void {
   assert.ok(!text.includes(SECRET) && !text.includes(encodeURIComponent(SECRET)), `${where} shows the password:\n${text.slice(0, 2000)}`);
 }
 
-async function nosInProcess(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await main(['node', 'nos', ...args]), stderr };
-  } finally {
-    process.stderr.write = write;
-    process.exitCode = undefined;
-  }
-}
+const nosInProcess = nosCaptured;
 
 test('bad password sources exit 2 naming the file, never a password', async () => {
   const dir = tempDir();

@@ -6,17 +6,9 @@ import { main as nos } from '../../../src/cli/nos';
 import { compileOutput } from '../../../src/cli/commands/compile';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+import { capture } from '../../support/cli-capture';
 
-async function stderrOf(run: () => Promise<number>): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await run(), stderr };
-  } finally {
-    process.stderr.write = write;
-  }
-}
+const stderrOf = capture;
 
 test('a rule starting with - gets exit 2 and a hint to put it after --', async () => {
   for (const run of [() => nosCompile(['node', 'nos-compile', '-g']), () => nos(['node', 'nos', 'compile', '-g'])]) {

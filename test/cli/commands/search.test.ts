@@ -5,24 +5,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { main } from '../../../src/cli/nos';
 import { loadProtocol } from '../../../src/runtime/child/protocol';
 import { loadSearchSpace } from '../../../src/controller/search-space';
 import { gpuWorks } from '../../support/gpu';
+import { nosCaptured } from '../../support/cli-capture';
 
-/** Runs `nos ...args` in this process (only for calls that fail before a search starts); returns its code and stderr. */
-async function nos(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const write = process.stderr.write;
-  process.stderr.write = ((chunk: string) => { stderr += chunk; return true; }) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'nos', ...args]);
-    return { code, stderr };
-  } finally {
-    process.stderr.write = write;
-    process.exitCode = undefined;
-  }
-}
+/** `nos ...args` in this process (only for calls that fail before a search starts). */
+const nos = nosCaptured;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-search-flags-'));
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
