@@ -107,8 +107,7 @@ describe('with a real redis-server that needs a password', { skip: found.bin ? f
       assert.match(wrong.output, /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ \(WRONGPASS/);
       assert.ok(!wrong.output.includes('wrong-password-1234'), wrong.output);
     } finally {
-      worker.child.kill('SIGTERM');
-      await worker.exited;
+      await worker.stop();
     }
     assertNoSecret(worker.output(), 'nos worker output');
   });

@@ -86,8 +86,7 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
       assert.match(worker.output(), /job limits:0: the search's limits cannot run \(maxRssMb must be from 64 to 1048576 .*got 1\); using the protocol's defaults/);
     } finally {
       await backend.close();
-      worker.child.kill('SIGTERM');
-      await worker.exited;
+      await worker.stop();
     }
   });
 });

@@ -112,6 +112,11 @@ export interface WorkerProcessFixture {
   output(): string;
   /** Resolves with the exit code (or signal name) when the process ends. */
   readonly exited: Promise<number | string>;
+  /**
+   * SIGTERM (the worker finishes its running jobs and exits), then its exit; a worker still there after `graceMs`
+   * is killed and the promise rejects with what it printed, so a worker that does not stop fails the test, not hangs it.
+   */
+  stop(graceMs?: number): Promise<number | string>;
 }
 
 /** Starts `nos worker` in its own process (through redis-worker-main, with `env`) and resolves once it serves the queue. */
@@ -131,5 +136,15 @@ export async function spawnQueueWorker(url: string, args: string[], env: NodeJS.
     child.stderr!.on('data', onData);
     void exited.then((how) => reject(new Error(`queue worker exited (${how}) before serving: ${text}`)));
   });
-  return { child, output: () => text, exited };
+  const stop = async (graceMs = 30_000): Promise<number | string> => {
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), graceMs); });
+    const how = await Promise.race([exited, late]).finally(() => clearTimeout(timer));
+    if (how !== 'late') return how;
+    child.kill('SIGKILL');
+    await exited;
+    throw new Error(`the queue worker did not stop within ${graceMs / 1000} s of SIGTERM; it printed:\n${text}`);
+  };
+  return { child, output: () => text, exited, stop };
 }
