@@ -31,14 +31,14 @@ export function loadProtocol(nameOrFile: string): ProtocolConfig {
 /**
  * Trains the paper's child (or the quick protocol's MLP) with `rule` over the protocol's learning-rate sweep and
  * gives its reward (child training's evaluateRule).  `protocol` is a ProtocolConfig or a name or file for
- * loadProtocol; `data.path` a dataset folder (default: Debian's Fashion-MNIST).
+ * loadProtocol; `data.path` a dataset: a folder, or a NumPy .npz file (default: Debian's Fashion-MNIST).
  */
 export async function evaluateRule(rule: string, protocol: ProtocolConfig | string = 'quick', data: { path?: string } = {},
   options: EvalOptions = {}): Promise<EvalOutcome> {
   const mod = protocolModule();
   // Arguments are the caller's mistake and throw; a rule that fails to train is an outcome (status 'error' and why).
   checkKeys(data, { path: true }, 'data', 'evaluateRule');
-  if (data.path !== undefined && (typeof data.path !== 'string' || data.path === '')) throw new TypeError(`evaluateRule: data.path must be a folder's path, received ${JSON.stringify(data.path)}`);
+  if (data.path !== undefined && (typeof data.path !== 'string' || data.path === '')) throw new TypeError(`evaluateRule: data.path must be a dataset's path (a folder or an .npz file), received ${JSON.stringify(data.path)}`);
   checkKeys(options, EVAL_OPTION_KEYS, 'options', 'evaluateRule');
   if (options.device !== undefined && options.device !== 'cpu' && options.device !== 'cuda') throw new TypeError(`evaluateRule: options.device must be 'cpu' or 'cuda', received ${JSON.stringify(options.device)}`);
   if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32)) throw new TypeError(`evaluateRule: options.seed must be an integer in [0, 2^32), received ${String(options.seed)}`);

@@ -60,7 +60,7 @@ test('evaluateRule refuses arguments it cannot use, naming them, before it train
     [['adam', 'quick', '/tmp'], /evaluateRule: data must be an object, received string/],
     [['adam', 'quick', null], /evaluateRule: data must be an object, received null/],
     [['adam', 'quick', { paht: '/tmp' }], /evaluateRule: unknown data setting 'paht' \(known: path\)/],
-    [['adam', 'quick', { path: 5 }], /evaluateRule: data.path must be a folder's path, received 5/],
+    [['adam', 'quick', { path: 5 }], /evaluateRule: data.path must be a dataset's path \(a folder or an \.npz file\), received 5/],
     [['adam', 'quick', {}, { seeed: 1 }], /evaluateRule: unknown option 'seeed' \(known: device, seed, onProgress\)/],
     [['adam', 'quick', {}, { device: 'gpu' }], /options.device must be 'cpu' or 'cuda', received "gpu"/],
     [['adam', 'quick', {}, { seed: 1.5 }], /options.seed must be an integer in \[0, 2\^32\), received 1.5/],

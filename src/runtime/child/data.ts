@@ -1,25 +1,26 @@
-// Loads image classification data (IDX as in MNIST/Fashion-MNIST, CIFAR-10 binary; gzipped or not) and splits it.
+// Loads image classification data (IDX as in MNIST/Fashion-MNIST, CIFAR-10 binary, gzipped or not; NumPy) and splits it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { DataError } from './data-error';
+import { hasNumpyFolder, loadNpz, loadNumpyFolder } from './data-numpy';
 
 export const DEFAULT_DATA_PATH = '/usr/share/datasets/fashion-mnist';
 const HOW_TO_GET =
   "Install the default data with 'apt-get install dataset-fashion-mnist' (files in /usr/share/datasets/fashion-mnist), " +
-  'or pass --data DIR with MNIST/Fashion-MNIST IDX files or the CIFAR-10 binary batches.';
+  'or pass --data with a folder of MNIST/Fashion-MNIST IDX files, of the CIFAR-10 binary batches or of x_train.npy and ' +
+  'y_train.npy (NumPy), or with a NumPy .npz file holding x_train and y_train.';
 
-/** Raised for a missing or malformed data file; the message names the file and what was expected. */
-export class DataError extends Error {
-  constructor(readonly file: string, message: string) {
-    super(`${file}: ${message}`);
-    this.name = 'DataError';
-  }
-}
+export { DataError };
 
-/** Images as bytes in NCHW order, with their labels. */
+/** Images in NCHW order (bytes, or floats from NumPy), with their labels. */
 export interface RawDataset {
-  format: 'idx' | 'cifar10';
-  images: Uint8Array;
+  format: 'idx' | 'cifar10' | 'npy' | 'npz';
+  /** The folder, or the .npz file, it was read from (where its test set is looked for). */
+  location: string;
+  images: Uint8Array | Float32Array;
+  /** What a pixel is divided by to scale it to [0, 1]: 255 for bytes, 1 for float images (taken as they are). */
+  pixelScale: number;
   labels: Uint8Array;
   count: number;
   channels: number;
@@ -117,7 +118,10 @@ function loadIdx(dir: string, imagesFile: string, labelNames = TRAIN_LABELS): Ra
     throw new DataError(labelsFile, `has ${labels.dims[0]} labels but ${path.basename(imagesFile)} has ${count} images`);
   }
   checkLabels(labelsFile, labels.data, 10);
-  return { format: 'idx', images: images.data, labels: labels.data, count, channels: 1, height, width, classes: 10, files: [imagesFile, labelsFile] };
+  return {
+    format: 'idx', location: dir, images: images.data, pixelScale: 255, labels: labels.data, count, channels: 1, height, width, classes: 10,
+    files: [imagesFile, labelsFile],
+  };
 }
 
 const CIFAR_RECORD = 1 + 3 * 32 * 32;
@@ -153,21 +157,28 @@ function loadCifar10(dir: string, batchNames = CIFAR_TRAIN_BATCHES): RawDataset 
       images.set(bytes.subarray(off + 1, off + CIFAR_RECORD), k * 3072);
     }
   }
-  return { format: 'cifar10', images, labels, count, channels: 3, height: 32, width: 32, classes: 10, files };
+  return { format: 'cifar10', location: dir, images, pixelScale: 255, labels, count, channels: 3, height: 32, width: 32, classes: 10, files };
 }
 
-/** Loads the training data found in `dir` (default: Debian's Fashion-MNIST); the format is detected by file names. */
-export function loadTrainingData(dir: string = DEFAULT_DATA_PATH): RawDataset {
-  if (!fs.existsSync(dir)) throw new DataError(dir, `data directory does not exist. ${HOW_TO_GET}`);
-  if (!fs.statSync(dir).isDirectory()) {
-    throw new DataError(dir, `expected a directory holding train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz), or CIFAR-10 data_batch_N.bin files`);
+/**
+ * Loads the training data at `where` (default: Debian's Fashion-MNIST): a NumPy .npz file, or a folder whose file
+ * names tell the format (IDX, CIFAR-10 binary, or NumPy's x_train.npy and y_train.npy).
+ */
+export function loadTrainingData(where: string = DEFAULT_DATA_PATH): RawDataset {
+  if (!fs.existsSync(where)) throw new DataError(where, `no such file or folder. ${HOW_TO_GET}`);
+  if (!fs.statSync(where).isDirectory()) {
+    if (where.toLowerCase().endsWith('.npz')) return loadNpz(where, 'train')!;
+    throw new DataError(where, `expected a NumPy .npz file or a folder holding train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz), CIFAR-10 data_batch_N.bin files, or x_train.npy and y_train.npy`);
   }
-  const idxImages = findFile(dir, ['train-images-idx3-ubyte', 'train-images.idx3-ubyte']);
-  if (idxImages) return loadIdx(dir, idxImages);
-  if (findFile(dir, ['data_batch_1.bin'])) return loadCifar10(dir);
-  const nested = path.join(dir, 'cifar-10-batches-bin');
+  const idxImages = findFile(where, ['train-images-idx3-ubyte', 'train-images.idx3-ubyte']);
+  if (idxImages) return loadIdx(where, idxImages);
+  if (findFile(where, ['data_batch_1.bin'])) return loadCifar10(where);
+  const nested = path.join(where, 'cifar-10-batches-bin');
   if (fs.existsSync(nested)) return loadCifar10(nested);
-  throw new DataError(dir, `no training data: expected train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz) (MNIST, Fashion-MNIST) or data_batch_1.bin ... (CIFAR-10 binary). ${HOW_TO_GET}`);
+  if (hasNumpyFolder(where)) return loadNumpyFolder(where, 'train');
+  const archives = fs.readdirSync(where).filter((f) => f.toLowerCase().endsWith('.npz'));
+  const hint = archives.length > 0 ? ` It holds ${archives.slice(0, 3).join(', ')}: pass the .npz file itself (--data ${path.join(where, archives[0])}).` : '';
+  throw new DataError(where, `no training data: expected train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz) (MNIST, Fashion-MNIST), data_batch_1.bin ... (CIFAR-10 binary) or x_train.npy and y_train.npy (NumPy).${hint} ${HOW_TO_GET}`);
 }
 
 /**
@@ -202,7 +213,7 @@ export function channelStatistics(raw: RawDataset, count: number): { mean: numbe
     for (let i = 0; i < count; i++) {
       const base = i * pixels + c * plane;
       for (let p = 0; p < plane; p++) {
-        const v = raw.images[base + p] / 255;
+        const v = raw.images[base + p] / raw.pixelScale;
         sum += v;
         sumSq += v * v;
       }
@@ -224,7 +235,7 @@ export function normalizeImages(raw: RawDataset, start: number, count: number, s
     for (let c = 0; c < raw.channels; c++) {
       const src = (start + i) * pixels + c * plane;
       const dst = i * pixels + c * plane;
-      const scale = 1 / (255 * stats.std[c]);
+      const scale = 1 / (raw.pixelScale * stats.std[c]);
       const shift = stats.mean[c] / stats.std[c];
       for (let p = 0; p < plane; p++) images[dst + p] = raw.images[src + p] * scale - shift;
     }
@@ -233,14 +244,28 @@ export function normalizeImages(raw: RawDataset, start: number, count: number, s
 }
 
 /**
- * The test set beside the training data `train` came from: t10k-images/labels (IDX) or test_batch.bin (CIFAR-10),
- * gzipped or not; null when that folder holds none.
+ * The test set beside the training data `train` came from: t10k-images/labels (IDX), test_batch.bin (CIFAR-10),
+ * x_test.npy and y_test.npy, or an .npz's x_test and y_test; null when there is none.
  */
 export function loadTestData(train: RawDataset): RawDataset | null {
-  const folder = path.dirname(train.files[0]);
-  if (train.format === 'idx') {
-    const images = findFile(folder, TEST_IMAGES);
-    return images ? loadIdx(folder, images, TEST_LABELS) : null;
+  const folder = train.location;
+  switch (train.format) {
+    case 'idx': {
+      const images = findFile(folder, TEST_IMAGES);
+      return images ? loadIdx(folder, images, TEST_LABELS) : null;
+    }
+    case 'cifar10': return findFile(folder, ['test_batch.bin']) ? loadCifar10(folder, ['test_batch.bin']) : null;
+    case 'npy': return hasNumpyFolder(folder, 'test') ? checkTestShape(train, loadNumpyFolder(folder, 'test', train.classes)) : null;
+    case 'npz': {
+      const test = loadNpz(folder, 'test', train.classes);
+      return test ? checkTestShape(train, test) : null;
+    }
   }
-  return findFile(folder, ['test_batch.bin']) ? loadCifar10(folder, ['test_batch.bin']) : null;
+}
+
+/** IDX and CIFAR-10 fix the image size; NumPy arrays could differ between the splits. */
+function checkTestShape(train: RawDataset, test: RawDataset): RawDataset {
+  const shape = (d: RawDataset) => `${d.channels}x${d.height}x${d.width}`;
+  if (shape(train) !== shape(test)) throw new DataError(test.files[0], `test images are ${shape(test)} (channels x height x width), the training images ${shape(train)}`);
+  return test;
 }

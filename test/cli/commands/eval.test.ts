@@ -12,7 +12,7 @@ test('nos eval: a blank --seed or --data, a flag in place of a value and a flag 
   const missing = path.join(os.tmpdir(), 'nos-eval-cli-no-such-protocol.json');
   const cases: Array<[string[], RegExp]> = [
     [['--seed', ''], /--seed must be an integer from 0 to 4294967295, got ""/], // was: seed 0
-    [['--data', ''], /--data must name a folder, got ""/], // was: "nos: : data directory does not exist"
+    [['--data', ''], /--data must name a folder or an \.npz file, got ""/], // was: "nos: : data directory does not exist"
     [['--protocol', '--json'], /^error: option '--protocol <paper\|quick\|FILE>' is missing its value: '--json' is a flag\n/],
     [['--seed', '1', '--seed', '2'], /^error: option '--seed <S>' is given twice \("1", then "2"\): give it once\n/],
   ];

@@ -82,7 +82,7 @@ test('nos search --resume checks the data again: a dataset that is gone is one e
   fs.writeFileSync(path.join(out, 'ledger.jsonl'), JSON.stringify({ type: 'start', time: new Date().toISOString(), runId: 'random-1-test', config }) + '\n');
   const r = await nos(['search', '--resume', '--out', out]);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, new RegExp(`^nos: --data ${gone}: .*data directory does not exist.*\\(a resumed search reads the data where it started; put it back there\\)\n$`));
+  assert.match(r.stderr, new RegExp(`^nos: --data ${gone}: no such file or folder.*\\(a resumed search reads the data where it started; put it back there\\)\n$`));
   assert.equal(fs.readFileSync(path.join(out, 'ledger.jsonl'), 'utf8').split('\n').length, 2, 'nothing was added to the ledger');
 });
 
@@ -169,7 +169,7 @@ test('nos search: a blank number, --data or --queue-password-file is refused as 
     [['--seed', ''], /--seed must be an integer from 0 to 4294967295, got ""/],
     [['--confirm', ' '], /--confirm must be an integer >= 0, got " "/],
     [['--timeout', ''], /--timeout must be a number from 0.001 to 2147483, got ""/],
-    [['--data', ''], /--data must name a folder, got ""/],
+    [['--data', ''], /--data must name a folder or an \.npz file, got ""/],
     [['--queue', 'redis://127.0.0.1:1', '--queue-password-file', ''], /--queue-password-file must name a file, got ""/],
   ];
   for (const [flags, message] of cases) {

@@ -53,7 +53,7 @@ test('nos transfer: bad input is refused with exit 2 before anything runs', asyn
     // Were: a rate that is 0 as a float32, the default data or corpus, and ENOENT with exit 1 after loading the tasks.
     [['--lrs', '1e-3,1e-50'], /--lrs takes comma-separated learning rates > 0/],
     [['--tasks', 'lm', '--text', ''], /--text must name a file or folder, got ""/],
-    [['--tasks', 'convnet-large', '--data', ' '], /--data must name a folder, got " "/],
+    [['--tasks', 'convnet-large', '--data', ' '], /--data must name a folder or an \.npz file, got " "/],
     [['--out', '/proc/nos-transfer-test'], /^nos: --out \/proc\/nos-transfer-test: cannot create the folder: no such file or directory \(ENOENT\)\n$/],
     [['--out', path.join(text, 'sub')], /^nos: --out \S+corpus\.txt\/sub: cannot create the folder: not a directory \(ENOTDIR\)\n$/],
     [['--seeds', '1', '--seeds', '2'], /^error: option '--seeds <n>' is given twice \("1", then "2"\): give it once\n/],

@@ -157,7 +157,7 @@ test('a file path instead of a directory is refused with what was expected', () 
   const dir = tmpDir();
   const f = path.join(dir, 'x.bin');
   fs.writeFileSync(f, 'x');
-  expectDataError(() => loadTrainingData(f), f, /expected a directory/);
+  expectDataError(() => loadTrainingData(f), f, /expected a NumPy \.npz file or a folder holding train-images-idx3-ubyte/);
 });
 
 test('loadTestData: the t10k files beside the training files, standardized with the training statistics', () => {
