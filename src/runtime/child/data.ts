@@ -191,7 +191,10 @@ export function prepareSplits(raw: RawDataset, trainExamples: number, validation
   if (!Number.isInteger(trainExamples) || trainExamples < 1) throw new Error(`trainExamples must be a positive integer, got ${trainExamples}`);
   if (!Number.isInteger(validationExamples) || validationExamples < 1) throw new Error(`validationExamples must be a positive integer, got ${validationExamples}`);
   if (trainExamples + validationExamples > raw.count) {
-    throw new DataError(source, `holds ${raw.count} examples, fewer than the ${trainExamples} training + ${validationExamples} validation the protocol asks for`);
+    const held = Math.max(1, Math.floor(raw.count / 3));
+    const batch = raw.count - held < 100 ? `, "batchSize": ${Math.max(1, Math.floor((raw.count - held) / 4))}` : ''; // the presets' 100 must fit
+    throw new DataError(source, `holds ${raw.count} examples, fewer than the ${trainExamples} training + ${validationExamples} validation the protocol asks for; ` +
+      `a protocol file can ask for fewer, e.g. {"extends": "quick", "trainExamples": ${raw.count - held}, "validationExamples": ${held}${batch}} (--protocol FILE; docs/training.md)`);
   }
   const stats = channelStatistics(raw, trainExamples);
   return {
