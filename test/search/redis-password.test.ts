@@ -83,7 +83,10 @@ describe('with a real redis-server that needs a password', { skip: found.bin ? f
       const poll = setInterval(() => {
         if (searchPid) seen.push(processText(searchPid));
         seen.push(fs.readFileSync(`/proc/${worker.child.pid}/cmdline`, 'utf8'));
-        for (const f of fs.readdirSync(pidDir)) seen.push(processText(Number(fs.readFileSync(path.join(pidDir, f), 'utf8'))));
+        // Only the finished .pid files: a job writes `<job>.pid.tmp-<pid>` first and renames it (read, it may be gone).
+        for (const f of fs.readdirSync(pidDir).filter((name) => name.endsWith('.pid'))) {
+          seen.push(processText(Number(fs.readFileSync(path.join(pidDir, f), 'utf8'))));
+        }
       }, 50);
       const search = await nos(['search', '--queue', server.url, '--queue-password-file', file, '--protocol', protocol, '--budget', '6',
         '--strategy', 'random', '--space', 'small', '--out', out, '--no-progress'], process.env, (pid) => { searchPid = pid; }).finally(() => clearInterval(poll));
