@@ -120,13 +120,18 @@ export interface WorkerProcessFixture {
 }
 
 /** Starts `nos worker` in its own process (through redis-worker-main, with `env`) and resolves once it serves the queue. */
+/** Workers not yet exited: a test that fails before its cleanup must not leave one serving after the run ends. */
+const liveWorkers = new Set<ChildProcess>();
+process.once('exit', () => { for (const child of liveWorkers) child.kill('SIGKILL'); });
+
 export async function spawnQueueWorker(url: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<WorkerProcessFixture> {
   const ext = path.extname(__filename);
   const script = path.join(__dirname, 'redis-worker-main' + ext);
   const child = spawn(process.execPath, [...(ext === '.ts' ? ['--import', 'tsx'] : []), script, 'worker', '--queue', url, ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], env });
   let text = '';
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code ?? -1)));
+  liveWorkers.add(child);
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => { liveWorkers.delete(child); resolve(signal ?? code ?? -1); }));
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       text += chunk.toString();
