@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import { createOptimizer, type Optimizer } from '../optimizer';
 import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from './data';
+import { checkDataFitsProtocol } from './protocol-data';
 import { createModel } from './models';
 import { SeededRandom } from './random';
 import { halvingSweep, HALVING_ETA, HALVING_RUNGS } from './sweep-halving';
@@ -186,7 +187,7 @@ export interface EvalOptions {
 const dataCache = new Map<string, PreparedData>();
 const trainerCache = new Map<string, { trainer: ChildTrainer; busy: boolean }>();
 
-/** Loads and splits the data for a protocol (cached per path and split sizes); throws DataError on bad files. */
+/** Loads and splits the data for a protocol (cached per path and split sizes); throws DataError on bad files or sizes. */
 export function loadProtocolData(protocol: ProtocolConfig, dataPath: string = DEFAULT_DATA_PATH): PreparedData {
   const key = `${path.resolve(dataPath)}|${protocol.trainExamples}|${protocol.validationExamples}`;
   let data = dataCache.get(key);
@@ -194,7 +195,7 @@ export function loadProtocolData(protocol: ProtocolConfig, dataPath: string = DE
     data = prepareSplits(loadTrainingData(dataPath), protocol.trainExamples, protocol.validationExamples);
     dataCache.set(key, data);
   }
-  return data;
+  return checkDataFitsProtocol(protocol, data);
 }
 
 async function acquireTrainer(protocol: ProtocolConfig, data: PreparedData): Promise<{ trainer: ChildTrainer; release: () => void }> {

@@ -9,7 +9,8 @@
 // thread and while rounds run; a rule's children wait for slots only once its kernel is ready.
 import { compileRule, type RuleInfo } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
-import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from '../child/data';
+import { DEFAULT_DATA_PATH, type PreparedData } from '../child/data';
+import { prepareProtocolData } from '../child/protocol-data';
 import { createModel } from '../child/models';
 import type { EvalOutcome, ProtocolConfig } from '../child/protocol';
 import { StepScalars } from '../scalars';
@@ -76,7 +77,7 @@ interface Ended { slot: number; a: Active; result?: ChildResult }
 
 /** Loads a protocol's data splits without the onnxruntime path (the GPU needs none of it). */
 export function loadEngineData(protocol: ProtocolConfig, dataPath: string = DEFAULT_DATA_PATH): PreparedData {
-  return prepareSplits(loadTrainingData(dataPath), protocol.trainExamples, protocol.validationExamples);
+  return prepareProtocolData(protocol, dataPath);
 }
 
 /**

@@ -1,0 +1,44 @@
+// A protocol's data is checked against its model once: images the convnet cannot pool are one clear DataError
+// (naming the data, the sizes and a way out), the MLP takes them, and nos eval and nos search stop with exit 2.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DataError } from '../../../src/runtime/child/data-error';
+import { loadProtocol, loadProtocolData } from '../../../src/runtime/child/protocol';
+import { prepareProtocolData } from '../../../src/runtime/child/protocol-data';
+import { loadEngineData } from '../../../src/runtime/engine/engine-evaluator';
+import { nosCaptured } from '../../support/cli-capture';
+import { writeBandsIdx } from '../../support/bands-idx';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-protocol-data-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+writeBandsIdx(dir, 60, 3, { side: 10, classes: 5, noise: 100, band: 150 }); // 10x10: not divisible by 4
+const sizes = { trainExamples: 40, validationExamples: 20, batchSize: 10, lrs: [0.1], finalEpochs: 1 };
+const convnet = { ...loadProtocol('paper'), ...sizes, name: 'tiny-paper' };
+const mlp = { ...loadProtocol('quick'), ...sizes, name: 'tiny-quick' };
+
+const NOT_POOLED = /train-images-idx3-ubyte: images of 1x10x10 \(channels x height x width\) do not fit protocol 'tiny-paper': convnet: input 10x10 must be divisible by 4 .*; crop or pad the images to sides divisible by 4 .*or use a protocol with the mlp \(--protocol quick\)/;
+
+test('the convnet refuses images whose sides are not divisible by 4, in every loader; the MLP takes them', () => {
+  for (const load of [prepareProtocolData, loadProtocolData, loadEngineData]) {
+    assert.throws(() => load(convnet, dir), (e: Error) => e instanceof DataError && NOT_POOLED.test(e.message), load.name);
+    const data = load(mlp, dir);
+    assert.deepEqual([data.train.count, data.validation.count, data.height, data.width], [40, 20, 10, 10], load.name);
+  }
+});
+
+test('nos eval and nos search stop at once with exit 2 on such data, before training or writing a search folder', async () => {
+  const protocolFile = path.join(dir, 'tiny-paper.json');
+  fs.writeFileSync(protocolFile, JSON.stringify({ extends: 'paper', ...sizes }));
+  const evalRun = await nosCaptured(['eval', 'adam', '--protocol', protocolFile, '--data', dir, '--no-progress']);
+  assert.equal(evalRun.code, 2, evalRun.stderr);
+  assert.match(evalRun.stderr, /do not fit protocol 'tiny-paper'/);
+  assert.equal(evalRun.stdout, '');
+  const out = path.join(dir, 'search');
+  const searchRun = await nosCaptured(['search', '--protocol', protocolFile, '--data', dir, '--budget', '2', '--out', out, '--no-progress']);
+  assert.equal(searchRun.code, 2, searchRun.stderr);
+  assert.match(searchRun.stderr, /^nos: --data .*do not fit protocol 'tiny-paper'/);
+  assert.equal(fs.existsSync(out), false);
+});
