@@ -1,5 +1,6 @@
 // NumPy datasets: x_train.npy and y_train.npy in a folder, or one .npz archive with those keys (Keras' layout);
-// x_test/y_test beside them are the test set. Images (N,H,W), (N,H,W,C) or (N,C,H,W); labels (N,) or one-hot (N,K).
+// x_test/y_test beside them are the test set. Images (N,H,W), (N,H,W,C) or (N,C,H,W), or feature rows (N,D);
+// labels (N,) or one-hot (N,K).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unzipSync } from 'fflate';
@@ -71,7 +72,9 @@ interface Layout { count: number; channels: number; height: number; width: numbe
 
 function imageLayout(x: NpyArray): Layout {
   const s = x.shape;
-  const expected = 'expected images of shape (N, H, W), (N, H, W, C) (channels last, as Keras) or (N, C, H, W) (channels first, as PyTorch)';
+  const expected = 'expected images of shape (N, H, W), (N, H, W, C) (channels last, as Keras) or (N, C, H, W) (channels first, as PyTorch), or feature rows (N, D)';
+  // Feature rows are D channels of 1x1 images: each feature is standardized on its own, and the MLP sees D inputs.
+  if (s.length === 2) return { count: s[0], channels: s[1], height: 1, width: 1, channelsLast: false };
   if (s.length === 3) return { count: s[0], channels: 1, height: s[1], width: s[2], channelsLast: false };
   if (s.length !== 4) throw new DataError(x.where, `${expected}; got shape ${shapeText(s)}`);
   const last = s[3] <= 4 && s[1] > 4;
@@ -97,7 +100,8 @@ function readImages(x: NpyArray, l: Layout): { images: Uint8Array | Float32Array
         const from = n * pixels + (l.channelsLast ? p * l.channels + c : c * plane + p);
         const v = read(from);
         if (float ? !Number.isFinite(v) : v < 0 || v > 255) {
-          throw new DataError(x.where, `image ${n} has pixel ${v} at channel ${c}, row ${Math.floor(p / l.width)}, column ${p % l.width}: ${float ? 'pixels must be finite' : `integer pixels must be 0..255 (${x.dtype}); store other ranges as float32`}`);
+          const place = x.shape.length === 2 ? `example ${n} has value ${v} in feature ${c}` : `image ${n} has pixel ${v} at channel ${c}, row ${Math.floor(p / l.width)}, column ${p % l.width}`;
+          throw new DataError(x.where, `${place}: ${float ? 'values must be finite' : `integer values must be 0..255 (${x.dtype}); store other ranges as float32`}`);
         }
         images[n * pixels + c * plane + p] = v;
       }

@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { zipSync } from 'fflate';
 import { DataError, loadTestData, loadTrainingData, prepareSplits } from '../../../src/runtime/child/data';
+import { evaluateRule, loadProtocol, loadProtocolData } from '../../../src/runtime/child/protocol';
 import { npyBytes } from '../../support/npy-write';
 import { runTorchScript } from '../../support/torch';
 
@@ -121,6 +122,35 @@ test('float images are taken as they are (any scale: the standardization removes
   assert.ok(Math.abs(mean) < 1e-5 && Math.abs(variance - 1) < 1e-4, `mean ${mean}, variance ${variance}`);
 });
 
+test('feature rows (N, D): D channels of 1x1, each feature standardized on its own; the MLP trains on them, the convnet says why not', async () => {
+  // Two classes told apart by feature 1 alone, on very different scales per feature.
+  const count = 600;
+  const rows: number[] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const label = i % 2;
+    labels.push(label);
+    rows.push(1000 + (i % 7), label === 1 ? 0.3 + (i % 5) * 0.01 : -0.3 - (i % 3) * 0.01, (i * 13) % 11 - 5);
+  }
+  const dir = tmpDir();
+  writeWithNumpy(dir, [{ name: 'rows.npz', arrays: { x_train: { values: rows, dtype: 'float32', shape: [count, 3] }, y_train: { values: labels, dtype: 'int64', shape: [count] } } }]);
+  const raw = loadTrainingData(path.join(dir, 'rows.npz'));
+  assert.deepEqual([raw.count, raw.channels, raw.height, raw.width, raw.classes], [count, 3, 1, 1, 2]);
+  const split = prepareSplits(raw, 400, 200);
+  for (let f = 0; f < 3; f++) {
+    const column = Array.from({ length: 400 }, (_, i) => split.train.images[i * 3 + f]);
+    const mean = column.reduce((s, v) => s + v, 0) / column.length;
+    const variance = column.reduce((s, v) => s + (v - mean) ** 2, 0) / column.length;
+    assert.ok(Math.abs(mean) < 1e-4 && Math.abs(variance - 1) < 1e-3, `feature ${f}: mean ${mean}, variance ${variance}`);
+  }
+  const protocol = { ...loadProtocol('quick'), name: 'rows', trainExamples: 400, validationExamples: 200, batchSize: 20, lrs: [0.1], finalEpochs: 2 };
+  const outcome = await evaluateRule('adam', protocol, { path: path.join(dir, 'rows.npz') });
+  assert.equal(outcome.status, 'ok', outcome.error);
+  assert.ok(outcome.reward > 0.95, `reward ${outcome.reward}`);
+  assert.throws(() => loadProtocolData({ ...loadProtocol('paper'), ...protocol, model: 'convnet', name: 'rows-paper' }, path.join(dir, 'rows.npz')),
+    (e: Error) => e instanceof DataError && /images of 3x1x1 .* do not fit protocol 'rows-paper'.*use a protocol with the mlp/.test(e.message));
+});
+
 test('the test split: x_test and y_test of the .npz or the folder, with the training labels\' classes; checked against them', () => {
   const dir = tmpDir();
   const x = (count: number, h = 5) => ({ values: pixels(count, 1, h, 6), dtype: 'uint8', shape: [count, h, 6] });
@@ -154,16 +184,18 @@ test('malformed arrays: shapes, pixels, labels, each error names the file and th
   const images = (shape: number[], descr = '|u1', fill = 1) => npyBytes(descr, shape, new Array(shape.reduce((p, q) => p * q, 1)).fill(fill));
   const x = (dir: string) => path.join(dir, 'x_train.npy');
   const y = (dir: string) => path.join(dir, 'y_train.npy');
-  let dir = numpyFolder(images([N, 5]));
-  expectDataError(() => loadTrainingData(dir), x(dir), /expected images of shape \(N, H, W\).*got shape \(30, 5\)/);
+  let dir = numpyFolder(images([N, 2, 5, 6, 1]));
+  expectDataError(() => loadTrainingData(dir), x(dir), /expected images of shape \(N, H, W\).*or feature rows \(N, D\); got shape \(30, 2, 5, 6, 1\)/);
+  dir = numpyFolder(npyBytes('<f8', [N, 4], new Array(4 * N).fill(1).map((v, i) => (i === 9 ? Infinity : v))));
+  expectDataError(() => loadTrainingData(dir), x(dir), /example 2 has value Infinity in feature 1: values must be finite/);
   dir = numpyFolder(images([N, 3, 5, 3]));
   expectDataError(() => loadTrainingData(dir), x(dir), /shape \(30, 3, 5, 3\) does not say which axis holds the channels/);
   dir = numpyFolder(images([N, 5, 6], '<i2', 300));
-  expectDataError(() => loadTrainingData(dir), x(dir), /image 0 has pixel 300 at channel 0, row 0, column 0: integer pixels must be 0\.\.255/);
+  expectDataError(() => loadTrainingData(dir), x(dir), /image 0 has pixel 300 at channel 0, row 0, column 0: integer values must be 0\.\.255/);
   const withNaN = new Array(N * 30).fill(0.5);
   withNaN[31] = NaN;
   dir = numpyFolder(npyBytes('<f4', [N, 5, 6], withNaN));
-  expectDataError(() => loadTrainingData(dir), x(dir), /image 1 has pixel NaN at channel 0, row 0, column 1: pixels must be finite/);
+  expectDataError(() => loadTrainingData(dir), x(dir), /image 1 has pixel NaN at channel 0, row 0, column 1: values must be finite/);
   dir = numpyFolder(images([N, 5, 6]), npyBytes('<i8', [N - 1], LABELS.slice(1)));
   expectDataError(() => loadTrainingData(dir), y(dir), /has 29 labels but the images are 30/);
   dir = numpyFolder(images([N, 5, 6]), npyBytes('<i8', [N], LABELS.map((l, i) => (i === 4 ? -1 : l))));
