@@ -171,6 +171,14 @@ function checkData(protocol: ProtocolConfig, dataPath: string | undefined): void
   }
 }
 
+/** What the local workers train on, in one line (null for a queue's workers, which read their own, or the fake protocol). */
+export function describeSearchData(config: SearchConfig): string | null {
+  if (config.queue || !config.protocol || (config.protocol as { name?: unknown }).name === 'fake') return null;
+  const { loadProtocolData } = require('../runtime/child/protocol') as typeof import('../runtime/child/protocol');
+  const { describeData } = require('../runtime/child/data') as typeof import('../runtime/child/data');
+  return describeData(loadProtocolData(config.protocol as ProtocolConfig, config.data?.path)); // cached: checked above
+}
+
 /**
  * The search folder named by --out, checked before anything is written: a new search needs a folder it can create
  * and write that holds no search yet; --resume needs one that holds a search. Bad ones are InputErrors (exit 2).

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildSearchConfig } from '../../src/search/search-inputs';
+import { buildSearchConfig, describeSearchData } from '../../src/search/search-inputs';
+import { writeBandsIdx } from '../support/bands-idx';
 
 const inputs = { budget: 5, batchSize: 5, workers: 1, strategy: 'random', space: 'small', protocol: 'fake', device: 'cpu', seed: 1 };
 
@@ -26,6 +27,21 @@ test('a bad --data names the folder once', () => {
   try {
     assert.throws(() => buildSearchConfig({ ...inputs, protocol: 'quick', data: dir }),
       (e: Error) => e.message.startsWith(`--data ${dir}: no training data`) && e.message.split(dir).length === 2);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the data line says what the local workers train on; none for a queue (its workers read their own) or the fake protocol', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-inputs-data-'));
+  try {
+    writeBandsIdx(dir, 80, 1, { side: 8, classes: 6, noise: 100, band: 150 });
+    const protocol = path.join(dir, 'small.json');
+    fs.writeFileSync(protocol, JSON.stringify({ extends: 'quick', trainExamples: 50, validationExamples: 30, batchSize: 10 }));
+    const config = buildSearchConfig({ ...inputs, protocol, data: dir });
+    assert.equal(describeSearchData(config), `${path.join(dir, 'train-images-idx3-ubyte')}: 50 training and 30 held-out examples of 1x8x8, 10 classes`); // IDX: 10 classes at least
+    assert.equal(describeSearchData(buildSearchConfig({ ...inputs, protocol, data: dir, queue: 'redis://127.0.0.1:6379' })), null);
+    assert.equal(describeSearchData(buildSearchConfig(inputs)), null);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 // `nos eval "<rule>"`: trains the child network with one update rule under a protocol and prints its reward.
 import type { Command } from 'commander';
 import { createOptimizer } from '../../runtime/optimizer';
-import { DEFAULT_DATA_PATH } from '../../runtime/child/data';
+import { DEFAULT_DATA_PATH, describeData, type PreparedData } from '../../runtime/child/data';
 import { boundedNumber, integer, nonBlank } from '../flags';
 import { GpuUnusableError } from '../../search/backend';
 import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
@@ -122,8 +122,10 @@ async function evalOnGpu(rule: string, protocol: ProtocolConfig, flags: EvalFlag
 }
 
 /** The human-readable result: the sweep table, the chosen rate, reward, status and time. */
-export function formatOutcome(rule: string, protocol: ProtocolConfig, outcome: EvalOutcome): string {
-  const lines = [`rule: ${rule}    protocol: ${protocol.name} (${protocol.model}, v${PROTOCOL_VERSION})`, '', '  lr       status    accuracy  loss'];
+export function formatOutcome(rule: string, protocol: ProtocolConfig, outcome: EvalOutcome, data?: PreparedData): string {
+  const lines = [`rule: ${rule}    protocol: ${protocol.name} (${protocol.model}, v${PROTOCOL_VERSION})`];
+  if (data) lines.push(`data: ${describeData(data)}`);
+  lines.push('', '  lr       status    accuracy  loss');
   for (const s of outcome.sweep) {
     const stopped = s.epochs !== undefined && s.epochs < protocol.sweepEpochs ? `  (stopped after ${+s.epochs.toFixed(3)} epoch)` : '';
     const mark = (s.lr === outcome.bestLr && !stopped ? '  <- best' : '') + stopped;
@@ -160,12 +162,13 @@ export function register(program: Command): void {
         throw badInput(new Error('--timeout applies to --device cuda only (on the CPU a run stops at the protocol\'s maxSeconds)'));
       }
       let protocol: ProtocolConfig;
+      let data: PreparedData;
       try {
         protocol = loadProtocol(flags.protocol);
         if (flags.threads !== undefined) protocol = { ...protocol, threads: flags.threads };
         // Refuse bad input up front (exit 2) rather than as a failed evaluation.
         createOptimizer(rule, { device: 'js', totalSteps: 1 }).dispose(); // totalSteps: decays (ld, cd, rd) need one
-        loadProtocolData(protocol, flags.data);
+        data = loadProtocolData(protocol, flags.data);
       } catch (e) {
         throw badInput(e);
       }
@@ -209,7 +212,7 @@ export function register(program: Command): void {
       if (flags.json) {
         evalOutput.stdout.write(`${JSON.stringify({ rule, protocol, protocolVersion: PROTOCOL_VERSION, seed: flags.seed, ...outcome })}\n`);
       } else {
-        evalOutput.stdout.write(`${formatOutcome(rule, protocol, outcome)}\n`);
+        evalOutput.stdout.write(`${formatOutcome(rule, protocol, outcome, data)}\n`);
       }
       if (outcome.status === 'error') process.exitCode = 1;
     });

@@ -11,7 +11,7 @@ import { assertRedisReachable, parseRedisUrl } from '../../search/queue-redis';
 import { LEDGER_FILE, readLedger } from '../../search/ledger';
 import { DEFAULT_CONFIRM, GPU_IN_FLIGHT, QUEUE_IN_FLIGHT, type SearchConfig } from '../../search/search-config';
 import { DEFAULT_FIDELITY, outcomeLabel } from '../../search/fidelity';
-import { buildSearchConfig, checkResumeInputs, InputError, prepareOutDir } from '../../search/search-inputs';
+import { buildSearchConfig, checkResumeInputs, describeSearchData, InputError, prepareOutDir } from '../../search/search-inputs';
 import { runSearch, type SearchEvent } from '../../search/search-loop';
 import { MAX_PROCESSES, MAX_RSS_MB, MAX_TIMEOUT_SECONDS, MIN_RSS_MB, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { boundedNumber, integer, nonBlank, queueUrl } from '../flags';
@@ -149,6 +149,7 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
   const note = passwordOnCommandLineNote(flags.queue);
   if (note) process.stderr.write(`${note}\n`);
   let config;
+  let resumed: SearchConfig | undefined;
   if (!flags.resume) {
     config = buildSearchConfig({
       budget: flags.budget, batchSize: flags.batchSize, workers: flags.workers, strategy: flags.strategy, space: flags.space,
@@ -169,11 +170,15 @@ async function searchAction(flags: SearchFlags, command: Command): Promise<void>
     // The folder shows the queue's password as ***: a resume takes it from the file or the environment again.
     if (queue === undefined && stored?.includes(':***@')) queue = storedQueueUrlWithPassword(stored, passwords) ?? undefined;
     if (start?.type === 'start') checkResumeInputs(start.config as SearchConfig, queue);
+    resumed = start?.type === 'start' ? start.config as SearchConfig : undefined;
     const ignored = ['strategy', 'space', 'protocol', 'data', 'device', 'seed', 'batchSize', 'timeout', 'maxRss', 'ppo', 'hurdles', 'fec', 'fidelity'].filter(fromUser);
     if (ignored.length) process.stderr.write(`note: --resume keeps the search's own settings; ignoring ${ignored.map((n) => n === 'hurdles' || n === 'fec' ? `--no-${n}` : `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}\n`);
   }
 
   delete process.env[QUEUE_PASSWORD_ENV]; // read: the workers this process starts need not inherit it
+  const searched = config ?? resumed;
+  const data = flags.progress && searched && !queue ? describeSearchData(searched) : null;
+  if (data) process.stderr.write(`data: ${data}\n`);
   const status = new StatusLine(flags.progress, !!process.stderr.isTTY);
   const abort = new AbortController();
   let interrupts = 0;

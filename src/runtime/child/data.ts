@@ -95,9 +95,9 @@ function findFile(dir: string, names: string[]): string | null {
   return null;
 }
 
-function checkLabels(file: string, labels: Uint8Array, classes: number): void {
+function checkLabels(file: string, labels: Uint8Array, classes: number, whose = ''): void {
   for (let i = 0; i < labels.length; i++) {
-    if (labels[i] >= classes) throw new DataError(file, `label ${labels[i]} at index ${i} is out of range 0..${classes - 1}`);
+    if (labels[i] >= classes) throw new DataError(file, `label ${labels[i]} at index ${i} is out of range 0..${classes - 1}${whose}`);
   }
 }
 
@@ -105,7 +105,11 @@ const TRAIN_LABELS = ['train-labels-idx1-ubyte', 'train-labels.idx1-ubyte'];
 const TEST_IMAGES = ['t10k-images-idx3-ubyte', 't10k-images.idx3-ubyte'];
 const TEST_LABELS = ['t10k-labels-idx1-ubyte', 't10k-labels.idx1-ubyte'];
 
-function loadIdx(dir: string, imagesFile: string, labelNames = TRAIN_LABELS): RawDataset {
+/**
+ * MNIST-style IDX: 10 classes, or as many as the labels name (EMNIST's IDX files hold up to 62); a test set's labels
+ * must be among its training set's `classes`.
+ */
+function loadIdx(dir: string, imagesFile: string, labelNames = TRAIN_LABELS, classes?: number): RawDataset {
   const labelsFile = findFile(dir, labelNames);
   if (!labelsFile) {
     const which = labelNames === TRAIN_LABELS ? 'training' : 'test';
@@ -117,9 +121,10 @@ function loadIdx(dir: string, imagesFile: string, labelNames = TRAIN_LABELS): Ra
   if (labels.dims[0] !== count) {
     throw new DataError(labelsFile, `has ${labels.dims[0]} labels but ${path.basename(imagesFile)} has ${count} images`);
   }
-  checkLabels(labelsFile, labels.data, 10);
+  if (classes !== undefined) checkLabels(labelsFile, labels.data, classes, ' (the training labels\' classes)');
+  const named = classes ?? Math.max(10, labels.data.reduce((m, v) => Math.max(m, v), 0) + 1);
   return {
-    format: 'idx', location: dir, images: images.data, pixelScale: 255, labels: labels.data, count, channels: 1, height, width, classes: 10,
+    format: 'idx', location: dir, images: images.data, pixelScale: 255, labels: labels.data, count, channels: 1, height, width, classes: named,
     files: [imagesFile, labelsFile],
   };
 }
@@ -204,6 +209,14 @@ export function prepareSplits(raw: RawDataset, trainExamples: number, validation
   };
 }
 
+/**
+ * One line on what a protocol trains on, so a user sees how nos read the data (its layout and classes):
+ * `fm.npz [x_train]: 10000 training and 5000 held-out examples of 1x28x28, 10 classes`.
+ */
+export function describeData(data: PreparedData): string {
+  return `${data.source}: ${data.train.count} training and ${data.validation.count} held-out examples of ${data.channels}x${data.height}x${data.width}, ${data.classes} classes`;
+}
+
 /** Per-channel mean and standard deviation of the pixels (scaled to [0, 1]) of the first `count` images. */
 export function channelStatistics(raw: RawDataset, count: number): { mean: number[]; std: number[] } {
   const pixels = raw.channels * raw.height * raw.width;
@@ -255,7 +268,7 @@ export function loadTestData(train: RawDataset): RawDataset | null {
   switch (train.format) {
     case 'idx': {
       const images = findFile(folder, TEST_IMAGES);
-      return images ? loadIdx(folder, images, TEST_LABELS) : null;
+      return images ? loadIdx(folder, images, TEST_LABELS, train.classes) : null;
     }
     case 'cifar10': return findFile(folder, ['test_batch.bin']) ? loadCifar10(folder, ['test_batch.bin']) : null;
     case 'npy': return hasNumpyFolder(folder, 'test') ? checkTestShape(train, loadNumpyFolder(folder, 'test', train.classes)) : null;

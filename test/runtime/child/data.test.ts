@@ -140,8 +140,21 @@ test('malformed: label count mismatch and out-of-range label', () => {
   const f = path.join(dir, 'train-labels-idx1-ubyte');
   fs.writeFileSync(f, idx([4], new Uint8Array(4)));
   expectDataError(() => loadTrainingData(dir), f, /4 labels but .* 5 images/);
-  fs.writeFileSync(f, idx([5], Uint8Array.from([0, 1, 12, 3, 4])));
-  expectDataError(() => loadTrainingData(dir), f, /label 12 at index 2/);
+});
+
+test('IDX classes: 10 (MNIST-style), or as many as the labels name (EMNIST: up to 62); the test labels must be among them', () => {
+  const dir = tmpDir();
+  writeIdx(dir, 5, false);
+  assert.equal(loadTrainingData(dir).classes, 10);
+  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), idx([5], Uint8Array.from([0, 1, 46, 3, 4])));
+  const train = loadTrainingData(dir);
+  assert.equal(train.classes, 47);
+  fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), idx([2, 4, 4], new Uint8Array(32)));
+  const labels = path.join(dir, 't10k-labels-idx1-ubyte');
+  fs.writeFileSync(labels, idx([2], Uint8Array.from([46, 2])));
+  assert.deepEqual([loadTestData(train)!.classes, Array.from(loadTestData(train)!.labels)], [47, [46, 2]]);
+  fs.writeFileSync(labels, idx([2], Uint8Array.from([3, 47])));
+  expectDataError(() => loadTestData(train), labels, /label 47 at index 1 is out of range 0\.\.46 \(the training labels' classes\)/);
 });
 
 test('malformed: damaged gzip and CIFAR record size', () => {

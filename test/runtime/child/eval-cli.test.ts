@@ -41,6 +41,8 @@ test('nos eval prints the sweep, best lr, reward, status and time, with progress
   const r = await runEval(['sgd', '--protocol', protocolFile, '--data', dir, '--seed', '2']);
   assert.equal(r.error, undefined, r.error?.message);
   assert.match(r.stdout, /protocol: tiny \(mlp, v\d+\)/);
+  // How nos read the data: its file, the split, the image size and the classes.
+  assert.match(r.stdout, /^data: .*train-images-idx3-ubyte: 300 training and 100 held-out examples of 1x8x8, 10 classes$/m); // IDX: 10 classes at least
   assert.match(r.stdout, /^ {2}1e-2 +ok +0\.\d{4} +\d+\.\d{4}/m);
   assert.match(r.stdout, /best lr: +1e-[12]/);
   const reward = Number(/reward: +([\d.]+)/.exec(r.stdout)?.[1]);
