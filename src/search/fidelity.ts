@@ -33,7 +33,10 @@ function isFake(p: AnyProtocol): p is FakeProtocolConfig { return p.name === 'fa
 export function screenProtocol(p: AnyProtocol, quickMaxSeconds = 120): AnyProtocol {
   if (isFake(p)) return { ...p, screen: true };
   const base = { ...p, name: `${p.name}:screen`, sweep: 'halving' as const };
-  if (p.model === 'convnet') return { ...base, model: 'mlp', threads: 1, maxSeconds: quickMaxSeconds };
+  if (p.model === 'convnet') {
+    const { filters: _convnetWidth, ...rest } = base; // the screen's MLP has the quick protocol's width
+    return { ...rest, model: 'mlp', threads: 1, maxSeconds: quickMaxSeconds };
+  }
   return { ...base, finalEpochs: 0 };
 }
 

@@ -1,7 +1,7 @@
 // Multi-fidelity, the search's side: the protocol of each stage, the funnel's promotion rule, the screened reward.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROTOCOLS } from '../../src/runtime/child/protocol';
+import { checkProtocol, PROTOCOLS } from '../../src/runtime/child/protocol';
 import { buildSearchConfig, InputError } from '../../src/search/search-inputs';
 import { DEFAULT_FIDELITY, outcomeLabel, Promoter, PROMOTE_FRACTION, PROMOTE_WARMUP, screenedReward, stageProtocol } from '../../src/search/fidelity';
 
@@ -12,6 +12,12 @@ test('stage protocols: full as is; halving inside the sweep; the funnel screens 
   const paperScreen = stageProtocol(paper, 'funnel', 'screen');
   assert.deepEqual(paperScreen, { ...paper, name: 'paper:screen', sweep: 'halving', model: 'mlp', threads: 1, maxSeconds: 120 });
   assert.deepEqual(stageProtocol(paper, 'funnel', 'full', 0.01), { ...paper, sweep: 'halving' });
+  // A narrower convnet screens on quick's MLP all the same (the filters are the convnet's; the MLP would refuse them).
+  const narrowScreen = stageProtocol({ ...paper, filters: 16 }, 'funnel', 'screen');
+  assert.deepEqual(narrowScreen, paperScreen);
+  checkProtocol(narrowScreen as typeof paper);
+  // A wider MLP screens at its own width.
+  assert.equal((stageProtocol({ ...quick, hidden: 300 }, 'funnel', 'screen') as typeof quick).hidden, 300);
   assert.deepEqual(stageProtocol(quick, 'funnel', 'screen'), { ...quick, name: 'quick:screen', sweep: 'halving', finalEpochs: 0 });
   // A promoted quick rule trains only the final run, at the rate its screen (quick's own sweep) chose.
   assert.deepEqual(stageProtocol(quick, 'funnel', 'full', 0.001), { ...quick, sweep: 'none', lrs: [0.001] });

@@ -123,7 +123,8 @@ async function evalOnGpu(rule: string, protocol: ProtocolConfig, flags: EvalFlag
 
 /** The human-readable result: the sweep table, the chosen rate, reward, status and time. */
 export function formatOutcome(rule: string, protocol: ProtocolConfig, outcome: EvalOutcome, data?: PreparedData): string {
-  const lines = [`rule: ${rule}    protocol: ${protocol.name} (${protocol.model}, v${PROTOCOL_VERSION})`];
+  const width = protocol.filters !== undefined ? `, ${protocol.filters} filters` : protocol.hidden !== undefined ? `, ${protocol.hidden} hidden` : '';
+  const lines = [`rule: ${rule}    protocol: ${protocol.name} (${protocol.model}${width}, v${PROTOCOL_VERSION})`];
   if (data) lines.push(`data: ${describeData(data)}`);
   lines.push('', '  lr       status    accuracy  loss');
   for (const s of outcome.sweep) {

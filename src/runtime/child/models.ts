@@ -196,9 +196,12 @@ export function resNet(inputShape: [number, number, number], classes: number, ba
 /** The transfer task's residual network: widths 16, 32, 64 at 28x28, 14x14, 7x7 (Fashion-MNIST), one block each. */
 export const RESNET_DEFAULT: ResNetShape = { widths: [16, 32, 64], blocks: 1 };
 
-export function createModel(kind: ModelKind, inputShape: [number, number, number], classes: number, batchSize: number): ModelSpec {
-  if (kind === 'convnet') return convNet(inputShape, classes, batchSize);
-  if (kind === 'mlp') return mlp(inputShape, classes);
+/** A protocol's widths: the convnet's filters per layer (default 32, the paper's), the MLP's hidden units (default 100). */
+export interface ModelWidths { filters?: number; hidden?: number }
+
+export function createModel(kind: ModelKind, inputShape: [number, number, number], classes: number, batchSize: number, widths: ModelWidths = {}): ModelSpec {
+  if (kind === 'convnet') return convNet(inputShape, classes, batchSize, widths.filters);
+  if (kind === 'mlp') return mlp(inputShape, classes, widths.hidden);
   if (kind === 'resnet') return resNet(inputShape, classes, batchSize, RESNET_DEFAULT);
   throw new Error(`unknown model '${kind as string}': expected 'convnet', 'mlp' or 'resnet'`);
 }

@@ -4,8 +4,7 @@ import * as path from 'node:path';
 import Ajv from 'ajv';
 import { createOptimizer, type Optimizer } from '../optimizer';
 import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from './data';
-import { checkDataFitsProtocol } from './protocol-data';
-import { createModel } from './models';
+import { checkDataFitsProtocol, protocolModel } from './protocol-data';
 import { SeededRandom } from './random';
 import { halvingSweep, HALVING_ETA, HALVING_RUNGS } from './sweep-halving';
 import { trainEpochs, type TrainResult } from './train-loop';
@@ -33,6 +32,10 @@ export interface ProtocolConfig {
   validationExamples: number;
   batchSize: number;
   model: 'convnet' | 'mlp';
+  /** The convnet's filters per convolution (default 32, the paper's); a convnet protocol's only. */
+  filters?: number;
+  /** The MLP's hidden units (default 100); an mlp protocol's only. */
+  hidden?: number;
   threads: number;
   maxSeconds: number;
 }
@@ -60,6 +63,9 @@ export const MAX_PROTOCOL_SECONDS = 2147483;
 export const MAX_PROTOCOL_THREADS = 256;
 
 const positiveInt = { type: 'integer', minimum: 1 };
+/** Widths past these only exhaust memory on the machines nos runs on (a child of 1024 filters is 38M weights). */
+export const MAX_FILTERS = 1024;
+export const MAX_HIDDEN = 65536;
 const PROTOCOL_SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -74,6 +80,8 @@ const PROTOCOL_SCHEMA = {
     validationExamples: positiveInt,
     batchSize: positiveInt,
     model: { enum: ['convnet', 'mlp'] },
+    filters: { ...positiveInt, maximum: MAX_FILTERS },
+    hidden: { ...positiveInt, maximum: MAX_HIDDEN },
     threads: { ...positiveInt, maximum: MAX_PROTOCOL_THREADS },
     maxSeconds: { type: 'number', exclusiveMinimum: 0, maximum: MAX_PROTOCOL_SECONDS },
   },
@@ -141,6 +149,8 @@ function protocolProblem(p: ProtocolConfig): string | null {
   if (p.trainExamples < p.batchSize) return `/batchSize ${p.batchSize} is larger than /trainExamples ${p.trainExamples}: not one batch could be trained (trainExamples is smaller than one batch)`;
   if (p.sweep === 'none' && p.lrs.length !== 1) return `/sweep "none" trains one learning rate, but /lrs has ${p.lrs.length}`;
   if (p.sweep === 'none' && p.finalEpochs === 0) return '/sweep "none" with /finalEpochs 0 trains nothing';
+  if (p.filters !== undefined && p.model !== 'convnet') return `/filters is the convnet's width; the ${p.model}'s is /hidden`;
+  if (p.hidden !== undefined && p.model !== 'mlp') return `/hidden is the mlp's width; the ${p.model}'s is /filters`;
   return null;
 }
 
@@ -199,13 +209,13 @@ export function loadProtocolData(protocol: ProtocolConfig, dataPath: string = DE
 }
 
 async function acquireTrainer(protocol: ProtocolConfig, data: PreparedData): Promise<{ trainer: ChildTrainer; release: () => void }> {
-  const key = `${protocol.model}|${data.channels}x${data.height}x${data.width}|${data.classes}|${protocol.batchSize}|${protocol.threads}`;
+  const key = `${protocol.model}|${protocol.filters ?? '-'}|${protocol.hidden ?? '-'}|${data.channels}x${data.height}x${data.width}|${data.classes}|${protocol.batchSize}|${protocol.threads}`;
   const cached = trainerCache.get(key);
   if (cached && !cached.busy) {
     cached.busy = true;
     return { trainer: cached.trainer, release: () => { cached.busy = false; } };
   }
-  const model = createModel(protocol.model, [data.channels, data.height, data.width], data.classes, protocol.batchSize);
+  const model = protocolModel(protocol, data);
   // Loaded on first use: the GPU path (device 'cuda', src/runtime/engine) reads this file but never loads onnxruntime.
   const { ChildTrainer } = require('./trainer') as typeof import('./trainer');
   const trainer = await ChildTrainer.create(model, { batchSize: protocol.batchSize, threads: protocol.threads });

@@ -10,8 +10,7 @@
 import { compileRule, type RuleInfo } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
 import { DEFAULT_DATA_PATH, type PreparedData } from '../child/data';
-import { prepareProtocolData } from '../child/protocol-data';
-import { createModel } from '../child/models';
+import { prepareProtocolData, protocolModel } from '../child/protocol-data';
 import type { EvalOutcome, ProtocolConfig } from '../child/protocol';
 import { StepScalars } from '../scalars';
 import { loadAddon } from '../binding';
@@ -96,7 +95,7 @@ export function kernelsFromEnv(env: NodeJS.ProcessEnv = process.env): EngineEval
 /** The default number of child slots for this device and protocol. */
 export function defaultCapacity(device: EngineDevice, protocol: ProtocolConfig, data: PreparedData): number {
   if (device === 'host') return protocol.lrs.length;
-  const model = createModel(protocol.model, [data.channels, data.height, data.width], data.classes, protocol.batchSize);
+  const model = protocolModel(protocol, data);
   const batches = Math.floor(protocol.trainExamples / protocol.batchSize);
   const perChild = bytesPerChild(model, protocol.batchSize, batches);
   const dataBytes = 4 * (data.train.images.length + data.validation.images.length + data.train.count + data.validation.count);
@@ -132,7 +131,7 @@ export class EngineEvaluator {
 
   private constructor(private readonly options: EngineEvaluatorOptions, data: PreparedData, capacity: number) {
     const p = options.protocol;
-    const model = createModel(p.model, [data.channels, data.height, data.width], data.classes, p.batchSize);
+    const model = protocolModel(p, data);
     this.batches = Math.floor(p.trainExamples / p.batchSize);
     if (this.batches < 1) throw new RangeError(`protocol '${p.name}': trainExamples (${p.trainExamples}) is smaller than one batch (${p.batchSize})`);
     const kernels = options.kernels ?? kernelsFromEnv();

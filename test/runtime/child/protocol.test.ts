@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { evaluateRule, loadProtocol, PROTOCOL_VERSION, PROTOCOLS, ProtocolError, type ProtocolConfig } from '../../../src/runtime/child/protocol';
+import { evaluateRule, loadProtocol, loadProtocolData, PROTOCOL_VERSION, PROTOCOLS, ProtocolError, type ProtocolConfig } from '../../../src/runtime/child/protocol';
+import { protocolModel } from '../../../src/runtime/child/protocol-data';
 import { SeededRandom } from '../../../src/runtime/child/random';
 import { writeBandsIdx } from '../../support/bands-idx';
 
@@ -77,6 +78,37 @@ test('evaluateRule: sweep, best learning rate, final run, reward well above chan
   assert.ok(seen.has('sweep:0.001') && seen.has('final:0.1'));
   const again = await evaluateRule('sgd', tiny, { path: dataDir }, { seed: 3 });
   assert.equal(again.reward, outcome.reward, 'same seed, same reward');
+});
+
+test('protocol files: the model\'s width (filters of the convnet, hidden units of the MLP), each on its own model only', () => {
+  const f = path.join(dataDir, 'wide.json');
+  fs.writeFileSync(f, JSON.stringify({ extends: 'quick', hidden: 256 }));
+  assert.deepEqual([loadProtocol(f).model, loadProtocol(f).hidden], ['mlp', 256]);
+  fs.writeFileSync(f, JSON.stringify({ filters: 16 }));
+  assert.deepEqual([loadProtocol(f).model, loadProtocol(f).filters], ['convnet', 16]);
+  const refused: Array<[object, RegExp]> = [
+    [{ extends: 'quick', filters: 16 }, /\/filters is the convnet's width; the mlp's is \/hidden/],
+    [{ hidden: 64 }, /\/hidden is the mlp's width; the convnet's is \/filters/],
+    [{ filters: 0 }, /\/filters must be >= 1/],
+    [{ extends: 'quick', hidden: 1e6 }, /\/hidden must be <= 65536/],
+    [{ extends: 'quick', hidden: 2.5 }, /\/hidden must be integer/],
+  ];
+  for (const [fields, pattern] of refused) {
+    fs.writeFileSync(f, JSON.stringify(fields));
+    assert.throws(() => loadProtocol(f), (e: Error) => e instanceof ProtocolError && pattern.test(e.message), JSON.stringify(fields));
+  }
+});
+
+test('evaluateRule: the width reaches the network (parameter shapes), and a narrow MLP and convnet train', async () => {
+  const data = loadProtocolData({ ...tiny, hidden: 24 }, dataDir);
+  assert.deepEqual(protocolModel({ ...tiny, hidden: 24 }, data).params.map((p) => p.shape), [[24, 144], [24], [10, 24], [10]]);
+  assert.deepEqual(protocolModel({ ...tiny, model: 'convnet', filters: 8 }, data).params[0].shape, [8, 1, 3, 3]);
+  assert.deepEqual(protocolModel(tiny, data).params[0].shape, [100, 144]); // the default: quick's 100
+  for (const protocol of [{ ...tiny, hidden: 24 }, { ...tiny, model: 'convnet' as const, filters: 8, lrs: [1e-2], finalEpochs: 1, trainExamples: 200, validationExamples: 100 }]) {
+    const outcome = await evaluateRule('adam', protocol, { path: dataDir }, { seed: 1 });
+    assert.equal(outcome.status, 'ok', outcome.error);
+    assert.ok(outcome.reward > 0.5, `${protocol.model}: reward ${outcome.reward} (chance 0.1)`);
+  }
 });
 
 test('evaluateRule: the paper convnet runs the protocol end to end', async () => {

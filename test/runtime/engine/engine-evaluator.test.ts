@@ -4,7 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateRule, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
-import { EngineEvaluator, type EngineResult } from '../../../src/runtime/engine/engine-evaluator';
+import { protocolModel } from '../../../src/runtime/child/protocol-data';
+import { engineShape } from '../../../src/runtime/engine/child-engine';
+import { EngineEvaluator, loadEngineData, type EngineResult } from '../../../src/runtime/engine/engine-evaluator';
 
 async function drain(evaluator: EngineEvaluator, count: number): Promise<EngineResult[]> {
   const out: EngineResult[] = [];
@@ -54,6 +56,14 @@ test('MLP protocol (1000 examples): adam, sgd and powersign rewards within 1 poi
 test('convnet protocol (200 examples, batch 20): adam, sgd and powersign rewards within 1 point of the onnxruntime path', async () => {
   await compareRewards({ ...PROTOCOLS.paper, lrs: [1e-3, 1e-2, 1e-1], finalEpochs: 1, trainExamples: 200, validationExamples: 400, batchSize: 20, threads: 1 },
     ['adam', 'sgd', 'powersign']);
+});
+
+test('a protocol\'s width reaches the engine: an MLP of 24 hidden units and a convnet of 8 filters, rewards within 1 point', async () => {
+  const data = loadEngineData(PROTOCOLS.quick);
+  assert.equal((engineShape(protocolModel({ ...PROTOCOLS.quick, hidden: 24 }, data)) as { hidden: number }).hidden, 24);
+  assert.equal((engineShape(protocolModel({ ...PROTOCOLS.paper, filters: 8 }, data)) as { filters: number }).filters, 8);
+  await compareRewards({ ...PROTOCOLS.quick, hidden: 24, trainExamples: 1000, validationExamples: 500, threads: 1 }, ['adam']);
+  await compareRewards({ ...PROTOCOLS.paper, filters: 8, lrs: [1e-2, 1e-1], finalEpochs: 1, trainExamples: 200, validationExamples: 400, batchSize: 20, threads: 1 }, ['sgd']);
 });
 
 const tiny: ProtocolConfig = { ...PROTOCOLS.quick, lrs: [1e-3, 1e-1, 1e6], finalEpochs: 2, trainExamples: 400, validationExamples: 200, batchSize: 20, threads: 1 };
