@@ -14,3 +14,5 @@ if [ -f "$B/queue-modules.tar.xz" ] && [ ! -d "$MODULES/node_modules" ]; then
 fi
 export NOS_ADDON=$B/nos.node NODE_PATH=$B/node_modules:$MODULES/node_modules NOS_TEST_DATA=$B/fashion-mnist
 export NOS_CACHE_DIR=${NOS_CACHE_DIR:-/tmp/nos-kernel-cache}
+# Here (a dry run) a module found in the repository's node_modules instead of the bundle's is an error, as there.
+export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--require $B/dist/bench/device-hermetic.js"

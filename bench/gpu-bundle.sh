@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares .device/ (git-ignored) for bench/gpu-check.sh, which runs on a bare machine with an NVIDIA GPU, no Node.js
 # and no registry: a compressed node binary, the built addon and dist/, the node modules the GPU path loads (ajv and
-# its dependencies; not onnxruntime), the paper protocol's Fashion-MNIST images, and the export check's cases; for
+# its dependencies, fflate; not onnxruntime), the paper protocol's Fashion-MNIST images, and the export check's cases; for
 # bench/device-utilization.sh also the Redis queue's modules and a redis-server.  Run it here, then hand .device to
 # the device tool's `carry` (docs/engine.md, "The device check").
 set -euo pipefail
@@ -16,7 +16,7 @@ cp -r dist "$B/dist"
 # A new file renamed over the old one: cp would rewrite it in place, and a process that has it loaded (a dry run of
 # gpu-check.sh beside this) would die of SIGBUS when its mapped pages change under it.
 cp build/Release/nos.node "$B/nos.node.tmp" && mv "$B/nos.node.tmp" "$B/nos.node"
-for m in ajv fast-deep-equal fast-uri json-schema-traverse require-from-string; do
+for m in ajv fast-deep-equal fast-uri json-schema-traverse require-from-string fflate; do
   mkdir -p "$B/node_modules/$m" && cp -r "node_modules/$m/." "$B/node_modules/$m/"
 done
 # The node binary only when it changed: xz of ~100 MB takes minutes.
