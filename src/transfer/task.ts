@@ -87,7 +87,7 @@ export interface TransferTask {
 export interface TaskOptions {
   /** Tiny sizes, for tests and a first look. */
   quick: boolean;
-  /** Images of convnet-large: a folder (IDX, CIFAR-10 binary, NumPy .npy) or a NumPy .npz file. */
+  /** Images of convnet-large: a folder (IDX, CIFAR-10 or CIFAR-100 binary, NumPy .npy) or a NumPy .npz file. */
   dataPath?: string;
   /** Text file or folder of lm. */
   textPath?: string;

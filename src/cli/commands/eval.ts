@@ -149,7 +149,7 @@ export function register(program: Command): void {
     // "-g*m" reads as an unknown option: say how to pass such a rule.
     .showHelpAfterError('(run with --help for usage; a rule that starts with \'-\' goes after --: nos eval --json -- "-g*m")')
     .option('--protocol <paper|quick|FILE>', 'evaluation protocol: a preset or a JSON file', 'quick')
-    .option('--data <PATH>', `training data: a folder of IDX files (MNIST, Fashion-MNIST), CIFAR-10 binary batches or NumPy x_train.npy/y_train.npy, or a NumPy .npz file (default ${DEFAULT_DATA_PATH})`, nonBlank('--data', 'a folder or an .npz file'))
+    .option('--data <PATH>', `training data: a folder of IDX files (MNIST, Fashion-MNIST), CIFAR-10 or CIFAR-100 binary files or NumPy x_train.npy/y_train.npy, or a NumPy .npz file (default ${DEFAULT_DATA_PATH})`, nonBlank('--data', 'a folder or an .npz file'))
     .option('--threads <N>', "onnxruntime threads (default: the protocol's)", integer('--threads', 1, MAX_PROTOCOL_THREADS))
     .option('--seed <S>', 'seed of initialization, shuffling and the rule\'s randomness', integer('--seed', 0, 0xffffffff), 0)
     .option('--device <cpu|cuda>', 'where the child trains: cpu (onnxruntime), or cuda (the child engine: the whole network on the GPU)', 'cpu')

@@ -252,7 +252,7 @@ export function register(program: Command): void {
     .option('--strategy <kind>', 'ppo | random | evolution', 'ppo')
     .option('--space <name|file>', 'search space preset (small, sign-family, adaptive, paper-full) or JSON file', DEFAULT_SPACE)
     .option('--protocol <name|file>', 'paper | quick | fake | JSON file', 'quick')
-    .option('--data <path>', 'dataset: a folder of IDX files (MNIST-style), CIFAR-10 binary batches or NumPy x_train.npy/y_train.npy, or a NumPy .npz file (default: the Debian Fashion-MNIST folder)', nonBlank('--data', 'a folder or an .npz file'))
+    .option('--data <path>', 'dataset: a folder of IDX files (MNIST-style), CIFAR-10 or CIFAR-100 binary files or NumPy x_train.npy/y_train.npy, or a NumPy .npz file (default: the Debian Fashion-MNIST folder)', nonBlank('--data', 'a folder or an .npz file'))
     .option('--device <device>', 'cpu | cuda (cuda: every visible GPU; CUDA_VISIBLE_DEVICES chooses)', 'cpu')
     .option('--seed <s>', 'random seed of the strategy and of every child training', integer('--seed', 0, 0xffffffff), 1)
     .option('--out <dir>', 'search folder (default: runs/<timestamp>)')

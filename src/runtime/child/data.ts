@@ -1,21 +1,17 @@
-// Loads image classification data (IDX as in MNIST/Fashion-MNIST, CIFAR-10 binary, gzipped or not; NumPy) and splits it.
+// Loads image classification data (IDX as in MNIST/Fashion-MNIST, CIFAR-10/100 binary, gzipped or not; NumPy) and splits it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { DataError } from './data-error';
+import { findFile, HOW_TO_GET, readMaybeGzipped } from './data-files';
+import { CIFAR10, CIFAR100, loadCifar } from './data-cifar';
 import { hasNumpyFolder, loadNpz, loadNumpyFolder } from './data-numpy';
 
 export const DEFAULT_DATA_PATH = '/usr/share/datasets/fashion-mnist';
-const HOW_TO_GET =
-  "Install the default data with 'apt-get install dataset-fashion-mnist' (files in /usr/share/datasets/fashion-mnist), " +
-  'or pass --data with a folder of MNIST/Fashion-MNIST IDX files, of the CIFAR-10 binary batches or of x_train.npy and ' +
-  'y_train.npy (NumPy), or with a NumPy .npz file holding x_train and y_train.';
-
 export { DataError };
 
 /** Images in NCHW order (bytes, or floats from NumPy), with their labels. */
 export interface RawDataset {
-  format: 'idx' | 'cifar10' | 'npy' | 'npz';
+  format: 'idx' | 'cifar10' | 'cifar100' | 'npy' | 'npz';
   /** The folder, or the .npz file, it was read from (where its test set is looked for). */
   location: string;
   images: Uint8Array | Float32Array;
@@ -49,23 +45,6 @@ export interface PreparedData {
   source: string;
 }
 
-function readMaybeGzipped(file: string): Buffer {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new DataError(file, `cannot read: ${(e as Error).message}. ${HOW_TO_GET}`);
-  }
-  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
-    try {
-      return zlib.gunzipSync(bytes);
-    } catch (e) {
-      throw new DataError(file, `looks gzipped but does not decompress (${(e as Error).message}); the file is damaged, fetch it again. ${HOW_TO_GET}`);
-    }
-  }
-  return bytes;
-}
-
 /** Parses an IDX file of unsigned bytes with the expected number of dimensions; returns its dims and data. */
 export function parseIdx(file: string, bytes: Buffer, expectedDims: number): { dims: number[]; data: Uint8Array } {
   if (bytes.length < 4) throw new DataError(file, `expected an IDX file (4-byte header), got ${bytes.length} bytes`);
@@ -83,16 +62,6 @@ export function parseIdx(file: string, bytes: Buffer, expectedDims: number): { d
     throw new DataError(file, `IDX dims [${dims.join(', ')}] need ${expected} data bytes, the file has ${actual} (truncated or damaged)`);
   }
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expected) };
-}
-
-function findFile(dir: string, names: string[]): string | null {
-  for (const n of names) {
-    for (const candidate of [n, `${n}.gz`]) {
-      const p = path.join(dir, candidate);
-      if (fs.existsSync(p)) return p;
-    }
-  }
-  return null;
 }
 
 function checkLabels(file: string, labels: Uint8Array, classes: number, whose = ''): void {
@@ -129,61 +98,27 @@ function loadIdx(dir: string, imagesFile: string, labelNames = TRAIN_LABELS, cla
   };
 }
 
-const CIFAR_RECORD = 1 + 3 * 32 * 32;
-
-const CIFAR_TRAIN_BATCHES = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`);
-
-function loadCifar10(dir: string, batchNames = CIFAR_TRAIN_BATCHES): RawDataset {
-  const files: string[] = [];
-  for (const name of batchNames) {
-    const f = findFile(dir, [name]);
-    if (!f) {
-      if (files.length === 0) throw new DataError(path.join(dir, name), `missing. ${HOW_TO_GET}`);
-      break; // fewer batches are accepted: the training set is what is there
-    }
-    files.push(f);
-  }
-  const parts = files.map((f) => {
-    const bytes = readMaybeGzipped(f);
-    if (bytes.length === 0 || bytes.length % CIFAR_RECORD !== 0) {
-      throw new DataError(f, `expected CIFAR-10 binary records of ${CIFAR_RECORD} bytes (1 label + 3x32x32 pixels), got ${bytes.length} bytes (not a multiple)`);
-    }
-    return { f, bytes };
-  });
-  const count = parts.reduce((n, p) => n + p.bytes.length / CIFAR_RECORD, 0);
-  const images = new Uint8Array(count * 3072);
-  const labels = new Uint8Array(count);
-  let k = 0;
-  for (const { f, bytes } of parts) {
-    for (let off = 0; off < bytes.length; off += CIFAR_RECORD, k++) {
-      const label = bytes[off];
-      if (label >= 10) throw new DataError(f, `label ${label} of record ${off / CIFAR_RECORD} is out of range 0..9`);
-      labels[k] = label;
-      images.set(bytes.subarray(off + 1, off + CIFAR_RECORD), k * 3072);
-    }
-  }
-  return { format: 'cifar10', location: dir, images, pixelScale: 255, labels, count, channels: 3, height: 32, width: 32, classes: 10, files };
-}
-
 /**
  * Loads the training data at `where` (default: Debian's Fashion-MNIST): a NumPy .npz file, or a folder whose file
- * names tell the format (IDX, CIFAR-10 binary, or NumPy's x_train.npy and y_train.npy).
+ * names tell the format (IDX, CIFAR-10 or CIFAR-100 binary, or NumPy's x_train.npy and y_train.npy).
  */
 export function loadTrainingData(where: string = DEFAULT_DATA_PATH): RawDataset {
   if (!fs.existsSync(where)) throw new DataError(where, `no such file or folder. ${HOW_TO_GET}`);
   if (!fs.statSync(where).isDirectory()) {
     if (where.toLowerCase().endsWith('.npz')) return loadNpz(where, 'train')!;
-    throw new DataError(where, `expected a NumPy .npz file or a folder holding train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz), CIFAR-10 data_batch_N.bin files, or x_train.npy and y_train.npy`);
+    throw new DataError(where, `expected a NumPy .npz file or a folder holding train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz), CIFAR-10 data_batch_N.bin files, CIFAR-100's train.bin, or x_train.npy and y_train.npy`);
   }
   const idxImages = findFile(where, ['train-images-idx3-ubyte', 'train-images.idx3-ubyte']);
   if (idxImages) return loadIdx(where, idxImages);
-  if (findFile(where, ['data_batch_1.bin'])) return loadCifar10(where);
-  const nested = path.join(where, 'cifar-10-batches-bin');
-  if (fs.existsSync(nested)) return loadCifar10(nested);
+  for (const variant of [CIFAR10, CIFAR100]) {
+    if (findFile(where, [variant.trainFiles[0]])) return loadCifar(where, variant);
+    const nested = path.join(where, variant.folder);
+    if (fs.existsSync(nested)) return loadCifar(nested, variant);
+  }
   if (hasNumpyFolder(where)) return loadNumpyFolder(where, 'train');
   const archives = fs.readdirSync(where).filter((f) => f.toLowerCase().endsWith('.npz'));
   const hint = archives.length > 0 ? ` It holds ${archives.slice(0, 3).join(', ')}: pass the .npz file itself (--data ${path.join(where, archives[0])}).` : '';
-  throw new DataError(where, `no training data: expected train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz) (MNIST, Fashion-MNIST), data_batch_1.bin ... (CIFAR-10 binary) or x_train.npy and y_train.npy (NumPy).${hint} ${HOW_TO_GET}`);
+  throw new DataError(where, `no training data: expected train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz) (MNIST, Fashion-MNIST), data_batch_1.bin ... (CIFAR-10 binary), train.bin (CIFAR-100 binary) or x_train.npy and y_train.npy (NumPy).${hint} ${HOW_TO_GET}`);
 }
 
 /**
@@ -260,7 +195,7 @@ export function normalizeImages(raw: RawDataset, start: number, count: number, s
 }
 
 /**
- * The test set beside the training data `train` came from: t10k-images/labels (IDX), test_batch.bin (CIFAR-10),
+ * The test set beside the training data `train` came from: t10k-images/labels (IDX), test_batch.bin (CIFAR-10), test.bin (CIFAR-100),
  * x_test.npy and y_test.npy, or an .npz's x_test and y_test; null when there is none.
  */
 export function loadTestData(train: RawDataset): RawDataset | null {
@@ -270,7 +205,8 @@ export function loadTestData(train: RawDataset): RawDataset | null {
       const images = findFile(folder, TEST_IMAGES);
       return images ? loadIdx(folder, images, TEST_LABELS, train.classes) : null;
     }
-    case 'cifar10': return findFile(folder, ['test_batch.bin']) ? loadCifar10(folder, ['test_batch.bin']) : null;
+    case 'cifar10': return findFile(folder, [CIFAR10.testFile]) ? loadCifar(folder, CIFAR10, 'test') : null;
+    case 'cifar100': return findFile(folder, [CIFAR100.testFile]) ? loadCifar(folder, CIFAR100, 'test') : null;
     case 'npy': return hasNumpyFolder(folder, 'test') ? checkTestShape(train, loadNumpyFolder(folder, 'test', train.classes)) : null;
     case 'npz': {
       const test = loadNpz(folder, 'test', train.classes);
@@ -279,7 +215,7 @@ export function loadTestData(train: RawDataset): RawDataset | null {
   }
 }
 
-/** IDX and CIFAR-10 fix the image size; NumPy arrays could differ between the splits. */
+/** IDX and CIFAR fix the image size; NumPy arrays could differ between the splits. */
 function checkTestShape(train: RawDataset, test: RawDataset): RawDataset {
   const shape = (d: RawDataset) => `${d.channels}x${d.height}x${d.width}`;
   if (shape(train) !== shape(test)) throw new DataError(test.files[0], `test images are ${shape(test)} (channels x height x width), the training images ${shape(train)}`);

@@ -91,6 +91,26 @@ test('CIFAR-10 found in a nested cifar-10-batches-bin folder', () => {
   assert.equal(loadTrainingData(dir).labels[0], 4);
 });
 
+test('CIFAR-100 binary: coarse and fine label bytes (the fine is the class, of 100), in cifar-100-binary/, with test.bin', () => {
+  const dir = tmpDir();
+  const folder = path.join(dir, 'cifar-100-binary');
+  fs.mkdirSync(folder);
+  const record = (coarse: number, fine: number, fill: number) => { const r = Buffer.alloc(3074, fill); r[0] = coarse; r[1] = fine; r[3073] = fill + 1; return r; };
+  fs.writeFileSync(path.join(folder, 'train.bin'), Buffer.concat([record(19, 99, 10), record(0, 4, 20), record(7, 55, 30)]));
+  fs.writeFileSync(path.join(folder, 'test.bin.gz'), zlib.gzipSync(record(3, 42, 40)));
+  const raw = loadTrainingData(dir);
+  assert.deepEqual([raw.format, raw.location, raw.count, raw.channels, raw.height, raw.width, raw.classes], ['cifar100', folder, 3, 3, 32, 32, 100]);
+  assert.deepEqual(Array.from(raw.labels), [99, 4, 55]);
+  // The pixels start after both label bytes: the first is the record's fill, the last its fill + 1.
+  assert.deepEqual([raw.images[0], raw.images[3071], raw.images[3072], raw.images[3 * 3072 - 1]], [10, 11, 20, 31]);
+  const test = loadTestData(raw)!;
+  assert.deepEqual([test.format, test.count, Array.from(test.labels), test.classes], ['cifar100', 1, [42], 100]);
+  fs.writeFileSync(path.join(folder, 'train.bin'), record(1, 100, 0));
+  expectDataError(() => loadTrainingData(dir), 'train.bin', /label 100 of record 0 is out of range 0\.\.99/);
+  fs.writeFileSync(path.join(folder, 'train.bin'), Buffer.alloc(3073));
+  expectDataError(() => loadTrainingData(dir), 'train.bin', /expected CIFAR-100 binary records of 3074 bytes \(2 labels \+ 3x32x32 pixels\), got 3073 bytes/);
+});
+
 function expectDataError(fn: () => unknown, file: string, what: RegExp): void {
   assert.throws(fn, (e: Error) => {
     assert.ok(e instanceof DataError, `a DataError, got ${e}`);
