@@ -21,7 +21,8 @@ export interface SearchConfig {
   /** What the user named (preset or file), for the report. */
   spaceSource: string;
   protocol: ProtocolConfig | FakeProtocolConfig;
-  data: { path?: string };
+  /** The dataset (absent: the default); its fingerprint (fingerprintData) when the search's own workers train on it. */
+  data: { path?: string; fingerprint?: string };
   device: 'cpu' | 'cuda';
   seed: number;
   workers: number;

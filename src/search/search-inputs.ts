@@ -121,7 +121,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     throw new InputError((e as Error).message);
   }
   if (protocol.name !== 'fake' && config.device === 'cuda' && !inputs.queue) checkCuda();
-  if (protocol.name !== 'fake' && !inputs.queue) checkData(protocol as ProtocolConfig, config.data.path);
+  if (protocol.name !== 'fake' && !inputs.queue) config.data.fingerprint = checkData(protocol as ProtocolConfig, config.data.path);
   return config;
 }
 
@@ -132,10 +132,16 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
 export function checkResumeInputs(config: SearchConfig, queue?: string): void {
   if (config.queue || queue || !config.protocol || (config.protocol as { name?: unknown }).name === 'fake') return;
   if (config.device === 'cuda') checkCuda();
+  let fingerprint: string;
   try {
-    checkData(config.protocol as ProtocolConfig, config.data?.path);
+    fingerprint = checkData(config.protocol as ProtocolConfig, config.data?.path);
   } catch (e) {
     throw new InputError(`${(e as Error).message} (a resumed search reads the data where it started; put it back there)`);
+  }
+  const started = config.data?.fingerprint;
+  if (started !== undefined && fingerprint !== started) {
+    throw new InputError(`--data ${config.data?.path ?? '(default)'}: not the data this search started on (fingerprint ${fingerprint}, the search's ${started}): ` +
+      'its rewards would not compare with those already recorded; put the original data back there, or start a new search');
   }
 }
 
@@ -158,12 +164,14 @@ export function checkCuda(): void {
 
 /**
  * Loads the dataset once here so a missing or malformed one is a clear error before the search starts, not a
- * status 'error' on every rule. (With --queue the workers may see other paths: they report their own errors.)
+ * status 'error' on every rule; returns its fingerprint. (With --queue the workers may see other paths: they report
+ * their own errors.)
  */
-function checkData(protocol: ProtocolConfig, dataPath: string | undefined): void {
+function checkData(protocol: ProtocolConfig, dataPath: string | undefined): string {
   const mod = require('../runtime/child/protocol') as typeof import('../runtime/child/protocol');
+  const { fingerprintData } = require('../runtime/child/data') as typeof import('../runtime/child/data');
   try {
-    mod.loadProtocolData(protocol, dataPath);
+    return fingerprintData(mod.loadProtocolData(protocol, dataPath));
   } catch (e) {
     const message = (e as Error).message;
     // The data errors start with the path they are about: say it once.

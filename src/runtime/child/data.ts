@@ -1,4 +1,5 @@
 // Loads image classification data (IDX as in MNIST/Fashion-MNIST, CIFAR-10/100 binary, gzipped or not; NumPy) and splits it.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataError } from './data-error';
@@ -150,6 +151,19 @@ export function prepareSplits(raw: RawDataset, trainExamples: number, validation
  */
 export function describeData(data: PreparedData): string {
   return `${data.source}: ${data.train.count} training and ${data.validation.count} held-out examples of ${data.channels}x${data.height}x${data.width}, ${data.classes} classes`;
+}
+
+/**
+ * A digest of exactly what a protocol trains and scores on (the standardized splits, their shape and classes): a
+ * search records it, and a resume that would read other data is refused instead of mixing rewards.
+ */
+export function fingerprintData(data: PreparedData): string {
+  const hash = createHash('sha256').update(`${data.channels}x${data.height}x${data.width}|${data.classes}|${data.train.count}|${data.validation.count}|`);
+  for (const split of [data.train, data.validation]) {
+    hash.update(new Uint8Array(split.images.buffer, split.images.byteOffset, split.images.byteLength));
+    hash.update(split.labels);
+  }
+  return hash.digest('hex').slice(0, 16);
 }
 
 /** Per-channel mean and standard deviation of the pixels (scaled to [0, 1]) of the first `count` images. */
