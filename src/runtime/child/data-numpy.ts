@@ -38,14 +38,15 @@ export function loadNumpyFolder(dir: string, split: NumpySplit, classes?: number
 /** The split's arrays of a .npz archive (np.savez or np.savez_compressed); null for a test split it does not hold. */
 export function loadNpz(file: string, split: NumpySplit, classes?: number): RawDataset | null {
   const bytes = readFile(file);
+  const [xKey, yKey] = KEYS[split];
+  const names: string[] = [];
   let entries: Record<string, Uint8Array>;
   try {
-    entries = unzipSync(bytes, { filter: (f) => f.name.endsWith('.npy') });
+    // Only the split's two arrays are inflated (an archive's other arrays may be large); the names are kept for messages.
+    entries = unzipSync(bytes, { filter: (f) => { names.push(f.name.replace(/\.npy$/, '')); return f.name === `${xKey}.npy` || f.name === `${yKey}.npy`; } });
   } catch (e) {
     throw new DataError(file, `is not a readable .npz (zip) archive: ${(e as Error).message}`);
   }
-  const [xKey, yKey] = KEYS[split];
-  const names = Object.keys(entries).map((n) => n.replace(/\.npy$/, ''));
   if (!(`${xKey}.npy` in entries)) {
     if (split === 'test') return null;
     throw new DataError(file, `has no '${xKey}' array (it holds: ${names.join(', ') || 'none'}); save it with np.savez(file, x_train=images, y_train=labels)`);
