@@ -15,4 +15,4 @@ fi
 export NOS_ADDON=$B/nos.node NODE_PATH=$B/node_modules:$MODULES/node_modules NOS_TEST_DATA=$B/fashion-mnist
 export NOS_CACHE_DIR=${NOS_CACHE_DIR:-/tmp/nos-kernel-cache}
 # Here (a dry run) a module found in the repository's node_modules instead of the bundle's is an error, as there.
-export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--require $B/dist/bench/device-hermetic.js"
+export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--require \"$B/dist/bench/device-hermetic.js\""  # quoted: a path with spaces
