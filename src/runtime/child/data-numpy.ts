@@ -73,6 +73,7 @@ interface Layout { count: number; channels: number; height: number; width: numbe
 
 function imageLayout(x: NpyArray): Layout {
   const s = x.shape;
+  if (s.length > 0 && s.includes(0)) throw new DataError(x.where, `holds no ${s[0] === 0 ? 'examples' : 'values per example'}: shape ${shapeText(s)}`);
   const expected = 'expected images of shape (N, H, W), (N, H, W, C) (channels last, as Keras) or (N, C, H, W) (channels first, as PyTorch), or feature rows (N, D)';
   // Feature rows are D channels of 1x1 images: each feature is standardized on its own, and the MLP sees D inputs.
   if (s.length === 2) return { count: s[0], channels: s[1], height: 1, width: 1, channelsLast: false };

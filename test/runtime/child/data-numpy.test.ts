@@ -186,6 +186,10 @@ test('malformed arrays: shapes, pixels, labels, each error names the file and th
   const y = (dir: string) => path.join(dir, 'y_train.npy');
   let dir = numpyFolder(images([N, 2, 5, 6, 1]));
   expectDataError(() => loadTrainingData(dir), x(dir), /expected images of shape \(N, H, W\).*or feature rows \(N, D\); got shape \(30, 2, 5, 6, 1\)/);
+  dir = numpyFolder(npyBytes('|u1', [0, 5, 6], []), npyBytes('<i8', [0], []));
+  expectDataError(() => loadTrainingData(dir), x(dir), /holds no examples: shape \(0, 5, 6\)/);
+  dir = numpyFolder(npyBytes('|u1', [N, 0, 6], []));
+  expectDataError(() => loadTrainingData(dir), x(dir), /holds no values per example: shape \(30, 0, 6\)/);
   dir = numpyFolder(npyBytes('<f8', [N, 4], new Array(4 * N).fill(1).map((v, i) => (i === 9 ? Infinity : v))));
   expectDataError(() => loadTrainingData(dir), x(dir), /example 2 has value Infinity in feature 1: values must be finite/);
   dir = numpyFolder(images([N, 3, 5, 3]));
