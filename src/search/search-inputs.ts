@@ -121,7 +121,7 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     throw new InputError((e as Error).message);
   }
   if (protocol.name !== 'fake' && config.device === 'cuda' && !inputs.queue) checkCuda();
-  if (protocol.name !== 'fake' && !inputs.queue) config.data.fingerprint = checkData(protocol as ProtocolConfig, config.data.path);
+  if (protocol.name !== 'fake' && !inputs.queue) config.data.fingerprint = checkData(protocol as ProtocolConfig, config.data.path, config.device);
   return config;
 }
 
@@ -134,7 +134,7 @@ export function checkResumeInputs(config: SearchConfig, queue?: string): void {
   if (config.device === 'cuda') checkCuda();
   let fingerprint: string;
   try {
-    fingerprint = checkData(config.protocol as ProtocolConfig, config.data?.path);
+    fingerprint = checkData(config.protocol as ProtocolConfig, config.data?.path, config.device);
   } catch (e) {
     throw new InputError(`${(e as Error).message} (a resumed search reads the data where it started; put it back there)`);
   }
@@ -167,16 +167,26 @@ export function checkCuda(): void {
  * status 'error' on every rule; returns its fingerprint. (With --queue the workers may see other paths: they report
  * their own errors.)
  */
-function checkData(protocol: ProtocolConfig, dataPath: string | undefined): string {
+function checkData(protocol: ProtocolConfig, dataPath: string | undefined, device: SearchConfig['device']): string {
   const mod = require('../runtime/child/protocol') as typeof import('../runtime/child/protocol');
   const { fingerprintData } = require('../runtime/child/data') as typeof import('../runtime/child/data');
+  let data;
   try {
-    return fingerprintData(mod.loadProtocolData(protocol, dataPath));
+    data = mod.loadProtocolData(protocol, dataPath);
   } catch (e) {
     const message = (e as Error).message;
     // The data errors start with the path they are about: say it once.
     throw new InputError(dataPath !== undefined && message.startsWith(dataPath) ? `--data ${message}` : `--data ${dataPath ?? '(default)'}: ${message}`);
   }
+  if (device === 'cuda') {
+    const { checkEngineTakes } = require('../runtime/engine/engine-evaluator') as typeof import('../runtime/engine/engine-evaluator');
+    try {
+      checkEngineTakes(protocol, data);
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+  }
+  return fingerprintData(data);
 }
 
 /** What the local workers train on, in one line (null for a queue's workers, which read their own, or the fake protocol). */

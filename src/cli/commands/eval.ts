@@ -8,6 +8,7 @@ import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { defaultLimits } from '../../search/search-config';
 import { evaluateOnGpuWorker } from '../../search/gpu-eval';
 import { epochsToTrain, evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
+import { checkEngineTakes } from '../../runtime/engine/engine-evaluator';
 
 /** Where the command writes (tests swap these for buffers). */
 export const evalOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
@@ -170,6 +171,7 @@ export function register(program: Command): void {
         // Refuse bad input up front (exit 2) rather than as a failed evaluation.
         createOptimizer(rule, { device: 'js', totalSteps: 1 }).dispose(); // totalSteps: decays (ld, cd, rd) need one
         data = loadProtocolData(protocol, flags.data);
+        if (flags.device === 'cuda') checkEngineTakes(protocol, data);
       } catch (e) {
         throw badInput(e);
       }

@@ -11,7 +11,7 @@ import { compileRule, type RuleInfo } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
 import { DEFAULT_DATA_PATH, type PreparedData } from '../child/data';
 import { prepareProtocolData, protocolModel } from '../child/protocol-data';
-import type { EvalOutcome, ProtocolConfig } from '../child/protocol';
+import { ProtocolError, type EvalOutcome, type ProtocolConfig } from '../child/protocol';
 import { StepScalars } from '../scalars';
 import { loadAddon } from '../binding';
 import { bytesPerChild, ChildEngine, type ChildEngineOptions, type ConvKernelChoice, type EngineDevice, type RoundRequest, type RoundResult } from './child-engine';
@@ -74,9 +74,23 @@ interface Active { child: ChildRun; scalars: StepScalars; epochsDone: number; st
 /** A child whose run ended in a round; result is set once it is known (scoring comes after). */
 interface Ended { slot: number; a: Active; result?: ChildResult }
 
-/** Loads a protocol's data splits without the onnxruntime path (the GPU needs none of it). */
+/** Loads a protocol's data splits without the onnxruntime path (the GPU needs none of it), checked to fit the engine. */
 export function loadEngineData(protocol: ProtocolConfig, dataPath: string = DEFAULT_DATA_PATH): PreparedData {
-  return prepareProtocolData(protocol, dataPath);
+  return checkEngineTakes(protocol, prepareProtocolData(protocol, dataPath));
+}
+
+/**
+ * Returns `data` when the child engine's kernels train the protocol's network on it; else a ProtocolError saying
+ * what they take (so `--device cuda` stops once, before any GPU work, not on every rule).
+ */
+export function checkEngineTakes(protocol: ProtocolConfig, data: PreparedData): PreparedData {
+  try {
+    bytesPerChild(protocolModel(protocol, data), protocol.batchSize, 1);
+  } catch (e) {
+    const message = (e as Error).message.replace(/^child engine: /, '');
+    throw new ProtocolError(`protocol '${protocol.name}' cannot train in the child engine (--device cuda): ${message}; it trains on the CPU path (--device cpu)`);
+  }
+  return data;
 }
 
 /**

@@ -6,9 +6,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DataError } from '../../../src/runtime/child/data-error';
-import { loadProtocol, loadProtocolData } from '../../../src/runtime/child/protocol';
+import { loadProtocol, loadProtocolData, ProtocolError } from '../../../src/runtime/child/protocol';
 import { prepareProtocolData } from '../../../src/runtime/child/protocol-data';
-import { loadEngineData } from '../../../src/runtime/engine/engine-evaluator';
+import { checkEngineTakes, loadEngineData } from '../../../src/runtime/engine/engine-evaluator';
 import { nosCaptured } from '../../support/cli-capture';
 import { writeBandsIdx } from '../../support/bands-idx';
 
@@ -41,4 +41,19 @@ test('nos eval and nos search stop at once with exit 2 on such data, before trai
   assert.equal(searchRun.code, 2, searchRun.stderr);
   assert.match(searchRun.stderr, /^nos: --data .*do not fit protocol 'tiny-paper'/);
   assert.equal(fs.existsSync(out), false);
+});
+
+test('--device cuda: a width the child engine has no kernels for is one error up front (exit 2), naming what it takes', async () => {
+  const data = prepareProtocolData(mlp, dir);
+  const eightByEight = { ...data, height: 8, width: 8 }; // the engine reads the shape only
+  assert.throws(() => checkEngineTakes({ ...convnet, filters: 12 }, eightByEight),
+    (e: Error) => e instanceof ProtocolError && /protocol 'tiny-paper' cannot train in the child engine \(--device cuda\): convnet: filters must be a multiple of 8 in \[8, 32\]; it trains on the CPU path/.test(e.message));
+  assert.doesNotThrow(() => checkEngineTakes({ ...convnet, filters: 16 }, eightByEight));
+  const protocolFile = path.join(dir, 'filters-12.json');
+  fs.writeFileSync(protocolFile, JSON.stringify({ extends: 'paper', ...sizes, filters: 12 }));
+  const bands8 = fs.mkdtempSync(path.join(dir, 'bands8-'));
+  writeBandsIdx(bands8, 60, 3, { side: 8, classes: 5, noise: 100, band: 150 });
+  const run = await nosCaptured(['eval', 'adam', '--protocol', protocolFile, '--data', bands8, '--device', 'cuda', '--no-progress']);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /cannot train in the child engine \(--device cuda\): convnet: filters must be a multiple of 8/);
 });
