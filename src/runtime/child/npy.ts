@@ -52,7 +52,8 @@ function readHeader(where: string, header: string): { dtype: string; littleEndia
   const code = /^([<>|=]?)([a-zA-Z])(\d+)$/.exec(descr[1]);
   const dtype = code ? `${code[2]}${code[3]}` : descr[1].replace(/^[<>|=]/, '');
   if (!code || !SUPPORTED.has(dtype)) {
-    const hint = dtype.startsWith('O') ? ' (Python objects: convert to a number array first)' : dtype === 'f2' ? ' (convert float16 to float32)' : '';
+    const hint = dtype.startsWith('O') ? ' (Python objects: convert to a number array first)' : dtype === 'f2' ? ' (convert float16 to float32)'
+      : /^[US]/.test(dtype) ? ' (text: map class names to indices 0..K-1 first)' : '';
     throw new DataError(where, `holds dtype '${descr[1]}'${hint}; nos reads bool, integers of 1 to 8 bytes, float32 and float64`);
   }
   const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -48,6 +48,7 @@ test('refuses what it cannot read, naming the file and why', () => {
   refuse(npyBytes('', [2], [0, 0], { header: "{'descr': [('a', '<f4'), ('b', '<i4')], 'fortran_order': False, 'shape': (2,), }" }), /structured array/);
   refuse(npyBytes('|O', [2], [0, 0]), /dtype '\|O' \(Python objects/);
   refuse(npyBytes('<f2', [2], [0, 0]), /dtype '<f2' \(convert float16 to float32\)/);
+  refuse(npyBytes('<U5', [2], [0, 0]), /dtype '<U5' \(text: map class names to indices 0\.\.K-1 first\)/);
   refuse(npyBytes('<c8', [2], [0, 0]), /dtype '<c8'; nos reads bool, integers of 1 to 8 bytes, float32 and float64/);
   refuse(npyBytes('<f4', [2], [0, 0], { header: "{'descr': '<f4', 'shape': (2,), }" }), /header is not one nos understands/);
   refuse(npyBytes('<f4', [4], [1, 2, 3, 4]).subarray(0, 140), /shape \(4,\) of f4 needs 16 data bytes, the file has 12/);
