@@ -6,13 +6,21 @@ import Module = require('node:module');
 
 // Compiled to .device/dist/bench/: three folders up is the repository's root.
 const forbidden = path.join(path.resolve(__dirname, '..', '..', '..'), 'node_modules') + path.sep;
-type Resolve = (request: string, ...rest: unknown[]) => string;
+// There, where node_modules is absent, node goes on to NODE_PATH (the bundle's modules and the unpacked CLI's): so here.
+const fallbacks = (process.env.NODE_PATH ?? '').split(path.delimiter).filter((dir) => dir !== '');
+type Resolve = (request: string, parent: unknown, isMain: boolean, options?: { paths?: string[] }) => string;
 const loader = Module as unknown as { _resolveFilename: Resolve };
 const resolve = loader._resolveFilename;
-loader._resolveFilename = function hermetic(this: unknown, request: string, ...rest: unknown[]): string {
-  const file = resolve.call(this, request, ...rest);
-  if (file.startsWith(forbidden)) {
-    throw Object.assign(new Error(`device bundle: '${request}' resolves to ${file}, which the device machine does not have: add it to bench/gpu-bundle.sh`), { code: 'MODULE_NOT_FOUND' });
+loader._resolveFilename = function hermetic(this: unknown, request: string, parent: unknown, isMain: boolean, options?: { paths?: string[] }): string {
+  const file = resolve.call(this, request, parent, isMain, options);
+  if (!file.startsWith(forbidden)) return file;
+  for (const dir of fallbacks) {
+    try {
+      const there = resolve.call(this, request, parent, isMain, { paths: [dir] });
+      if (!there.startsWith(forbidden)) return there;
+    } catch {
+      // not in this folder: the next one
+    }
   }
-  return file;
+  throw Object.assign(new Error(`device bundle: '${request}' resolves to ${file}, which the device machine does not have: add it to bench/gpu-bundle.sh`), { code: 'MODULE_NOT_FOUND' });
 };
