@@ -1,7 +1,7 @@
 // Task `convnet-large`: a residual network several times the child's size on a whole image training set, with
 // curves of held-out accuracy.
 import { channelStatistics, DataError, DEFAULT_DATA_PATH, loadTestData, loadTrainingData, normalizeImages, type Split } from '../runtime/child/data';
-import { resNet, type ResNetShape } from '../runtime/child/models';
+import { resNet, type ModelSpec, type ResNetShape } from '../runtime/child/models';
 import { SeededRandom } from '../runtime/child/random';
 import { ChildTrainer } from '../runtime/child/trainer';
 import { createOptimizer } from '../runtime/optimizer';
@@ -73,11 +73,21 @@ function allFinite(arrays: Float32Array[]): boolean {
   return true;
 }
 
+/** The residual network for these images; a DataError naming the data when it cannot take them (tabular rows, odd sizes). */
+function networkFor(dataPath: string, data: Prepared, s: ConvnetLargeSettings): ModelSpec {
+  try {
+    return resNet(data.shape, data.classes, s.batchSize, s.network);
+  } catch (e) {
+    throw new DataError(dataPath, `images of ${data.shape.join('x')} (channels x height x width) do not fit convnet-large's residual network: ${(e as Error).message}` +
+      (data.shape[1] === 1 && data.shape[2] === 1 ? ' (feature rows are not images: they train on the MLP of nos eval and nos search)' : ''));
+  }
+}
+
 export async function createConvnetLargeTask(options: TaskOptions): Promise<TransferTask> {
   const s = options.quick ? CONVNET_LARGE_QUICK : CONVNET_LARGE_FULL;
   const dataPath = options.dataPath ?? DEFAULT_DATA_PATH;
   const data = prepare(dataPath, s);
-  const model = resNet(data.shape, data.classes, s.batchSize, s.network);
+  const model = networkFor(dataPath, data, s);
   const trainer = await ChildTrainer.create(model, { batchSize: s.batchSize, threads: options.threads });
   const parameters = model.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   const batchesOf = (split: Split) => Math.floor(split.count / s.batchSize);

@@ -8,6 +8,7 @@ import { DataError } from '../../src/runtime/child/data';
 import { BASELINES } from '../../src/transfer/optimizers';
 import { createTask, TASK_NAMES } from '../../src/transfer/tasks';
 import type { RunContext } from '../../src/transfer/task';
+import { npyBytes } from '../support/npy-write';
 import { tinyText, writeBandImages } from './tiny-data';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-tasks-'));
@@ -51,6 +52,16 @@ test('convnet-large without a test file holds out the end of the training file; 
   const small = path.join(dir, 'small');
   writeBandImages(small, 1200, 0);
   await assert.rejects(createTask('convnet-large', { quick: true, dataPath: small, threads: 1 }), (e: Error) => e instanceof DataError && /1200 images are too few for convnet-large/.test(e.message));
+});
+
+test('convnet-large refuses feature rows (NumPy (N, D)) naming the data and where they train instead', async () => {
+  const rows = path.join(dir, 'rows');
+  fs.mkdirSync(rows);
+  fs.writeFileSync(path.join(rows, 'x_train.npy'), npyBytes('<f4', [2200, 4], Array.from({ length: 8800 }, (_, i) => (i % 7) - 3)));
+  fs.writeFileSync(path.join(rows, 'y_train.npy'), npyBytes('<i8', [2200], Array.from({ length: 2200 }, (_, i) => i % 2)));
+  await assert.rejects(createTask('convnet-large', { quick: true, dataPath: rows, threads: 1 }), (e: Error) => e instanceof DataError &&
+    e.message.startsWith(`${rows}: images of 4x1x1 (channels x height x width) do not fit convnet-large's residual network: resnet: input 1x1`) &&
+    /feature rows are not images: they train on the MLP of nos eval and nos search/.test(e.message));
 });
 
 test('lm on a tiny text: the loss per character falls far below the uniform one; curves at each evaluation', async () => {
