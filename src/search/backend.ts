@@ -10,7 +10,8 @@ export interface Job {
   /** Canonical infix of the rule. */
   rule: string;
   protocol: ProtocolConfig | FakeProtocol;
-  data: { path?: string };
+  /** The dataset; its fingerprint (the search's, when it read the data itself) makes a worker refuse other data. */
+  data: { path?: string; fingerprint?: string };
   device: 'cpu' | 'cuda';
   seed: number;
   /** Versions of the compiler and the protocol the job was made with; a worker on other versions refuses it. */

@@ -173,6 +173,10 @@ export function validateJob(job: unknown, where: string): Job {
     throw problem(`job ${j.id}: versions must be { compiler: number, protocol: number }`);
   }
   if (!j.data || typeof j.data !== 'object') throw problem(`job ${j.id}: data must be an object`);
+  for (const field of ['path', 'fingerprint'] as const) {
+    const value = (j.data as Record<string, unknown>)[field];
+    if (value !== undefined && typeof value !== 'string') throw problem(`job ${j.id}: data.${field} must be a string, got ${JSON.stringify(value)}`);
+  }
   return j as Job;
 }
 

@@ -122,6 +122,11 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
   }
   if (protocol.name !== 'fake' && config.device === 'cuda' && !inputs.queue) checkCuda();
   if (protocol.name !== 'fake' && !inputs.queue) config.data.fingerprint = checkData(protocol as ProtocolConfig, config.data.path, config.device);
+  // A queue's workers read their own copies: when this machine has the data too, they are held to its fingerprint.
+  if (protocol.name !== 'fake' && inputs.queue) {
+    const fingerprint = localFingerprint(protocol as ProtocolConfig, config.data.path);
+    if (fingerprint) config.data.fingerprint = fingerprint;
+  }
   return config;
 }
 
@@ -159,6 +164,18 @@ export function checkCuda(): void {
   } catch (e) {
     const first = ((e as Error).message ?? String(e)).split('\n')[0].replace(/\s*Tried:$/, '');
     throw new Error(`--device cuda: ${first}`); // the machine, not the input: exit 1
+  }
+}
+
+/** The fingerprint of the data at `dataPath` on this machine, or null where it has none it can read. */
+function localFingerprint(protocol: ProtocolConfig, dataPath: string | undefined): string | null {
+  if (dataPath !== undefined && !fs.existsSync(dataPath)) return null;
+  const mod = require('../runtime/child/protocol') as typeof import('../runtime/child/protocol');
+  const { fingerprintData } = require('../runtime/child/data') as typeof import('../runtime/child/data');
+  try {
+    return fingerprintData(mod.loadProtocolData(protocol, dataPath));
+  } catch {
+    return null; // not here, or not readable here: the workers report their own errors
   }
 }
 

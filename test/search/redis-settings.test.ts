@@ -30,6 +30,9 @@ test('a malformed job is refused before it reaches Redis, naming the field and t
   assert.throws(() => validateJob({ ...fakeJob('x:1', 'g'), device: 'tpu' }, 'submit(jobs[2])'), /submit\(jobs\[2\]\): job x:1: device must be 'cpu' or 'cuda', got "tpu"/);
   assert.throws(() => validateJob({ ...fakeJob('x:1', 'g'), versions: { compiler: 1 } }, 'w'), /job x:1: versions must be/);
   assert.throws(() => validateJob({ ...fakeJob('x:1', 'g'), rule: '' }, 'w'), /job x:1: rule must be a non-empty string/);
+  assert.throws(() => validateJob({ ...fakeJob('x:1', 'g'), data: { fingerprint: 7 } }, 'w'), /job x:1: data\.fingerprint must be a string, got 7/);
+  assert.throws(() => validateJob({ ...fakeJob('x:1', 'g'), data: { path: ['a'] } }, 'w'), /job x:1: data\.path must be a string, got \["a"\]/);
+  assert.equal(validateJob({ ...fakeJob('x:1', 'g'), data: { path: '/d', fingerprint: '0123456789abcdef' } }, 'w').data.fingerprint, '0123456789abcdef');
   const job = fakeJob('x:1', 'g');
   assert.equal(validateJob(job, 'w'), job);
 });

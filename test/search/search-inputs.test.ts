@@ -73,8 +73,9 @@ test('a search records its data\'s fingerprint; a resume on other data is refuse
     writeBandsIdx(other, 80, 2);
     assert.throws(() => checkResumeInputs(movedTo(other)), (e: Error) => e instanceof InputError &&
       new RegExp(`^--data ${other}: not the data this search started on \\(fingerprint [0-9a-f]{16}, the search's ${config.data.fingerprint}\\)`).test(e.message));
-    // A queue's workers read their own data: no fingerprint to hold them to.
-    assert.equal(buildSearchConfig({ ...inputs, protocol, data: idx, queue: 'redis://127.0.0.1:6379' }).data.fingerprint, undefined);
+    // A queue's workers read their own copies: held to this machine's fingerprint when it can read the data, else to none.
+    assert.equal(buildSearchConfig({ ...inputs, protocol, data: idx, queue: 'redis://127.0.0.1:6379' }).data.fingerprint, config.data.fingerprint);
+    assert.equal(buildSearchConfig({ ...inputs, protocol, data: folder('filled-on-the-workers'), queue: 'redis://127.0.0.1:6379' }).data.fingerprint, undefined);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

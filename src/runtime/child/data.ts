@@ -158,12 +158,29 @@ export function describeData(data: PreparedData): string {
  * search records it, and a resume that would read other data is refused instead of mixing rewards.
  */
 export function fingerprintData(data: PreparedData): string {
+  const known = fingerprints.get(data);
+  if (known !== undefined) return known;
   const hash = createHash('sha256').update(`${data.channels}x${data.height}x${data.width}|${data.classes}|${data.train.count}|${data.validation.count}|`);
   for (const split of [data.train, data.validation]) {
     hash.update(new Uint8Array(split.images.buffer, split.images.byteOffset, split.images.byteLength));
     hash.update(split.labels);
   }
-  return hash.digest('hex').slice(0, 16);
+  const digest = hash.digest('hex').slice(0, 16);
+  fingerprints.set(data, digest);
+  return digest;
+}
+const fingerprints = new WeakMap<PreparedData, string>(); // a worker checks every job's data against its search's
+
+/**
+ * A worker's check that it trains on its search's data: a DataError when `expected` (the search's fingerprint) is
+ * given and `data` (what this machine read at `where`) is other data.
+ */
+export function checkDataFingerprint(data: PreparedData, expected: string | undefined, where: string): void {
+  if (expected === undefined) return;
+  const found = fingerprintData(data);
+  if (found !== expected) {
+    throw new DataError(where, `not the search's data (fingerprint ${found} here, the search's ${expected}): it changed since the search started, or this machine's copy differs; no reward is recorded from it`);
+  }
 }
 
 /** Per-channel mean and standard deviation of the pixels (scaled to [0, 1]) of the first `count` images. */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import { createOptimizer, type Optimizer } from '../optimizer';
-import { DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from './data';
+import { checkDataFingerprint, DEFAULT_DATA_PATH, loadTrainingData, prepareSplits, type PreparedData } from './data';
 import { checkDataFitsProtocol, protocolModel } from './protocol-data';
 import { SeededRandom } from './random';
 import { halvingSweep, HALVING_ETA, HALVING_RUNGS } from './sweep-halving';
@@ -313,7 +313,7 @@ async function sweepRates(r: EvalRun): Promise<{ bestLr: number | null; bestAccu
  * the status with reward 0 (the floor).  Bad input (rule, data, protocol) comes back as status 'error' too; callers
  * that want to refuse it up front check it first (the CLI does).
  */
-export async function evaluateRule(rule: string, protocol: ProtocolConfig, data: { path?: string }, options: EvalOptions = {}): Promise<EvalOutcome> {
+export async function evaluateRule(rule: string, protocol: ProtocolConfig, data: { path?: string; fingerprint?: string }, options: EvalOptions = {}): Promise<EvalOutcome> {
   if (options.device === 'cuda') {
     // The network trains on the GPU too: the child engine (onProgress is not called; it reports whole rounds).
     const engine = require('../engine/evaluate-rule') as typeof import('../engine/evaluate-rule');
@@ -331,6 +331,7 @@ export async function evaluateRule(rule: string, protocol: ProtocolConfig, data:
   try {
     checkProtocol(protocol);
     const prepared = loadProtocolData(protocol, data.path);
+    checkDataFingerprint(prepared, data.fingerprint, data.path ?? DEFAULT_DATA_PATH);
     lease = await acquireTrainer(protocol, prepared);
     const r: EvalRun = { rule, protocol, trainer: lease.trainer, prepared, seed: options.seed ?? 0, device: options.device ?? 'cpu',
       deadline: started + protocol.maxSeconds * 1000, onProgress: options.onProgress, sweep };

@@ -9,7 +9,7 @@
 // thread and while rounds run; a rule's children wait for slots only once its kernel is ready.
 import { compileRule, type RuleInfo } from '../../compiler';
 import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
-import { DEFAULT_DATA_PATH, type PreparedData } from '../child/data';
+import { checkDataFingerprint, DEFAULT_DATA_PATH, type PreparedData } from '../child/data';
 import { prepareProtocolData, protocolModel } from '../child/protocol-data';
 import { ProtocolError, type EvalOutcome, type ProtocolConfig } from '../child/protocol';
 import { StepScalars } from '../scalars';
@@ -41,7 +41,8 @@ export interface RoundReport {
 export interface EngineEvaluatorOptions {
   device: EngineDevice;
   protocol: ProtocolConfig;
-  data?: { path?: string };
+  /** The dataset; with a fingerprint (the search's), other data at the path is refused. */
+  data?: { path?: string; fingerprint?: string };
   /** Child slots; default: as many as fit in 80% of the GPU's free memory, at most DEFAULT_GPU_CHILDREN; on the host twin, one rule's sweep. */
   capacity?: number;
   /** CPU threads of the host twin (0: all). */
@@ -160,6 +161,7 @@ export class EngineEvaluator {
   /** Loads the data and builds the engine (throws on bad data, no GPU, no compiler). */
   static create(options: EngineEvaluatorOptions): EngineEvaluator {
     const data = loadEngineData(options.protocol, options.data?.path);
+    checkDataFingerprint(data, options.data?.fingerprint, options.data?.path ?? DEFAULT_DATA_PATH);
     const capacity = options.capacity ?? defaultCapacity(options.device, options.protocol, data);
     return new EngineEvaluator(options, data, capacity);
   }

@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { evaluateRule, loadProtocol, loadProtocolData, PROTOCOL_VERSION, PROTOCOLS, ProtocolError, type ProtocolConfig } from '../../../src/runtime/child/protocol';
 import { protocolModel } from '../../../src/runtime/child/protocol-data';
+import { fingerprintData } from '../../../src/runtime/child/data';
 import { SeededRandom } from '../../../src/runtime/child/random';
 import { writeBandsIdx } from '../../support/bands-idx';
 
@@ -109,6 +110,15 @@ test('evaluateRule: the width reaches the network (parameter shapes), and a narr
     assert.equal(outcome.status, 'ok', outcome.error);
     assert.ok(outcome.reward > 0.5, `${protocol.model}: reward ${outcome.reward} (chance 0.1)`);
   }
+});
+
+test('evaluateRule: given its search\'s data fingerprint, other data at the path is an error outcome naming both, never a reward', async () => {
+  const fingerprint = fingerprintData(loadProtocolData(tiny, dataDir));
+  const same = await evaluateRule('sgd', { ...tiny, lrs: [0.1], finalEpochs: 1 }, { path: dataDir, fingerprint }, { seed: 1 });
+  assert.equal(same.status, 'ok', same.error);
+  const other = await evaluateRule('sgd', { ...tiny, lrs: [0.1], finalEpochs: 1 }, { path: dataDir, fingerprint: '0123456789abcdef' }, { seed: 1 });
+  assert.deepEqual([other.status, other.reward, other.sweep.length], ['error', 0, 0]);
+  assert.match(other.error ?? '', new RegExp(`^${dataDir}: not the search's data \\(fingerprint ${fingerprint} here, the search's 0123456789abcdef\\)`));
 });
 
 test('evaluateRule: the paper convnet runs the protocol end to end', async () => {

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateRule, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
+import { DataError, DEFAULT_DATA_PATH, fingerprintData } from '../../../src/runtime/child/data';
 import { protocolModel } from '../../../src/runtime/child/protocol-data';
 import { engineShape } from '../../../src/runtime/engine/child-engine';
 import { EngineEvaluator, loadEngineData, type EngineResult } from '../../../src/runtime/engine/engine-evaluator';
@@ -67,6 +68,14 @@ test('a protocol\'s width reaches the engine: an MLP of 24 hidden units and a co
 });
 
 const tiny: ProtocolConfig = { ...PROTOCOLS.quick, lrs: [1e-3, 1e-1, 1e6], finalEpochs: 2, trainExamples: 400, validationExamples: 200, batchSize: 20, threads: 1 };
+
+test('an engine made for a search refuses other data than the search\'s (its fingerprint), naming both', () => {
+  assert.throws(() => EngineEvaluator.create({ device: 'host', protocol: tiny, data: { fingerprint: '0123456789abcdef' } }),
+    (e: Error) => e instanceof DataError && new RegExp(`^${DEFAULT_DATA_PATH}: not the search's data \\(fingerprint [0-9a-f]{16} here, the search's 0123456789abcdef\\)`).test(e.message));
+  const fingerprint = fingerprintData(loadEngineData(tiny));
+  const evaluator = EngineEvaluator.create({ device: 'host', protocol: tiny, data: { fingerprint } });
+  return evaluator.close();
+});
 
 test('divergence, a rule that never trains, and a bad rule come back as evaluateRule reports them', async () => {
   const rules = ['sgd', 'exp(g)*1e30 + g', 'sign(g)*sgn(m)'];
