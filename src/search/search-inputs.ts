@@ -170,10 +170,8 @@ export function checkCuda(): void {
 /** The fingerprint of the data at `dataPath` on this machine, or null where it has none it can read. */
 function localFingerprint(protocol: ProtocolConfig, dataPath: string | undefined): string | null {
   if (dataPath !== undefined && !fs.existsSync(dataPath)) return null;
-  const mod = require('../runtime/child/protocol') as typeof import('../runtime/child/protocol');
-  const { fingerprintData } = require('../runtime/child/data') as typeof import('../runtime/child/data');
   try {
-    return fingerprintData(mod.loadProtocolData(protocol, dataPath));
+    return checkData(protocol, dataPath, 'cpu'); // the queue's workers check their own device
   } catch {
     return null; // not here, or not readable here: the workers report their own errors
   }

@@ -1,4 +1,4 @@
-// Small synthetic IDX data for protocol tests: square images where class k is a bright band on row k.
+// Small synthetic IDX data for protocol tests (square images where class k is a bright band on row k), and the IDX writer.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SeededRandom } from '../../src/runtime/child/random';
@@ -19,12 +19,15 @@ export function writeBandsIdx(dir: string, count: number, seed: number, shape: B
     labels[i] = k;
     for (let p = 0; p < pixels; p++) images[i * pixels + p] = Math.floor(r.next() * noise) + (Math.floor(p / side) === k ? band : 0);
   }
-  const header = (dims: number[]) => {
-    const h = Buffer.alloc(4 + 4 * dims.length);
-    h[2] = 8; h[3] = dims.length;
-    dims.forEach((d, i) => h.writeUInt32BE(d, 4 + 4 * i));
-    return h;
-  };
-  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), Buffer.concat([header([count, side, side]), images]));
-  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), Buffer.concat([header([count]), labels]));
+  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), idxBytes([count, side, side], images));
+  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), idxBytes([count], labels));
+}
+
+/** An IDX file of unsigned bytes: the 4-byte magic (type 0x08, the number of dimensions), the sizes, the data. */
+export function idxBytes(dims: number[], data: ArrayLike<number>): Buffer {
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header[2] = 0x08;
+  header[3] = dims.length;
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([header, Buffer.from(Array.from(data))]);
 }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { zipSync } from 'fflate';
 import { DataError, loadTestData, loadTrainingData, prepareSplits } from '../../../src/runtime/child/data';
 import { evaluateRule, loadProtocol, loadProtocolData } from '../../../src/runtime/child/protocol';
+import { idxBytes as idx } from '../../support/bands-idx';
 import { npyBytes } from '../../support/npy-write';
 import { runTorchScript } from '../../support/torch';
 
@@ -51,13 +52,6 @@ function toChannelsLast(values: number[], count: number, channels: number, heigh
   return out;
 }
 
-function idx(dims: number[], data: number[]): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = 0x08;
-  header[3] = dims.length;
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([header, Buffer.from(data)]);
-}
 
 const N = 30;
 const LABELS = Array.from({ length: N }, (_, i) => (i * 7) % 10);

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { idxBytes as idx } from '../../support/bands-idx';
 import { channelStatistics, DataError, loadTestData, loadTrainingData, normalizeImages, prepareSplits } from '../../../src/runtime/child/data';
 
 const made: string[] = [];
@@ -16,13 +17,6 @@ function tmpDir(): string {
   return d;
 }
 
-function idx(dims: number[], data: Uint8Array): Buffer {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = 0x08;
-  header[3] = dims.length;
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([header, Buffer.from(data)]);
-}
 
 /** Image i is filled with the value i and labelled i % 10, so order and content are easy to check. */
 function writeIdx(dir: string, count: number, gz: boolean): void {
