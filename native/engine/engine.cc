@@ -83,9 +83,9 @@ struct SlotSizes {
     const bool conv = s.kind == ModelShape::kConvnet;
     const long long f = s.filters;
     z1 = conv ? batch * f * s.height * s.width : 0;
-    a1 = conv ? batch * f * (s.height / 2) * (s.width / 2) : 0;
+    a1 = conv ? batch * f * (s.height >> 1) * (s.width >> 1) : 0;  // poolings floor an odd side, as Engine::ConvSlot
     z2 = a1;
-    a2 = conv ? batch * f * (s.height / 4) * (s.width / 4) : 0;
+    a2 = conv ? batch * f * (s.height >> 2) * (s.width >> 2) : 0;
     bn = conv ? 2 * f : 0;
     running = conv ? 4 * f : 0;
     bn_part = conv ? 2 * f * batch * kBnLanes : 0;
@@ -102,7 +102,7 @@ Layout LayoutOf(const ModelShape& s) {
     sizes = {static_cast<long long>(s.hidden) * s.features(), s.hidden, static_cast<long long>(s.classes) * s.hidden, s.classes};
   } else {
     const long long f = s.filters;
-    const long long flat = f * (s.height / 4) * (s.width / 4);
+    const long long flat = f * (s.height >> 2) * (s.width >> 2);
     sizes = {f * s.channels * 9, f, f, f * f * 9, f, f, s.classes * flat, s.classes};
   }
   Layout layout;
@@ -121,7 +121,7 @@ void CheckShape(const ModelShape& s, int batch) {
   if (s.kind == ModelShape::kMlp) {
     if (s.hidden < 1) fail("mlp: hidden must be >= 1");
   } else {
-    if (s.height % 4 != 0 || s.width % 4 != 0) fail("convnet: height and width must be multiples of 4");
+    if (s.height < 4 || s.width < 4) fail("convnet: height and width must be at least 4 (two 2x2 poolings)");
     // The weight-gradient kernels run (filters/4) * cin threads per block, and at their 71-77 registers a thread a
     // block of more than 256 would exceed a GPU's 64K registers per block (the launch would fail).
     if (s.filters % 8 != 0 || s.filters < 8 || s.filters > 32) fail("convnet: filters must be a multiple of 8 in [8, 32]");
@@ -380,12 +380,15 @@ void Engine::Gemm(int kids, int M, int N, int K, DevPtr A, long long a_slot, lon
          o_slot, som, bias, bias_slot, relu, mask, mask_slot);
 }
 
+long long Engine::ConvSlot(int pools) const {
+  return static_cast<long long>(batch_) * shape_.filters * (shape_.height >> pools) * (shape_.width >> pools);
+}
+
 // Layer `layer` (0 or 1) of the convnet: its batch-norm parameters, statistics and spatial size.
 void Engine::BnPoolRelu(int kids, int rows, int layer, DevPtr z, DevPtr a, DevPtr arg, bool train) {
   const int f = shape_.filters;
   const int h = shape_.height >> layer, w = shape_.width >> layer;
-  const long long z_slot = static_cast<long long>(batch_) * f * h * w;
-  const long long a_slot = z_slot / 4;
+  const long long z_slot = ConvSlot(layer), a_slot = ConvSlot(layer + 1);
   const long long p = stride_;  // a child's slot in params_ and grads_
   const DevPtr dead = train ? dead_ : 0;
   if (train) {
@@ -417,11 +420,11 @@ void Engine::Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr la
     Gemm(kids, rows, cls, hid, h_, h_slot, hid, 1, F(params_, off[2]), p, hid, 1, logits_, l_slot, cls, F(params_, off[3]), p, 0, 0, 0);
   } else {
     const int f = shape_.filters, h = shape_.height, w = shape_.width;
-    const long long z1_slot = static_cast<long long>(batch_) * f * h * w, z2_slot = z1_slot / 4, a2_slot = z1_slot / 16;
+    const long long z1_slot = ConvSlot(0), z2_slot = ConvSlot(1), a2_slot = ConvSlot(2);
     const long long flat = a2_slot / batch_;
     Conv(kids, dead, 0, rows, shape_.channels, h, w, x, x_slot, F(params_, off[0]), 0, z1_, z1_slot);
     BnPoolRelu(kids, rows, 0, z1_, a1_, train ? arg1_ : 0, train);
-    Conv(kids, dead, 1, rows, f, h / 2, w / 2, a1_, z2_slot, F(params_, off[3]), 0, z2_, z2_slot);
+    Conv(kids, dead, 1, rows, f, h >> 1, w >> 1, a1_, z2_slot, F(params_, off[3]), 0, z2_, z2_slot);
     BnPoolRelu(kids, rows, 1, z2_, a2_, train ? arg2_ : 0, train);
     Gemm(kids, rows, cls, static_cast<int>(flat), a2_, a2_slot, flat, 1, F(params_, off[6]), p, flat, 1, logits_, l_slot,
          cls, F(params_, off[7]), p, 0, 0, 0);
@@ -434,7 +437,7 @@ void Engine::Forward(int rows, bool train, DevPtr x, long long x_slot, DevPtr la
 void Engine::BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg, DevPtr z, DevPtr dz) {
   const int f = shape_.filters;
   const int h = shape_.height >> layer, w = shape_.width >> layer;
-  const long long z_slot = static_cast<long long>(batch_) * f * h * w, a_slot = z_slot / 4;
+  const long long z_slot = ConvSlot(layer), a_slot = ConvSlot(layer + 1);
   const long long part_slot = 2LL * f * batch_ * kBnLanes;
   const long long p = stride_;  // a child's slot in params_ and grads_
   Launch(*device_, k_bn_back_partial_, Grid(Blocks(static_cast<long long>(f) * batch_ * kBnLanes, kBlock), kids),
@@ -461,7 +464,7 @@ void Engine::SetKernels(const ConvKernels& kernels) {
 void Engine::Conv(int kids, DevPtr dead, int layer, int rows, int cin, int height, int width, DevPtr in, long long in_slot,
                   DevPtr weight, int flip, DevPtr out, long long out_slot) {
   const int f = shape_.filters;
-  Dim3 grid = Grid(Blocks(static_cast<long long>(rows) * (height / 2) * (width / 2), kBlock), kids);  // 2x2 pixels a thread
+  Dim3 grid = Grid(Blocks(static_cast<long long>(rows) * ((height + 1) / 2) * ((width + 1) / 2), kBlock), kids);  // 2x2 pixels a thread
   grid.y = static_cast<unsigned int>(f / 8);
   void* kernel = kernels_.tiled_conv[layer] && cin * 72 <= kConvSharedFloats ? k_conv_tiled_ : k_conv_;
   Launch(*device_, kernel, grid, Threads(kBlock), kids_, dead, rows, cin, f, height, width, in, in_slot, weight,
@@ -475,7 +478,7 @@ void Engine::ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, D
   const int h = shape_.height >> layer, w = shape_.width >> layer;
   const WgradPlan plan(shape_, batch_, layer);
   const long long part_slot = SlotSizes(shape_, batch_).wgrad_part;
-  const long long dz_slot = static_cast<long long>(batch_) * f * h * w;
+  const long long dz_slot = ConvSlot(layer);
   const int len = f * cin * 9;
   const bool tiled = kernels_.tiled_wgrad[layer];
   Launch(*device_, tiled ? k_conv_wgrad_tiled_ : k_conv_wgrad_, Grid(static_cast<unsigned int>(plan.blocks), kids),
@@ -504,7 +507,7 @@ void Engine::Backward(int kids) {
     return;
   }
   const int f = shape_.filters, h = shape_.height, w = shape_.width;
-  const long long z1_slot = static_cast<long long>(b) * f * h * w, z2_slot = z1_slot / 4, a2_slot = z1_slot / 16;
+  const long long z1_slot = ConvSlot(0), z2_slot = ConvSlot(1), a2_slot = ConvSlot(2);
   const long long flat = a2_slot / b;
   Gemm(kids, cls, static_cast<int>(flat), b, dlogits_, l_slot, 1, cls, a2_, a2_slot, 1, flat, F(grads_, off[6]), p, flat,
        0, 0, 0, 0, 0);
@@ -514,7 +517,7 @@ void Engine::Backward(int kids) {
        0, 0, 0, 0, 0);
   BnPoolBackward(kids, 1, da2_, a2_, arg2_, z2_, dz2_);
   ConvWeightGrad(kids, 1, a1_, z2_slot, dz2_);
-  Conv(kids, dead_, 1, b, f, h / 2, w / 2, dz2_, z2_slot, F(params_, off[3]), 1, da1_, z2_slot);
+  Conv(kids, dead_, 1, b, f, h >> 1, w >> 1, dz2_, z2_slot, F(params_, off[3]), 1, da1_, z2_slot);
   BnPoolBackward(kids, 0, da1_, a1_, arg1_, z1_, dz1_);
   ConvWeightGrad(kids, 0, x_, static_cast<long long>(b) * shape_.features(), dz1_);
 }

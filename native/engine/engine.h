@@ -149,6 +149,8 @@ class Engine {
             long long bias_slot, int relu, DevPtr mask, long long mask_slot);
   DevPtr FieldAt(int slot, int field) const;
   void BnPoolRelu(int kids, int rows, int layer, DevPtr z, DevPtr a, DevPtr arg, bool train);
+  // A child's convnet activations after `pools` 2x2 poolings (floored): batch x filters x (H >> pools) x (W >> pools).
+  long long ConvSlot(int pools) const;
   void BnPoolBackward(int kids, int layer, DevPtr da, DevPtr a, DevPtr arg, DevPtr z, DevPtr dz);
   void ConvWeightGrad(int kids, int layer, DevPtr in, long long in_slot, DevPtr dz);
 

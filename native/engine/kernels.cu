@@ -174,8 +174,9 @@ extern "C" __global__ void nos_loss_check(const int* kids, int* dead, int rows, 
 // The 3x3 convolutions' shared steps (nos_conv3x3, nos_conv3x3_tiled).  A thread computes a 2x2 block of pixels,
 // (y, x) its top-left, for 8 output channels: acc[p][o], pixel p = (y + p / 2, x + p % 2).
 // This thread's image b and 2x2 block (y, x) (one thread per block of every image, x fastest); false past the end.
+// An odd side's last block is half outside the image: its loads read the zero padding, its stores skip the outside.
 static __device__ __forceinline__ bool nos_conv_pixels(int n, int height, int width, int* b, int* y, int* x) {
-  const int hh = height / 2, hw = width / 2;
+  const int hh = (height + 1) / 2, hw = (width + 1) / 2;
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= n * hh * hw) return false;
   *b = t / (hh * hw);
@@ -206,13 +207,15 @@ static __device__ __forceinline__ void nos_conv_tap(const float v[4][4], int ky,
     acc[3][o] = fmaf(v[ky + 1][kx + 1], wv[o], acc[3][o]);
   }
 }
-static __device__ __forceinline__ void nos_conv_store(float* dst, int plane, int width, const float acc[4][8]) {
+// The 2x2 block's pixels that lie inside the image (right: column x + 1 does, below: row y + 1 does).
+static __device__ __forceinline__ void nos_conv_store(float* dst, int plane, int width, bool right, bool below,
+                                                      const float acc[4][8]) {
   for (int o = 0; o < 8; ++o) {
     float* d = dst + o * plane;
     d[0] = acc[0][o];
-    d[1] = acc[1][o];
-    d[width] = acc[2][o];
-    d[width + 1] = acc[3][o];
+    if (right) d[1] = acc[1][o];
+    if (below) d[width] = acc[2][o];
+    if (right && below) d[width + 1] = acc[3][o];
   }
 }
 
@@ -220,9 +223,9 @@ static __device__ __forceinline__ void nos_conv_store(float* dst, int plane, int
 // with w = weight[(o*cin + i)*9 + ky*3 + kx], or, when flip is set (the input gradient of a convolution whose weight
 // is [cin][cout][3][3]), w = weight[(i*cout + o)*9 + (2-ky)*3 + (2-kx)].  Sum order: i, then ky, then kx.
 // A thread computes a 2x2 block of pixels for 8 output channels: each weight it loads serves four products (two
-// pixels per thread had the weight loads, uniform across the warp, outnumber half the multiply-adds).  Height and width
-// must be even, cout a multiple of 8.
-// Grid (ceil(n*H*W/4 / 128), cout/8, kids), block 128.
+// pixels per thread had the weight loads, uniform across the warp, outnumber half the multiply-adds).  cout must be a
+// multiple of 8; height and width may be odd.
+// Grid (ceil(n*ceil(H/2)*ceil(W/2) / 128), cout/8, kids), block 128.
 extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, int cin, int cout, int height, int width,
                                        const float* in, long long i_slot, const float* weight, long long w_slot, int flip,
                                        float* out, long long o_slot) {
@@ -256,14 +259,15 @@ extern "C" __global__ void nos_conv3x3(const int* kids, const int* dead, int n, 
       }
     }
   }
-  nos_conv_store(out + slot * o_slot + (b * cout + o0) * plane + y * width + x, plane, width, acc);
+  nos_conv_store(out + slot * o_slot + (b * cout + o0) * plane + y * width + x, plane, width, x + 1 < width,
+                 y + 1 < height, acc);
 }
 
 // The same convolution as nos_conv3x3 (the same threads, pixels, products and sum order, so the same bits), with the
 // block's weights staged once in shared memory as [i][ky*3+kx][8 output channels]: a thread reads the eight weights of
 // a tap as two 16-byte loads (nos_conv3x3 issues eight 4-byte loads, which outnumber its input loads 9 to 2).
 // cin * 72 floats must fit NOS_CONV_SHARED (the engine uses nos_conv3x3 where they do not).
-// Grid (ceil(n*H*W/4 / 128), cout/8, kids), block 128.
+// Grid (ceil(n*ceil(H/2)*ceil(W/2) / 128), cout/8, kids), block 128.
 #define NOS_CONV_SHARED 4608
 struct alignas(16) nos_w4 {
   float x, y, z, w;
@@ -308,7 +312,8 @@ extern "C" __global__ void nos_conv3x3_tiled(const int* kids, const int* dead, i
       }
     }
   }
-  nos_conv_store(out + slot * o_slot + (b * cout + o0) * plane + y * width + x, plane, width, acc);
+  nos_conv_store(out + slot * o_slot + (b * cout + o0) * plane + y * width + x, plane, width, x + 1 < width,
+                 y + 1 < height, acc);
 }
 
 // Partial weight gradient of a 3x3 convolution: part[q][o][i][ky*3+kx] = sum over the images and rows of partial q
@@ -516,7 +521,8 @@ extern "C" __global__ void nos_bn_eval_params(const int* kids, int channels, con
 }
 
 // Batch norm, 2x2 max pool and ReLU in one pass: a[b][c][py][px] = relu(max over the window of
-// (z - mean) * invstd * gamma + beta).  arg (when given) keeps a 4-bit mask of the window positions equal to the max:
+// (z - mean) * invstd * gamma + beta), PH = floor(H/2), PW = floor(W/2) (an odd side's last row or column is in no
+// window, as in PyTorch's MaxPool2d(2)).  arg (when given) keeps a 4-bit mask of the window positions equal to the max:
 // the gradient goes to each of them, as in the training graph (Equal(x, upsampled max)); ties are common on images
 // with a flat background.  NaN propagates (so a diverging child's loss turns NaN as in the graph).
 // Grid (ceil(n*C*PH*PW/128), 1, kids).
@@ -622,7 +628,8 @@ extern "C" __global__ void nos_bn_backward_finalize(const int* kids, const int* 
 }
 
 // Phase 3: dz for every element of each 2x2 window: dy*k + (z - mean)*cx + c0, with dy = da*(a > 0) where arg's mask
-// marks the window's max and 0 elsewhere.  Grid (ceil(n*C*PH*PW/128), 1, kids), block 128.
+// marks the window's max and 0 elsewhere.  With an odd side, the threads of the last window column (row) also write
+// the column (row) left out of the windows, where dy is 0.  Grid (ceil(n*C*PH*PW/128), 1, kids), block 128.
 extern "C" __global__ void nos_bn_pool_backward_apply(const int* kids, const int* dead, int n, int channels, int height,
                                                       int width, const float* da, const float* a,
                                                       const unsigned char* arg, long long a_slot, const float* z,
@@ -649,6 +656,18 @@ extern "C" __global__ void nos_bn_pool_backward_apply(const int* kids, const int
     const float dy = ((mask >> w) & 1) != 0 ? g : 0.0f;
     const float affine = (z[e] - m) * cf[1] + cf[2];
     dz[e] = dy * cf[0] + affine;
+  }
+  // An odd side's last column (row) is in no window: dy = 0 there, so dz = 0*k + affine, the same operations as above.
+  // The 3x3 around the window's top-left: column 2 when this is the last window column, row 2 the last window row.
+  const bool right = px == pw - 1 && width > 2 * pw, below = py == ph - 1 && height > 2 * ph;
+  if (!right && !below) return;
+  for (int dr = 0; dr < 3; ++dr) {
+    for (int dc = 0; dc < 3; ++dc) {
+      if ((dr < 2 && dc < 2) || (dc == 2 && !right) || (dr == 2 && !below)) continue;
+      const long long e = base + dr * width + dc;
+      const float affine = (z[e] - m) * cf[1] + cf[2];
+      dz[e] = 0.0f * cf[0] + affine;
+    }
   }
 }
 

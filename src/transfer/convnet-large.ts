@@ -73,7 +73,7 @@ function allFinite(arrays: Float32Array[]): boolean {
   return true;
 }
 
-/** The residual network for these images; a DataError naming the data when it cannot take them (tabular rows, odd sizes). */
+/** The residual network for these images; a DataError naming the data when it cannot take them (tabular rows, images under 4x4). */
 function networkFor(dataPath: string, data: Prepared, s: ConvnetLargeSettings): ModelSpec {
   try {
     return resNet(data.shape, data.classes, s.batchSize, s.network);

@@ -14,6 +14,7 @@ import { compileRule } from '../../src/compiler';
 import { NOS_SCALAR_COUNT } from '../../src/compiler/kernel-abi';
 import { DEFAULT_UPDATE_LAYOUT, layoutName, type UpdateLayout } from '../../src/compiler/render-children';
 import { loadAddon } from '../../src/runtime/binding';
+import type { PreparedData } from '../../src/runtime/child/data';
 import { createModel, type ModelKind } from '../../src/runtime/child/models';
 import { loadProtocol, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../src/runtime/child/protocol';
 import { evaluateRuleOnEngine } from '../../src/runtime/engine/evaluate-rule';
@@ -38,9 +39,18 @@ const skip = problem();
 const DATA = process.env.NOS_TEST_DATA; // the device check points this at its carried Fashion-MNIST
 const CHILDREN = [{ rule: 'adam', lr: 0.01, seed: 1 }, { rule: 'sgd', lr: 0.1, seed: 1 }, { rule: 'powersign-cd', lr: 0.02, seed: 7 }];
 
-async function steps(kind: ModelKind, batch: number, count: number): Promise<void> {
-  const data = loadEngineData({ ...PROTOCOLS.quick, trainExamples: 200, validationExamples: 100 }, DATA);
-  const model = createModel(kind, [1, 28, 28], 10, batch);
+/** The top-left `height` x `width` of each 28x28 image. */
+function crop(split: PreparedData['train'], height: number, width: number): PreparedData['train'] {
+  const images = new Float32Array(split.count * height * width);
+  for (let i = 0; i < split.count; i++)
+    for (let y = 0; y < height; y++) images.set(split.images.subarray(i * 784 + y * 28, i * 784 + y * 28 + width), (i * height + y) * width);
+  return { ...split, images };
+}
+
+async function steps(kind: ModelKind, batch: number, count: number, [height, width] = [28, 28]): Promise<void> {
+  const full = loadEngineData({ ...PROTOCOLS.quick, trainExamples: 200, validationExamples: 100 }, DATA);
+  const data = { ...full, height, width, train: crop(full.train, height, width), validation: crop(full.validation, height, width) };
+  const model = createModel(kind, [1, height, width], 10, batch);
   const make = (device: EngineDevice) => ChildEngine.create({ device, model, capacity: 4, batchSize: batch, stepsPerRound: 1 });
   const gpu = make('cuda');
   const twin = make('host');
@@ -83,6 +93,7 @@ async function steps(kind: ModelKind, batch: number, count: number): Promise<voi
 
 test('GPU engine vs its CPU twin, step by step (MLP): losses, gradients, updates', { skip }, () => steps('mlp', 25, 4));
 test('GPU engine vs its CPU twin, step by step (convnet): losses, gradients, updates', { skip }, () => steps('convnet', 20, 3));
+test('GPU engine vs its CPU twin on odd sides (27x25 crops): losses, gradients, updates', { skip }, () => steps('convnet', 20, 2, [27, 25]));
 
 test('a small protocol on the GPU gives the CPU twin\'s rewards within 1 point', { skip }, async () => {
   const protocol: ProtocolConfig = { ...PROTOCOLS.quick, trainExamples: 1000, validationExamples: 500, threads: 1 };

@@ -10,11 +10,12 @@ import { ChildEngine, EngineField, type ConvKernelChoice, type EngineDevice } fr
 import { StepScalars } from '../../src/runtime/scalars';
 import { seededRandom } from './seeded-random';
 
-/** Shapes that stress the tiling: slabs that do not divide the height, a batch that does not divide the image chunks. */
+/** Shapes that stress the tiling: slabs that do not divide the height, a batch that does not divide the image chunks, odd sides. */
 export const TILED_CASES: Array<{ shape: [number, number, number]; filters: number; batch: number }> = [
   { shape: [1, 28, 28], filters: 32, batch: 13 },  // the paper's child; 13 images: a short last chunk
   { shape: [3, 32, 32], filters: 8, batch: 5 },    // three input channels, slabs that do not divide the rows
   { shape: [2, 40, 40], filters: 16, batch: 3 },   // two channels; 40 columns: slabs of 16 and 8 rows
+  { shape: [1, 19, 23], filters: 8, batch: 4 },    // odd sides: conv blocks half outside, rows no pooling window takes
 ];
 
 function normals(count: number, seed: number, scale = 1): Float32Array {

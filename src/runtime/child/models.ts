@@ -82,6 +82,11 @@ function batchNormParams(name: string, channels: number): ParamSpec[] {
   ];
 }
 
+/** Height and width after `pools` 2x2 max poolings, each floored as PyTorch's MaxPool2d(2): 11x9 -> 5x4 -> 2x2. */
+export function pooledSides(h: number, w: number, pools: number): [number, number] {
+  return [Math.floor(h / 2 ** pools), Math.floor(w / 2 ** pools)];
+}
+
 /**
  * The paper's child: conv3x3(32) -> BN -> ReLU -> maxpool2, twice, then a dense softmax layer.  Convs have no bias
  * (batch norm right after makes it redundant).  ReLU is applied after the pooling: max pooling commutes with ReLU
@@ -89,8 +94,10 @@ function batchNormParams(name: string, channels: number): ParamSpec[] {
  */
 export function convNet(inputShape: [number, number, number], classes: number, batchSize: number, filters = 32): ModelSpec {
   const [c, h, w] = inputShape;
-  if (h % 4 !== 0 || w % 4 !== 0) throw new Error(`convnet: input ${h}x${w} must be divisible by 4 (two 2x2 poolings)`);
-  const flat = filters * (h / 4) * (w / 4);
+  if (h < 4 || w < 4) throw new Error(`convnet: input ${h}x${w} is too small: two 2x2 poolings need sides of at least 4`);
+  const [h1, w1] = pooledSides(h, w, 1);
+  const [h2, w2] = pooledSides(h, w, 2);
+  const flat = filters * h2 * w2;
   const params = [
     conv('conv1.weight', filters, c), ...batchNormParams('bn1', filters),
     conv('conv2.weight', filters, filters), ...batchNormParams('bn2', filters),
@@ -98,7 +105,7 @@ export function convNet(inputShape: [number, number, number], classes: number, b
   ];
   const batchNorms = [
     { name: 'bn1', channels: filters, elementsPerChannel: batchSize * h * w },
-    { name: 'bn2', channels: filters, elementsPerChannel: batchSize * (h / 2) * (w / 2) },
+    { name: 'bn2', channels: filters, elementsPerChannel: batchSize * h1 * w1 },
   ];
   return {
     kind: 'convnet', inputShape, classes, params, batchNorms,
@@ -150,13 +157,14 @@ export interface ResNetShape {
 export function resNet(inputShape: [number, number, number], classes: number, batchSize: number, shape: ResNetShape): ModelSpec {
   const [c, h, w] = inputShape;
   const pools = shape.widths.length - 1;
-  if (h % 2 ** pools !== 0 || w % 2 ** pools !== 0) throw new Error(`resnet: input ${h}x${w} must be divisible by ${2 ** pools} (${pools} 2x2 poolings)`);
+  if (h < 2 ** pools || w < 2 ** pools) throw new Error(`resnet: input ${h}x${w} is too small: ${pools} 2x2 poolings need sides of at least ${2 ** pools}`);
   const params: ParamSpec[] = [conv('stem.weight', shape.widths[0], c), ...batchNormParams('stem.bn', shape.widths[0])];
   const batchNorms: BatchNormSpec[] = [{ name: 'stem.bn', channels: shape.widths[0], elementsPerChannel: batchSize * h * w }];
   const blocks: Array<{ name: string; projection: boolean }> = [];
   let inC = shape.widths[0];
   shape.widths.forEach((width, stage) => {
-    const elementsPerChannel = batchSize * (h / 2 ** stage) * (w / 2 ** stage);
+    const [hs, ws] = pooledSides(h, w, stage);
+    const elementsPerChannel = batchSize * hs * ws;
     for (let i = 0; i < shape.blocks; i++) {
       const name = `stage${stage + 1}.block${i + 1}`;
       params.push(conv(`${name}.conv1.weight`, width, inC), ...batchNormParams(`${name}.bn1`, width));

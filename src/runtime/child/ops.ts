@@ -97,16 +97,18 @@ export function relu(b: GraphBuilder, x: Value): Value {
 }
 
 /**
- * 2x2 max pooling with stride 2.  The gradient goes to the window element equal to the window's max (a mask from
- * comparing the input with the upsampled max): with real-valued inputs ties have probability zero; on an exact tie
- * every tied element gets the gradient (PyTorch gives it to the first).  In onnxruntime this is about 2x faster
- * than MaxPool's Indices output with ScatterElements, and faster than MaxUnpool.
+ * 2x2 max pooling with stride 2, floored as PyTorch's MaxPool2d(2) and ONNX's MaxPool: an odd last row or column is
+ * in no window.  The gradient goes to the window element equal to the window's max (a mask from comparing the input
+ * with the upsampled max): with real-valued inputs ties have probability zero; on an exact tie every tied element
+ * gets the gradient (PyTorch gives it to the first).  In onnxruntime this is about 2x faster than MaxPool's Indices
+ * output with ScatterElements, and faster than MaxUnpool.
  */
 export function maxPool2(b: GraphBuilder, x: Value): Value {
   const [n, c, h, w] = x.shape;
-  if (h % 2 !== 0 || w % 2 !== 0) throw new Error(`maxPool2: spatial size ${h}x${w} is not even`);
+  if (h < 2 || w < 2) throw new Error(`maxPool2: spatial size ${h}x${w} is smaller than the 2x2 window`);
+  const [ph, pw] = [Math.floor(h / 2), Math.floor(w / 2)];
   const [y] = b.node('MaxPool', [x.name], 1, { kernel_shape: [2, 2], strides: [2, 2] });
-  const out = value(y, [n, c, h / 2, w / 2], x.requiresGrad);
+  const out = value(y, [n, c, ph, pw], x.requiresGrad);
   b.record(out, (dy) => {
     // Nearest 2x upsampling has a dedicated fast path in onnxruntime's Resize; broadcasting over a 6-D window
     // view (x as [N,C,H/2,2,W/2,2] against the max as [N,C,H/2,1,W/2,1]) is about 4x slower.
@@ -114,10 +116,14 @@ export function maxPool2(b: GraphBuilder, x: Value): Value {
     const resize = { mode: 'nearest', nearest_mode: 'floor', coordinate_transformation_mode: 'asymmetric' };
     const [yUp] = b.node('Resize', [y, '', scales], 1, resize);
     const [dyUp] = b.node('Resize', [dy.name, '', scales], 1, resize);
-    const [isMax] = b.node('Equal', [x.name, yUp]);
+    // Odd sides: compare the windows' part of x, and pad the gradient with zeros for the row or column left out.
+    const odd = h !== 2 * ph || w !== 2 * pw;
+    const [windows] = odd ? b.node('Slice', [x.name, b.int64([0, 0]), b.int64([2 * ph, 2 * pw]), b.int64([2, 3])]) : [x.name];
+    const [isMax] = b.node('Equal', [windows, yUp]);
     // Cast-and-multiply runs multi-threaded; Where with a broadcast scalar was about 5% of a step by itself.
     const [maskF] = b.node('Cast', [isMax], 1, { to: b.dataType });
-    const [dx] = b.node('Mul', [dyUp, maskF]);
+    const [dxWindows] = b.node('Mul', [dyUp, maskF]);
+    const [dx] = odd ? b.node('Pad', [dxWindows, b.int64([0, 0, 0, 0, 0, 0, h - 2 * ph, w - 2 * pw])]) : [dxWindows];
     b.accumulate(x, value(dx, x.shape, false));
   });
   return out;

@@ -24,7 +24,7 @@ export function checkDataFitsProtocol(protocol: ProtocolShape, data: PreparedDat
   try {
     protocolModel(protocol, data);
   } catch (e) {
-    const hint = protocol.model === 'convnet' ? '; crop or pad the images to sides divisible by 4 (28x28, 32x32), or use a protocol with the mlp (--protocol quick), which takes any size' : '';
+    const hint = protocol.model === 'convnet' ? '; use a protocol with the mlp (--protocol quick), which takes any size, feature rows included' : '';
     throw new DataError(data.source, `images of ${data.channels}x${data.height}x${data.width} (channels x height x width) do not fit protocol '${protocol.name}': ${(e as Error).message}${hint}`);
   }
   return data;

@@ -40,6 +40,17 @@ test('maxPool2: gradient routes to the selected element of each window (float32)
   ], (b, v) => ops.weightedSum(b, ops.maxPool2(b, v.x), v.r), { eps: 0.25, tol: 1e-3 });
 });
 
+test('maxPool2 on odd sides (5x7): floored as PyTorch, the row and column left out get zero gradient (float32)', async () => {
+  const count = 2 * 2 * 5 * 7;
+  const perm = Array.from({ length: count }, (_, i) => i);
+  const r = seededRandom(11);
+  for (let i = perm.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [perm[i], perm[j]] = [perm[j], perm[i]]; }
+  await checkGradients(F32, [
+    { name: 'x', shape: [2, 2, 5, 7], grad: true, fill: (i) => perm[i] },
+    { name: 'r', shape: [2, 2, 2, 3], grad: false },
+  ], (b, v) => ops.weightedSum(b, ops.maxPool2(b, v.x), v.r), { eps: 0.25, tol: 1e-3 });
+});
+
 test('batchNormTrain: gradients of input, gamma and beta over NCHW (float64)', async () => {
   await checkGradients(F64, [
     { name: 'x', shape: [3, 2, 2, 3], grad: true }, { name: 'gamma', shape: [2], grad: true, fill: (_, r) => 0.5 + r() },
@@ -110,6 +121,13 @@ test('the trainer\'s convnet graph: every parameter gradient against central dif
   trainer.initialize(7);
   // A conv1 weight moves every pre-pool activation, and batch norm over this tiny batch magnifies it, so a step of
   // 1e-2 switches max-pool winners (kinks).  With 3e-4 no winner switches here.
+  await checkTrainerGradients(trainer, { imageSeed: 21, eps: 3e-4 });
+  await trainer.dispose();
+});
+
+test('the trainer\'s convnet graph on odd sides (11x9: pooled to 5x4, then 2x2): every parameter gradient against central differences', async () => {
+  const trainer = await ChildTrainer.create(convNet([1, 11, 9], 3, 4, 3), { batchSize: 4, threads: 1 });
+  trainer.initialize(7);
   await checkTrainerGradients(trainer, { imageSeed: 21, eps: 3e-4 });
   await trainer.dispose();
 });

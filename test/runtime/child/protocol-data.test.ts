@@ -1,5 +1,6 @@
-// A protocol's data is checked against its model once: images the convnet cannot pool are one clear DataError
-// (naming the data, the sizes and a way out), the MLP takes them, and nos eval and nos search stop with exit 2.
+// A protocol's data is checked against its model once: images too small for the convnet's two poolings (or feature
+// rows) are one clear DataError (naming the data, the sizes and a way out), the MLP takes them, and nos eval and
+// nos search stop with exit 2.  Sides not divisible by 4 pool as PyTorch's MaxPool2d(2) does (floored).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -14,19 +15,37 @@ import { writeBandsIdx } from '../../support/bands-idx';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-protocol-data-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
-writeBandsIdx(dir, 60, 3, { side: 10, classes: 5, noise: 100, band: 150 }); // 10x10: not divisible by 4
+writeBandsIdx(dir, 60, 3, { side: 3, classes: 3, noise: 100, band: 150 }); // 3x3: pooled to 1x1, then to nothing
+const sides10 = fs.mkdtempSync(path.join(dir, 'bands10-'));
+writeBandsIdx(sides10, 60, 3, { side: 10, classes: 5, noise: 100, band: 150 }); // 10x10: pooled to 5x5, then 2x2
 const sizes = { trainExamples: 40, validationExamples: 20, batchSize: 10, lrs: [0.1], finalEpochs: 1 };
 const convnet = { ...loadProtocol('paper'), ...sizes, name: 'tiny-paper' };
 const mlp = { ...loadProtocol('quick'), ...sizes, name: 'tiny-quick' };
 
-const NOT_POOLED = /train-images-idx3-ubyte: images of 1x10x10 \(channels x height x width\) do not fit protocol 'tiny-paper': convnet: input 10x10 must be divisible by 4 .*; crop or pad the images to sides divisible by 4 .*or use a protocol with the mlp \(--protocol quick\)/;
+const TOO_SMALL = /train-images-idx3-ubyte: images of 1x3x3 \(channels x height x width\) do not fit protocol 'tiny-paper': convnet: input 3x3 is too small: two 2x2 poolings need sides of at least 4; use a protocol with the mlp \(--protocol quick\)/;
 
-test('the convnet refuses images whose sides are not divisible by 4, in every loader; the MLP takes them', () => {
+test('the convnet refuses images too small for its two poolings, in every loader; the MLP takes them', () => {
   for (const load of [prepareProtocolData, loadProtocolData, loadEngineData]) {
-    assert.throws(() => load(convnet, dir), (e: Error) => e instanceof DataError && NOT_POOLED.test(e.message), load.name);
+    assert.throws(() => load(convnet, dir), (e: Error) => e instanceof DataError && TOO_SMALL.test(e.message), load.name);
     const data = load(mlp, dir);
-    assert.deepEqual([data.train.count, data.validation.count, data.height, data.width], [40, 20, 10, 10], load.name);
+    assert.deepEqual([data.train.count, data.validation.count, data.height, data.width], [40, 20, 3, 3], load.name);
   }
+});
+
+test('the convnet takes sides not divisible by 4 (10x10), in every loader', () => {
+  for (const load of [prepareProtocolData, loadProtocolData, loadEngineData]) {
+    const data = load(convnet, sides10);
+    assert.deepEqual([data.train.count, data.height, data.width], [40, 10, 10], load.name);
+  }
+});
+
+test('nos eval trains the convnet on 10x10 images', async () => {
+  const protocolFile = path.join(dir, 'tiny-paper-10.json');
+  fs.writeFileSync(protocolFile, JSON.stringify({ extends: 'paper', ...sizes }));
+  const run = await nosCaptured(['eval', 'adam', '--protocol', protocolFile, '--data', sides10, '--no-progress']);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /of 1x10x10, 10 classes/);
+  assert.match(run.stdout, /status: +ok/);
 });
 
 test('nos eval and nos search stop at once with exit 2 on such data, before training or writing a search folder', async () => {
@@ -51,9 +70,7 @@ test('--device cuda: a width the child engine has no kernels for is one error up
   assert.doesNotThrow(() => checkEngineTakes({ ...convnet, filters: 16 }, eightByEight));
   const protocolFile = path.join(dir, 'filters-12.json');
   fs.writeFileSync(protocolFile, JSON.stringify({ extends: 'paper', ...sizes, filters: 12 }));
-  const bands8 = fs.mkdtempSync(path.join(dir, 'bands8-'));
-  writeBandsIdx(bands8, 60, 3, { side: 8, classes: 5, noise: 100, band: 150 });
-  const run = await nosCaptured(['eval', 'adam', '--protocol', protocolFile, '--data', bands8, '--device', 'cuda', '--no-progress']);
+  const run = await nosCaptured(['eval', 'adam', '--protocol', protocolFile, '--data', sides10, '--device', 'cuda', '--no-progress']);
   assert.equal(run.code, 2, run.stderr);
   assert.match(run.stderr, /cannot train in the child engine \(--device cuda\): convnet: filters must be a multiple of 8/);
 });

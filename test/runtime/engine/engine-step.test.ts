@@ -27,14 +27,15 @@ after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 let data: PreparedData;
 before(() => { data = prepareSplits(loadTrainingData(DEFAULT_DATA_PATH), 200, 100); });
 
-/** CIFAR-10's shape (3x32x32) with standard-normal pixels: three input channels through the first convolution. */
-function cifarShaped(): PreparedData {
+/** Standard-normal pixels of the given shape (CIFAR-10's 3x32x32 by default), 64 training and 16 held-out images. */
+function normalImages([channels, height, width]: [number, number, number] = [3, 32, 32]): PreparedData {
   const random = seededRandom(21);
   const split = (count: number) => ({
-    images: Float32Array.from({ length: count * 3072 }, () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())),
+    images: Float32Array.from({ length: count * channels * height * width }, () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())),
     labels: Uint8Array.from({ length: count }, () => Math.floor(random() * 10)), count,
   });
-  return { train: split(64), validation: split(16), channels: 3, height: 32, width: 32, classes: 10, mean: [0, 0, 0], std: [1, 1, 1], source: 'synthetic' };
+  const zeros = new Array<number>(channels).fill(0);
+  return { train: split(64), validation: split(16), channels, height, width, classes: 10, mean: zeros, std: zeros.map(() => 1), source: 'synthetic' };
 }
 
 interface Child { rule: string; lr: number; seed: number }
@@ -137,6 +138,16 @@ test('convnet (batch norm, max-pool ties): three children side by side match the
 });
 
 test('convnet on CIFAR-10\'s shape (3x32x32): the first convolution\'s three channels match the onnxruntime path', async () => {
-  const worst = await compareSteps('convnet', 8, 2, [3, 32, 32], cifarShaped);
+  const worst = await compareSteps('convnet', 8, 2, [3, 32, 32], () => normalImages());
+  assert.ok(worst < TOLERANCE);
+});
+
+test('convnet on odd sides (2x15x13, pooled to 7x6, then 3x3): half-outside conv blocks and the rows and columns no window takes match the onnxruntime path', async () => {
+  const worst = await compareSteps('convnet', 8, 2, [2, 15, 13], () => normalImages([2, 15, 13]));
+  assert.ok(worst < TOLERANCE);
+});
+
+test('convnet on 30x30 (pooled to 15x15, then 7x7: only the second pooling leaves a row out) matches the onnxruntime path', async () => {
+  const worst = await compareSteps('convnet', 8, 2, [1, 30, 30], () => normalImages([1, 30, 30]));
   assert.ok(worst < TOLERANCE);
 });
