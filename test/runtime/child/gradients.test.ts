@@ -27,29 +27,26 @@ test('relu: gradient away from the kink (float64)', async () => {
   ], (b, v) => ops.weightedSum(b, ops.relu(b, v.x), v.r), DOUBLE);
 });
 
-test('maxPool2: gradient routes to the selected element of each window (float32)', async () => {
-  // onnxruntime's Resize (used by the backward pass) has no float64 kernel.  Distinct values one apart (a shuffled
-  // ramp) so no window has ties and a 0.25 step never changes the winner: the loss is then locally linear and
-  // central differences are exact up to float32 rounding of the loss (about 1e-4 of the gradient here).
-  const perm = Array.from({ length: 2 * 3 * 4 * 4 }, (_, i) => i);
-  const r = seededRandom(7);
+/**
+ * maxPool2's gradient on an input of `shape` holding 0..n-1 shuffled: onnxruntime's Resize (used by the backward pass)
+ * has no float64 kernel, so distinct values one apart keep every window free of ties and a 0.25 step never changes
+ * the winner: the loss is then locally linear and central differences are exact up to float32 rounding of the loss
+ * (about 1e-4 of the gradient here).
+ */
+async function checkMaxPoolGradient(shape: [number, number, number, number], seed: number): Promise<void> {
+  const perm = Array.from({ length: shape.reduce((p, q) => p * q, 1) }, (_, i) => i);
+  const r = seededRandom(seed);
   for (let i = perm.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [perm[i], perm[j]] = [perm[j], perm[i]]; }
+  const [n, c, h, w] = shape;
   await checkGradients(F32, [
-    { name: 'x', shape: [2, 3, 4, 4], grad: true, fill: (i) => perm[i] },
-    { name: 'r', shape: [2, 3, 2, 2], grad: false },
+    { name: 'x', shape, grad: true, fill: (i) => perm[i] },
+    { name: 'r', shape: [n, c, Math.floor(h / 2), Math.floor(w / 2)], grad: false },
   ], (b, v) => ops.weightedSum(b, ops.maxPool2(b, v.x), v.r), { eps: 0.25, tol: 1e-3 });
-});
+}
 
-test('maxPool2 on odd sides (5x7): floored as PyTorch, the row and column left out get zero gradient (float32)', async () => {
-  const count = 2 * 2 * 5 * 7;
-  const perm = Array.from({ length: count }, (_, i) => i);
-  const r = seededRandom(11);
-  for (let i = perm.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [perm[i], perm[j]] = [perm[j], perm[i]]; }
-  await checkGradients(F32, [
-    { name: 'x', shape: [2, 2, 5, 7], grad: true, fill: (i) => perm[i] },
-    { name: 'r', shape: [2, 2, 2, 3], grad: false },
-  ], (b, v) => ops.weightedSum(b, ops.maxPool2(b, v.x), v.r), { eps: 0.25, tol: 1e-3 });
-});
+test('maxPool2: gradient routes to the selected element of each window (float32)', () => checkMaxPoolGradient([2, 3, 4, 4], 7));
+
+test('maxPool2 on odd sides (5x7): floored as PyTorch, the row and column left out get zero gradient (float32)', () => checkMaxPoolGradient([2, 2, 5, 7], 11));
 
 test('batchNormTrain: gradients of input, gamma and beta over NCHW (float64)', async () => {
   await checkGradients(F64, [
