@@ -14,6 +14,7 @@ export {
   interpretStep, fillScalars, decayValue, NAMED_RULES, TABLE6_RULES, NosSyntaxError, KERNEL_ABI_VERSION,
 } from './compiler';
 export type { RuleInfo, RenderTarget, JsTensor } from './compiler';
+export { NosError, InputError } from './errors';
 export { exportRule, EXPORT_TARGETS } from './export';
 export type { ExportTarget, ExportOptions } from './export';
 export type { ProtocolConfig, EvalOutcome, EvalOptions } from './runtime/child/protocol';

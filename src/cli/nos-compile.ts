@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { configureCompileCommand } from './commands/compile';
 import { strictOptions } from './strict-options';
 import { packageVersion } from './version';
+import { exitCodeOf } from '../errors';
 
 export async function main(argv: string[]): Promise<number> {
   const program = strictOptions(configureCompileCommand(
@@ -18,12 +19,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed the message (or the help)
-    const error = e as Error & { format?: () => string; exitCode?: number };
+    const error = e as Error & { format?: () => string };
     const text = typeof error.format === 'function' ? error.format() : error.message;
     process.stderr.write(`nos-compile: ${text}\n`);
     if (process.env.NOS_DEBUG) process.stderr.write(`${error.stack}\n`);
-    if (error.name === 'NosSyntaxError') return 2;
-    return typeof error.exitCode === 'number' ? error.exitCode : 1;
+    return exitCodeOf(e);
   }
 }
 

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { strictOptions } from './strict-options';
 import { packageVersion } from './version';
+import { exitCodeOf } from '../errors';
 
 const COMMANDS_DIR = path.join(__dirname, 'commands');
 
@@ -24,16 +25,6 @@ export function buildProgram(): Command {
     mod.register(program);
   }
   return strictOptions(program); // a flag given twice, or missing its value: exit 2
-}
-
-/** Exit codes (docs/contracts.md): 0 success, 2 bad input (bad rule, bad flag, bad file), 1 anything else. */
-export function exitCodeOf(error: unknown): number {
-  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-  const e = error as { exitCode?: unknown; name?: unknown };
-  if (typeof e?.exitCode === 'number') return e.exitCode;
-  if (e?.name === 'NosSyntaxError' || e?.name === 'SearchSpaceError' || e?.name === 'InvalidArgumentError' || e?.name === 'InputError'
-    || e?.name === 'LedgerDamagedError') return 2;
-  return 1;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,4 +1,5 @@
 // NosSyntaxError: the one error type of the compiler front end, positioned in its source text and printed with a caret.
+import { NosError } from '../errors';
 
 /** What went wrong, as a stable code that tests and tools can match on. */
 export type SyntaxErrorKind =
@@ -26,7 +27,7 @@ export function lineAndColumn(source: string, offset: number): { line: number; c
   return { line, column: end - lineStart + 1, lineStart };
 }
 
-export class NosSyntaxError extends Error {
+export class NosSyntaxError extends NosError {
   readonly kind: SyntaxErrorKind;
   /** 0-based character offset of the offending text in `source` (source.length means "at the end"). */
   readonly offset: number;
@@ -37,8 +38,7 @@ export class NosSyntaxError extends Error {
   readonly source: string;
 
   constructor(kind: SyntaxErrorKind, message: string, source: string, offset: number, length = 1) {
-    super(message);
-    this.name = 'NosSyntaxError';
+    super(message, 2);
     this.kind = kind;
     this.source = source;
     this.offset = Math.min(Math.max(offset, 0), source.length);

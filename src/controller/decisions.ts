@@ -7,6 +7,7 @@
 import type { Rng } from './rng';
 import type { SearchSpace } from './search-space';
 import { BANK_OPERAND_TOKENS as BANK_OPERANDS } from '../compiler';
+import { NosError } from '../errors';
 
 export type HeadKind = 'depth' | 'op1' | 'op2' | 'u1' | 'u2' | 'b';
 
@@ -23,10 +24,9 @@ const GROUP_KINDS: HeadKind[] = ['op1', 'op2', 'u1', 'u2', 'b'];
 /** A rule as decisions: its depth and the choice index taken at each step (depth step first when variable). */
 export interface DecisionPath { depth: number; choices: number[] }
 
-export class InvalidRuleError extends Error {
+export class InvalidRuleError extends NosError {
   constructor(readonly tokens: string[], readonly index: number, readonly problem: string) {
-    super(`rule '${tokens.join(' ')}': ${index >= 0 ? `token ${index} ('${tokens[index] ?? ''}')` : 'length'}: ${problem}`);
-    this.name = 'InvalidRuleError';
+    super(`rule '${tokens.join(' ')}': ${index >= 0 ? `token ${index} ('${tokens[index] ?? ''}')` : 'length'}: ${problem}`, 2);
   }
 }
 

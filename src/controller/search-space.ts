@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { BASE_OPERAND_TOKENS, MAX_GROUPS, decodeTokens } from '../compiler';
 import { checkPpoSettings, type PpoSettings } from './ppo-settings';
+import { NosError } from '../errors';
 
 export interface SearchConstraints { distinctOperands: boolean; noFinalAdd: boolean; reusePrevious: boolean }
 
@@ -27,10 +28,9 @@ export interface SearchSpace {
 }
 
 /** A bad search space: names the file (or 'search space') and the JSON path of the problem (null: not about the JSON). */
-export class SearchSpaceError extends Error {
+export class SearchSpaceError extends NosError {
   constructor(readonly source: string, readonly jsonPath: string | null, readonly problem: string) {
-    super(`${source}: ${jsonPath === null ? '' : `${jsonPath || '(top level)'}: `}${problem}`);
-    this.name = 'SearchSpaceError';
+    super(`${source}: ${jsonPath === null ? '' : `${jsonPath || '(top level)'}: `}${problem}`, 2);
   }
 }
 

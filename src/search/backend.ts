@@ -1,5 +1,6 @@
 // The job contract between the search loop and whatever runs child trainings (local process pool, BullMQ on Redis).
 import type { EvalOutcome, ProtocolConfig } from '../runtime/child/protocol';
+import { NosError } from '../errors';
 
 /** The protocol of a fake job: a fast deterministic evaluator for tests and queue benchmarks (see fake-evaluator.ts). */
 export interface FakeProtocol { name: 'fake'; [k: string]: unknown }
@@ -62,12 +63,7 @@ export interface Backend {
  * The GPU cannot train (its engine does not start, or fails even a control rule): no job is at fault and none is
  * recorded; the search stops, to be resumed once it works (src/search/pool-gpu.ts).
  */
-export class GpuUnusableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'GpuUnusableError';
-  }
-}
+export class GpuUnusableError extends NosError {}
 
 /** Time and memory limits for one job run in a child process. */
 export interface RunLimits { timeoutMs: number; maxRssMb: number }

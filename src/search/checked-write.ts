@@ -1,6 +1,7 @@
 // Writes that complete or fail loudly: every byte written (short writes continued), fsync where asked, atomic replace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { NosError } from '../errors';
 
 const ERRNO_WORDS: Record<string, string> = {
   EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
@@ -25,14 +26,13 @@ export function describeFsError(e: unknown): string {
 }
 
 /** A write to a search folder that did not complete; `file` is where, `code` the errno code (ENOSPC, ...). */
-export class WriteError extends Error {
+export class WriteError extends NosError {
   readonly code: string | undefined;
   /** Why, in words (`no space left on device (ENOSPC)`). */
   readonly reason: string;
   constructor(readonly file: string, cause: unknown, verb = 'write') {
     const reason = describeFsError(cause);
     super(`could not ${verb} ${file}: ${reason}`);
-    this.name = 'WriteError';
     this.code = (cause as NodeJS.ErrnoException)?.code;
     this.reason = reason;
   }

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import type { Envelope } from './backend';
 import { appendLineDurably, WriteError } from './checked-write';
 import { ledgerRecordProblem } from './record-validation';
+import { NosError } from '../errors';
 
 /** The ledger's name inside a search folder. */
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -63,14 +64,13 @@ export function formatLedgerProblem(file: string, p: LedgerProblem): string {
 }
 
 /** A ledger with invalid complete lines: a search does not resume on it (nos report still shows the valid part). */
-export class LedgerDamagedError extends Error {
+export class LedgerDamagedError extends NosError {
   constructor(readonly file: string, readonly problems: LedgerProblem[]) {
     const shown = problems.slice(0, 5).map((p) => `  ${formatLedgerProblem(file, p)}`);
     if (problems.length > shown.length) shown.push(`  ... and ${problems.length - shown.length} more`);
     super(`${file}: ${problems.length === 1 ? 'a line is not a valid ledger record' : `${problems.length} lines are not valid ledger records`}:\n${shown.join('\n')}\n`
       + 'nos writes only whole, valid records, so the ledger was changed or damaged from outside. `nos report` shows the valid '
-      + 'records; to resume, restore or remove the lines named (a removed result is trained again)');
-    this.name = 'LedgerDamagedError';
+      + 'records; to resume, restore or remove the lines named (a removed result is trained again)', 2);
   }
 }
 

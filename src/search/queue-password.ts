@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import { errnoWords } from './checked-write';
 import { parseRedisUrl } from './queue-redis';
-import { InputError } from './search-inputs';
+import { InputError } from '../errors';
 
 /** The environment variable a password may come from (like redis-cli's REDISCLI_AUTH). */
 export const QUEUE_PASSWORD_ENV = 'NOS_REDIS_PASSWORD';

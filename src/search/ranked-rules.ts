@@ -2,7 +2,7 @@
 // more seeds where the search has one, else the leaderboard, read from the ledger as `nos report` reads it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from './search-inputs';
+import { InputError } from '../errors';
 
 export interface RankedRule {
   rule: string;

@@ -9,12 +9,9 @@ import { defaultInFlight, defaultLimits, STRATEGY_KINDS, validateConfig, type Se
 import type { ProtocolConfig } from '../runtime/child/protocol';
 import type { SearchSpace } from '../controller/strategy';
 import { makeDirs } from '../runtime/make-dirs';
+import { InputError } from '../errors';
 
 /** Bad input from the user (flag, file): the CLI exits with code 2. */
-export class InputError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) { super(message); this.name = 'InputError'; }
-}
 
 export interface SearchInputs {
   /** batchSize: default 5 (the paper's), 1 for evolution (steady state). inFlight: default defaultInFlight. */

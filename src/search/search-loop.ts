@@ -21,7 +21,7 @@ import { identifyWithCompiler, type IdentifyRule } from './rule-identity';
 import { RuleScreen } from './rule-screen';
 import { Promoter, screenedReward, stageProtocol, type Fidelity, type Stage } from './fidelity';
 import { defaultInFlight, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
-import { InputError } from './search-inputs';
+import { InputError } from '../errors';
 import { makeDirs } from '../runtime/make-dirs';
 
 export { LEDGER_FILE };

@@ -1,6 +1,7 @@
 // The optimizers a transfer run compares: the user's rules (nos defaults) and the usual baselines, as PyTorch has them.
 import { compileRule } from '../compiler';
 import type { OptimizerSpec } from './task';
+import { InputError } from '../errors';
 
 /**
  * The baselines, each the same update as torch.optim's default (checked against torch.optim step by step in
@@ -25,13 +26,7 @@ export const BASELINES: Record<string, OptimizerSpec & { torch: string }> = {
 export const DEFAULT_BASELINES = ['sgd', 'momentum', 'adam', 'rmsprop'];
 
 /** A bad rule or baseline name; the CLI exits 2. */
-export class OptimizerListError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'OptimizerListError';
-  }
-}
+export class OptimizerListError extends InputError {}
 
 /**
  * The rules (compiled now, so a bad one is refused before any training) followed by the baselines; a rule given

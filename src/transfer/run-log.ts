@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { RUN_STATUSES, type Phase, type RunOutcome } from './task';
 import { makeDirs } from '../runtime/make-dirs';
 import { appendLineDurably, describeFsError, WriteError, writeFileAtomic as writeCheckedAtomic } from '../search/checked-write';
+import { InputError } from '../errors';
 
 // The folder's leftovers from killed writers: the search's own cleaner, which also knows this log's older names.
 export { removeStaleTemporaries } from '../search/checked-write';
@@ -41,7 +42,7 @@ function isRecord(x: unknown): x is RunRecord {
 
 /** Bad input: the log cannot be read or is damaged (the CLI exits 2, before anything trains). */
 function logProblem(message: string): Error {
-  return Object.assign(new Error(message), { exitCode: 2 });
+  return new InputError(message);
 }
 
 /** The whole records of a log's bytes, and how many bytes they take (a torn last line is not counted). */

@@ -2,6 +2,7 @@
 // Loaded when asked for: the networks' tasks load onnxruntime (a 44 MB library), which `nos` does not load otherwise
 // until a child trains on the CPU.
 import type { TaskOptions, TransferTask } from './task';
+import { InputError } from '../errors';
 
 type TaskFactory = (options: TaskOptions) => TransferTask | Promise<TransferTask>;
 
@@ -16,6 +17,6 @@ export const TASK_NAMES = Object.keys(TASKS);
 /** Loads the task's data and builds its sessions; bad data throws DataError (the CLI exits 2). */
 export async function createTask(name: string, options: TaskOptions): Promise<TransferTask> {
   const make = Object.hasOwn(TASKS, name) ? TASKS[name]() : undefined;
-  if (!make) throw Object.assign(new Error(`unknown task '${name}': expected some of ${TASK_NAMES.join(', ')}`), { exitCode: 2 });
+  if (!make) throw new InputError(`unknown task '${name}': expected some of ${TASK_NAMES.join(', ')}`);
   return make(options);
 }

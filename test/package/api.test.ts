@@ -24,7 +24,7 @@ test("require('nos') gives the API with its types, and loads neither onnxruntime
     opt.step([w], [new Float32Array([1, -1])]);
     process.stdout.write(JSON.stringify({ keys: Object.keys(nos).sort(), before, w: [...w], canonical: nos.compileRule('powersign').canonical }));`;
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root }).toString());
-  for (const name of ['createOptimizer', 'compileRule', 'evaluateRule', 'runSearch', 'loadProtocol', 'NAMED_RULES', 'renderRule', 'interpretStep', 'exportRule']) {
+  for (const name of ['createOptimizer', 'compileRule', 'evaluateRule', 'runSearch', 'loadProtocol', 'NAMED_RULES', 'renderRule', 'interpretStep', 'exportRule', 'NosError', 'InputError', 'NosSyntaxError']) {
     assert.ok(out.keys.includes(name), `nos exports ${name}`);
   }
   assert.equal(out.before, 0, 'onnxruntime, child training and the search load on first use');

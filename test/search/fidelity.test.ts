@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkProtocol, PROTOCOLS } from '../../src/runtime/child/protocol';
-import { buildSearchConfig, InputError } from '../../src/search/search-inputs';
+import { InputError } from '../../src/errors';
+import { buildSearchConfig } from '../../src/search/search-inputs';
 import { DEFAULT_FIDELITY, outcomeLabel, Promoter, PROMOTE_FRACTION, PROMOTE_WARMUP, screenedReward, stageProtocol } from '../../src/search/fidelity';
 
 test('stage protocols: full as is; halving inside the sweep; the funnel screens on the MLP (paper) or with the sweep alone (quick)', () => {

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadTrainingData } from '../../src/runtime/child/data';
-import { buildSearchConfig, checkResumeInputs, describeSearchData, InputError } from '../../src/search/search-inputs';
+import { InputError } from '../../src/errors';
+import { buildSearchConfig, checkResumeInputs, describeSearchData } from '../../src/search/search-inputs';
 import { npyBytes } from '../support/npy-write';
 import { writeBandsIdx } from '../support/bands-idx';
 

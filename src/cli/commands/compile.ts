@@ -8,19 +8,12 @@ import { topoOrder, type Node } from '../../compiler/ir';
 import { renderRule } from '../../compiler/render';
 import { exportRule } from '../../export';
 import { KERNEL_ABI_VERSION } from '../../compiler/kernel-abi';
+import { InputError } from '../../errors';
 
 export const EMIT_KINDS = ['cuda', 'cpu', 'js', 'ir', 'tokens', 'latex', 'json', 'pytorch', 'tfjs'] as const;
 export type EmitKind = (typeof EMIT_KINDS)[number];
 
 /** Bad input that is no syntax error (a rule with no token form for --emit tokens, an empty standard input): exit 2. */
-export class CompileInputError extends Error {
-  readonly exitCode = 2;
-  constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
-
 function parseEmit(text: string): EmitKind {
   if (!(EMIT_KINDS as readonly string[]).includes(text)) {
     throw new InvalidArgumentError(`expected one of ${EMIT_KINDS.join(', ')}, got ${JSON.stringify(text)}`);
@@ -71,7 +64,7 @@ export function compileOutput(rule: string, emit: EmitKind): string {
       try {
         return printTokens(encodeTokens(info.root));
       } catch (e) {
-        throw new CompileInputError(`${(e as Error).message} (rule: ${info.canonical})`);
+        throw new InputError(`${(e as Error).message} (rule: ${info.canonical})`);
       }
     case 'json':
       return JSON.stringify({
@@ -98,9 +91,9 @@ function ruleFromStdin(): string {
   try {
     text = fs.readFileSync(0, 'utf8');
   } catch (e) {
-    throw new CompileInputError(`cannot read the rule from standard input (${(e as Error).message})`);
+    throw new InputError(`cannot read the rule from standard input (${(e as Error).message})`);
   }
-  if (text.trim() === '') throw new CompileInputError('standard input holds no rule (the rule argument - reads it from there)');
+  if (text.trim() === '') throw new InputError('standard input holds no rule (the rule argument - reads it from there)');
   return text.replace(/\s+$/, '');
 }
 

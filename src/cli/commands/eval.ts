@@ -9,6 +9,7 @@ import { defaultLimits } from '../../search/search-config';
 import { evaluateOnGpuWorker } from '../../search/gpu-eval';
 import { epochsToTrain, evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
 import { checkEngineTakes } from '../../runtime/engine/engine-evaluator';
+import { asInputError } from '../../errors';
 
 /** Where the command writes (tests swap these for buffers). */
 export const evalOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
@@ -17,12 +18,6 @@ export const evalOutput: { stdout: { write(s: string): unknown }; stderr: { writ
 };
 
 interface EvalFlags { protocol: string; data?: string; threads?: number; seed: number; device: 'cpu' | 'cuda'; timeout?: number; json?: boolean; progress: boolean }
-
-/** Marks an error as bad input (exit code 2), keeping its message. */
-function badInput(e: unknown): Error {
-  const err = e instanceof Error ? e : new Error(String(e));
-  return Object.assign(err, { exitCode: 2 });
-}
 
 function formatLr(lr: number): string {
   return lr.toExponential(0).replace('e+', 'e');
@@ -116,7 +111,7 @@ async function evalOnGpu(rule: string, protocol: ProtocolConfig, flags: EvalFlag
     });
   } catch (e) {
     if (!(e instanceof GpuUnusableError)) throw e;
-    throw Object.assign(new Error(`--device cuda: ${e.message.replace(/^gpu pool: /, '')}`), { exitCode: 1 });
+    throw new GpuUnusableError(`--device cuda: ${e.message.replace(/^gpu pool: /, '')}`);
   } finally {
     if (flags.progress) progress.finish();
   }
@@ -159,9 +154,9 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object instead of the table')
     .option('--no-progress', 'no progress on stderr')
     .action(async (rule: string, flags: EvalFlags) => {
-      if (flags.device !== 'cpu' && flags.device !== 'cuda') throw badInput(new Error(`--device must be cpu or cuda, got '${flags.device}'`));
+      if (flags.device !== 'cpu' && flags.device !== 'cuda') throw asInputError(new Error(`--device must be cpu or cuda, got '${flags.device}'`));
       if (flags.timeout !== undefined && flags.device !== 'cuda') {
-        throw badInput(new Error('--timeout applies to --device cuda only (on the CPU a run stops at the protocol\'s maxSeconds)'));
+        throw asInputError(new Error('--timeout applies to --device cuda only (on the CPU a run stops at the protocol\'s maxSeconds)'));
       }
       let protocol: ProtocolConfig;
       let data: PreparedData;
@@ -173,7 +168,7 @@ export function register(program: Command): void {
         data = loadProtocolData(protocol, flags.data);
         if (flags.device === 'cuda') checkEngineTakes(protocol, data);
       } catch (e) {
-        throw badInput(e);
+        throw asInputError(e);
       }
       if (flags.device === 'cuda') {
         // No GPU (or no driver) is one clear line before any training, not an empty table with status error.
@@ -181,7 +176,7 @@ export function register(program: Command): void {
           createOptimizer(rule, { device: 'cuda', totalSteps: 1 }).dispose();
         } catch (e) {
           const first = ((e as Error).message ?? String(e)).split('\n')[0].replace(/\s*Tried:$/, '');
-          throw Object.assign(new Error(`--device cuda: ${first}`), { exitCode: 1 });
+          throw new GpuUnusableError(`--device cuda: ${first}`);
         }
       }
       const tty = Boolean(evalOutput.stderr.isTTY);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { EXPORT_TARGETS, classNameProblem, exportRule, type ExportTarget } from '../../export';
 import { compileRule } from '../../compiler/analyze';
-import { InputError } from '../../search/search-inputs';
+import { InputError } from '../../errors';
 import { searchRanking } from '../../search/ranked-rules';
 import { integer, nonBlank } from '../flags';
 

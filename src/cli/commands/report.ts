@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { integer } from '../flags';
 import { describeFsError, WriteError } from '../../search/checked-write';
 import { buildReport, formatLeaderboard, leaderboardJson, writeReportFiles } from '../../search/report';
-import { InputError } from '../../search/search-inputs';
+import { InputError } from '../../errors';
 
 export function register(program: Command): void {
   program.command('report')

@@ -15,7 +15,8 @@ import { boundedNumber, integer, nonBlank } from '../flags';
 import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { failureWord } from '../../transfer/task';
 import { makeDirs } from '../../runtime/make-dirs';
-import { describeFsError } from '../../search/checked-write';
+import { describeFsError, WriteError } from '../../search/checked-write';
+import { asInputError } from '../../errors';
 import { searchRanking } from '../../search/ranked-rules';
 
 /** How many of a search's best rules --from takes by default. */
@@ -47,12 +48,6 @@ function learningRates(text: string): number[] {
     throw new InvalidArgumentError(`--lrs takes comma-separated learning rates > 0 (e.g. 1e-3,1e-2), got ${JSON.stringify(text)}`);
   }
   return [...new Set(lrs)].sort((a, b) => a - b);
-}
-
-/** Marks an error as bad input (exit code 2), keeping its message. */
-function badInput(e: unknown): Error {
-  const err = e instanceof Error ? e : new Error(String(e));
-  return Object.assign(err, { exitCode: 2 });
 }
 
 function timestamp(): string {
@@ -128,7 +123,7 @@ function rulesFromSearch(dir: string, top: number): string[] {
   try {
     ranking = searchRanking(dir);
   } catch (e) {
-    throw badInput(e);
+    throw asInputError(e);
   }
   const taken = ranking.rules.slice(0, top);
   const err = transferOutput.stderr;
@@ -139,14 +134,14 @@ function rulesFromSearch(dir: string, top: number): string[] {
 }
 
 async function transferAction(given: string[], flags: TransferFlags): Promise<void> {
-  if (flags.out !== undefined && flags.out.trim() === '') throw badInput(new Error(`--out must name a folder, got ${JSON.stringify(flags.out)}`));
-  if (flags.top !== undefined && flags.from === undefined) throw badInput(new Error('--top picks rules of a search\'s ranking: give --from SEARCH_DIR too'));
+  if (flags.out !== undefined && flags.out.trim() === '') throw asInputError(new Error(`--out must name a folder, got ${JSON.stringify(flags.out)}`));
+  if (flags.top !== undefined && flags.from === undefined) throw asInputError(new Error('--top picks rules of a search\'s ranking: give --from SEARCH_DIR too'));
   const rules = flags.from === undefined ? given : [...given, ...rulesFromSearch(flags.from, flags.top ?? DEFAULT_TOP)];
   const unknown = flags.tasks.filter((t) => !TASK_NAMES.includes(t));
-  if (unknown.length || flags.tasks.length === 0) throw badInput(new Error(`--tasks: unknown task '${unknown[0] ?? ''}': expected some of ${TASK_NAMES.join(', ')}`));
+  if (unknown.length || flags.tasks.length === 0) throw asInputError(new Error(`--tasks: unknown task '${unknown[0] ?? ''}': expected some of ${TASK_NAMES.join(', ')}`));
   const optimizers = resolveOptimizers(rules, flags.baselines); // a bad rule or baseline: exit 2, before any data loads
   const out = path.resolve(flags.out ?? path.join('runs', `transfer-${timestamp()}`));
-  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw badInput(new Error(`--out ${out} is a file, not a folder`));
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw asInputError(new Error(`--out ${out} is a file, not a folder`));
   const continuing = fs.existsSync(path.join(out, RUNS_FILE));
 
   const tasks: TransferTask[] = [];
@@ -155,14 +150,14 @@ async function transferAction(given: string[], flags: TransferFlags): Promise<vo
       try {
         tasks.push(await createTask(name, { quick: !!flags.quick, dataPath: flags.data, textPath: flags.text, threads: flags.threads, lrs: flags.lrs }));
       } catch (e) {
-        throw badInput(e); // missing or malformed data or text names the file
+        throw asInputError(e); // missing or malformed data or text names the file
       }
     }
     // A folder that cannot be made (under /proc, under a file, read-only) is bad input named by its flag, before any run.
     try {
       makeDirs(out);
     } catch (e) {
-      throw badInput(new Error(`--out ${out}: cannot create the folder: ${describeFsError(e)}`));
+      throw asInputError(new Error(`--out ${out}: cannot create the folder: ${describeFsError(e)}`));
     }
     const err = transferOutput.stderr;
     err.write(`${continuing ? 'continuing' : 'starting'} ${out}: ${optimizers.length} optimizers (${optimizers.map((o) => o.label).join(', ')}) on ${tasks.map((t) => t.name).join(', ')}, seeds 0..${flags.seeds - 1}${flags.quick ? ', quick sizes' : ''}${flags.timeout !== undefined ? `, at most ${flags.timeout} s per run` : ''}\n`);
@@ -193,10 +188,8 @@ async function transferAction(given: string[], flags: TransferFlags): Promise<vo
       });
     } catch (e) {
       // A write that failed (a full disk, a file made read-only or replaced): the runs finished before it are kept.
-      if ((e as Error)?.name === 'WriteError') {
-        const error = e as Error & { exitCode?: number };
-        error.message = `${error.message}\nevery run finished before it is in ${path.join(out, RUNS_FILE)}; once that is fixed, continue with: ${commandLine(rules, flags, out)}`;
-        error.exitCode = 1;
+      if (e instanceof WriteError) {
+        e.message = `${e.message}\nevery run finished before it is in ${path.join(out, RUNS_FILE)}; once that is fixed, continue with: ${commandLine(rules, flags, out)}`;
       }
       throw e;
     } finally {

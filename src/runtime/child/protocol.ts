@@ -9,6 +9,7 @@ import { SeededRandom } from './random';
 import { halvingSweep, HALVING_ETA, HALVING_RUNGS } from './sweep-halving';
 import { trainEpochs, type TrainResult } from './train-loop';
 import type { ChildTrainer } from './trainer';
+import { NosError } from '../../errors';
 
 /** Bumped whenever a change could alter a reward for the same rule, protocol and seed. */
 export const PROTOCOL_VERSION = 1;
@@ -94,10 +95,9 @@ const RUN_FIELDS: ReadonlyArray<Exclude<keyof ProtocolConfig, 'sweep'>> = [
 const validateRunProtocol = new Ajv({ allErrors: true }).compile({ ...PROTOCOL_SCHEMA, required: RUN_FIELDS, not: { required: ['extends'] } });
 
 /** A bad protocol name or file; the message says which and why. */
-export class ProtocolError extends Error {
+export class ProtocolError extends NosError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ProtocolError';
+    super(message, 2);
   }
 }
 
