@@ -9,7 +9,7 @@ import { defaultLimits } from '../../search/search-config';
 import { evaluateOnGpuWorker } from '../../search/gpu-eval';
 import { epochsToTrain, evaluateRule, loadProtocol, loadProtocolData, MAX_PROTOCOL_THREADS, PROTOCOL_VERSION, type EvalOutcome, type EvalProgress, type ProtocolConfig } from '../../runtime/child/protocol';
 import { checkEngineTakes } from '../../runtime/engine/engine-evaluator';
-import { asInputError } from '../../errors';
+import { asInputError, InputError } from '../../errors';
 
 /** Where the command writes (tests swap these for buffers). */
 export const evalOutput: { stdout: { write(s: string): unknown }; stderr: { write(s: string): unknown; isTTY?: boolean } } = {
@@ -154,9 +154,9 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object instead of the table')
     .option('--no-progress', 'no progress on stderr')
     .action(async (rule: string, flags: EvalFlags) => {
-      if (flags.device !== 'cpu' && flags.device !== 'cuda') throw asInputError(new Error(`--device must be cpu or cuda, got '${flags.device}'`));
+      if (flags.device !== 'cpu' && flags.device !== 'cuda') throw new InputError(`--device must be cpu or cuda, got '${flags.device}'`);
       if (flags.timeout !== undefined && flags.device !== 'cuda') {
-        throw asInputError(new Error('--timeout applies to --device cuda only (on the CPU a run stops at the protocol\'s maxSeconds)'));
+        throw new InputError('--timeout applies to --device cuda only (on the CPU a run stops at the protocol\'s maxSeconds)');
       }
       let protocol: ProtocolConfig;
       let data: PreparedData;

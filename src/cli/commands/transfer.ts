@@ -16,7 +16,7 @@ import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { failureWord } from '../../transfer/task';
 import { makeDirs } from '../../runtime/make-dirs';
 import { describeFsError, WriteError } from '../../search/checked-write';
-import { asInputError } from '../../errors';
+import { asInputError, InputError } from '../../errors';
 import { searchRanking } from '../../search/ranked-rules';
 
 /** How many of a search's best rules --from takes by default. */
@@ -134,14 +134,14 @@ function rulesFromSearch(dir: string, top: number): string[] {
 }
 
 async function transferAction(given: string[], flags: TransferFlags): Promise<void> {
-  if (flags.out !== undefined && flags.out.trim() === '') throw asInputError(new Error(`--out must name a folder, got ${JSON.stringify(flags.out)}`));
-  if (flags.top !== undefined && flags.from === undefined) throw asInputError(new Error('--top picks rules of a search\'s ranking: give --from SEARCH_DIR too'));
+  if (flags.out !== undefined && flags.out.trim() === '') throw new InputError(`--out must name a folder, got ${JSON.stringify(flags.out)}`);
+  if (flags.top !== undefined && flags.from === undefined) throw new InputError('--top picks rules of a search\'s ranking: give --from SEARCH_DIR too');
   const rules = flags.from === undefined ? given : [...given, ...rulesFromSearch(flags.from, flags.top ?? DEFAULT_TOP)];
   const unknown = flags.tasks.filter((t) => !TASK_NAMES.includes(t));
-  if (unknown.length || flags.tasks.length === 0) throw asInputError(new Error(`--tasks: unknown task '${unknown[0] ?? ''}': expected some of ${TASK_NAMES.join(', ')}`));
+  if (unknown.length || flags.tasks.length === 0) throw new InputError(`--tasks: unknown task '${unknown[0] ?? ''}': expected some of ${TASK_NAMES.join(', ')}`);
   const optimizers = resolveOptimizers(rules, flags.baselines); // a bad rule or baseline: exit 2, before any data loads
   const out = path.resolve(flags.out ?? path.join('runs', `transfer-${timestamp()}`));
-  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw asInputError(new Error(`--out ${out} is a file, not a folder`));
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InputError(`--out ${out} is a file, not a folder`);
   const continuing = fs.existsSync(path.join(out, RUNS_FILE));
 
   const tasks: TransferTask[] = [];
@@ -157,7 +157,7 @@ async function transferAction(given: string[], flags: TransferFlags): Promise<vo
     try {
       makeDirs(out);
     } catch (e) {
-      throw asInputError(new Error(`--out ${out}: cannot create the folder: ${describeFsError(e)}`));
+      throw new InputError(`--out ${out}: cannot create the folder: ${describeFsError(e)}`);
     }
     const err = transferOutput.stderr;
     err.write(`${continuing ? 'continuing' : 'starting'} ${out}: ${optimizers.length} optimizers (${optimizers.map((o) => o.label).join(', ')}) on ${tasks.map((t) => t.name).join(', ')}, seeds 0..${flags.seeds - 1}${flags.quick ? ', quick sizes' : ''}${flags.timeout !== undefined ? `, at most ${flags.timeout} s per run` : ''}\n`);
