@@ -1,7 +1,8 @@
 # PyTorch reference of the evaluation protocol (src/runtime/child/protocol.ts): same data split, normalization,
 # network, initialization scheme, sweep and divergence rule.  Usage: child_protocol_torch.py PROTOCOL_JSON RULE [SEED]
 # where RULE is adam, sgd, powersign, or export:FILE:CLASS (an optimizer written by nos export --to pytorch).
-# Prints one JSON object.
+# The protocol's "data" is an IDX folder (Fashion-MNIST by default) or an .npz of grayscale x_train (N, H, W) in bytes
+# and y_train class indices: images of any size, which MaxPool2d(2) floors as nos does.  Prints one JSON object.
 import gzip
 import json
 import math
@@ -32,9 +33,22 @@ def find(folder, name):
     raise SystemExit(f"{folder}: no {name}(.gz)")
 
 
+def read_npz(path):
+    import numpy as np
+    with np.load(path) as archive:
+        images, labels = archive["x_train"], archive["y_train"]
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise SystemExit(f"{path}: x_train must be grayscale bytes (N, H, W), got {images.dtype} {images.shape}")
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
 def load(folder, train_n, val_n):
-    images = read_idx(find(folder, "train-images-idx3-ubyte")).float().div(255).unsqueeze(1)
-    labels = read_idx(find(folder, "train-labels-idx1-ubyte")).long()
+    if folder.endswith(".npz"):
+        images, labels = read_npz(folder)
+    else:
+        images = read_idx(find(folder, "train-images-idx3-ubyte"))
+        labels = read_idx(find(folder, "train-labels-idx1-ubyte")).long()
+    images = images.float().div(255).unsqueeze(1)
     train_x, train_y = images[:train_n], labels[:train_n]
     val_x, val_y = images[-val_n:], labels[-val_n:]
     mean, std = train_x.mean().item(), train_x.std(unbiased=False).item()
@@ -42,13 +56,13 @@ def load(folder, train_n, val_n):
 
 
 class ConvNet(nn.Module):
-    def __init__(self, filters=32):
+    def __init__(self, height, width, filters=32):
         super().__init__()
         self.conv1 = nn.Conv2d(1, filters, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(filters)
         self.conv2 = nn.Conv2d(filters, filters, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(filters)
-        self.fc = nn.Linear(filters * 7 * 7, 10)
+        self.fc = nn.Linear(filters * (height // 2 // 2) * (width // 2 // 2), 10)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
@@ -57,9 +71,9 @@ class ConvNet(nn.Module):
 
 
 class Mlp(nn.Module):
-    def __init__(self, hidden=100):
+    def __init__(self, height, width, hidden=100):
         super().__init__()
-        self.fc1 = nn.Linear(784, hidden)
+        self.fc1 = nn.Linear(height * width, hidden)
         self.fc2 = nn.Linear(hidden, 10)
 
     def forward(self, x):
@@ -108,7 +122,8 @@ def make_optimizer(rule, params, lr):
 
 def train(protocol, rule, lr, epochs, data, seed):
     torch.manual_seed(seed)
-    model = ConvNet() if protocol["model"] == "convnet" else Mlp()
+    height, width = data[0].shape[2:]
+    model = ConvNet(height, width) if protocol["model"] == "convnet" else Mlp(height, width)
     opt = make_optimizer(rule, model.parameters(), lr)
     train_x, train_y, _, _ = data
     batch = protocol["batchSize"]
