@@ -507,7 +507,7 @@ void Engine::Backward(int kids) {
     return;
   }
   const int f = shape_.filters, h = shape_.height, w = shape_.width;
-  const long long z1_slot = ConvSlot(0), z2_slot = ConvSlot(1), a2_slot = ConvSlot(2);
+  const long long z2_slot = ConvSlot(1), a2_slot = ConvSlot(2);
   const long long flat = a2_slot / b;
   Gemm(kids, cls, static_cast<int>(flat), b, dlogits_, l_slot, 1, cls, a2_, a2_slot, 1, flat, F(grads_, off[6]), p, flat,
        0, 0, 0, 0, 0);
