@@ -3,7 +3,7 @@
 // with the rule's own JS kernel. About 10 ms a rule against about 2 CPU seconds for the quick protocol, so thousands
 // of controller samples take minutes. Its rewards are not the quick protocol's: it ranks settings, it is no result.
 import { createOptimizer } from '../../src/runtime/optimizer';
-import { loadTrainingData, prepareSplits } from '../../src/runtime/child/data';
+import { loadTrainingData, prepareSplits, type Labels } from '../../src/runtime/child/data';
 import { SeededRandom } from '../../src/runtime/child/random';
 
 const SIDE = 7;
@@ -12,7 +12,7 @@ const CLASSES = 10;
 const LRS = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 const BATCH = 50;
 
-export interface ProxyData { train: { x: Float32Array; y: Uint8Array; count: number }; validation: { x: Float32Array; y: Uint8Array; count: number } }
+export interface ProxyData { train: { x: Float32Array; y: Labels; count: number }; validation: { x: Float32Array; y: Labels; count: number } }
 
 /** 2,000 training and 1,000 held-out examples, each image averaged over 4x4 blocks to 7x7. */
 export function loadProxyData(dataPath?: string): ProxyData {
@@ -32,7 +32,7 @@ export function loadProxyData(dataPath?: string): ProxyData {
 }
 
 /** Mean cross-entropy and accuracy of weights w (FEATURES x CLASSES) and bias b on a split; fills grads when given. */
-function lossAndGrad(w: Float32Array, b: Float32Array, x: Float32Array, y: Uint8Array, rows: ArrayLike<number>, gw?: Float32Array, gb?: Float32Array): { loss: number; accuracy: number } {
+function lossAndGrad(w: Float32Array, b: Float32Array, x: Float32Array, y: Labels, rows: ArrayLike<number>, gw?: Float32Array, gb?: Float32Array): { loss: number; accuracy: number } {
   gw?.fill(0);
   gb?.fill(0);
   const logits = new Float64Array(CLASSES);

@@ -37,7 +37,7 @@ int IntIn(const Napi::Env& env, const Napi::Value& value, const std::string& wha
   const double x = RequireNumber(env, value, what.c_str());
   if (!(x >= low && x <= high && std::floor(x) == x)) {
     throw Napi::RangeError::New(env, what + " must be an integer in [" + std::to_string(static_cast<long long>(low)) + ", " +
-                                         std::to_string(static_cast<long long>(high)) + "]");
+                                         std::to_string(static_cast<long long>(high)) + "], received " + value.ToString().Utf8Value());
   }
   return static_cast<int>(x);
 }

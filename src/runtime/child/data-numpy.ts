@@ -4,14 +4,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { unzipSync } from 'fflate';
-import type { RawDataset } from './data';
+import type { Labels, RawDataset } from './data';
 import { DataError } from './data-error';
 import { elementReader, parseNpy, shapeText, type NpyArray } from './npy';
 
 export type NumpySplit = 'train' | 'test';
 const KEYS = { train: ['x_train', 'y_train'], test: ['x_test', 'y_test'] } as const;
-/** Labels are stored in bytes: 256 classes at most. */
-const MAX_CLASSES = 256;
+/** Labels are stored in 16 bits at most (data.ts Labels). */
+const MAX_CLASSES = 65536;
 
 /** The folder holds x_train.npy (the test: x_test.npy). */
 export function hasNumpyFolder(dir: string, split: NumpySplit = 'train'): boolean {
@@ -113,10 +113,10 @@ function readImages(x: NpyArray, l: Layout): { images: Uint8Array | Float32Array
 }
 
 /**
- * Class indices (N,) or (N, 1), or one-hot rows (N, K), as one byte per image; the classes are K, or the largest
- * index plus one, unless given (a test set's are its training set's).
+ * Class indices (N,) or (N, 1), or one-hot rows (N, K); the classes are K, or the largest index plus one, unless given
+ * (a test set's are its training set's).  Stored as bytes up to 256 classes, in 16 bits above.
  */
-function readLabels(y: NpyArray, count: number, classes?: number): { labels: Uint8Array; classes: number } {
+function readLabels(y: NpyArray, count: number, classes?: number): { labels: Labels; classes: number } {
   const s = y.shape;
   const oneHot = s.length === 2 && s[1] > 1;
   if (!(s.length === 1 || (s.length === 2 && (s[1] === 1 || oneHot)))) {
@@ -124,13 +124,13 @@ function readLabels(y: NpyArray, count: number, classes?: number): { labels: Uin
   }
   if (s[0] !== count) throw new DataError(y.where, `has ${s[0]} labels but the images are ${count}`);
   const read = elementReader(y);
-  const labels = new Uint8Array(count);
+  const labels = new Uint16Array(count);
   if (oneHot) {
     if (s[1] > MAX_CLASSES || (classes !== undefined && s[1] !== classes)) {
       throw new DataError(y.where, `one-hot labels of ${s[1]} classes; ${classes === undefined ? `nos takes at most ${MAX_CLASSES}` : `the training labels have ${classes}`}`);
     }
     for (let i = 0; i < count; i++) labels[i] = oneHotClass(y, read, i, s[1]);
-    return { labels, classes: s[1] };
+    return { labels: compactLabels(labels, s[1]), classes: s[1] };
   }
   const limit = classes ?? MAX_CLASSES;
   let largest = 0;
@@ -142,7 +142,12 @@ function readLabels(y: NpyArray, count: number, classes?: number): { labels: Uin
     labels[i] = v;
     largest = Math.max(largest, v);
   }
-  return { labels, classes: classes ?? largest + 1 };
+  return { labels: compactLabels(labels, classes ?? largest + 1), classes: classes ?? largest + 1 };
+}
+
+/** Bytes when the classes fit them (as the IDX and CIFAR loaders give, so a dataset's fingerprint is the same). */
+function compactLabels(labels: Uint16Array, classes: number): Labels {
+  return classes <= 256 ? Uint8Array.from(labels) : labels;
 }
 
 function oneHotClass(y: NpyArray, read: (i: number) => number, row: number, k: number): number {

@@ -10,6 +10,12 @@ import { hasNumpyFolder, loadNpz, loadNumpyFolder } from './data-numpy';
 export const DEFAULT_DATA_PATH = '/usr/share/datasets/fashion-mnist';
 export { DataError };
 
+/**
+ * Class indices, one per image: bytes up to 256 classes (IDX and CIFAR files, and most NumPy data), 16 bits above
+ * (NumPy labels of more classes: downsampled ImageNet's 1000, Omniglot's 1623).
+ */
+export type Labels = Uint8Array | Uint16Array;
+
 /** Images in NCHW order (bytes, or floats from NumPy), with their labels. */
 export interface RawDataset {
   format: 'idx' | 'cifar10' | 'cifar100' | 'npy' | 'npz';
@@ -18,7 +24,7 @@ export interface RawDataset {
   images: Uint8Array | Float32Array;
   /** What a pixel is divided by to scale it to [0, 1]: 255 for bytes, 1 for float images (taken as they are). */
   pixelScale: number;
-  labels: Uint8Array;
+  labels: Labels;
   count: number;
   channels: number;
   height: number;
@@ -30,7 +36,7 @@ export interface RawDataset {
 /** Normalized float images, ready to batch. */
 export interface Split {
   images: Float32Array;
-  labels: Uint8Array;
+  labels: Labels;
   count: number;
 }
 
@@ -65,7 +71,7 @@ export function parseIdx(file: string, bytes: Buffer, expectedDims: number): { d
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expected) };
 }
 
-function checkLabels(file: string, labels: Uint8Array, classes: number, whose = ''): void {
+function checkLabels(file: string, labels: Labels, classes: number, whose = ''): void {
   for (let i = 0; i < labels.length; i++) {
     if (labels[i] >= classes) throw new DataError(file, `label ${labels[i]} at index ${i} is out of range 0..${classes - 1}${whose}`);
   }

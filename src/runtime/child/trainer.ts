@@ -4,7 +4,7 @@ import { GraphBuilder, type Value } from './graph';
 import { BN_MOMENTUM, initializeParams, type ModelSpec } from './models';
 import * as ops from './ops';
 import { SeededRandom } from './random';
-import type { Split } from './data';
+import type { Labels, Split } from './data';
 
 export interface TrainerOptions {
   batchSize: number;
@@ -65,7 +65,7 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
 }
 
 /** Mean cross-entropy and accuracy of logits [n, k] against labels, computed on the host. */
-export function scoreLogits(logits: Float32Array, labels: Uint8Array, n: number, k: number): { correct: number; lossSum: number } {
+export function scoreLogits(logits: Float32Array, labels: Labels, n: number, k: number): { correct: number; lossSum: number } {
   let correct = 0;
   let lossSum = 0;
   for (let i = 0; i < n; i++) {

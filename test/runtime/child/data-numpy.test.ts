@@ -9,6 +9,7 @@ import { zipSync } from 'fflate';
 import { DataError, loadTestData, loadTrainingData, prepareSplits } from '../../../src/runtime/child/data';
 import { evaluateRule, loadProtocol, loadProtocolData } from '../../../src/runtime/child/protocol';
 import { idxBytes as idx } from '../../support/bands-idx';
+import { manyClasses } from '../../support/many-classes';
 import { npyBytes } from '../../support/npy-write';
 import { runTorchScript } from '../../support/torch';
 
@@ -145,6 +146,29 @@ test('feature rows (N, D): D channels of 1x1, each feature standardized on its o
     (e: Error) => e instanceof DataError && /images of 3x1x1 .* do not fit protocol 'rows-paper'.*use a protocol with the mlp/.test(e.message));
 });
 
+test('more than 256 classes (downsampled ImageNet has 1000): 16-bit labels, by index or one-hot; 256 or fewer stay bytes', async () => {
+  // 320 classes, 3 training and 1 held-out example each.
+  const { classes, count, images, labels } = manyClasses(320, 4);
+  const oneHot = labels.slice(0, 8).flatMap((k) => Array.from({ length: classes }, (_, j) => (j === k ? 1 : 0)));
+  const dir = tmpDir();
+  writeWithNumpy(dir, [
+    { name: 'many.npz', arrays: { x_train: { values: images, dtype: 'uint8', shape: [count, 20, 16] }, y_train: { values: labels, dtype: 'int64', shape: [count] } } },
+    { name: 'one-hot.npz', arrays: { x_train: { values: images.slice(0, 8 * 320), dtype: 'uint8', shape: [8, 20, 16] }, y_train: { values: oneHot, dtype: 'uint8', shape: [8, classes] } } },
+    { name: 'few.npz', arrays: { x_train: { values: images.slice(0, 8 * 320), dtype: 'uint8', shape: [8, 20, 16] }, y_train: { values: labels.slice(0, 8).map((k) => k % 256), dtype: 'int64', shape: [8] } } },
+  ]);
+  const many = loadTrainingData(path.join(dir, 'many.npz'));
+  assert.ok(many.labels instanceof Uint16Array);
+  assert.deepEqual([Array.from(many.labels), many.classes], [labels, classes]);
+  const hot = loadTrainingData(path.join(dir, 'one-hot.npz'));
+  assert.deepEqual([hot.labels instanceof Uint16Array, Array.from(hot.labels), hot.classes], [true, labels.slice(0, 8), classes]);
+  assert.ok(loadTrainingData(path.join(dir, 'few.npz')).labels instanceof Uint8Array, 'bytes, as IDX and CIFAR give (the same fingerprint)');
+  // The quick protocol's MLP learns them (chance: 1 in 320).
+  const protocol = { ...loadProtocol('quick'), name: 'many', trainExamples: 3 * classes, validationExamples: classes, batchSize: 32, lrs: [1e-2], finalEpochs: 8 };
+  const outcome = await evaluateRule('adam', protocol, { path: path.join(dir, 'many.npz') });
+  assert.equal(outcome.status, 'ok', outcome.error);
+  assert.ok(outcome.reward > 0.5, `reward ${outcome.reward}`);
+});
+
 test('the test split: x_test and y_test of the .npz or the folder, with the training labels\' classes; checked against them', () => {
   const dir = tmpDir();
   const x = (count: number, h = 5) => ({ values: pixels(count, 1, h, 6), dtype: 'uint8', shape: [count, h, 6] });
@@ -197,7 +221,7 @@ test('malformed arrays: shapes, pixels, labels, each error names the file and th
   dir = numpyFolder(images([N, 5, 6]), npyBytes('<i8', [N - 1], LABELS.slice(1)));
   expectDataError(() => loadTrainingData(dir), y(dir), /has 29 labels but the images are 30/);
   dir = numpyFolder(images([N, 5, 6]), npyBytes('<i8', [N], LABELS.map((l, i) => (i === 4 ? -1 : l))));
-  expectDataError(() => loadTrainingData(dir), y(dir), /label -1 at index 4 is not a class index 0\.\.255/);
+  expectDataError(() => loadTrainingData(dir), y(dir), /label -1 at index 4 is not a class index 0\.\.65535/);
   dir = numpyFolder(images([N, 5, 6]), npyBytes('<f8', [N], LABELS.map((l, i) => (i === 2 ? 1.5 : l))));
   expectDataError(() => loadTrainingData(dir), y(dir), /label 1\.5 at index 2/);
   dir = numpyFolder(images([N, 5, 6]), npyBytes('<i8', [N], new Array(N).fill(0)));

@@ -3,11 +3,15 @@
 // reports them, results streamed as rules finish, and close() while a round runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { evaluateRule, PROTOCOLS, type EvalOutcome, type ProtocolConfig } from '../../../src/runtime/child/protocol';
 import { DataError, DEFAULT_DATA_PATH, fingerprintData } from '../../../src/runtime/child/data';
 import { protocolModel } from '../../../src/runtime/child/protocol-data';
 import { engineShape } from '../../../src/runtime/engine/child-engine';
 import { EngineEvaluator, loadEngineData, type EngineResult } from '../../../src/runtime/engine/engine-evaluator';
+import { manyClasses, writeManyClassesNpy } from '../../support/many-classes';
 
 async function drain(evaluator: EngineEvaluator, count: number): Promise<EngineResult[]> {
   const out: EngineResult[] = [];
@@ -30,8 +34,8 @@ function assertSameProtocolResult(mine: EvalOutcome, ref: EvalOutcome, where: st
   });
 }
 
-async function compareRewards(protocol: ProtocolConfig, rules: string[]): Promise<void> {
-  const evaluator = EngineEvaluator.create({ device: 'host', protocol, capacity: rules.length * protocol.lrs.length });
+async function compareRewards(protocol: ProtocolConfig, rules: string[], dataPath?: string): Promise<void> {
+  const evaluator = EngineEvaluator.create({ device: 'host', protocol, data: { path: dataPath }, capacity: rules.length * protocol.lrs.length });
   try {
     evaluator.submit(rules.map((rule, i) => ({ id: `job-${i}`, rule, seed: 0 })));
     assert.equal(evaluator.pending(), rules.length);
@@ -40,7 +44,7 @@ async function compareRewards(protocol: ProtocolConfig, rules: string[]): Promis
     assert.deepEqual(results.map((r) => r.id).sort(), rules.map((_, i) => `job-${i}`));
     for (const r of results) {
       const rule = rules[Number(r.id.slice(4))];
-      const ref = await evaluateRule(rule, protocol, {}, { seed: 0 });
+      const ref = await evaluateRule(rule, protocol, { path: dataPath }, { seed: 0 });
       assertSameProtocolResult(r.outcome, ref, `${protocol.model} ${rule}`);
       assert.equal(r.outcome.bestLr, ref.bestLr, `${protocol.model} ${rule}: best lr`);
       if (process.env.NOS_TEST_VERBOSE) console.log(protocol.model, rule, r.outcome.reward, ref.reward, r.outcome.sweep.map((s) => s.accuracy).join(), ref.sweep.map((s) => s.accuracy).join());
@@ -52,6 +56,16 @@ async function compareRewards(protocol: ProtocolConfig, rules: string[]): Promis
 
 test('MLP protocol (1000 examples): adam, sgd and powersign rewards within 1 point of the onnxruntime path', async () => {
   await compareRewards({ ...PROTOCOLS.quick, trainExamples: 1000, validationExamples: 500, threads: 1 }, ['adam', 'sgd', 'powersign']);
+});
+
+test('more classes than a byte holds (320, 16-bit labels): the MLP protocol\'s rewards within 1 point of the onnxruntime path', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-engine-classes-'));
+  try {
+    writeManyClassesNpy(dir, manyClasses(320, 4));
+    await compareRewards({ ...PROTOCOLS.quick, name: 'many', trainExamples: 960, validationExamples: 320, batchSize: 32, lrs: [1e-3, 1e-2], finalEpochs: 2, threads: 1 }, ['adam'], dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('convnet protocol (200 examples, batch 20): adam, sgd and powersign rewards within 1 point of the onnxruntime path', async () => {

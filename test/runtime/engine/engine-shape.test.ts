@@ -14,10 +14,12 @@ after(() => fs.rmSync(cacheDir, { recursive: true, force: true }));
 const make = (model: ModelSpec, batchSize: number) => () =>
   ChildEngine.create({ device: 'host', model, capacity: 1, batchSize, stepsPerRound: 1, cacheDir }).close();
 
-test('the kernels\' shape limits are refused by name: filters and input channels', () => {
+test('the kernels\' shape limits are refused by name: filters, input channels and classes', () => {
   assert.throws(make(convNet([1, 28, 28], 10, 8, 64), 8), /model\.filters must be an integer in \[8, 32\]/);
   assert.throws(make(convNet([1, 28, 28], 10, 8, 12), 8), /filters must be a multiple of 8 in \[8, 32\]/);
   assert.throws(make(convNet([40, 28, 28], 10, 8, 32), 8), /too many input channels/);
+  assert.throws(make(mlp([1, 28, 28], 2000), 8), /model\.classes must be an integer in \[2, 1024\], received 2000/);
+  assert.doesNotThrow(make(mlp([1, 28, 28], 1000), 8), 'downsampled ImageNet\'s 1000 classes');
 });
 
 test('a child whose tensors would reach 2^31 elements is refused, naming the tensor (the kernels index a child in 32 bits)', () => {
