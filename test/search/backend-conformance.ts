@@ -1,4 +1,4 @@
-// The Backend conformance suite: any backend (local pool, Redis) must pass it; uses the fake evaluator's fault knobs.
+// The Backend conformance suite: any backend (local pool, Redis) must pass it; uses the fake jobs' fault knobs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -6,11 +6,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KERNEL_ABI_VERSION } from '../../src/compiler/kernel-abi';
 import type { Backend, Envelope, Job, RunLimits } from '../../src/search/backend';
-import { FAKE_PROTOCOL_VERSION, fakeReward, type FakeProtocolConfig } from '../../src/search/fake-evaluator';
+import { FAKE_PROTOCOL_VERSION, fakeReward } from '../../src/search/fake-evaluator';
+import '../support/fake-job-hooks'; // the fault knobs, in this process and its workers
+import type { FaultyFakeProtocol } from '../support/fake-job-hooks';
 
 export type MakeBackend = (options: { workers: number; limits: RunLimits }) => Backend | Promise<Backend>;
 
-export function fakeJob(id: string, rule: string, protocol: Partial<FakeProtocolConfig> = {}, seed = 7): Job {
+export function fakeJob(id: string, rule: string, protocol: Partial<FaultyFakeProtocol> = {}, seed = 7): Job {
   return {
     id, rule, protocol: { name: 'fake', sleepMs: 10, ...protocol }, data: {}, device: 'cpu', seed,
     versions: { compiler: KERNEL_ABI_VERSION, protocol: FAKE_PROTOCOL_VERSION },

@@ -9,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLedger } from '../../src/search/ledger';
 import { nosCaptured } from '../support/cli-capture';
+import '../support/fake-job-hooks'; // pidDir: the workers write their pids
 import { findRedisServer, spawnQueueWorker, startRedisServer, type RedisServerFixture } from './redis-server-fixture';
 
 const EXT = path.extname(__filename);
