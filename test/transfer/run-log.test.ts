@@ -1,21 +1,15 @@
 // The run log: records survive reopening; a torn last line is cut away; damage elsewhere is refused; another
 // process removing or replacing it, or a full disk, loses no finished run and leaves no torn line or temporary file.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { removeStaleTemporaries, RUNS_FILE, RunLog, runKey, writeFileAtomic, type RunRecord } from '../../src/transfer/run-log';
 import { installFullDisk } from '../support/full-disk';
+import { tempDirs } from '../support/temp-dirs';
 
-const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-runlog-'));
-  made.push(d);
-  return d;
-}
+const tmp = tempDirs('nos-runlog-');
 
 const rec = (seed: number): RunRecord => ({
   task: 'lm', optimizer: 'adam', phase: 'final', lr: 0.01, seed, fingerprint: 'abc', seconds: 2, time: 't', status: 'ok', score: 1.5, curve: [{ x: 1, value: 2 }],

@@ -1,22 +1,16 @@
 // The transfer loop on fake tasks: tuning then seeds, the report files, resuming without re-running, a stop keeping
 // what finished, a change of settings re-running, an optimizer that diverges everywhere.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { resolveOptimizers } from '../../src/transfer/optimizers';
 import { RUNS_FILE } from '../../src/transfer/run-log';
 import { runTransfer, type TransferHooks } from '../../src/transfer/run-transfer';
 import { fakeTask } from './fake-task';
+import { tempDirs } from '../support/temp-dirs';
 
-const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
-function tmp(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-transfer-'));
-  made.push(d);
-  return d;
-}
+const tmp = tempDirs('nos-transfer-');
 
 const optimizers = resolveOptimizers(['powersign'], ['sgd', 'adam']);
 const best = { powersign: 1e-2, sgd: 1e-1, adam: 1e-3 };

@@ -1,9 +1,8 @@
 // NumPy datasets: files written by NumPy itself (np.save, np.savez, np.savez_compressed) load as the same data as IDX;
 // layouts, dtypes, one-hot labels, test splits; and malformed files, each named with what is wrong.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { zipSync } from 'fflate';
 import { DataError, loadTestData, loadTrainingData, prepareSplits } from '../../../src/runtime/child/data';
@@ -12,15 +11,9 @@ import { idxBytes as idx } from '../../support/bands-idx';
 import { manyClasses } from '../../support/many-classes';
 import { npyBytes } from '../../support/npy-write';
 import { runTorchScript } from '../../support/torch';
+import { tempDirs } from '../../support/temp-dirs';
 
-const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
-
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-numpy-'));
-  made.push(d);
-  return d;
-}
+const tmpDir = tempDirs('nos-numpy-');
 
 interface ArraySpec { values: number[]; dtype: string; shape: number[]; fortran?: boolean }
 type FileSpec = { name: string; array: ArraySpec } | { name: string; compressed?: boolean; arrays: Record<string, ArraySpec> };

@@ -1,21 +1,14 @@
 // Data loaders: IDX and CIFAR-10 binary files (plain and gzipped) written by the test, and malformed inputs.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { idxBytes as idx } from '../../support/bands-idx';
 import { channelStatistics, DataError, loadTestData, loadTrainingData, normalizeImages, prepareSplits } from '../../../src/runtime/child/data';
+import { tempDirs } from '../../support/temp-dirs';
 
-const made: string[] = [];
-after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
-
-function tmpDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-data-'));
-  made.push(d);
-  return d;
-}
+const tmpDir = tempDirs('nos-data-');
 
 
 /** Image i is filled with the value i and labelled i % 10, so order and content are easy to check. */
