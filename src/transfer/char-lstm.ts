@@ -176,10 +176,14 @@ export class CharLstmTrainer {
     return this.lossOut[0];
   }
 
-  /** Mean negative log-likelihood per predicted character (nats) over the given sequences. */
-  async evaluate(sequences: Uint16Array[]): Promise<number> {
+  /**
+   * Mean negative log-likelihood per predicted character (nats) over the given sequences.  `beforeBatch` runs before
+   * each evaluation batch (a caller with a time limit throws from it).
+   */
+  async evaluate(sequences: Uint16Array[], beforeBatch?: () => void): Promise<number> {
     let nll = 0;
     for (let start = 0; start < sequences.length; start += this.evalBatch) {
+      beforeBatch?.();
       const chunk = sequences.slice(start, start + this.evalBatch);
       this.fill(this.evalChars, this.evalOneHot, this.evalBatch, chunk);
       const out = await this.evalSession.run(this.evalFeeds);

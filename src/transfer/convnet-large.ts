@@ -5,7 +5,7 @@ import { resNet, type ModelSpec, type ResNetShape } from '../runtime/child/model
 import { SeededRandom } from '../runtime/child/random';
 import { ChildTrainer } from '../runtime/child/trainer';
 import { createOptimizer } from '../runtime/optimizer';
-import { RunInterrupted, type CurvePoint, type Metric, type OptimizerSpec, type Phase, type RunContext, type RunOutcome, type TaskOptions, type TransferTask } from './task';
+import { interruptWhenStopped, type CurvePoint, type Metric, type OptimizerSpec, type Phase, type RunContext, type RunOutcome, type TaskOptions, type TransferTask } from './task';
 
 export interface ConvnetLargeSettings {
   network: ResNetShape;
@@ -105,10 +105,11 @@ export async function createConvnetLargeTask(options: TaskOptions): Promise<Tran
     const rng = new SeededRandom(seed + 1);
     const curve: CurvePoint[] = [];
     let firstLoss = NaN;
+    const interrupt = interruptWhenStopped(context);
     try {
       for (let step = 0; step < total; step++) {
         if (step % batches === 0) rng.shuffle(order);
-        if (context.stopped()) throw new RunInterrupted();
+        interrupt();
         const batch = step % batches;
         trainer.batchOneHot.fill(0);
         for (let j = 0; j < s.batchSize; j++) {
@@ -125,7 +126,7 @@ export async function createConvnetLargeTask(options: TaskOptions): Promise<Tran
         context.progress((step + 1) / total);
         if (evalAt.has(step + 1)) {
           if (!allFinite(trainer.params)) return { diverged: `parameters became NaN or infinite by step ${step + 1}`, curve };
-          curve.push({ x: Number(((step + 1) / batches).toFixed(4)), value: (await trainer.evaluate(heldOut)).accuracy });
+          curve.push({ x: Number(((step + 1) / batches).toFixed(4)), value: (await trainer.evaluate(heldOut, interrupt)).accuracy });
         }
       }
     } finally {

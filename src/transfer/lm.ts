@@ -4,7 +4,7 @@ import { createOptimizer } from '../runtime/optimizer';
 import { CharLstmTrainer } from './char-lstm';
 import { DataError } from '../runtime/child/data';
 import { DEFAULT_TEXT_PATH, randomSequence, readCorpus, sequencesOf, splitCorpus } from './text-corpus';
-import { RunInterrupted, type CurvePoint, type Metric, type OptimizerSpec, type Phase, type RunContext, type RunOutcome, type TaskOptions, type TransferTask } from './task';
+import { interruptWhenStopped, type CurvePoint, type Metric, type OptimizerSpec, type Phase, type RunContext, type RunOutcome, type TaskOptions, type TransferTask } from './task';
 
 export interface LmSettings {
   embed: number;
@@ -76,9 +76,10 @@ export async function createLmTask(options: TaskOptions): Promise<TransferTask> 
     const curve: CurvePoint[] = [];
     const batch: Uint16Array[] = new Array(s.batch);
     let firstLoss = NaN;
+    const interrupt = interruptWhenStopped(context);
     try {
       for (let step = 0; step < total; step++) {
-        if (context.stopped()) throw new RunInterrupted();
+        interrupt();
         for (let j = 0; j < s.batch; j++) batch[j] = randomSequence(splits.train, s.steps, rng);
         const loss = await trainer.step(batch);
         if (step === 0) firstLoss = loss;
@@ -87,7 +88,7 @@ export async function createLmTask(options: TaskOptions): Promise<TransferTask> 
         optimizer.update(trainer.params, trainer.grads);
         context.progress((step + 1) / total);
         if (evalAt.has(step + 1)) {
-          const value = await trainer.evaluate(heldOut);
+          const value = await trainer.evaluate(heldOut, interrupt);
           if (!Number.isFinite(value)) return { diverged: `held-out loss ${value} at step ${step + 1}`, curve };
           curve.push({ x: step + 1, value });
         }

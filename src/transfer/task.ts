@@ -49,7 +49,8 @@ export interface RunOutcome {
 export interface RunContext {
   /**
    * True once the user asked to stop (Ctrl-C) or the run passed its time limit: the task throws RunInterrupted at
-   * its next step (the runner tells the two apart).  Tasks call it at every step, so a limit stops a run promptly.
+   * its next step (the runner tells the two apart).  Tasks call it at every training step and before every
+   * evaluation batch (through `interruptWhenStopped`), so a limit stops a run promptly, in an evaluation too.
    */
   stopped(): boolean;
   /** Fraction of this run done, for the progress line. */
@@ -62,6 +63,13 @@ export class RunInterrupted extends Error {
     super('interrupted');
     this.name = 'RunInterrupted';
   }
+}
+
+/** A check for a loop's every batch: throws RunInterrupted once `context` says the run is stopped. */
+export function interruptWhenStopped(context: RunContext): () => void {
+  return () => {
+    if (context.stopped()) throw new RunInterrupted();
+  };
 }
 
 export interface TransferTask {

@@ -7,13 +7,31 @@ import * as path from 'node:path';
 import { DataError } from '../../src/runtime/child/data';
 import { BASELINES } from '../../src/transfer/optimizers';
 import { createTask, TASK_NAMES } from '../../src/transfer/tasks';
-import type { RunContext } from '../../src/transfer/task';
+import { RunInterrupted, type RunContext } from '../../src/transfer/task';
 import { npyBytes } from '../support/npy-write';
 import { tinyText, writeBandImages } from './tiny-data';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-tasks-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 const running: RunContext = { stopped: () => false, progress: () => undefined };
+
+/** A context whose time runs out once the last training step is done: only the final evaluation is left. */
+function stoppingAtEvaluation(): RunContext & { checksAfterTraining: number } {
+  let trained = false;
+  const context = {
+    checksAfterTraining: 0,
+    stopped: () => { if (trained) context.checksAfterTraining++; return trained; },
+    progress: (fraction: number) => { trained = fraction >= 1; },
+  };
+  return context;
+}
+
+/** A limit reached during the last evaluation stops the run there (it is not run to its end). */
+async function assertEvaluationInterrupts(run: (context: RunContext) => Promise<unknown>): Promise<void> {
+  const context = stoppingAtEvaluation();
+  await assert.rejects(run(context), (e: Error) => e instanceof RunInterrupted);
+  assert.equal(context.checksAfterTraining, 1);
+}
 
 test('the task names', () => {
   assert.deepEqual(TASK_NAMES, ['rosenbrock', 'convnet-large', 'lm']);
@@ -37,6 +55,7 @@ test('convnet-large on tiny images with a test file: tunes on validation, trains
     assert.equal((await task.run(BASELINES.momentum, 0.05, 0, 'final', running)).score, final.score); // seeded
     const wild = await task.run(BASELINES.sgd, 1e4, 0, 'tune', running);
     assert.deepEqual([wild.status, wild.score], ['diverged', null]);
+    await assertEvaluationInterrupts((context) => task.run(BASELINES.momentum, 0.05, 0, 'final', context));
   } finally {
     await task.dispose();
   }
@@ -77,6 +96,7 @@ test('lm on a tiny text: the loss per character falls far below the uniform one;
     assert.ok(final.score! < 0.75 * Math.log(vocab), `test loss ${final.score} nats/char (uniform ${Math.log(vocab)})`);
     const tune = await task.run(BASELINES.adam, 0.01, 0, 'tune', running);
     assert.deepEqual([tune.status, tune.curve.length], ['ok', 1]);
+    await assertEvaluationInterrupts((context) => task.run(BASELINES.adam, 0.01, 0, 'tune', context));
   } finally {
     await task.dispose();
   }

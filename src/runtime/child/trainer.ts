@@ -171,8 +171,11 @@ export class ChildTrainer {
     return this.lossOut[0];
   }
 
-  /** Accuracy and mean cross-entropy over a split with the running statistics. */
-  async evaluate(split: Split): Promise<{ accuracy: number; loss: number }> {
+  /**
+   * Accuracy and mean cross-entropy over a split with the running statistics.  `beforeBatch` runs before each
+   * evaluation batch; a caller with a time limit throws from it to cut a long evaluation short.
+   */
+  async evaluate(split: Split, beforeBatch?: () => void): Promise<{ accuracy: number; loss: number }> {
     const [c, h, w] = this.model.inputShape;
     const k = this.model.classes;
     const pixels = c * h * w;
@@ -185,6 +188,7 @@ export class ChildTrainer {
     let correct = 0;
     let lossSum = 0;
     for (let start = 0; start < split.count; start += this.evalBatchSize) {
+      beforeBatch?.();
       const n = Math.min(this.evalBatchSize, split.count - start);
       feeds.x = new ort.Tensor('float32', split.images.subarray(start * pixels, (start + n) * pixels), [n, c, h, w]);
       const out = await this.evalSession.run(feeds);
