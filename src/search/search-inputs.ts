@@ -108,7 +108,9 @@ export function buildSearchConfig(inputs: SearchInputs): SearchConfig {
     // other machines read the path as given.
     space, spaceSource: inputs.space, protocol, data: inputs.data !== undefined ? { path: inputs.queue ? inputs.data : path.resolve(inputs.data) } : {},
     device: inputs.device, seed: inputs.seed, workers, limits, ...(inputs.queue ? { queue: inputs.queue } : {}),
-    inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers, device: inputs.device }),
+    // On local GPUs the default is left to the backend: 256 per usable GPU (its inFlightHint).
+    ...(inputs.inFlight !== undefined || inputs.queue || inputs.device !== 'cuda'
+      ? { inFlight: inputs.inFlight ?? defaultInFlight({ queue: inputs.queue, workers, device: inputs.device }) } : {}),
     ...(inputs.confirm ? { confirm: inputs.confirm } : {}),
     hurdles: inputs.hurdles ?? true, fec: inputs.fec ?? true, fidelity: (inputs.fidelity ?? (inputs.device === 'cuda' ? 'full' : DEFAULT_FIDELITY)) as Fidelity,
   };

@@ -25,6 +25,14 @@ test('a relative --data is stored as an absolute path, so --resume from another 
   }
 });
 
+test('the default --in-flight: 2 per local worker, 32 on a queue, and on local GPUs left to the backend (256 per usable GPU)', () => {
+  assert.equal(buildSearchConfig({ ...inputs, workers: 3 }).inFlight, 6);
+  assert.equal(buildSearchConfig({ ...inputs, queue: 'redis://127.0.0.1:6379' }).inFlight, 32);
+  assert.equal(buildSearchConfig({ ...inputs, device: 'cuda' }).inFlight, undefined);
+  assert.equal(buildSearchConfig({ ...inputs, device: 'cuda', inFlight: 40 }).inFlight, 40);
+  assert.equal(buildSearchConfig({ ...inputs, device: 'cuda', queue: 'redis://127.0.0.1:6379' }).inFlight, 32);
+});
+
 test('a bad --data names the folder once', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-inputs-empty-'));
   try {

@@ -334,26 +334,40 @@ test('search: a queue password never reaches the folder; --resume takes the full
   assert.equal(seen[seen.length - 1], url);
 });
 
-test('search: it samples new batches while others train, keeping about --in-flight trainings queued or running', async () => {
-  const dir = tempDir();
-  let pending = 0;
-  let most = 0;
+/** The local pool, counting the most trainings it held at once; `hint` is its inFlightHint when given. */
+function countingBackend(hint?: number) {
+  const counts = { pending: 0, most: 0 };
   const makeBackend = (config: { workers: number; limits: { timeoutMs: number; maxRssMb: number } }): Backend => {
     const pool = createLocalBackend({ workers: config.workers, limits: config.limits });
     return {
-      submit: async (jobs) => { pending += jobs.length; most = Math.max(most, pending); await pool.submit(jobs); },
-      next: async () => { const e = await pool.next(); pending--; return e; },
+      submit: async (jobs) => { counts.pending += jobs.length; counts.most = Math.max(counts.most, counts.pending); await pool.submit(jobs); },
+      next: async () => { const e = await pool.next(); counts.pending--; return e; },
       pending: () => pool.pending(), close: () => pool.close(),
+      ...(hint !== undefined ? { inFlightHint: () => hint } : {}),
     };
   };
-  // A space of many rules, so that few candidates are duplicates and nearly every one is a training.
-  const space = { ...TINY_SPACE, operands: ['g', 'm', 'v', 'w'], unary: ['id', 'neg', 'exp', 'sqrt'], binary: ['add', 'mul', 'sub', 'div'] };
-  await runSearch({ outDir: dir, config: fakeConfig({ budget: 40, inFlight: 7, space }, { sleepMs: 30 }), deps: { ...standInDeps, makeBackend } });
+  return { counts, makeBackend };
+}
+
+// A space of many rules, so that few candidates are duplicates and nearly every one is a training.
+const WIDE_SPACE = { ...TINY_SPACE, operands: ['g', 'm', 'v', 'w'], unary: ['id', 'neg', 'exp', 'sqrt'], binary: ['add', 'mul', 'sub', 'div'] };
+
+test('search: it samples new batches while others train, keeping about --in-flight trainings queued or running', async () => {
+  const dir = tempDir();
+  const { counts, makeBackend } = countingBackend(20); // a given --in-flight wins over the backend's hint
+  await runSearch({ outDir: dir, config: fakeConfig({ budget: 40, inFlight: 7, space: WIDE_SPACE }, { sleepMs: 30 }), deps: { ...standInDeps, makeBackend } });
+  const most = counts.most;
   assert.ok(most >= 7 && most <= 7 + 4, `at most inFlight + batchSize - 1 trainings at once, and at least inFlight: ${most}`);
   const order = ledgerOf(dir).records.filter((r) => r.type === 'batch' || r.type === 'update').map((r) => `${r.type[0]}${(r as { batch: number }).batch}`);
   assert.ok(order.indexOf('b1') < order.indexOf('u0'), `batch 1 was sampled before batch 0 was fed back: ${order.join(' ')}`);
   const updates = checkUpdates(dir);
   assert.ok(updates.some((u) => (u.staleness ?? 0) > 0), 'some batch was fed back after a later one');
+});
+
+test('search: without --in-flight it keeps the backend\'s hint in flight (the GPU backends: 256 per usable GPU)', async () => {
+  const { counts, makeBackend } = countingBackend(9);
+  await runSearch({ outDir: tempDir(), config: fakeConfig({ budget: 40, space: WIDE_SPACE }, { sleepMs: 30 }), deps: { ...standInDeps, makeBackend } });
+  assert.ok(counts.most >= 9 && counts.most <= 9 + 4, `at most hint + batchSize - 1 trainings at once, and at least the hint: ${counts.most}`);
 });
 
 test('search: the strategy state is the replay of the ledger; a resume without a checkpoint rebuilds it from the ledger', async () => {

@@ -261,7 +261,7 @@ export function register(program: Command): void {
     .option('--queue <url>', 'send jobs to a Redis queue (redis://host:port) served by `nos worker` instead of local workers', queueUrl)
     .option('--queue-password-file <file>', `the Redis password, read from a file (or set ${QUEUE_PASSWORD_ENV}); keeps it off the command line`, nonBlank('--queue-password-file', 'a file'))
     .option('--batch-size <n>', 'rules per strategy batch (default 5, the paper\'s; 1 for evolution: one child per finished rule)', integer('--batch-size', 1))
-    .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue; ${GPU_IN_FLIGHT} with --device cuda)`, integer('--in-flight', 1))
+    .option('--in-flight <n>', `trainings kept queued or running (default: 2 per local worker; ${QUEUE_IN_FLIGHT} with --queue; ${GPU_IN_FLIGHT} per usable GPU with --device cuda)`, integer('--in-flight', 1))
     .option('--confirm <k>', 'when the budget is spent, train the top K rules again with two more seeds and rank them by the mean (0: no)', integer('--confirm', 0), DEFAULT_CONFIRM)
     .option('--ppo <settings>', 'PPO controller settings: a preset (default, paper) and/or key=value pairs, comma-separated, e.g. paper or learningRate=1e-4,entropyWeight=0.01 (keys: learningRate, epochs, clip, baselineDecay, entropyWeight, advantage, freshDraws, hiddenSize, embeddingSize, initRange)')
     .option('--timeout <seconds>', 'kill a child training after this long (default: the protocol time cap plus slack)', boundedNumber('--timeout', MIN_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS))
