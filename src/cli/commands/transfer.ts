@@ -227,7 +227,7 @@ export function register(program: Command): void {
     .option('--baselines <list>', 'baselines (as PyTorch defines them): some of sgd,momentum,adam,rmsprop; \'\' for none', list('--baselines'), [...DEFAULT_BASELINES])
     .option('--seeds <n>', 'seeds per optimizer at its tuned learning rate', integer('--seeds', 1, 100), 3)
     .option('--out <dir>', 'results folder (default runs/transfer-<timestamp>); a folder with finished runs is continued')
-    .option('--quick', 'tiny sizes: a first look in about a minute, and the tests')
+    .option('--quick', 'tiny sizes: a first look in a few minutes on 2 cores, and the tests')
     .option('--data <path>', `images for convnet-large: a folder of IDX files (MNIST, Fashion-MNIST), CIFAR-10 or CIFAR-100 binary files or NumPy .npy arrays, or a NumPy .npz file (default ${DEFAULT_DATA_PATH})`, nonBlank('--data', 'a folder or an .npz file'))
     .option('--text <path>', `plain-text file or folder for lm (default ${DEFAULT_TEXT_PATH})`, nonBlank('--text', 'a file or folder'))
     .option('--lrs <list>', 'learning-rate grid for every task instead of each task\'s own', learningRates)
