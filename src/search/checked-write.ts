@@ -25,6 +25,14 @@ export function describeFsError(e: unknown): string {
   return message;
 }
 
+/** Errors that say the path a user gave is the problem (no such folder, no permission, read-only): bad input (exit 2). */
+const PLACE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR', 'ENOENT', 'ENAMETOOLONG']);
+
+/** True when a failed write is the place's fault (bad input) rather than the machine's (a full disk, an I/O error). */
+export function isPlaceError(e: unknown): boolean {
+  return PLACE_CODES.has((e as NodeJS.ErrnoException)?.code ?? '');
+}
+
 /** A write to a search folder that did not complete; `file` is where, `code` the errno code (ENOSPC, ...). */
 export class WriteError extends NosError {
   readonly code: string | undefined;

@@ -3,6 +3,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { InputError } from '../errors';
+import { describeFsError } from './checked-write';
 
 export const LOCK_FILE = 'search.lock';
 
@@ -117,6 +119,16 @@ function sleepSync(ms: number): void {
 
 /** Takes the folder's lock or throws naming the process that holds it; returns the release function. */
 export function lockFolder(dir: string): () => void {
+  try {
+    return takeLock(dir);
+  } catch (e) {
+    // A folder nos cannot write, or a lock that is not a file (a folder in its place): the folder is the problem.
+    if (!(e as NodeJS.ErrnoException).code) throw e;
+    throw new InputError(`${dir}: cannot take the folder's lock (${LOCK_FILE}): ${describeFsError(e)}`);
+  }
+}
+
+function takeLock(dir: string): () => void {
   const file = path.join(dir, LOCK_FILE);
   const mine = JSON.stringify({ pid: process.pid, start: processStart(process.pid), nonce: randomBytes(8).toString('hex') }) + '\n';
   for (let tries = 0; tries < 50; tries++) {

@@ -1,9 +1,9 @@
 // The search ledger: append-only JSON lines, each checked when read and fsynced when written; a torn tail is cut.
 import * as fs from 'node:fs';
 import type { Envelope } from './backend';
-import { appendLineDurably, WriteError } from './checked-write';
+import { appendLineDurably, describeFsError, WriteError } from './checked-write';
 import { ledgerRecordProblem } from './record-validation';
-import { NosError } from '../errors';
+import { InputError, NosError } from '../errors';
 
 /** The ledger's name inside a search folder. */
 export const LEDGER_FILE = 'ledger.jsonl';
@@ -95,7 +95,7 @@ export function readLedger(file: string): LedgerContents {
     buffer = fs.readFileSync(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], lines: [], problems: [], tornBytes: 0, validBytes: 0 };
-    throw e;
+    throw new InputError(`${file}: cannot read the search's ledger: ${describeFsError(e)}`);
   }
   const contents: LedgerContents = { records: [], lines: [], problems: [], tornBytes: 0, validBytes: 0 };
   let offset = 0;

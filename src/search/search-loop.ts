@@ -12,7 +12,7 @@ import { removeStaleTemporaries, writeFileAtomic } from './checked-write';
 import { CHECKPOINT_VERSION, writeCheckpoint } from './checkpoint';
 import { FAKE_PROTOCOL_VERSION } from './fake-evaluator';
 import { lockFolder } from './folder-lock';
-import { LEDGER_FILE, Ledger, type CandidateRecord } from './ledger';
+import { formatLedgerProblem, LEDGER_FILE, Ledger, type CandidateRecord } from './ledger';
 import { confirmSeeds, confirmTopRules, type ConfirmProgress, type ConfirmRecord } from './confirm';
 import { checkedEnvelope } from './record-validation';
 import { buildReport } from './report';
@@ -244,7 +244,14 @@ class Search {
     const records = this.ledger.records;
     const start = records[0];
     if (!start) throw new InputError(`--resume: ${this.outDir} holds no search to resume (its ledger is empty: the search never started); start it again without --resume`);
-    if (start.type !== 'start') throw new Error(`${ledgerFile}: the first record must be the search's start record`);
+    const damagedStart = (why: string) => new InputError(`${formatLedgerProblem(ledgerFile, { line: this.ledger!.lines[0], problem: why })}; `
+      + 'nos writes only valid records, so the ledger was changed from outside: restore its start record to resume');
+    if (start.type !== 'start') throw damagedStart(`the first record must be the search's start record, found a '${start.type}' record`);
+    try {
+      validateConfig(start.config as SearchConfig);
+    } catch (e) {
+      throw damagedStart(`the start record's ${(e as Error).message}`);
+    }
     this.runId = start.runId;
     this.config = this.resumedConfig(start.config as SearchConfig);
     this.screen = this.makeScreen();

@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { InputError } from '../../src/errors';
 import { LOCK_FILE, lockFolder } from '../../src/search/folder-lock';
 
 const EXT = path.extname(__filename);
@@ -26,6 +27,14 @@ function racer(dir: string, step: string, delayMs: number, startAt: number): Pro
   child.stdout.on('data', (d) => { out += d; });
   return new Promise((resolve) => child.on('close', () => resolve(out.trim())));
 }
+
+test('lock: a lock that is a folder (or a folder nos cannot write) is bad input naming the folder and why', () => {
+  const dir = tempDir();
+  fs.mkdirSync(path.join(dir, LOCK_FILE));
+  assert.throws(() => lockFolder(dir), (e: Error) => e instanceof InputError
+    && e.message === `${dir}: cannot take the folder's lock (${LOCK_FILE}): illegal operation on a directory (EISDIR)`);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
 test('lock: held by a live process it is refused; a dead, legacy or reused-pid owner is taken over; release is ours only', () => {
   const dir = tempDir();

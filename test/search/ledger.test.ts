@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WriteError } from '../../src/search/checked-write';
+import { InputError } from '../../src/errors';
 import { Ledger, LedgerDamagedError, readLedger } from '../../src/search/ledger';
 import { installFullDisk } from '../support/full-disk';
 
@@ -54,6 +55,12 @@ test('ledger: a complete but invalid last line is reported and kept, not cut off
   assert.match(contents.problems[0].problem, /not JSON/);
   assert.throws(() => Ledger.open(file), (e: Error) => e instanceof LedgerDamagedError && e.message.includes(`${file} line 2: not JSON`));
   assert.equal(fs.readFileSync(file, 'utf8'), text, 'the line is still there');
+});
+
+test('ledger: one that cannot be read (here a folder in its place) is bad input naming the file, not a raw errno', () => {
+  const file = tempFile();
+  fs.mkdirSync(file);
+  assert.throws(() => readLedger(file), (e: Error) => e instanceof InputError && e.message === `${file}: cannot read the search's ledger: illegal operation on a directory (EISDIR)`);
 });
 
 test('ledger: a damaged line in the middle is reported with its line; the valid records around it are read', () => {

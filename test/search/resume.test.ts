@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readCheckpoint } from '../../src/search/checkpoint';
 import { readLedger, type LedgerRecord } from '../../src/search/ledger';
+import { InputError } from '../../src/errors';
 import { readLedgerState } from '../../src/search/resume';
 import { runSearch, type SearchEvent } from '../../src/search/search-loop';
 import { fakeConfig, ORDERED, standInDeps } from './fixtures/stand-ins';
@@ -102,6 +103,21 @@ test('resume: a torn last line is cut with a note; no resume of a ledger that ne
   const empty = tempDir();
   fs.writeFileSync(path.join(empty, 'ledger.jsonl'), '');
   await assert.rejects(resume(empty), /its ledger is empty: the search never started/);
+});
+
+test('resume: a start record removed or edited from outside is bad input (exit 2) naming the line, not a crash', async () => {
+  const edit = async (change: (lines: string[]) => string[]) => {
+    const dir = await searchCutAfter(12);
+    const file = path.join(dir, 'ledger.jsonl');
+    fs.writeFileSync(file, change(fs.readFileSync(file, 'utf8').trimEnd().split('\n')).join('\n') + '\n');
+    return { dir, file };
+  };
+  const headless = await edit((lines) => lines.slice(1));
+  await assert.rejects(resume(headless.dir), (e: Error) => e instanceof InputError
+    && e.message.startsWith(`${headless.file} line 1: the first record must be the search's start record, found a 'batch' record;`));
+  const bogus = await edit(([start, ...rest]) => [JSON.stringify({ ...JSON.parse(start), config: { ...JSON.parse(start).config, strategy: 'bogus' } }), ...rest]);
+  await assert.rejects(resume(bogus.dir), (e: Error) => e instanceof InputError
+    && e.message.includes(`${bogus.file} line 1: the start record's search config: strategy must be one of`) && /restore its start record to resume/.test(e.message));
 });
 
 test('readLedgerState: records that contradict the ones before them are named by file and line', () => {

@@ -5,6 +5,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { EXPORT_TARGETS, classNameProblem, exportRule, type ExportTarget } from '../../export';
 import { compileRule } from '../../compiler/analyze';
 import { InputError } from '../../errors';
+import { describeFsError, isPlaceError, WriteError } from '../../search/checked-write';
 import { searchRanking } from '../../search/ranked-rules';
 import { integer, nonBlank } from '../flags';
 
@@ -37,12 +38,15 @@ function write(text: string, out: string | undefined, what: string): void {
     return;
   }
   const dir = path.dirname(path.resolve(out));
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError(`--out ${out}: the folder ${dir} does not exist`);
+  if (!fs.existsSync(dir)) throw new InputError(`--out ${out}: the folder ${dir} does not exist`);
+  if (!fs.statSync(dir).isDirectory()) throw new InputError(`--out ${out}: ${dir} is a file, not a folder`);
   if (fs.existsSync(out) && fs.statSync(out).isDirectory()) throw new InputError(`--out ${out}: is a folder; name the file to write`);
   try {
     fs.writeFileSync(out, text);
   } catch (e) {
-    throw new InputError(`--out ${out}: cannot write the file (${(e as Error).message})`);
+    // A place the user cannot write is bad input (2); a full disk or an I/O error is a failed write (1).
+    if (isPlaceError(e)) throw new InputError(`--out ${out}: cannot write the file: ${describeFsError(e)}`);
+    throw new WriteError(out, e);
   }
   process.stderr.write(`wrote ${what} to ${out}\n`);
 }

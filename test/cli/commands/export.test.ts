@@ -43,6 +43,7 @@ test('nos export refuses bad input with exit 2 and says what is wrong', async ()
     [['powersign', '--to', 'pytorch', '--class', '9lives'], /a class name is letters, digits and _/],
     [['powersign', '--to', 'pytorch', '--out', '/no/such/folder/x.py'], /--out \/no\/such\/folder\/x\.py: the folder \/no\/such\/folder does not exist/],
     [['powersign', '--to', 'pytorch', '--out', os.tmpdir()], /is a folder; name the file to write/],
+    [['powersign', '--to', 'pytorch', '--out', `${__filename}/x.py`], /: .*export\.test\.js is a file, not a folder/],
     // Were: a file named --fused, the last --to, a file named ' '.
     [['powersign', '--to', 'pytorch', '--out', '--fused'], /^error: option '-o, --out <file>' is missing its value: '--fused' is a flag\n/],
     [['powersign', '--to', 'pytorch', '--to', 'tfjs'], /^error: option '--to <framework>' is given twice \("pytorch", then "tfjs"\): give it once\n/],
@@ -63,6 +64,13 @@ test('nos export refuses bad input with exit 2 and says what is wrong', async ()
     process.chdir(cwd);
     fs.rmSync(here, { recursive: true, force: true });
   }
+});
+
+test('nos export: a write that fails on a full disk is a failed write (exit 1) naming the file and the reason', async (t) => {
+  if (!fs.existsSync('/dev/full')) return t.skip('no /dev/full on this system');
+  const r = await capture(() => nos(['node', 'nos', 'export', 'powersign', '--to', 'pytorch', '--out', '/dev/full']));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /could not write \/dev\/full: no space left on device \(ENOSPC\)/);
 });
 
 /** The README's blocks of nos export output: a <details> whose summary is the command. */
