@@ -55,8 +55,12 @@ export function lex(source: string): Token[] {
           source, i, EXPONENT_START.lastIndex - i);
       }
       const value = Number(match[0]);
-      if (!Number.isFinite(value)) {
-        throw new NosSyntaxError('bad-number', `number '${match[0]}' is out of range (not finite)`, source, i, match[0].length);
+      // The kernels compute in float32: a literal that is infinite or rounds to 0 there would silently be inf or 0.
+      const single = Math.fround(value);
+      const nonZero = /[1-9]/.test(match[0].split(/e/i)[0]); // 1e-999 is 0 even as a double
+      if (!Number.isFinite(single) || (single === 0 && nonZero)) {
+        const why = single === 0 ? 'it rounds to 0 in float32, whose smallest is about 1.4e-45' : 'float32, which the kernels compute in, reaches about 3.4e+38';
+        throw new NosSyntaxError('bad-number', `number '${match[0]}' is out of range (${why})`, source, i, match[0].length);
       }
       tokens.push({ type: 'number', text: match[0], value, offset: i });
       i = end;

@@ -32,6 +32,8 @@ const SMALL_INTEGERS = [1, 2, 3, 4, 5, 6, 7, 8, 9];
 /** fn(arg) for a positive c when that is exactly c with a short arg (the value constant folding gives). */
 function namedValue(c: number): { fn: Exclude<ReadableConstant['fn'], null>; arg: number } | null {
   if (c === Math.E) return { fn: 'e', arg: 1 };
+  // A short number is no folded function value worth naming: 1.3 is not sqrt(1.69), so 0.1 + 0.2 prints as its sum.
+  if (significantDigits(c) <= SHORT_NUMBER_DIGITS) return null;
   const forms: Array<['exp' | 'log' | 'sqrt' | 'sigmoid', number, (a: number) => number]> = [
     ['exp', Math.log(c), Math.exp],
     ['log', Math.exp(c), (a) => Math.log(Math.abs(a))],

@@ -70,6 +70,10 @@ test('folded constants print as a person writes them, and the text folds back to
     ['(exp(2) - 1)*g', '(exp(2) - 1)*g'],
     ['exp(1e-4)*m', 'exp(1e-4)*m'],
     ['0.1234567*g', '0.1234567*g'],
+    // Decimal sums are not function values: 1.3 - 1 is not sqrt(1.69) - 1.
+    ['(0.1 + 0.2)*g', '0.30000000000000004*g'],
+    ['(1.2 - 1)*g', '0.19999999999999996*g'],
+    ['(0.2 + 0.4)*g', '0.6000000000000001*g'],
   ];
   for (const [source, printed] of cases) {
     const info = compileRule(source);

@@ -73,7 +73,11 @@ test('out-of-range parameters and bad numbers', () => {
   expectError('drop(g, -0.1)', 'range', 8, /drop probability/, 4);
   expectError('cd(0)*g', 'range', 3, /cd needs a number of periods > 0/);
   expectError('clip(g, m)', 'expected', 8, /bound must be a number/);
-  expectError('1e999*g', 'bad-number', 0, /not finite/, 5);
+  expectError('1e999*g', 'bad-number', 0, /out of range \(float32, which the kernels compute in, reaches about 3\.4e\+38\)/, 5);
+  // Finite as a double, but infinite or 0 in float32 (the kernels' type): refused, not silently inf or 0.
+  expectError('g*1e39', 'bad-number', 2, /out of range \(float32/, 4);
+  expectError('1e-50*g', 'bad-number', 0, /rounds to 0 in float32/, 5);
+  expectError('1e-999*g', 'bad-number', 0, /rounds to 0 in float32/, 6);
   expectError('1e*g', 'bad-number', 0, /exponent has no digits/, 2);
 });
 
