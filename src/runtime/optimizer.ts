@@ -10,6 +10,11 @@ import { checkSchedule, type ScheduleSpec } from './schedules';
 
 export type { ScheduleSpec } from './schedules';
 
+/** The values of the options a caller leaves out (the paper's, and PyTorch's where they meet). */
+export const OPTIMIZER_DEFAULTS = {
+  lr: 1e-3, betas: [0.9, 0.999, 0.999] as readonly [number, number, number], delta: 1e-8, momentum: 0.9, biasCorrection: true,
+} as const;
+
 export interface OptimizerOptions {
   /** Base learning rate, default 1e-3. */
   lr?: number;
@@ -391,13 +396,13 @@ export function createOptimizer(rule: string | OptimizerRule, options: Optimizer
   // optimizer of a sweep, then changed) must not change this one's steps, nor pass round checkSchedule below.
   const schedule = options.schedule;
   const settings: ScalarSettings = {
-    lr: options.lr ?? 1e-3,
+    lr: options.lr ?? OPTIMIZER_DEFAULTS.lr,
     schedule: schedule === undefined ? { kind: 'constant' }
       : schedule !== null && typeof schedule === 'object' && !Array.isArray(schedule) ? { ...schedule } : schedule,
-    betas: options.betas ? [options.betas[0], options.betas[1], options.betas[2]] : [0.9, 0.999, 0.999],
-    delta: options.delta ?? 1e-8,
-    momentum: options.momentum ?? 0.9,
-    biasCorrection: options.biasCorrection ?? true,
+    betas: options.betas ? [options.betas[0], options.betas[1], options.betas[2]] : [...OPTIMIZER_DEFAULTS.betas],
+    delta: options.delta ?? OPTIMIZER_DEFAULTS.delta,
+    momentum: options.momentum ?? OPTIMIZER_DEFAULTS.momentum,
+    biasCorrection: options.biasCorrection ?? OPTIMIZER_DEFAULTS.biasCorrection,
     totalSteps: options.totalSteps,
     seed: options.seed ?? 0,
   };

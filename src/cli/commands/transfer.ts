@@ -139,7 +139,8 @@ async function transferAction(given: string[], flags: TransferFlags): Promise<vo
   const rules = flags.from === undefined ? given : [...given, ...rulesFromSearch(flags.from, flags.top ?? DEFAULT_TOP)];
   const unknown = flags.tasks.filter((t) => !TASK_NAMES.includes(t));
   if (unknown.length || flags.tasks.length === 0) throw new InputError(`--tasks: unknown task '${unknown[0] ?? ''}': expected some of ${TASK_NAMES.join(', ')}`);
-  const optimizers = resolveOptimizers(rules, flags.baselines); // a bad rule or baseline: exit 2, before any data loads
+  // A bad rule or baseline: exit 2, before any data loads.
+  const optimizers = resolveOptimizers(rules, flags.baselines, (m) => transferOutput.stderr.write(`note: ${m}\n`));
   const out = path.resolve(flags.out ?? path.join('runs', `transfer-${timestamp()}`));
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InputError(`--out ${out} is a file, not a folder`);
   const continuing = fs.existsSync(path.join(out, RUNS_FILE));
