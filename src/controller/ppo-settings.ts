@@ -125,8 +125,9 @@ export function parsePpoSettings(text: string, where = '--ppo'): PpoSettings {
     }
     const key = item.slice(0, eq).trim();
     const raw = item.slice(eq + 1).trim();
-    if (key in settings) throw new RangeError(`${where}: '${key}' is given twice`);
+    // Unknown first: `key in settings` would also find the prototype's names (__proto__, toString).
     if (!PPO_KEYS.includes(key as keyof PpoConfig)) throw new RangeError(`${where}: unknown setting '${key}' (known: ${PPO_KEYS.join(', ')})`);
+    if (Object.hasOwn(settings, key)) throw new RangeError(`${where}: '${key}' is given twice`);
     const value = key === 'advantage' ? raw : Number(raw);
     if (typeof value === 'number' && (raw === '' || !Number.isFinite(value))) throw new RangeError(`${where}: ${key}=${raw} is not a number`);
     settings[key] = value;

@@ -1,37 +1,7 @@
 // Writes that complete or fail loudly: every byte written (short writes continued), fsync where asked, atomic replace.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NosError } from '../errors';
-
-const ERRNO_WORDS: Record<string, string> = {
-  EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system',
-  ENOSPC: 'no space left on device', EDQUOT: 'disk quota exceeded', ENAMETOOLONG: 'name too long',
-  EIO: 'input/output error', EFBIG: 'file too large',
-};
-
-/** The words for a file-system error (`no space left on device`), else its message. */
-export function errnoWords(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return (code && ERRNO_WORDS[code]) || ((e as Error)?.message ?? String(e));
-}
-
-/** A file-system error in words with its code (`no space left on device (ENOSPC)`), for messages. */
-export function describeFsError(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  const message = (e as Error)?.message ?? String(e);
-  if (code && ERRNO_WORDS[code]) return `${ERRNO_WORDS[code]} (${code})`;
-  // Node's own text is `CODE: words, syscall 'path'`: the words are the part worth showing.
-  if (code && message.startsWith(`${code}: `)) return `${message.slice(code.length + 2).split(', ')[0]} (${code})`;
-  return message;
-}
-
-/** Errors that say the path a user gave is the problem (no such folder, no permission, read-only): bad input (exit 2). */
-const PLACE_CODES = new Set(['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR', 'ENOENT', 'ENAMETOOLONG']);
-
-/** True when a failed write is the place's fault (bad input) rather than the machine's (a full disk, an I/O error). */
-export function isPlaceError(e: unknown): boolean {
-  return PLACE_CODES.has((e as NodeJS.ErrnoException)?.code ?? '');
-}
+import { describeFsError, NosError } from '../errors';
 
 /** A write to a search folder that did not complete; `file` is where, `code` the errno code (ENOSPC, ...). */
 export class WriteError extends NosError {

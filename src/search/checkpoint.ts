@@ -46,6 +46,9 @@ export function readCheckpoint(dir: string): Checkpoint | null {
   } catch (e) {
     throw new Error(`${file}: not valid JSON (${(e as Error).message}); checkpoints are written atomically, so the file was damaged from outside`);
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new Error(`${file}: holds ${JSON.stringify(parsed)}, not a checkpoint object; checkpoints are written atomically, so the file was damaged from outside`);
+  }
   if (parsed.version === 1) {
     // Version 1 was written by the synchronous loop, whose events alternate: batch 0, its update, batch 1, ...
     const v1 = parsed as unknown as { batchesProposed: number; batchesFed: number };

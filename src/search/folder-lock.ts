@@ -3,8 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from '../errors';
-import { describeFsError } from './checked-write';
+import { describeFsError, InputError } from '../errors';
 
 export const LOCK_FILE = 'search.lock';
 

@@ -1,9 +1,9 @@
 // The search ledger: append-only JSON lines, each checked when read and fsynced when written; a torn tail is cut.
 import * as fs from 'node:fs';
 import type { Envelope } from './backend';
-import { appendLineDurably, describeFsError, WriteError } from './checked-write';
+import { appendLineDurably, WriteError } from './checked-write';
 import { ledgerRecordProblem } from './record-validation';
-import { InputError, NosError } from '../errors';
+import { describeFsError, InputError, NosError } from '../errors';
 
 /** The ledger's name inside a search folder. */
 export const LEDGER_FILE = 'ledger.jsonl';

@@ -1,9 +1,8 @@
 // The Redis password of a queue: from the --queue URL, a file (--queue-password-file) or NOS_REDIS_PASSWORD, so it
 // need not be on a command line (where `ps` shows it). The URL that carries it stays in memory and is never printed.
 import * as fs from 'node:fs';
-import { errnoWords } from './checked-write';
 import { parseRedisUrl } from './queue-redis';
-import { InputError } from '../errors';
+import { errnoWords, InputError } from '../errors';
 
 /** The environment variable a password may come from (like redis-cli's REDISCLI_AUTH). */
 export const QUEUE_PASSWORD_ENV = 'NOS_REDIS_PASSWORD';

@@ -2,14 +2,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { errnoWords } from './checked-write';
 import { DEFAULT_FAKE_PROTOCOL, validateFakeProtocol, type FakeProtocolConfig } from './fake-evaluator';
 import { DEFAULT_FIDELITY, FIDELITIES, type Fidelity } from './fidelity';
 import { defaultInFlight, defaultLimits, STRATEGY_KINDS, validateConfig, type SearchConfig, type StrategyKind } from './search-config';
 import type { ProtocolConfig } from '../runtime/child/protocol';
 import type { SearchSpace } from '../controller/strategy';
 import { makeDirs } from '../runtime/make-dirs';
-import { InputError } from '../errors';
+import { describeFsError, errnoWords, InputError } from '../errors';
 
 /** Bad input from the user (flag, file): the CLI exits with code 2. */
 
@@ -34,9 +33,15 @@ export function defaultBatchSize(strategy: string): number {
 export function resolveProtocol(nameOrFile: string): ProtocolConfig | FakeProtocolConfig {
   if (nameOrFile === 'fake') return { ...DEFAULT_FAKE_PROTOCOL };
   if (nameOrFile.endsWith('.json') && fs.existsSync(nameOrFile)) {
+    let text: string;
+    try {
+      text = fs.readFileSync(nameOrFile, 'utf8');
+    } catch (e) {
+      throw new InputError(`--protocol ${nameOrFile}: cannot read the file: ${describeFsError(e)}`);
+    }
     let json: unknown;
     try {
-      json = JSON.parse(fs.readFileSync(nameOrFile, 'utf8'));
+      json = JSON.parse(text);
     } catch (e) {
       throw new InputError(`--protocol ${nameOrFile}: not valid JSON (${(e as Error).message})`);
     }

@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RUN_STATUSES, type Phase, type RunOutcome } from './task';
 import { makeDirs } from '../runtime/make-dirs';
-import { appendLineDurably, describeFsError, WriteError, writeFileAtomic as writeCheckedAtomic } from '../search/checked-write';
-import { InputError } from '../errors';
+import { appendLineDurably, WriteError, writeFileAtomic as writeCheckedAtomic } from '../search/checked-write';
+import { describeFsError, InputError } from '../errors';
 
 // The folder's leftovers from killed writers: the search's own cleaner, which also knows this log's older names.
 export { removeStaleTemporaries } from '../search/checked-write';

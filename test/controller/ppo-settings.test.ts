@@ -43,6 +43,9 @@ test('the --ppo text form: a preset first, then key=value; every mistake is name
     ['learningRate=', /--ppo: learningRate= is not a number/],
     ['epochs=4,paper', /the preset 'paper' must come first/],
     ['clip=0.1,clip=0.2', /'clip' is given twice/],
+    // Names an object has from its prototype are unknown settings, not ones given before.
+    ['__proto__=1', /unknown setting '__proto__'/],
+    ['toString=1', /unknown setting 'toString'/],
     ['paper,,epochs=2', /empty item/],
     ['fast', /'fast' is neither a preset \(paper, default\) nor key=value/],
     ['advantage=scaled', /--ppo option advantage: must be one of raw, normalized, got "scaled"/],

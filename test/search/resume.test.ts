@@ -80,6 +80,7 @@ test('resume: a missing, damaged or foreign checkpoint is rebuilt from the ledge
   const damage: Array<[string, (file: string) => void, RegExp]> = [
     ['missing', (file) => fs.rmSync(file), /there is no checkpoint.json/],
     ['written short', (file) => fs.writeFileSync(file, fs.readFileSync(file, 'utf8').slice(0, 40)), /checkpoint.json: not valid JSON/],
+    ['null', (file) => fs.writeFileSync(file, 'null'), /checkpoint\.json: holds null, not a checkpoint object/],
     ['foreign', (file) => fs.writeFileSync(file, JSON.stringify({ ...readCheckpoint(path.dirname(file)), runId: 'another-run' })), /belongs to run another-run/],
     ['a state the strategy refuses', (file) => fs.writeFileSync(file, JSON.stringify({ ...readCheckpoint(path.dirname(file)), events: 2, strategyState: { rng: 1, fed: 'x' } })), /map is not a function/],
   ];

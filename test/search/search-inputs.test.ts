@@ -33,6 +33,18 @@ test('the default --in-flight: 2 per local worker, 32 on a queue, and on local G
   assert.equal(buildSearchConfig({ ...inputs, device: 'cuda', queue: 'redis://127.0.0.1:6379' }).inFlight, 32);
 });
 
+test('a --protocol file that cannot be read says so, not that it is bad JSON', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-inputs-protocol-'));
+  try {
+    const folder = path.join(dir, 'p.json');
+    fs.mkdirSync(folder);
+    assert.throws(() => buildSearchConfig({ ...inputs, protocol: folder }),
+      (e: Error) => e instanceof InputError && e.message === `--protocol ${folder}: cannot read the file: illegal operation on a directory (EISDIR)`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a bad --data names the folder once', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-inputs-empty-'));
   try {

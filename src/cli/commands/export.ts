@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { EXPORT_TARGETS, classNameProblem, exportRule, type ExportTarget } from '../../export';
 import { compileRule } from '../../compiler/analyze';
-import { InputError } from '../../errors';
-import { describeFsError, isPlaceError, WriteError } from '../../search/checked-write';
+import { describeFsError, InputError, isPlaceError } from '../../errors';
+import { WriteError } from '../../search/checked-write';
 import { searchRanking } from '../../search/ranked-rules';
 import { integer, nonBlank } from '../flags';
 

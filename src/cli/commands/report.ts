@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { integer } from '../flags';
-import { describeFsError, WriteError } from '../../search/checked-write';
+import { WriteError } from '../../search/checked-write';
 import { buildReport, formatLeaderboard, leaderboardJson, writeReportFiles } from '../../search/report';
-import { InputError } from '../../errors';
+import { describeFsError, InputError } from '../../errors';
 
 export function register(program: Command): void {
   program.command('report')

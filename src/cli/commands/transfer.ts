@@ -15,8 +15,8 @@ import { boundedNumber, integer, nonBlank } from '../flags';
 import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { failureWord } from '../../transfer/task';
 import { makeDirs } from '../../runtime/make-dirs';
-import { describeFsError, WriteError } from '../../search/checked-write';
-import { asInputError, InputError } from '../../errors';
+import { WriteError } from '../../search/checked-write';
+import { asInputError, describeFsError, InputError } from '../../errors';
 import { searchRanking } from '../../search/ranked-rules';
 
 /** How many of a search's best rules --from takes by default. */

@@ -9,7 +9,7 @@ import { SeededRandom } from './random';
 import { halvingSweep, HALVING_ETA, HALVING_RUNGS } from './sweep-halving';
 import { trainEpochs, type TrainResult } from './train-loop';
 import type { ChildTrainer } from './trainer';
-import { NosError } from '../../errors';
+import { describeFsError, NosError } from '../../errors';
 
 /** Bumped whenever a change could alter a reward for the same rule, protocol and seed. */
 export const PROTOCOL_VERSION = 1;
@@ -117,7 +117,7 @@ export function loadProtocol(nameOrFile: string): ProtocolConfig {
   try {
     text = fs.readFileSync(nameOrFile, 'utf8');
   } catch (e) {
-    throw new ProtocolError(`protocol file ${nameOrFile}: cannot be read (${(e as Error).message})`);
+    throw new ProtocolError(`protocol file ${nameOrFile}: cannot be read (${describeFsError(e)})`);
   }
   let parsed: unknown;
   try {
