@@ -37,7 +37,9 @@ function isRecord(x: unknown): x is RunRecord {
   return !!r && typeof r === 'object' && typeof r.task === 'string' && typeof r.optimizer === 'string'
     && (r.phase === 'tune' || r.phase === 'final') && typeof r.lr === 'number' && typeof r.seed === 'number'
     && typeof r.fingerprint === 'string' && RUN_STATUSES.includes(r.status) && Array.isArray(r.curve)
-    && (r.status !== 'timeout' || (typeof r.limitSeconds === 'number' && r.limitSeconds > 0));
+    && (r.status !== 'timeout' || (typeof r.limitSeconds === 'number' && r.limitSeconds > 0))
+    // A finished run has a score, a failed one none; every task's metric (accuracy, distance, loss) is finite and >= 0.
+    && (r.status === 'ok' ? typeof r.score === 'number' && Number.isFinite(r.score) && r.score >= 0 : r.score === null);
 }
 
 /** Bad input: the log cannot be read or is damaged (the CLI exits 2, before anything trains). */
@@ -97,7 +99,7 @@ export class RunLog {
     this.size = validBytes;
   }
 
-  /** `notice` hears of repairs: the log written again after another process removed or replaced it. */
+  /** `notice` hears of repairs: a last line cut short by a crash removed, the log written again after another process removed or replaced it. */
   static open(dir: string, notice?: (message: string) => void): RunLog {
     makeDirs(dir);
     const file = path.join(dir, RUNS_FILE);
@@ -107,6 +109,9 @@ export class RunLog {
       bytes = readLog(file);
     }
     const { records, validBytes } = parseLog(file, bytes);
+    if (validBytes < bytes.length) {
+      notice?.(`${file} ended in a line cut short by a crash (${bytes.length - validBytes} bytes); removed it (that run trains again)`);
+    }
     return new RunLog(file, records, validBytes, notice);
   }
 

@@ -34,8 +34,10 @@ test('a torn last line (a kill mid-write) is dropped and the file cut back, so t
   log.append(rec(0));
   log.close();
   fs.appendFileSync(path.join(dir, RUNS_FILE), '{"task":"lm","optim');
-  const reopened = RunLog.open(dir);
+  const notices: string[] = [];
+  const reopened = RunLog.open(dir, (m) => notices.push(m));
   assert.equal(reopened.records().length, 1);
+  assert.deepEqual(notices, [`${path.join(dir, RUNS_FILE)} ended in a line cut short by a crash (19 bytes); removed it (that run trains again)`]);
   reopened.append(rec(1));
   reopened.close();
   const lines = fs.readFileSync(path.join(dir, RUNS_FILE), 'utf8').trimEnd().split('\n');
@@ -61,6 +63,20 @@ test('a damaged line before the last is refused with its line number', () => {
   const dir = tmp();
   fs.writeFileSync(path.join(dir, RUNS_FILE), `${JSON.stringify(rec(0))}\nnot json\n${JSON.stringify(rec(1))}\n`);
   assert.throws(() => RunLog.open(dir), /runs\.jsonl: line 2 is not a run record/);
+});
+
+test('a score no run can have is damage: negative, not finite, on a failed run, or missing on a finished one', () => {
+  const dir = tmp();
+  const bad: unknown[] = [
+    { ...rec(0), score: -1e308 }, { ...rec(0), score: 'NaN' }, { ...rec(0), score: null },
+    { ...rec(0), status: 'diverged', score: 0.5 },
+  ];
+  for (const record of bad) {
+    fs.writeFileSync(path.join(dir, RUNS_FILE), `${JSON.stringify(record)}\n${JSON.stringify(rec(1))}\n`);
+    assert.throws(() => RunLog.open(dir), /runs\.jsonl: line 1 is not a run record/, JSON.stringify(record));
+  }
+  fs.writeFileSync(path.join(dir, RUNS_FILE), `${JSON.stringify({ ...rec(0), status: 'diverged', score: null })}\n${JSON.stringify({ ...rec(1), score: 0 })}\n`);
+  RunLog.open(dir).close();
 });
 
 // Found in review: a log removed by another process while a transfer ran took every later run with it (the appends
