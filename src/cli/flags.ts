@@ -6,9 +6,13 @@ import { parseRedisUrl } from '../search/queue-redis';
 /** Seconds a timer can wait (2^31 - 1 ms, about 24.8 days): Node fires longer timers at once. */
 export const MAX_TIMER_SECONDS = MAX_TIMEOUT_SECONDS;
 
-/** Number(text), except that a blank text is NaN (Number('') is 0: `--seed ''` was seed 0). */
-function numberOf(text: string): number {
-  return text.trim() === '' ? NaN : Number(text);
+/** A decimal number as people write it: 12, -3, 0.5, .5, 1e3, 2.5E-4 (not 0x10, 0b11 or 0o7, which Number reads). */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
+
+/** Number(text) for a decimal number, else NaN: a blank text is not 0 (`--seed ''` was seed 0), 0x10 is not 16. */
+export function numberOf(text: string): number {
+  if (/^\s*[+-]?(Infinity|NaN)\s*$/.test(text)) return Number(text); // refused by each parser with its own words
+  return DECIMAL.test(text) ? Number(text) : NaN;
 }
 
 export function integer(flag: string, min: number, max = Number.MAX_SAFE_INTEGER) {

@@ -11,7 +11,7 @@ import { runTransfer, type RunInfo } from '../../transfer/run-transfer';
 import type { TransferTask } from '../../transfer/task';
 import { createTask, TASK_NAMES } from '../../transfer/tasks';
 import { DEFAULT_TEXT_PATH } from '../../transfer/text-corpus';
-import { boundedNumber, integer, nonBlank } from '../flags';
+import { boundedNumber, integer, nonBlank, numberOf } from '../flags';
 import { MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS } from '../../search/limits';
 import { failureWord } from '../../transfer/task';
 import { makeDirs } from '../../runtime/make-dirs';
@@ -42,7 +42,7 @@ function list(flag: string) {
 }
 
 function learningRates(text: string): number[] {
-  const lrs = text.split(',').map((s) => Number(s.trim()));
+  const lrs = text.split(',').map(numberOf);
   // Kernels take the rate as a float32: one that rounds to 0 (1e-50) or to infinity (1e39) is refused, not run.
   if (lrs.length === 0 || lrs.some((lr) => !Number.isFinite(lr) || lr <= 0 || !Number.isFinite(Math.fround(lr)) || Math.fround(lr) === 0)) {
     throw new InvalidArgumentError(`--lrs takes comma-separated learning rates > 0 (e.g. 1e-3,1e-2), got ${JSON.stringify(text)}`);
