@@ -31,9 +31,9 @@ export function exportOutput(rule: string, flags: ExportFlags): string {
   return exportRule(compileRule(rule), flags.to, { fused: flags.fused, className: flags.className });
 }
 
-/** Writes the export to `out` (the folder must exist) or stdout. */
+/** Writes the export to `out` (the folder must exist) or stdout (no --out, or `-`). */
 function write(text: string, out: string | undefined, what: string): void {
-  if (out === undefined) {
+  if (out === undefined || out === '-') {
     process.stdout.write(text);
     return;
   }
@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .description('write a rule as an optimizer of another framework: a torch.optim.Optimizer (Python) or a TensorFlow.js tf.Optimizer (JS)')
     .argument('[rule...]', 'an infix rule, a rule name (powersign, addsign-ld, table6-05) or controller tokens (or --from)')
     .requiredOption('--to <framework>', `${EXPORT_TARGETS.join(' | ')}`, parseTarget)
-    .option('-o, --out <file>', 'write the file here (default: standard output)', nonBlank('--out', 'a file'))
+    .option('-o, --out <file>', 'write the file here (default, or -: standard output)', nonBlank('--out', 'a file'))
     .option('--fused', 'pytorch: also carry the rule\'s fused C++/CUDA kernel, built by torch.utils.cpp_extension.load_inline')
     .option('--class <name>', 'the optimizer class\'s name (default from the rule: powersign -> NosPowerSign)', parseClassName)
     .option('--from <dir>', 'take the rule from a search folder\'s leaderboard instead (the confirmed ranking where there is one)', nonBlank('--from', 'a folder'))

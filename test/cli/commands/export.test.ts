@@ -20,6 +20,8 @@ test('nos export writes the exported optimizer to standard output or --out, and 
   assert.match(r.stdout, /^class NosPowerSign\(torch\.optim\.Optimizer\):$/m);
   const c = await capture(() => nosCompile(['node', 'nos-compile', 'powersign', '--emit', 'pytorch']));
   assert.equal(c.stdout, r.stdout);
+  const dash = await capture(() => nos(['node', 'nos', 'export', 'powersign', '--to', 'pytorch', '--out', '-']));
+  assert.equal(dash.stdout, r.stdout, '--out - is standard output (as nos-compile reads - as standard input)');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-cli-'));
   try {
