@@ -117,7 +117,7 @@ export function loadProtocol(nameOrFile: string): ProtocolConfig {
   try {
     text = fs.readFileSync(nameOrFile, 'utf8');
   } catch (e) {
-    throw new ProtocolError(`protocol file ${nameOrFile}: cannot be read (${describeFsError(e)})`);
+    throw new ProtocolError(`protocol file ${nameOrFile}: cannot be read: ${describeFsError(e)}`);
   }
   let parsed: unknown;
   try {
@@ -146,6 +146,9 @@ function protocolProblem(p: ProtocolConfig): string | null {
   // The kernels take the rate as a float32: 1e-50 would train with a rate of 0, 1e39 with an infinite one.
   const unusable = p.lrs.findIndex((lr) => Math.fround(lr) === 0 || !Number.isFinite(Math.fround(lr)));
   if (unusable >= 0) return `/lrs/${unusable} ${p.lrs[unusable]} is ${Math.fround(p.lrs[unusable]) === 0 ? '0' : 'infinite'} as a float32 (the kernels' rate): no step would train with it`;
+  // Two rates one float32 apart train the same child twice (and a tie in the sweep picks either).
+  const repeat = p.lrs.findIndex((lr, i) => p.lrs.slice(0, i).some((earlier) => Math.fround(earlier) === Math.fround(lr)));
+  if (repeat >= 0) return `/lrs/${repeat} ${p.lrs[repeat]} is already in /lrs (as a float32, the kernels' rate): each rate once`;
   if (p.trainExamples < p.batchSize) return `/batchSize ${p.batchSize} is larger than /trainExamples ${p.trainExamples}: not one batch could be trained (trainExamples is smaller than one batch)`;
   if (p.sweep === 'none' && p.lrs.length !== 1) return `/sweep "none" trains one learning rate, but /lrs has ${p.lrs.length}`;
   if (p.sweep === 'none' && p.finalEpochs === 0) return '/sweep "none" with /finalEpochs 0 trains nothing';

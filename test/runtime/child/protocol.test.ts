@@ -55,6 +55,11 @@ test('protocol files: bad values, unknown fields, bad JSON and missing files are
   assert.throws(() => loadProtocol(f), /\/lrs\/1 1e-50 is 0 as a float32 \(the kernels' rate\)/);
   fs.writeFileSync(f, JSON.stringify({ lrs: [1e39] }));
   assert.throws(() => loadProtocol(f), /\/lrs\/0 1e\+39 is infinite as a float32/);
+  // A rate given twice (or two rates one float32 apart) would train the same child twice.
+  fs.writeFileSync(f, JSON.stringify({ lrs: [0.1, 0.01, 0.1] }));
+  assert.throws(() => loadProtocol(f), /\/lrs\/2 0\.1 is already in \/lrs/);
+  fs.writeFileSync(f, JSON.stringify({ lrs: [0.1, 0.10000000001] }));
+  assert.throws(() => loadProtocol(f), /\/lrs\/1 0\.10000000001 is already in \/lrs \(as a float32/);
 });
 
 test('protocol files: a batch larger than the training set is refused when the file is loaded', () => {
@@ -173,5 +178,5 @@ test('loadProtocol: a name that is not a string, and a folder, are named as such
   assert.throws(() => loadProtocol(null as never), (e: Error) => e instanceof ProtocolError && /protocol must be a preset name \(paper, quick\) or a JSON file's path, received null/.test(e.message));
   assert.throws(() => loadProtocol('' as never), /protocol must be a preset name .* received ""/);
   // A folder used to be reported as 'not valid JSON (EISDIR ...)'.
-  assert.throws(() => loadProtocol(dataDir), (e: Error) => e instanceof ProtocolError && e.message.includes(dataDir) && /cannot be read \(EISDIR/.test(e.message));
+  assert.throws(() => loadProtocol(dataDir), (e: Error) => e instanceof ProtocolError && e.message.includes(dataDir) && /cannot be read: illegal operation on a directory \(EISDIR\)/.test(e.message));
 });
