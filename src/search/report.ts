@@ -50,16 +50,18 @@ export interface SearchReport {
 export function buildReport(dir: string): SearchReport {
   const file = path.join(dir, LEDGER_FILE);
   if (!fs.existsSync(file)) throw new Error(`${dir}: no search here (no ${LEDGER_FILE})`);
-  const { records, problems } = readLedger(file);
+  const { records, lines, problems } = readLedger(file);
   const candidates = new Map<number, CandidateRecord>();
   const results = new Map<number, Extract<LedgerRecord, { type: 'result' }>>();
   const confirmations: ConfirmRecord[] = [];
   let runId: string | null = null;
   let config: Record<string, unknown> | null = null;
   let state: SearchReport['state'] = 'running-or-interrupted';
-  for (const r of records) {
+  for (const [i, r] of records.entries()) {
     if (r.type === 'start') { runId = r.runId; config = r.config as Record<string, unknown>; }
     else if (r.type === 'batch') for (const c of r.candidates) candidates.set(c.index, c);
+    // A result for a rule no batch before it proposed contradicts the ledger (edited from outside): left out, said.
+    else if (r.type === 'result' && !candidates.has(r.index)) problems.push({ line: lines[i], problem: `a result for rule ${r.index}, which no batch before it proposed` });
     else if (r.type === 'result' && !results.has(r.index)) results.set(r.index, r);
     else if (r.type === 'stop') state = 'stopped';
     else if (r.type === 'finish') state = 'finished';
@@ -102,7 +104,7 @@ export function buildReport(dir: string): SearchReport {
     runId, config, proposed: candidates.size, finished: rows.length, statusCounts,
     reused: rows.filter((r) => r.reusedFrom !== null).length, equivalent: rows.filter((r) => r.equivalentTo !== null).length,
     distinctRules: sampled.size, leaderboard, rows, state,
-    problems: problems.map((p) => formatLedgerProblem(file, p)),
+    problems: problems.sort((a, b) => a.line - b.line).map((p) => formatLedgerProblem(file, p)),
     confirmed: rankConfirmed(leaderboard, confirmations, Number(config?.seed ?? 0)),
   };
 }

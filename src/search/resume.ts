@@ -4,6 +4,7 @@
 import type { Strategy } from '../controller/strategy';
 import { readCheckpoint, type Checkpoint } from './checkpoint';
 import type { CandidateRecord, LedgerRecord } from './ledger';
+import { InputError } from '../errors';
 
 export type ResultRecord = Extract<LedgerRecord, { type: 'result' }>;
 
@@ -37,32 +38,32 @@ export interface LedgerState {
 /**
  * Batches, results and the strategy's history as the ledger records them. Records that contradict the ones before
  * them (a result for a batch not proposed, batches out of order, an update with the wrong number of rewards)
- * throw, naming the file and line. Batches may be fed back in any order: the loop feeds each as it completes.
+ * throw InputErrors (exit 2: the ledger was changed from outside), naming the file and line. Batches may be fed back in any order: the loop feeds each as it completes.
  */
 export function readLedgerState(records: LedgerRecord[], lines: number[], file: string): LedgerState {
   const state: LedgerState = { batches: [], results: [], candidatesProposed: 0, batchesFed: 0, events: [] };
   records.forEach((r, i) => {
     const where = `${file} line ${lines[i]}`;
     if (r.type === 'batch') {
-      if (r.batch !== state.batches.length) throw new Error(`${where}: batch ${r.batch} follows batch ${state.batches.length - 1}`);
+      if (r.batch !== state.batches.length) throw new InputError(`${where}: batch ${r.batch} follows batch ${state.batches.length - 1}`);
       r.candidates.forEach((c, k) => {
-        if (c.index !== state.candidatesProposed + k) throw new Error(`${where}: batch ${r.batch} candidate ${c.index} out of order (expected ${state.candidatesProposed + k})`);
+        if (c.index !== state.candidatesProposed + k) throw new InputError(`${where}: batch ${r.batch} candidate ${c.index} out of order (expected ${state.candidatesProposed + k})`);
       });
       state.batches.push({ batch: r.batch, candidates: r.candidates, results: new Map(), updated: false, fedBefore: state.batchesFed });
       state.candidatesProposed += r.candidates.length;
       state.events.push({ kind: 'propose', batch: r.batch, candidates: r.candidates });
     } else if (r.type === 'result') {
       const b = state.batches[r.batch];
-      if (!b) throw new Error(`${where}: a result for batch ${r.batch} comes before that batch`);
-      if (!b.candidates.some((c) => c.index === r.index)) throw new Error(`${where}: batch ${r.batch} has no candidate ${r.index}`);
+      if (!b) throw new InputError(`${where}: a result for batch ${r.batch} comes before that batch`);
+      if (!b.candidates.some((c) => c.index === r.index)) throw new InputError(`${where}: batch ${r.batch} has no candidate ${r.index}`);
       if (b.results.has(r.index)) return; // recorded once; a repeat would count a reward twice
       b.results.set(r.index, r);
       state.results.push(r);
     } else if (r.type === 'update') {
       const b = state.batches[r.batch];
-      if (!b) throw new Error(`${where}: an update for batch ${r.batch} comes before that batch`);
+      if (!b) throw new InputError(`${where}: an update for batch ${r.batch} comes before that batch`);
       if (b.updated) return; // the first update of a batch is the one that counted
-      if (r.rewards.length !== b.candidates.length) throw new Error(`${where}: ${r.rewards.length} rewards for the ${b.candidates.length} candidates of batch ${r.batch}`);
+      if (r.rewards.length !== b.candidates.length) throw new InputError(`${where}: ${r.rewards.length} rewards for the ${b.candidates.length} candidates of batch ${r.batch}`);
       b.updated = true;
       state.batchesFed++;
       state.events.push({ kind: 'feed', batch: r.batch, rewards: r.rewards });

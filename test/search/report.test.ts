@@ -51,6 +51,25 @@ test('report: with no rule ok, the table says the most common failure and its er
   }
 });
 
+test('report: results for rules no batch proposed (a ledger edited from outside) are left out with a warning per line', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-report-'));
+  try {
+    await runSearch({ outDir: dir, config: fakeConfig({ budget: 10 }), deps: standInDeps });
+    const file = path.join(dir, 'ledger.jsonl');
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n');
+    const firstBatch = lines.findIndex((l) => JSON.parse(l).type === 'batch');
+    // The first batch's line removed: its five results now name rules no batch proposed.
+    fs.writeFileSync(file, [...lines.slice(0, firstBatch), ...lines.slice(firstBatch + 1)].join('\n') + '\n');
+    const report = buildReport(dir);
+    assert.equal(report.proposed, 5);
+    assert.equal(report.finished, 5, 'finished never exceeds proposed');
+    assert.equal(report.problems.length, 5);
+    assert.match(report.problems[0], /ledger\.jsonl line \d+: a result for rule 0, which no batch before it proposed/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('report: a folder without a search is a clear error', () => {
   assert.throws(() => buildReport(fs.mkdtempSync(path.join(os.tmpdir(), 'nos-report-'))), /no search here/);
 });
