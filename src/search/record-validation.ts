@@ -9,6 +9,11 @@ const COUNT = { type: 'integer', minimum: 0 };
 /** A reward is a held-out accuracy: a finite number in [0, 1]. */
 const REWARD = { type: 'number', minimum: 0, maximum: 1 };
 const TEXT = { type: 'string' };
+/**
+ * A rule's text or token as nos prints it: printable ASCII only, so a ledger edited to hold control or direction
+ * characters cannot write them to a terminal through nos report.
+ */
+const RULE_TEXT = { type: 'string', minLength: 1, pattern: '^[\\x20-\\x7e]+$' };
 
 const SWEEP_ENTRY = {
   type: 'object', required: ['lr', 'status'],
@@ -41,8 +46,8 @@ const ENVELOPE = {
 const CANDIDATE = {
   type: 'object', required: ['index', 'id', 'tokens', 'rule', 'hash', 'bytesPerParam'],
   properties: {
-    index: COUNT, id: { type: 'string', minLength: 1 }, tokens: { type: 'array', items: TEXT },
-    rule: { type: ['string', 'null'] }, hash: { type: ['string', 'null'] }, bytesPerParam: { ...COUNT, type: ['integer', 'null'] }, compileError: TEXT,
+    index: COUNT, id: { type: 'string', minLength: 1 }, tokens: { type: 'array', items: { type: 'string', pattern: '^[\\x20-\\x7e]*$' } },
+    rule: { ...RULE_TEXT, type: ['string', 'null'] }, hash: { type: ['string', 'null'] }, bytesPerParam: { ...COUNT, type: ['integer', 'null'] }, compileError: TEXT,
   },
 };
 
@@ -52,14 +57,14 @@ const RECORD_SCHEMAS: Record<string, object> = {
     versions: { type: 'object', required: ['compiler', 'protocol'], properties: { compiler: { type: 'integer' }, protocol: { type: 'integer' } } } } },
   resume: { required: ['time'], properties: { note: TEXT } },
   batch: { required: ['time', 'batch', 'candidates'], properties: { batch: COUNT, candidates: { type: 'array', items: CANDIDATE } } },
-  result: { required: ['time', 'batch', 'index', 'envelope'], properties: { batch: COUNT, index: COUNT, envelope: ENVELOPE, reusedFrom: COUNT, equivalentTo: TEXT,
+  result: { required: ['time', 'batch', 'index', 'envelope'], properties: { batch: COUNT, index: COUNT, envelope: ENVELOPE, reusedFrom: COUNT, equivalentTo: RULE_TEXT,
     fidelity: { enum: ['screen', 'full'] }, screenReward: REWARD } },
   screen: { required: ['time', 'batch', 'index', 'envelope', 'promoted'], properties: { batch: COUNT, index: COUNT, envelope: ENVELOPE, promoted: { const: true } } },
   update: { required: ['time', 'batch', 'rewards'], properties: { batch: COUNT, rewards: { type: 'array', items: REWARD }, staleness: COUNT } },
   stop: { required: ['time', 'reason'], properties: { reason: TEXT } },
   finish: { required: ['time', 'candidates'], properties: { candidates: COUNT } },
   confirm: { required: ['time', 'rule', 'hash', 'seed', 'envelope'],
-    properties: { rule: { type: 'string', minLength: 1 }, hash: { type: 'string', minLength: 1 }, seed: COUNT, envelope: ENVELOPE } },
+    properties: { rule: RULE_TEXT, hash: { type: 'string', minLength: 1 }, seed: COUNT, envelope: ENVELOPE } },
 };
 
 export const LEDGER_RECORD_TYPES: readonly string[] = Object.keys(RECORD_SCHEMAS);

@@ -79,4 +79,11 @@ test('ledger records: every type is checked, and a bad one names its type and fi
   assert.equal(ledgerRecordProblem({ type: 'stop', reason: 'x' }), 'stop record: time is missing');
   assert.equal(ledgerRecordProblem({ type: 'result', time: 't', batch: 0, index: 0, envelope: good, reusedFrom: 'x' }), 'result record: reusedFrom must be an integer (got "x")');
   assert.equal(ledgerRecordProblem([1, 2]), 'not a ledger record (got [1,2])');
+  // Rule texts are printable ASCII, as nos prints them: control or direction characters would reach a terminal.
+  const candidate = { index: 0, id: 'r:0', tokens: ['g'], meta: null, rule: 'g', hash: 'h', bytesPerParam: 0 };
+  assert.equal(ledgerRecordProblem({ type: 'batch', time: 't', batch: 0, candidates: [{ ...candidate, rule: 'g\u0007' }] }),
+    'batch record: candidates[0].rule must match pattern "^[\\x20-\\x7e]+$" (got "g\\u0007")');
+  assert.match(ledgerRecordProblem({ type: 'batch', time: 't', batch: 0, candidates: [{ ...candidate, tokens: ['\u202eg'] }] })!, /candidates\[0\]\.tokens\[0\] must match pattern/);
+  assert.match(ledgerRecordProblem({ type: 'confirm', time: 't', rule: 'g\u001b[2J', hash: 'h', seed: 2, envelope: good })!, /confirm record: rule must match pattern/);
+  assert.equal(ledgerRecordProblem({ type: 'batch', time: 't', batch: 0, candidates: [{ ...candidate, rule: 'exp(sign(g)*sign(m))*g - 1e-4*w' }] }), null);
 });

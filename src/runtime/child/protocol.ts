@@ -72,7 +72,8 @@ const PROTOCOL_SCHEMA = {
   additionalProperties: false,
   properties: {
     extends: { enum: ['paper', 'quick'] },
-    name: { type: 'string', minLength: 1 },
+    // Shown in headers and reports: no control or direction characters.
+    name: { type: 'string', minLength: 1, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]+$' },
     lrs: { type: 'array', minItems: 1, items: { type: 'number', exclusiveMinimum: 0 } },
     sweepEpochs: positiveInt,
     finalEpochs: { type: 'integer', minimum: 0 },

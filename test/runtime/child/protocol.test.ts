@@ -58,6 +58,11 @@ test('protocol files: bad values, unknown fields, bad JSON and missing files are
   // A rate given twice (or two rates one float32 apart) would train the same child twice.
   fs.writeFileSync(f, JSON.stringify({ lrs: [0.1, 0.01, 0.1] }));
   assert.throws(() => loadProtocol(f), /\/lrs\/2 0\.1 is already in \/lrs/);
+  // A name is shown in headers: control and direction characters are refused; other letters are welcome.
+  fs.writeFileSync(f, JSON.stringify({ name: 'a\u0000b' }));
+  assert.throws(() => loadProtocol(f), /\/name must match pattern/);
+  fs.writeFileSync(f, JSON.stringify({ name: 'r\u00e9seau-\u03c0' }));
+  assert.equal(loadProtocol(f).name, 'r\u00e9seau-\u03c0');
   fs.writeFileSync(f, JSON.stringify({ lrs: [0.1, 0.10000000001] }));
   assert.throws(() => loadProtocol(f), /\/lrs\/1 0\.10000000001 is already in \/lrs \(as a float32/);
 });
