@@ -10,7 +10,7 @@ import type { Candidate, SearchSpace, Strategy } from '../controller/strategy';
 import type { Backend, Envelope, Job, JobStatus } from './backend';
 import { removeStaleTemporaries, writeFileAtomic } from './checked-write';
 import { CHECKPOINT_VERSION, writeCheckpoint } from './checkpoint';
-import { FAKE_PROTOCOL_VERSION } from './fake-evaluator';
+import { FAKE_PROTOCOL_VERSION, validateFakeProtocol } from './fake-evaluator';
 import { lockFolder } from './folder-lock';
 import { formatLedgerProblem, LEDGER_FILE, Ledger, type CandidateRecord } from './ledger';
 import { confirmSeeds, confirmTopRules, type ConfirmProgress, type ConfirmRecord } from './confirm';
@@ -122,6 +122,14 @@ function protocolVersion(config: SearchConfig): number {
   if ((config.protocol as { name: string }).name === 'fake') return FAKE_PROTOCOL_VERSION;
   const mod = require('../runtime/child/protocol') as typeof import('../runtime/child/protocol');
   return mod.PROTOCOL_VERSION;
+}
+
+/** Throws naming what makes a stored config's protocol one no job can run (every job would fail on it). */
+function checkStoredProtocol(config: SearchConfig): void {
+  const protocol = config.protocol as { name?: unknown };
+  if (protocol?.name === 'fake') { validateFakeProtocol(protocol, 'protocol'); return; }
+  const mod = require('../runtime/child/protocol') as typeof import('../runtime/child/protocol');
+  mod.checkProtocol(protocol as import('../runtime/child/protocol').ProtocolConfig);
 }
 
 /** Runs (or resumes) a search in options.outDir until its budget is spent or it is asked to stop. */
@@ -249,6 +257,7 @@ class Search {
     if (start.type !== 'start') throw damagedStart(`the first record must be the search's start record, found a '${start.type}' record`);
     try {
       validateConfig(start.config as SearchConfig);
+      checkStoredProtocol(start.config as SearchConfig);
     } catch (e) {
       throw damagedStart(`the start record's ${(e as Error).message}`);
     }

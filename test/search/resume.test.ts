@@ -119,6 +119,10 @@ test('resume: a start record removed or edited from outside is bad input (exit 2
   const bogus = await edit(([start, ...rest]) => [JSON.stringify({ ...JSON.parse(start), config: { ...JSON.parse(start).config, strategy: 'bogus' } }), ...rest]);
   await assert.rejects(resume(bogus.dir), (e: Error) => e instanceof InputError
     && e.message.includes(`${bogus.file} line 1: the start record's search config: strategy must be one of`) && /restore its start record to resume/.test(e.message));
+  // A protocol no job could run: named at once, not as every job's error.
+  const lame = await edit(([start, ...rest]) => [JSON.stringify({ ...JSON.parse(start), config: { ...JSON.parse(start).config, protocol: { name: 'fake', sleepMs: 'x' } } }), ...rest]);
+  await assert.rejects(resume(lame.dir), (e: Error) => e instanceof InputError
+    && e.message.includes(`${lame.file} line 1: the start record's protocol: sleepMs must be a number`));
 });
 
 test('readLedgerState: records that contradict the ones before them are named by file and line', () => {

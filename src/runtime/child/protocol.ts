@@ -233,7 +233,7 @@ async function acquireTrainer(protocol: ProtocolConfig, data: PreparedData): Pro
 export function checkProtocol(p: ProtocolConfig): void {
   // (Passed as unknown: the validator is a type guard and would narrow p to never on failure.)
   if (!validateRunProtocol(p as unknown)) {
-    const problems = (validateRunProtocol.errors ?? []).map((e) => e.keyword === 'not' ? "'extends' is for protocol files (loadProtocol)" : `${e.instancePath} ${e.message}`);
+    const problems = (validateRunProtocol.errors ?? []).map((e) => e.keyword === 'not' ? "'extends' is for protocol files (loadProtocol)" : `${e.instancePath || '/'} ${e.message}`);
     throw new ProtocolError(`protocol '${(p as { name?: unknown })?.name}': ${problems.join('; ')}`);
   }
   const problem = protocolProblem(p);
