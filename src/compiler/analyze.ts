@@ -23,13 +23,13 @@ export interface RuleInfo {
   /** 16 hex chars of sha256(canonical); equal for two spellings of one rule. */
   hash: string;
   /** State slots used, in slot order ('m', 'v', 'y', 'mom'). */
-  state: StateName[];
+  state: readonly StateName[];
   /** 4 * state.length. */
   bytesPerParam: number;
   /** Arithmetic operations per element per step, as the kernel's schedule computes them (docs/compiler.md). */
   flopsPerElement: number;
   /** Decay terms in first-use order; decay i is scalar slot DECAY_BASE + i. */
-  decays: Array<{ name: 'ld' | 'cd' | 'rd'; n: number }>;
+  decays: ReadonlyArray<{ readonly name: 'ld' | 'cd' | 'rd'; readonly n: number }>;
   /** Distinct random sites (noise, anoise, drop). */
   randomSites: number;
   usesNoise: boolean;
@@ -72,7 +72,7 @@ function constantOne(): Node {
 export function analyzeRule(source: string, root: Node, canonical: string, hash: string): RuleInfo {
   const order = topoOrder(root);
   const used = new Set<string>();
-  const decays: RuleInfo['decays'] = [];
+  const decays: Array<{ name: 'ld' | 'cd' | 'rd'; n: number }> = [];
   const sites = new Set<number>();
   let usesNoise = false;
   let usesAnnealedNoise = false;
@@ -90,12 +90,13 @@ export function analyzeRule(source: string, root: Node, canonical: string, hash:
       source, 0, source.length);
   }
   const state = STATE_SLOTS.filter((s) => used.has(s));
-  return {
-    source, root, canonical, hash, state,
+  // Frozen to the leaves: compileRule hands one cached RuleInfo to every caller, so none may change it for the others.
+  return Object.freeze({
+    source, root, canonical, hash, state: Object.freeze(state),
     bytesPerParam: 4 * state.length,
     flopsPerElement: scheduleKernel({ root, state, decays }).flopsPerElement,
-    decays, randomSites: sites.size, usesNoise, usesAnnealedNoise,
-  };
+    decays: Object.freeze(decays.map((d) => Object.freeze(d))), randomSites: sites.size, usesNoise, usesAnnealedNoise,
+  });
 }
 
 /** Depth of the tree (a leaf is 1), without recursion. */
@@ -128,7 +129,7 @@ export function compileRule(textOrName: string): RuleInfo {
     throw new NosSyntaxError('too-deep', `the simplified rule is ${depth} levels deep; the limit is ${MAX_TREE_DEPTH}`,
       textOrName, 0, textOrName.length);
   }
-  const info = Object.freeze(analyzeRule(textOrName, root, text, hash)) as RuleInfo;
+  const info = analyzeRule(textOrName, root, text, hash);
   if (cache.size > 10000) cache.clear();
   cache.set(textOrName, info);
   return info;

@@ -13,7 +13,7 @@ export const DEVICE_NAMES: readonly DeviceName[] = ['cpu', 'js', 'cuda'];
 /** A rule as the runtime needs it: the compiler's RuleInfo is one. */
 export interface RuntimeRule extends KernelRule {
   hash: string;
-  state: StateName[];
+  state: readonly StateName[];
 }
 
 export interface UpdateRunner {

@@ -45,7 +45,7 @@ export interface OptimizerOptions {
 /** The rule as the optimizer needs it; the compiler's RuleInfo is one. */
 export interface OptimizerRule extends RuntimeRule {
   canonical: string;
-  decays: Array<{ name: 'ld' | 'cd' | 'rd'; n: number }>;
+  decays: ReadonlyArray<{ readonly name: 'ld' | 'cd' | 'rd'; readonly n: number }>;
 }
 
 /** A saved state: plain JSON (Float32 data as base64 strings); loadStateDict also takes Float32Arrays. */

@@ -89,3 +89,14 @@ test('compileRule gives a RuleInfo whose canonical text compiles to the same roo
   assert.equal(compileRule(info.canonical).root, info.root);
   assert.equal(compileRule(info.canonical).hash, info.hash);
 });
+
+test('compileRule hands out one cached RuleInfo frozen to its leaves: no caller can change it for the others', () => {
+  const info = compileRule('powersign-ld');
+  assert.equal(compileRule('powersign-ld'), info, 'cached');
+  assert.throws(() => (info.state as string[]).push('v'), TypeError);
+  assert.throws(() => { (info.decays as unknown as unknown[]).length = 0; }, TypeError);
+  assert.throws(() => { (info.decays[0] as { n: number }).n = 7; }, TypeError);
+  assert.throws(() => { (info as { hash: string }).hash = 'x'; }, TypeError);
+  assert.deepEqual(compileRule('powersign-ld').state, ['m']);
+  assert.deepEqual(compileRule('powersign-ld').decays, [{ name: 'ld', n: 0 }]);
+});

@@ -8,7 +8,7 @@ import type { OptimizerRule } from '../../src/runtime/optimizer';
 export function ruleOf(name: string, root: Node): OptimizerRule {
   const nodes = topoOrder(root);
   const state = STATE_SLOTS.filter((s) => nodes.some((n) => n.kind === 'input' && n.name === s)) as StateName[];
-  const decays: OptimizerRule['decays'] = [];
+  const decays: Array<{ name: 'ld' | 'cd' | 'rd'; n: number }> = [];
   for (const n of nodes) {
     if (n.kind === 'decay' && !decays.some((d) => d.name === n.name && d.n === n.n)) decays.push({ name: n.name, n: n.n });
   }
