@@ -304,8 +304,11 @@ class NosOptimizer implements Optimizer {
     this.step(params, grads);
   }
 
-  step(params: Float32Array[], grads: Float32Array[]): void {
+  step(paramsGiven: Float32Array[], gradsGiven: Float32Array[]): void {
     const runner = this.live();
+    // Each entry read once: a getter or a Proxy must not hand the checks one array and the kernel another.
+    const params = Array.isArray(paramsGiven) ? Array.from(paramsGiven) : paramsGiven;
+    const grads = Array.isArray(gradsGiven) ? Array.from(gradsGiven) : gradsGiven;
     checkArrays('params', params, this.sizes?.length);
     checkArrays('grads', grads, params.length);
     params.forEach((w, k) => {
@@ -354,9 +357,10 @@ class NosOptimizer implements Optimizer {
     if (state.hash !== this.info.hash) {
       throw new Error(`loadStateDict: the state is for rule "${state.rule}" (hash ${state.hash}), but this optimizer runs "${this.info.canonical}" (hash ${this.info.hash})`);
     }
-    if (!Number.isInteger(state.step) || state.step < 0 || state.step >= 0xffffffff) {
-      // The kernels count steps in 32 bits: a larger step would load, then refuse every update.
-      throw new RangeError(`loadStateDict: step must be an integer in [0, 2^32 - 1), received ${shown(state.step)}`);
+    if (!Number.isInteger(state.step) || state.step < 0 || state.step > 0xffffffff) {
+      // The kernels count steps in 32 bits: a larger step would load, then refuse every update.  2^32 - 1 itself is
+      // what a state saved at the last step holds: it loads (and its next step is refused, saying why).
+      throw new RangeError(`loadStateDict: step must be an integer in [0, 2^32 - 1], received ${shown(state.step)}`);
     }
     if (!Array.isArray(state.sizes) || !state.sizes.every((n) => Number.isInteger(n) && n >= 0)) {
       throw new TypeError('loadStateDict: sizes must be an array of tensor lengths');

@@ -408,12 +408,17 @@ test('a saved step the kernels cannot count to is refused when loaded, not at th
   a.step([new Float32Array(2)], [new Float32Array(2)]);
   const saved = a.stateDict();
   const b = createOptimizer(rule('adam'), { cacheDir });
-  assert.throws(() => b.loadStateDict({ ...saved, step: 2 ** 40 }), /loadStateDict: step must be an integer in \[0, 2\^32 - 1\), received 1099511627776/);
+  assert.throws(() => b.loadStateDict({ ...saved, step: 2 ** 40 }), /loadStateDict: step must be an integer in \[0, 2\^32 - 1\], received 1099511627776/);
   assert.throws(() => b.loadStateDict({ ...saved, step: '5' as never }), /step must be an integer .*received string 5/);
   assert.equal(b.iterations, 0);
   b.loadStateDict({ ...saved, step: 0xfffffffe });
   b.step([new Float32Array(2)], [new Float32Array(2)]);
   assert.equal(b.iterations, 0xffffffff);
+  // What a state saved at the last step holds loads again; its next step is the one refused, saying why.
+  const last = createOptimizer(rule('adam'), { cacheDir });
+  last.loadStateDict(b.stateDict());
+  assert.equal(last.iterations, 0xffffffff);
+  assert.throws(() => last.step([new Float32Array(2)], [new Float32Array(2)]), /step: step counter would pass 2\^32 - 1/);
 });
 
 test('update is the deprecated name of step: the same step, counted once', () => {
