@@ -5,7 +5,7 @@
 //   ld      max(0, (T - min(t, T)) / T)
 //   cd(n)   0.5 * (1 + cos(pi * 2 * n * min(t, T) / T))          (cd = cd(0.5): cosine decay without restarts)
 //   rd(n)   0.5 * (1 + cos(pi * ((n * min(t, T)) mod T) / T))
-import { DECAY_BASE, MAX_DECAYS, NOS_SCALAR_COUNT, Scalar } from './kernel-abi';
+import { DECAY_BASE, MAX_DECAYS, NOS_SCALAR_COUNT, OPTIMIZER_DEFAULTS, Scalar } from './kernel-abi';
 import type { DecayName } from './ir';
 
 const PI_F32 = Math.fround(Math.PI);
@@ -105,10 +105,10 @@ export function fillScalars(
   if (opts.betas !== undefined && (!Array.isArray(opts.betas) || opts.betas.length !== 3)) {
     throw new RangeError(`scalars: betas must be [beta1, beta2, beta3], got ${JSON.stringify(opts.betas)}`);
   }
-  const [beta1, beta2, beta3] = opts.betas ?? [0.9, 0.999, 0.999];
-  const delta = opts.delta ?? 1e-8;
-  const momentum = opts.momentum ?? 0.9;
-  const noiseStd = opts.noiseStd ?? 0.1;
+  const [beta1, beta2, beta3] = opts.betas ?? OPTIMIZER_DEFAULTS.betas;
+  const delta = opts.delta ?? OPTIMIZER_DEFAULTS.delta;
+  const momentum = opts.momentum ?? OPTIMIZER_DEFAULTS.momentum;
+  const noiseStd = opts.noiseStd ?? OPTIMIZER_DEFAULTS.noiseStd;
   for (const [name, x] of [['lr', opts.lr], ['beta1', beta1], ['beta2', beta2], ['beta3', beta3], ['delta', delta],
     ['momentum', momentum], ['noiseStd', noiseStd]] as Array<[string, number]>) checkFinite(name, x);
   for (const [name, b] of [['beta1', beta1], ['beta2', beta2], ['beta3', beta3]] as Array<[string, number]>) {

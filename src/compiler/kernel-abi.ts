@@ -58,6 +58,15 @@ export const SCALAR_NAMES = [
   'lr', 'beta1', 'beta2', 'beta3', 'invBc1', 'invBc2', 'invBc3', 'delta', 'momentum', 'noiseStd', 'anoiseStd',
   'oneMinusBeta1', 'oneMinusBeta2', 'oneMinusBeta3',
 ] as const;
+/**
+ * The values the host fills the scalars with when a caller gives none (every runtime and export reads them here):
+ * the paper's betas (PyTorch's Adam's, with beta3 = beta2), delta, PyTorch's heavy-ball momentum, bias correction on,
+ * and the std of the DSL's \`noise\` operand, N(0, 0.01).
+ */
+export const OPTIMIZER_DEFAULTS = Object.freeze({
+  lr: 1e-3, betas: Object.freeze([0.9, 0.999, 0.999]) as readonly [number, number, number], delta: 1e-8, momentum: 0.9,
+  biasCorrection: true, noiseStd: 0.1,
+});
 export const DECAY_BASE = 16;
 export const MAX_DECAYS = 16;
 export const NOS_SCALAR_COUNT = DECAY_BASE + MAX_DECAYS;

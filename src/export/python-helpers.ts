@@ -48,6 +48,37 @@ const HELPERS: Record<string, [string, string[]]> = {
     out.masked_fill_(torch.signbit(p) & (p == 0), negzero)
     out.masked_fill_(p > 0, pos)
     return out.masked_fill_(p < 0, neg)`, []],
+  _number: [`def _number(x, low=None, whole=False):
+    """A real number (a float, an int, a NumPy or one-element torch number; not a bool or a string) that float32,
+    which the step computes in, holds: finite, at most about 3.4e38; at least low; an integer if whole."""
+    if isinstance(x, (bool, str, bytes)):
+        return False
+    try:
+        x = float(x)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return (math.isfinite(x) and abs(x) <= 3.4028234663852886e38 and (low is None or x >= low)
+            and (not whole or x.is_integer()))`, []],
+  _check_group: [`def _check_group(name, group, decays):
+    """Raises ValueError naming the first setting of a param group the step cannot run with."""
+    def bad(what, value):
+        raise ValueError(f"{name}: {what}, got {value!r}")
+    if not _number(group['lr'], 0.0):
+        bad("lr must be a finite number >= 0", group['lr'])
+    betas = group['betas']
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 3 and all(_number(b, 0.0) and b < 1.0 for b in betas)):
+        bad("betas must be three numbers in [0, 1)", betas)
+    if not _number(group['delta'], 0.0):
+        bad("delta must be a finite number >= 0", group['delta'])
+    if not _number(group['momentum']):
+        bad("momentum must be a finite number", group['momentum'])
+    if not isinstance(group['bias_correction'], bool):
+        bad("bias_correction must be True or False", group['bias_correction'])
+    if not _number(group['noise_std'], 0.0):
+        bad("noise_std must be a finite number >= 0", group['noise_std'])
+    steps = group['total_steps']
+    if (steps is not None or decays) and not _number(steps, 1.0, whole=True):
+        bad("total_steps must be a positive integer" + (" (the rule's decays need it)" if decays else ""), steps)`, ['_number']],
   _each: [`def _each(fn, *args):
     """fn over the tensors of the lists among args, element by element (other args are passed as they are)."""
     count = next(len(a) for a in args if isinstance(a, (list, tuple)))

@@ -6,7 +6,7 @@
 // torch.utils.cpp_extension.load_inline: the same fused pass and the same Philox draws as nos (fused-extension.ts).
 import type { RuleInfo } from '../compiler/analyze';
 import { emitElementReads, emitInstr, SCALAR_LOCALS } from '../compiler/dialect';
-import { KERNEL_ABI_VERSION } from '../compiler/kernel-abi';
+import { KERNEL_ABI_VERSION, OPTIMIZER_DEFAULTS as D } from '../compiler/kernel-abi';
 import { scheduleKernel, type KernelSchedule } from '../compiler/schedule';
 import { pythonHelpers } from './python-helpers';
 import { PythonScalarDialect, TorchDialect, TorchForeachDialect } from './torch-dialects';
@@ -20,6 +20,13 @@ export interface PytorchExportOptions {
   fused?: boolean;
   /** The nos version named in the file's header. */
   version: string;
+}
+
+/** A default as Python writes it: 1e-3, (0.9, 0.999, 0.999), True. */
+function py(x: number | boolean | readonly number[]): string {
+  if (typeof x === 'boolean') return x ? 'True' : 'False';
+  if (typeof x === 'number') return x !== 0 && Math.abs(x) < 0.01 ? x.toExponential() : String(x);
+  return `(${x.map(py).join(', ')})`;
 }
 
 const indent = (lines: string[], pad: string): string => lines.filter((l) => l.length > 0).map((l) => pad + l).join('\n');
@@ -142,32 +149,32 @@ function classSource(info: RuleInfo, s: KernelSchedule, options: PytorchExportOp
   return `class ${name}(torch.optim.Optimizer):
     """${info.canonical}  (nos rule ${info.hash}).
 
-    Arguments: params (iterable of parameters or dicts of param groups), lr (default 1e-3), betas (beta1, beta2,
-    beta3 of m, v, y; default (0.9, 0.999, 0.999)), delta (added to each denominator; 1e-8), momentum (mu of mom;
-    0.9), bias_correction (divide m, v, y by 1 - beta^t; True), total_steps (T of the decays ld, cd, rd${info.decays.length ? '; required' : ''}),
-    noise_std (std of noise; 0.1), foreach (lists of tensors per op; default on CUDA), generator (of the random draws)${parts.fused ? `,
+    Arguments: params (iterable of parameters or dicts of param groups), lr (default ${py(D.lr)}), betas (beta1, beta2,
+    beta3 of m, v, y; default ${py(D.betas)}), delta (added to each denominator; ${py(D.delta)}), momentum (mu of mom;
+    ${py(D.momentum)}), bias_correction (divide m, v, y by 1 - beta^t; ${py(D.biasCorrection)}), total_steps (T of the decays ld, cd, rd${info.decays.length ? '; required' : ''}),
+    noise_std (std of noise; ${py(D.noiseStd)}), foreach (lists of tensors per op; default on CUDA), generator (of the random draws)${parts.fused ? `,
     fused (run the rule's fused C++/CUDA kernel; default True), seed (of its Philox draws; 0)` : ''}.
     """
 
     RULE = ${JSON.stringify(info.canonical)}
     HASH = ${JSON.stringify(info.hash)}
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999, 0.999), delta=1e-8, momentum=0.9, bias_correction=True,
-                 total_steps=None, noise_std=0.1, foreach=None, generator=None${parts.fused ? ', fused=True, seed=0' : ''}):
-        if not 0.0 <= lr:
-            raise ValueError(f"${name}: lr must be >= 0, got {lr}")
-        if len(betas) != 3 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"${name}: betas must be three numbers in [0, 1), got {betas}")
-        if not 0.0 <= delta:
-            raise ValueError(f"${name}: delta must be >= 0, got {delta}")${info.decays.length ? `
-        if total_steps is None or int(total_steps) != total_steps or total_steps < 1:
-            raise ValueError(f"${name}: the rule's decays need total_steps, a positive integer; got {total_steps}")` : ''}${parts.fused ? `
-        if not 0 <= int(seed) < 2 ** 32:
-            raise ValueError(f"${name}: seed must be an integer in [0, 2^32), got {seed}")` : ''}
-        defaults = dict(lr=lr, betas=tuple(betas), delta=delta, momentum=momentum, bias_correction=bias_correction,
+    def __init__(self, params, lr=${py(D.lr)}, betas=${py(D.betas)}, delta=${py(D.delta)}, momentum=${py(D.momentum)}, bias_correction=${py(D.biasCorrection)},
+                 total_steps=None, noise_std=${py(D.noiseStd)}, foreach=None, generator=None${parts.fused ? ', fused=True, seed=0' : ''}):
+${parts.fused ? `        if not (_number(seed, 0.0, whole=True) and seed < 2 ** 32):
+            raise ValueError(f"${name}: seed must be an integer in [0, 2^32), got {seed!r}")
+` : ''}        defaults = dict(lr=lr, betas=betas, delta=delta, momentum=momentum, bias_correction=bias_correction,
                         total_steps=total_steps, noise_std=noise_std, foreach=foreach${parts.fused ? ', fused=fused' : ''})
         super().__init__(params, defaults)
         self.generator = generator${parts.fused ? '\n        self.seed = int(seed)' : ''}
+
+    def add_param_group(self, param_group):
+        """As torch.optim's, each setting of the group checked first (the constructor's groups come here too)."""
+        if isinstance(param_group, dict):
+            for key, value in self.defaults.items():
+                param_group.setdefault(key, value)
+            _check_group(${JSON.stringify(name)}, param_group, ${info.decays.length ? 'True' : 'False'})
+        super().add_param_group(param_group)
 
     @torch.no_grad()
     def step(self, closure=None):

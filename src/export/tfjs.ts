@@ -7,7 +7,7 @@
 // in float32 as nos's interpreter does.
 import type { RuleInfo } from '../compiler/analyze';
 import { Dialect, emitElementReads, emitInstr, SCALAR_LOCALS } from '../compiler/dialect';
-import { KERNEL_ABI_VERSION, Scalar } from '../compiler/kernel-abi';
+import { KERNEL_ABI_VERSION, OPTIMIZER_DEFAULTS as D, Scalar } from '../compiler/kernel-abi';
 import type { OpLanguage } from '../compiler/ops';
 import { scheduleKernel } from '../compiler/schedule';
 import { JsDialect, jsLiteral } from '../compiler/render-js';
@@ -136,12 +136,12 @@ ${describeLines(info, '//', 'options.totalSteps', 'options.noiseStd')}// All in 
 //   const tf = require('@tensorflow/tfjs-node');
 //   const ${name} = require('./${name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase()}.js').define${name}(tf);
 //   model.compile({ optimizer: new ${name}(1e-3${info.decays.length ? ', { totalSteps: 10000 }' : ''}), loss: 'categoricalCrossentropy' });
-// Options (second argument): betas [0.9, 0.999, 0.999], delta 1e-8, momentum 0.9, biasCorrection true,
-// totalSteps${info.decays.length ? ' (required)' : ''}, noiseStd 0.1.  getWeights()/setWeights() save and restore the state; the class is
+// Options (second argument): betas [${D.betas.join(', ')}], delta ${D.delta}, momentum ${D.momentum}, biasCorrection ${D.biasCorrection},
+// totalSteps${info.decays.length ? ' (required)' : ''}, noiseStd ${D.noiseStd}.  getWeights()/setWeights() save and restore the state; the class is
 // registered with tf.serialization as '${name}', so saved models name it.
 'use strict';
 
-const DEFAULTS = Object.freeze({ betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps: null, noiseStd: 0.1 });
+const DEFAULTS = Object.freeze({ betas: [${D.betas.join(', ')}], delta: ${D.delta}, momentum: ${D.momentum}, biasCorrection: ${D.biasCorrection}, totalSteps: null, noiseStd: ${D.noiseStd} });
 const SLOTS = ${JSON.stringify(slots)};
 
 /** The optimizer class on \`tf\`'s own Optimizer, registered for serialization. */
@@ -150,12 +150,22 @@ ${helpers.length ? `${pad(helpers.join('\n\n'), 2)}\n\n` : ''}  class ${name} ex
     /** The name tf.serialization knows the class by. */
     static get className() { return ${JSON.stringify(name)}; }
 
-    constructor(learningRate = 1e-3, options = {}) {
+    constructor(learningRate = ${D.lr.toExponential()}, options = {}) {
       super();
+      if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(\`${name}: options must be an object, got \${options === null ? 'null' : typeof options}\`);
+      // A misspelt option (or another optimizer's, such as beta1) would otherwise be ignored silently.
+      for (const key of Object.keys(options)) if (!(key in DEFAULTS)) throw new RangeError(\`${name}: unknown option '\${key}' (options: \${Object.keys(DEFAULTS).join(', ')})\`);
       const o = { ...DEFAULTS, ...options };
-      if (!(typeof learningRate === 'number' && learningRate >= 0)) throw new RangeError(\`${name}: learningRate must be a number >= 0, got \${learningRate}\`);
-      if (!Array.isArray(o.betas) || o.betas.length !== 3 || !o.betas.every((b) => b >= 0 && b < 1)) throw new RangeError(\`${name}: betas must be three numbers in [0, 1), got \${JSON.stringify(o.betas)}\`);${info.decays.length ? `
-      if (!(Number.isInteger(o.totalSteps) && o.totalSteps > 0)) throw new RangeError(\`${name}: the rule's decays need options.totalSteps, a positive integer; got \${o.totalSteps}\`);` : ''}
+      // The step computes in float32: a value finite as a double but not as a float32 (1e39) would be infinite there.
+      const finite = (x, low = -Infinity) => typeof x === 'number' && Number.isFinite(Math.fround(x)) && x >= low;
+      const bad = (what, value) => { throw new RangeError(\`${name}: \${what}, got \${typeof value === 'number' ? value : JSON.stringify(value) ?? String(value)}\`); };
+      if (!finite(learningRate, 0)) bad('learningRate must be a finite number >= 0', learningRate);
+      if (!Array.isArray(o.betas) || o.betas.length !== 3 || !o.betas.every((b) => finite(b, 0) && b < 1)) bad('betas must be three numbers in [0, 1)', o.betas);
+      if (!finite(o.delta, 0)) bad('delta must be a finite number >= 0', o.delta);
+      if (!finite(o.momentum)) bad('momentum must be a finite number', o.momentum);
+      if (typeof o.biasCorrection !== 'boolean') bad('biasCorrection must be true or false', o.biasCorrection);
+      if (!finite(o.noiseStd, 0)) bad('noiseStd must be a finite number >= 0', o.noiseStd);
+      if (${info.decays.length ? '' : 'o.totalSteps !== null && '}!(Number.isInteger(o.totalSteps) && o.totalSteps > 0)) bad('totalSteps must be a positive integer${info.decays.length ? " (the rule\\'s decays need it)" : ''}', o.totalSteps);
       this.learningRate = learningRate;
       this.options = o;
       /** Per slot, per variable (in the order applyGradients meets them): { originalName, variable }. */
@@ -198,10 +208,20 @@ ${pad(element, 10)}
       return [await this.saveIterations(), ...all.map((v) => ({ name: v.originalName, tensor: v.variable }))];
     }
 
+    /** Restores what getWeights() saved: per slot, one state per variable, each named \`<variable>/<slot>\`. */
     async setWeights(weightValues) {
       const values = await this.extractIterations(weightValues);
       const count = SLOTS.length ? values.length / SLOTS.length : 0;
+      if (!Number.isInteger(count) || (SLOTS.length === 0 && values.length > 0)) {
+        throw new RangeError(\`${name}: setWeights: \${values.length} state tensors are not one per variable for each of its slots (\${SLOTS.join(', ') || 'none'})\`);
+      }
+      SLOTS.forEach((slot, k) => values.slice(k * count, (k + 1) * count).forEach((v) => {
+        if (typeof v.name !== 'string' || !v.name.endsWith(\`/\${slot}\`)) {
+          throw new RangeError(\`${name}: setWeights: \${v.name} is not a '\${slot}' state (slots: \${SLOTS.join(', ')}); were these weights saved by another optimizer?\`);
+        }
+      }));
       SLOTS.forEach((slot, k) => {
+        tf.dispose(this.slots[slot].map((v) => v.variable)); // the state being replaced
         this.slots[slot] = values.slice(k * count, (k + 1) * count).map((v) => ({ originalName: v.name, variable: v.tensor.variable(false) }));
       });
     }
@@ -211,7 +231,8 @@ ${pad(element, 10)}
     }
 
     static fromConfig(cls, config) {
-      const { learningRate, ...options } = config;
+      // tf.serialization hands the custom objects along with the config: they are not an option.
+      const { learningRate, customObjects: _customObjects, ...options } = config;
       return new cls(learningRate, options);
     }
   }

@@ -2,18 +2,15 @@
 // read, saved as plain JSON and restored.
 import { types } from 'node:util';
 import { compileRule } from '../compiler';
-import { NOS_SCALAR_COUNT, STATE_SLOTS, type StateName } from '../compiler/kernel-abi';
+import { NOS_SCALAR_COUNT, OPTIMIZER_DEFAULTS, STATE_SLOTS, type StateName } from '../compiler/kernel-abi';
+
+export { OPTIMIZER_DEFAULTS } from '../compiler/kernel-abi';
 import { tryLoadAddon } from './binding';
 import { createRunner, DEVICE_NAMES, type DeviceName, type RuntimeRule, type UpdateRunner } from './devices';
 import { StepScalars, stepScalars, type ScalarSettings } from './scalars';
 import { checkSchedule, type ScheduleSpec } from './schedules';
 
 export type { ScheduleSpec } from './schedules';
-
-/** The values of the options a caller leaves out (the paper's, and PyTorch's where they meet). */
-export const OPTIMIZER_DEFAULTS = {
-  lr: 1e-3, betas: [0.9, 0.999, 0.999] as readonly [number, number, number], delta: 1e-8, momentum: 0.9, biasCorrection: true,
-} as const;
 
 export interface OptimizerOptions {
   /** Base learning rate, default 1e-3. */

@@ -1,9 +1,9 @@
 // Runs a compiled rule in this process on small tensors, with its JS kernel (no native compile: a cold one costs
 // ~100 ms), for the hurdles and the equivalence cache: the same per-step scalars as the optimizer, state kept here.
 import { loadJsKernel, type JsTensor, type RuleInfo } from '../compiler';
+import { OPTIMIZER_DEFAULTS } from '../compiler/kernel-abi';
 import { StepScalars } from '../runtime/scalars';
 
-const BETAS = [0.9, 0.999, 0.999] as const;
 
 /** JS kernels by rule hash: the fingerprint and the probe's problems run the same rule one after another. */
 const kernels = new Map<string, ReturnType<typeof loadJsKernel>>();
@@ -35,7 +35,8 @@ export class RuleSandbox {
   reset(lr: number, totalSteps: number): void {
     for (const s of this.state) s.fill(0);
     this.scalars = new StepScalars(this.info, {
-      lr, schedule: { kind: 'constant' }, betas: BETAS, delta: 1e-8, momentum: 0.9, biasCorrection: true, totalSteps, seed: 0,
+      lr, schedule: { kind: 'constant' }, betas: OPTIMIZER_DEFAULTS.betas, delta: OPTIMIZER_DEFAULTS.delta,
+      momentum: OPTIMIZER_DEFAULTS.momentum, biasCorrection: OPTIMIZER_DEFAULTS.biasCorrection, totalSteps, seed: 0,
     });
   }
 

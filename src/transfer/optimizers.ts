@@ -2,7 +2,7 @@
 import { compileRule } from '../compiler';
 import type { OptimizerSpec } from './task';
 import { InputError } from '../errors';
-import { OPTIMIZER_DEFAULTS } from '../runtime/optimizer';
+import { OPTIMIZER_DEFAULTS } from '../compiler/kernel-abi';
 
 /**
  * The baselines, each the same update as torch.optim's default (checked against torch.optim step by step in

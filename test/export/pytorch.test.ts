@@ -60,3 +60,35 @@ test('param groups keep their own settings: two groups at two learning rates fol
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an exported PyTorch optimizer refuses settings the step cannot run with, in the constructor and in add_param_group', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nos-export-arguments-'));
+  try {
+    const file = path.join(dir, 'powersign_ld.py');
+    fs.writeFileSync(file, exportRule('powersign-ld', 'pytorch'));
+    const refused: Array<[string, string, RegExp]> = [
+      ['infinite lr', "dict(lr=inf, total_steps=10)", /lr must be a finite number >= 0, got inf/],
+      ['lr past float32', 'dict(lr=1e39, total_steps=10)', /lr must be a finite number >= 0, got 1e\+39/],
+      ['nan momentum', 'dict(momentum=nan, total_steps=10)', /momentum must be a finite number, got nan/],
+      ['negative noise', 'dict(noise_std=-1, total_steps=10)', /noise_std must be a finite number >= 0, got -1/],
+      ['a string for a bool', "dict(bias_correction='no', total_steps=10)", /bias_correction must be True or False, got 'no'/],
+      ['a bool for steps', 'dict(total_steps=True)', /total_steps must be a positive integer \(the rule's decays need it\), got True/],
+      ['no steps', 'dict()', /total_steps must be a positive integer \(the rule's decays need it\), got None/],
+      ['two betas', 'dict(betas=(0.9, 0.999), total_steps=10)', /betas must be three numbers in \[0, 1\), got \(0\.9, 0\.999\)/],
+    ];
+    const cases = [
+      ...refused.map(([name, kwargs]) => ({ name, kwargs })),
+      { name: 'a group at a negative lr', kwargs: 'dict(total_steps=10)', group: "{'lr': -1}" },
+      { name: 'a group without steps', kwargs: 'dict(total_steps=10)', group: "{'total_steps': None}" },
+      { name: 'numpy and tensor numbers', kwargs: "dict(lr=torch.tensor(0.01), total_steps=10.0, momentum=torch.tensor(0.5).item())", group: "{'lr': 0.5}" },
+    ];
+    const out = runTorchScript<Record<string, string | number | null>>('torch-export-arguments.py', { file, class: 'NosPowerSignLd', cases });
+    for (const [name, , message] of refused) assert.match(String(out[name]), message, name);
+    assert.match(String(out['a group at a negative lr']), /NosPowerSignLd: lr must be a finite number >= 0, got -1/);
+    assert.match(String(out['a group without steps']), /total_steps must be a positive integer/);
+    assert.equal(out['numpy and tensor numbers'], null);
+    assert.equal(out['numpy and tensor numbers groups'], 2, 'a good group is added');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

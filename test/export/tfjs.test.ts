@@ -74,5 +74,33 @@ test('an exported optimizer trains a tf.layers model, is registered for serializ
   assert.equal(again.iterations, 10);
   const restored = await again.getWeights();
   restored.forEach((w, k) => assert.deepEqual([...(w.tensor.dataSync() as Float32Array)], [...(saved[k].tensor.dataSync() as Float32Array)]));
-  assert.throws(() => new PowerSignLd(0.1), /the rule's decays need options\.totalSteps/);
+  assert.throws(() => new PowerSignLd(0.1), /NosPowerSignLd: totalSteps must be a positive integer \(the rule's decays need it\), got null/);
+  // The config holds options only (tf.serialization's customObjects are not one).
+  const fromSaved = (PowerSignLd as unknown as { fromConfig(c: unknown, cfg: object): { getConfig(): object } })
+    .fromConfig(PowerSignLd, { ...optimizer.getConfig(), customObjects: {} });
+  assert.deepEqual(Object.keys(fromSaved.getConfig()).sort(), Object.keys(optimizer.getConfig()).sort());
+  // State saved by another optimizer (Adam's m and v) is refused by name, not loaded as this one's.
+  const Adam = load('adam');
+  const adam = new Adam(0.1) as unknown as import('@tensorflow/tfjs').Optimizer;
+  const adamVars = [0, 1].map((k) => tf.variable(tf.ones([2]), true, `adam-state-${k}`));
+  adam.applyGradients(Object.fromEntries(adamVars.map((v) => [v.name, tf.onesLike(v)])));
+  await assert.rejects(again.setWeights(await adam.getWeights()), /NosPowerSignLd: setWeights: adam-state-0\/v is not a 'm' state \(slots: m\); were these weights saved by another optimizer\?/);
+  adamVars.forEach((v) => v.dispose());
+});
+
+test('an exported TensorFlow.js optimizer refuses what createOptimizer refuses, naming the option', () => {
+  const Adam = load('adam');
+  const cases: Array<[unknown[], RegExp]> = [
+    [[Infinity], /NosAdam: learningRate must be a finite number >= 0, got Infinity/],
+    [[1e39], /learningRate must be a finite number >= 0, got 1e\+39/],
+    [[1e-3, { beta1: 0.5 }], /NosAdam: unknown option 'beta1' \(options: betas, delta, momentum, biasCorrection, totalSteps, noiseStd\)/],
+    [[1e-3, { delta: -1 }], /delta must be a finite number >= 0, got -1/],
+    [[1e-3, { momentum: NaN }], /momentum must be a finite number, got NaN/],
+    [[1e-3, { biasCorrection: 'no' }], /biasCorrection must be true or false, got "no"/],
+    [[1e-3, { noiseStd: -1 }], /noiseStd must be a finite number >= 0/],
+    [[1e-3, { totalSteps: 1.5 }], /totalSteps must be a positive integer, got 1\.5/],
+    [[1e-3, null], /options must be an object, got null/],
+  ];
+  for (const [args, message] of cases) assert.throws(() => new (Adam as unknown as new (...a: unknown[]) => unknown)(...args), message, String(args[0]));
+  new (Adam as unknown as new (...a: unknown[]) => unknown)(0, { totalSteps: 5, betas: [0, 0, 0] }); // edges are taken
 });

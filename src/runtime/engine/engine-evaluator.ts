@@ -8,7 +8,7 @@
 // scores come back.  Each rule's update kernel builds as soon as the rule is submitted, a few at a time, off the JS
 // thread and while rounds run; a rule's children wait for slots only once its kernel is ready.
 import { compileRule, type RuleInfo } from '../../compiler';
-import { NOS_SCALAR_COUNT } from '../../compiler/kernel-abi';
+import { NOS_SCALAR_COUNT, OPTIMIZER_DEFAULTS } from '../../compiler/kernel-abi';
 import { checkDataFingerprint, DEFAULT_DATA_PATH, type PreparedData } from '../child/data';
 import { prepareProtocolData, protocolModel } from '../child/protocol-data';
 import { ProtocolError, type EvalOutcome, type ProtocolConfig } from '../child/protocol';
@@ -304,8 +304,8 @@ export class EngineEvaluator {
       this.active.set(slot, {
         child, epochsDone: 0, steps: 0, handle,
         scalars: new StepScalars(child.run.info, {
-          lr: child.lr, schedule: { kind: 'constant' }, betas: [0.9, 0.999, 0.999], delta: 1e-8, momentum: 0.9,
-          biasCorrection: true, totalSteps, seed: child.run.seed,
+          lr: child.lr, schedule: { kind: 'constant' }, betas: OPTIMIZER_DEFAULTS.betas, delta: OPTIMIZER_DEFAULTS.delta,
+          momentum: OPTIMIZER_DEFAULTS.momentum, biasCorrection: OPTIMIZER_DEFAULTS.biasCorrection, totalSteps, seed: child.run.seed,
         }),
       });
       if (child.run.markStarted(Date.now())) this.options.onStart?.(child.run.id);
