@@ -26,7 +26,8 @@ export interface CandidateRecord {
 export type LedgerRecord =
   /** versions: of the compiler and the protocol when the search started (a resume on other versions says so). */
   | { type: 'start'; time: string; runId: string; config: unknown; versions?: { compiler: number; protocol: number } }
-  | { type: 'resume'; time: string; note?: string }
+  /** settings: the budget and confirmation count in force from this resume on (a later resume starts from them). */
+  | { type: 'resume'; time: string; note?: string; settings?: { budget: number; confirm: number } }
   | { type: 'batch'; time: string; batch: number; candidates: CandidateRecord[] }
   /** reusedFrom: the index of the candidate whose result this is (same canonical rule, trained once). */
   /** equivalentTo: when the reuse is by the equivalence cache, the canonical rule whose fingerprint matched. */

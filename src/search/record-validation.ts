@@ -55,7 +55,8 @@ const CANDIDATE = {
 const RECORD_SCHEMAS: Record<string, object> = {
   start: { required: ['time', 'runId', 'config'], properties: { runId: { type: 'string', minLength: 1 }, config: { type: 'object' },
     versions: { type: 'object', required: ['compiler', 'protocol'], properties: { compiler: { type: 'integer' }, protocol: { type: 'integer' } } } } },
-  resume: { required: ['time'], properties: { note: TEXT } },
+  resume: { required: ['time'], properties: { note: TEXT, settings: { type: 'object', required: ['budget', 'confirm'],
+    properties: { budget: { type: 'integer', minimum: 1 }, confirm: COUNT } } } },
   batch: { required: ['time', 'batch', 'candidates'], properties: { batch: COUNT, candidates: { type: 'array', items: CANDIDATE } } },
   result: { required: ['time', 'batch', 'index', 'envelope'], properties: { batch: COUNT, index: COUNT, envelope: ENVELOPE, reusedFrom: COUNT, equivalentTo: RULE_TEXT,
     fidelity: { enum: ['screen', 'full'] }, screenReward: REWARD } },

@@ -262,7 +262,11 @@ class Search {
       throw damagedStart(`the start record's ${(e as Error).message}`);
     }
     this.runId = start.runId;
-    this.config = this.resumedConfig(start.config as SearchConfig);
+    // A budget or confirmation count changed by an earlier resume holds until another resume changes it.
+    let settings: { budget: number; confirm: number } | undefined;
+    for (const r of records) if (r.type === 'resume' && r.settings) settings = r.settings;
+    const stored = start.config as SearchConfig;
+    this.config = this.resumedConfig(settings ? { ...stored, budget: settings.budget, confirm: settings.confirm } : stored);
     this.screen = this.makeScreen();
     const then = start.versions;
     const current = this.versions();
@@ -288,7 +292,8 @@ class Search {
       else if (r.type === 'result' && r.fidelity === 'screen' && r.reusedFrom === undefined && r.screenReward !== undefined) this.promoter.remember(r.screenReward);
     }
     if (rebuilt.replayed > 0) this.checkpoint();
-    this.ledger.append({ type: 'resume', time: now(), note: `${this.done} of ${this.candidatesProposed} results recorded, ${this.batchesFed} batches fed back` });
+    this.ledger.append({ type: 'resume', time: now(), note: `${this.done} of ${this.candidatesProposed} results recorded, ${this.batchesFed} batches fed back`,
+      settings: { budget: this.config.budget, confirm: this.config.confirm ?? 0 } });
   }
 
   private makeScreen(): RuleScreen | null {

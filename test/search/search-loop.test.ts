@@ -145,6 +145,25 @@ test('search: stopping (Ctrl-C) keeps every finished result; --resume finishes w
   assert.deepEqual(fedRewards(dir), fedRewards(reference));
 });
 
+test('search: a budget and confirmation count changed on --resume hold for the resumes after it', async () => {
+  const dir = tempDir();
+  await runSearch({ outDir: dir, config: fakeConfig({ budget: 10, ...ORDERED }, { sleepMs: 1 }), deps: standInDeps });
+  // --resume --budget 20 --confirm 2, stopped halfway; then a plain --resume (what the stop line says to run).
+  const controller = new AbortController();
+  let seen = 0;
+  const stopped = await runSearch({ outDir: dir, resume: true, overrides: { budget: 20, confirm: 2 }, deps: standInDeps, signal: controller.signal,
+    onEvent: (e) => { if (e.type === 'result' && ++seen === 3) controller.abort(); } });
+  assert.equal(stopped.stopped, true);
+  assert.ok(stopped.results < 20);
+  const resumed = await runSearch({ outDir: dir, resume: true, deps: standInDeps });
+  assert.equal(resumed.candidates, 20, 'the budget of the resume before');
+  assert.equal(resumed.results, 20);
+  const confirmed = new Set(ledgerOf(dir).records.filter((r) => r.type === 'confirm').map((r) => (r as { rule: string }).rule));
+  assert.equal(confirmed.size, 2, 'the confirmation count of the resume before');
+  const settings = ledgerOf(dir).records.filter((r) => r.type === 'resume').map((r) => (r as { settings?: object }).settings);
+  assert.deepEqual(settings, [{ budget: 20, confirm: 2 }, { budget: 20, confirm: 2 }]);
+});
+
 test('search: a stop asked from a timer or a signal is seen while every sampled rule is a duplicate (nothing to train)', async () => {
   // Once the tiny space's rules are all trained, every batch settles at once from earlier results: the sampling loop
   // must still let timers and signal handlers run (it spun until the budget was spent, deaf to Ctrl-C).
