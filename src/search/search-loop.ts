@@ -42,6 +42,8 @@ export interface SearchDeps {
 export type SearchEvent =
   | { type: 'started'; resumed: boolean; runId: string; done: number; budget: number; best: number | null; statusCounts: Record<string, number> }
   | { type: 'proposed'; batch: number; count: number }
+  /** Trainings handed to the backend; inFlight: how many are now queued or running. */
+  | { type: 'queued'; jobs: number; inFlight: number }
   | { type: 'result'; index: number; rule: string | null; status: JobStatus; reward: number; reused: boolean; done: number; budget: number; best: number | null; inFlight: number; fidelity?: Stage }
   | { type: 'updated'; batch: number }
   /** The confirmation step (--confirm): starting (done 0, rule empty) and after each training. */
@@ -377,7 +379,10 @@ class Search {
       const batch = this.proposeBatch(Math.min(this.config.batchSize, this.config.budget - this.candidatesProposed));
       const jobs: Job[] = [];
       for (const c of batch.candidates) await this.settleYielding(batch, c, jobs);
-      if (jobs.length > 0) await (await this.getBackend()).submit(jobs);
+      if (jobs.length > 0) {
+        await (await this.getBackend()).submit(jobs);
+        this.emit({ type: 'queued', jobs: jobs.length, inFlight: this.work.size });
+      }
       // Batches of known rules settle at once, and a submit may not wait either: let Ctrl-C's handler and timers run.
       await yieldToEvents();
     }

@@ -21,8 +21,10 @@ import { boundedNumber, integer, nonBlank, queueUrl } from '../flags';
 export const DEFAULT_BUDGET = 100;
 export const DEFAULT_SPACE = 'sign-family';
 const REPORT_EVERY_MS = 5000;
-/** Without a terminal, a status line at most this often. */
+/** Without a terminal, a status line this often (on a result, or on the clock when none comes). */
 const LINE_EVERY_MS = 5000;
+/** With nothing finished for this long, the status line says so (a queue with no live worker, a stalled GPU). */
+const QUIET_AFTER_MS = 30_000;
 
 interface SearchFlags {
   budget: number; workers?: number; strategy: string; space: string; protocol: string; data?: string; device: string;
@@ -61,6 +63,8 @@ class StatusLine {
   private reused = 0;
   private counts: Record<string, number> = {};
   private lastLine = 0;
+  private lastResult = Date.now();
+  private clock: NodeJS.Timeout | null = null;
 
   constructor(private readonly enabled: boolean, private readonly tty: boolean) {}
 
@@ -68,8 +72,27 @@ class StatusLine {
     const hours = (Date.now() - this.started) / 3.6e6;
     const rate = hours > 0 ? (this.done - this.doneAtStart) / hours : 0;
     const eta = rate > 0 ? ((this.budget - this.done) / rate) * 3600 : NaN;
+    const quiet = Date.now() - this.lastResult;
     return { rate: rate > 0 ? rate.toFixed(0) : '-', etaText: fmtDuration(eta), best: this.best === null ? '-' : this.best.toFixed(4),
-      inFlight: String(this.inFlight), counts: formatCounts(this.counts, this.reused) };
+      inFlight: String(this.inFlight), counts: formatCounts(this.counts, this.reused),
+      quiet: quiet >= QUIET_AFTER_MS ? ` | no result for ${fmtDuration(quiet / 1000)}` : '' };
+  }
+
+  /** The line without a terminal: on a result at most every LINE_EVERY_MS, and on the clock while none comes. */
+  private line(): void {
+    this.lastLine = Date.now();
+    const f = this.fields();
+    process.stderr.write(`  ${this.done}/${this.budget} rules | ${f.rate} rules/h | ETA ${f.etaText} | best ${f.best} | ${f.inFlight} in flight | ${f.counts}${f.quiet}\n`);
+  }
+
+  /** A tick each second: the bar's rate, ETA and quiet time move, and without a terminal a line every LINE_EVERY_MS. */
+  private startClock(): void {
+    if (this.clock) return;
+    this.clock = setInterval(() => {
+      if (this.bar) this.bar.update(this.done, this.fields());
+      else if (!this.tty && Date.now() - this.lastLine >= LINE_EVERY_MS) this.line();
+    }, 1000);
+    this.clock.unref(); // never what keeps the process alive
   }
 
   on(event: SearchEvent): void {
@@ -87,24 +110,26 @@ class StatusLine {
       this.counts = { ...event.statusCounts };
       this.started = Date.now();
       if (this.tty) {
-        this.bar = new SingleBar({ format: 'search |{bar}| {value}/{total} rules | {rate} rules/h | ETA {etaText} | best {best} | {inFlight} training | {counts}', hideCursor: true, clearOnComplete: false, stream: process.stderr });
+        this.bar = new SingleBar({ format: 'search |{bar}| {value}/{total} rules | {rate} rules/h | ETA {etaText} | best {best} | {inFlight} in flight | {counts}{quiet}', hideCursor: true, clearOnComplete: false, stream: process.stderr });
         this.bar.start(this.budget, this.done, this.fields());
       } else {
         process.stderr.write(`search ${event.resumed ? 'resumed' : 'started'}: run ${event.runId}, ${event.done}/${event.budget} rules done\n`);
+        this.lastLine = Date.now();
       }
+      this.lastResult = Date.now();
+      this.startClock();
     } else if (event.type === 'result') {
       this.done = event.done;
       this.best = event.best;
       this.inFlight = event.inFlight;
+      this.lastResult = Date.now();
       const label = outcomeLabel(event.status, event.fidelity);
       this.counts[label] = (this.counts[label] ?? 0) + 1;
       if (event.reused) this.reused++;
       this.bar?.update(this.done, this.fields());
-      if (!this.tty && (Date.now() - this.lastLine >= LINE_EVERY_MS || this.done === this.budget)) {
-        this.lastLine = Date.now();
-        const f = this.fields();
-        process.stderr.write(`  ${this.done}/${this.budget} rules | ${f.rate} rules/h | ETA ${f.etaText} | best ${f.best} | ${f.inFlight} training | ${f.counts}\n`);
-      }
+      if (!this.tty && (Date.now() - this.lastLine >= LINE_EVERY_MS || this.done === this.budget)) this.line();
+    } else if (event.type === 'queued') {
+      this.inFlight = event.inFlight;
     } else if (event.type === 'confirm') {
       this.onConfirm(event);
     }
@@ -121,6 +146,8 @@ class StatusLine {
   }
 
   stop(): void {
+    if (this.clock) clearInterval(this.clock);
+    this.clock = null;
     this.bar?.stop();
     this.bar = null;
   }

@@ -205,3 +205,16 @@ test('nos search --resume on a ledger damaged from outside: exit 2 (a bad file) 
   assert.equal(resumed.status, 2, resumed.stderr);
   assert.match(resumed.stderr, /ledger\.jsonl line 2: not JSON/);
 });
+
+test('nos search without a terminal prints its status line on the clock while no result comes', { timeout: 60_000 }, () => {
+  const out = path.join(dir, 'quiet');
+  const protocol = path.join(dir, 'slow-fake.json');
+  fs.writeFileSync(protocol, JSON.stringify({ name: 'fake', sleepMs: 6500 }));
+  const ext = path.extname(__filename);
+  const cli = path.join(__dirname, '..', '..', '..', 'src', 'cli', 'nos' + ext);
+  const r = spawnSync(process.execPath, [...(ext === '.ts' ? ['--import', 'tsx'] : []), cli, 'search', '--protocol', protocol, '--budget', '1',
+    '--workers', '1', '--confirm', '0', '--no-hurdles', '--no-fec', '--out', out], { encoding: 'utf8', timeout: 50_000 });
+  assert.equal(r.status, 0, r.stderr);
+  // Before the one result (6.5 s), the clock printed the line: nothing done yet, one in flight.
+  assert.match(r.stderr, /\n {2}0\/1 rules \| - rules\/h \| ETA \? \| best - \| 1 in flight \| none yet\n[\s\S]*\n {2}1\/1 rules \|/);
+});
