@@ -180,13 +180,16 @@ export function validateJob(job: unknown, where: string): Job {
   return j as Job;
 }
 
+/** BullMQ's failure reason for a job whose workers were lost more times than maxStalledCount allows. */
+const STALL_LIMIT_REASON = 'stalled more than allowable limit';
+
 /** The status a worker wrote at the head of a failure message (`crashed: ...`); anything else is a lost worker. */
 export function statusOfFailure(reason: string): { status: JobStatus; error: string } {
   const match = /^([a-z-]+): ([\s\S]*)$/.exec(reason);
   if (match && (JOB_STATUSES as readonly string[]).includes(match[1]) && match[1] !== 'ok') {
     return { status: match[1] as JobStatus, error: match[2] };
   }
-  if (reason.includes('stalled more than allowable limit')) {
+  if (reason.includes(STALL_LIMIT_REASON)) {
     return { status: 'crashed', error: 'the workers running this job stopped answering (killed or lost) on every try' };
   }
   return { status: 'error', error: reason };
@@ -405,13 +408,17 @@ function timingsOf(bullJob: BullJob): Envelope['timings'] {
 /** The envelope recorded for a job that failed its last try, so its batch still closes. */
 function finalFailureEnvelope(id: string, bullJob: BullJob): Envelope {
   const { status, error } = statusOfFailure(bullJob.failedReason ?? 'failed without a reason');
+  // A try whose worker was lost (stalled) is not counted in attemptsMade: BullMQ counts those in stalledCounter, and
+  // failing a job over the stall limit adds one to attemptsMade that was no try (3 lost workers: 1 and 3).
+  const overStallLimit = (bullJob.failedReason ?? '').includes(STALL_LIMIT_REASON);
+  const tries = Math.max(1, (bullJob.attemptsMade ?? 0) + (bullJob.stalledCounter ?? 0) - (overStallLimit ? 1 : 0));
   return {
     jobId: id, status,
     reward: status === 'version-mismatch' ? null : 0,
     bestLr: null, timings: timingsOf(bullJob),
-    attempt: Math.max(1, bullJob.attemptsMade),
+    attempt: tries,
     worker: bullJob.processedBy ?? 'unknown',
-    error: `${error} (after ${bullJob.attemptsMade} tr${bullJob.attemptsMade === 1 ? 'y' : 'ies'})`,
+    error: `${error} (after ${tries} tr${tries === 1 ? 'y' : 'ies'})`,
   };
 }
 

@@ -154,7 +154,8 @@ describe('with a real redis-server', { skip: found.bin ? false : found.reason },
       assert.equal(envelope.jobId, 'doomed:0');
       assert.equal(envelope.status, 'crashed');
       assert.equal(envelope.reward, 0);
-      assert.match(envelope.error ?? '', /stopped answering/);
+      assert.match(envelope.error ?? '', /stopped answering .*\(after 3 tries\)$/);
+      assert.equal(envelope.attempt, 3, 'each lost worker was a try');
       assert.equal(backend.pending(), 0);
     } finally {
       await backend.close();
