@@ -37,8 +37,9 @@ export interface LedgerState {
 
 /**
  * Batches, results and the strategy's history as the ledger records them. Records that contradict the ones before
- * them (a result for a batch not proposed, batches out of order, an update with the wrong number of rewards)
- * throw InputErrors (exit 2: the ledger was changed from outside), naming the file and line. Batches may be fed back in any order: the loop feeds each as it completes.
+ * them (a result for a batch not proposed, batches out of order, an update with the wrong number of rewards) throw
+ * InputErrors (exit 2: the ledger was changed from outside), naming the file and line. Batches may be fed back in
+ * any order: the loop feeds each as it completes.
  */
 export function readLedgerState(records: LedgerRecord[], lines: number[], file: string): LedgerState {
   const state: LedgerState = { batches: [], results: [], candidatesProposed: 0, batchesFed: 0, events: [] };
