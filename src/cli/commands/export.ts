@@ -91,6 +91,12 @@ Exit codes: 0 success, 2 bad rule, flag or file, 1 anything else.`)
         const ranked = rankedRule(flags.from, flags.rank ?? 1);
         process.stderr.write(`${ranked.why}\n`);
         rule = ranked.rule;
+        try {
+          compileRule(rule);
+        } catch (e) {
+          // nos records only rules it compiled: this one was written into the ledger from outside.
+          throw new InputError(`${flags.from}: the ledger's rule ${JSON.stringify(rule)} does not compile (${(e as Error).message}); was ledger.jsonl edited?`);
+        }
       }
       const text = exportOutput(rule, { to: flags.to, fused: flags.fused, className: flags.class });
       const name = /^(?:# |\/\/ )(\w+):/.exec(text)?.[1] ?? 'the optimizer';

@@ -125,6 +125,17 @@ test('nos export --from a search folder exports its leaderboard rule at --rank: 
       assert.match(r.stderr, message);
       assert.equal(r.stdout, '');
     }
+    // A ledger edited to rank a rule that does not compile: bad input naming the folder and the rule.
+    const ledger = path.join(dir, 'ledger.jsonl');
+    fs.writeFileSync(ledger, fs.readFileSync(ledger, 'utf8').split('\n').map((line) => {
+      if (!line.includes('"type":"batch"')) return line;
+      const record = JSON.parse(line);
+      for (const c of record.candidates) if (c.rule) c.rule = 'g**';
+      return JSON.stringify(record);
+    }).join('\n'));
+    const edited = await capture(() => nos(['node', 'nos', 'export', '--from', dir, '--to', 'pytorch']));
+    assert.equal(edited.code, 2);
+    assert.match(edited.stderr, /: the ledger's rule "g\*\*" does not compile \(expected an operand, found '\*'.*\); was ledger\.jsonl edited\?/);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
