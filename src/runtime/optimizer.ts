@@ -3,8 +3,6 @@
 import { types } from 'node:util';
 import { compileRule } from '../compiler';
 import { NOS_SCALAR_COUNT, OPTIMIZER_DEFAULTS, STATE_SLOTS, type StateName } from '../compiler/kernel-abi';
-
-export { OPTIMIZER_DEFAULTS } from '../compiler/kernel-abi';
 import { tryLoadAddon } from './binding';
 import { createRunner, DEVICE_NAMES, type DeviceName, type RuntimeRule, type UpdateRunner } from './devices';
 import { StepScalars, stepScalars, type ScalarSettings } from './scalars';
